@@ -1,0 +1,33 @@
+//! # rusty-stack
+//!
+//! A share-nothing, event-driven, zero-copy TCP/IP stack for many-core
+//! network processors (Tilera TILE-Gx mPIPE) that also runs on a simulated
+//! multi-core NIC with virtual time.
+//!
+//! The stack is a sans-IO state machine: a [`driver::Driver`] hands it frames
+//! and the current [`time::Instant`]; it answers with frames to transmit.
+//! It never reads a clock or an RNG, and allocates nothing per packet.
+//!
+//! Layout:
+//! * [`time`] — driver-supplied instants and durations;
+//! * [`buf`] and [`cursor`] — NIC buffers of the mPIPE size classes, chained
+//!   frames, and zero-copy cursors over them;
+//! * [`checksum`] and [`prefix_sum`] — the Internet checksum with a 64-bit
+//!   accumulator, incremental updates, and precomputed prefix-sum tables;
+//! * [`wire`] — typed views and `Repr`s for Ethernet, ARP, IPv4, ICMP, TCP;
+//! * [`timer`] — an allocation-free hierarchical timer wheel;
+//! * [`driver`] — the driver trait, and [`pair`], an in-memory pair of
+//!   drivers for tests;
+//! * [`iface`] — the per-core stack: ARP, IPv4, ICMP, with drop counters.
+#![forbid(unsafe_code)]
+
+pub mod buf;
+pub mod checksum;
+pub mod cursor;
+pub mod driver;
+pub mod iface;
+pub mod pair;
+pub mod prefix_sum;
+pub mod time;
+pub mod timer;
+pub mod wire;
