@@ -186,7 +186,11 @@ impl Driver for PairDriver {
         s.stats[me].sent += 1;
         let now = s.now;
         if let Some(capture) = s.capture.as_mut() {
-            capture.push(CapturedFrame { at: now, from: me, bytes: frame.copy_to_vec() });
+            capture.push(CapturedFrame {
+                at: now,
+                from: me,
+                bytes: frame.copy_to_vec(),
+            });
         }
         if s.lose_next[me] > 0 {
             s.lose_next[me] -= 1;

@@ -32,7 +32,10 @@ impl ArpCache {
     /// An empty cache holding at most `capacity` entries (at least one).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        ArpCache { entries: Vec::with_capacity(capacity), capacity }
+        ArpCache {
+            entries: Vec::with_capacity(capacity),
+            capacity,
+        }
     }
 
     /// Number of entries, expired ones included until they are looked up.
@@ -82,7 +85,11 @@ impl ArpCache {
             }
             return;
         }
-        let entry = Entry { ip, mac, expires_at };
+        let entry = Entry {
+            ip,
+            mac,
+            expires_at,
+        };
         if self.entries.len() < self.capacity {
             self.entries.push(entry);
             return;
@@ -101,7 +108,11 @@ impl ArpCache {
     /// Adds a static entry (never expires, never evicted), replacing any
     /// entry for the same address.
     pub fn insert_static(&mut self, ip: Ipv4Addr, mac: MacAddr) -> Result<(), ArpCacheFull> {
-        let entry = Entry { ip, mac, expires_at: None };
+        let entry = Entry {
+            ip,
+            mac,
+            expires_at: None,
+        };
         if let Some(i) = self.position(ip) {
             self.entries[i] = entry;
             return Ok(());
@@ -145,7 +156,12 @@ mod tests {
     fn refresh_updates_mac_and_expiry() {
         let mut c = ArpCache::new(4);
         c.insert(ip(1), mac(1), Instant::ZERO, Duration::from_secs(10));
-        c.insert(ip(1), mac(9), Instant::from_secs(5), Duration::from_secs(10));
+        c.insert(
+            ip(1),
+            mac(9),
+            Instant::from_secs(5),
+            Duration::from_secs(10),
+        );
         assert_eq!(c.lookup(ip(1), Instant::from_secs(14)), Some(mac(9)));
         assert_eq!(c.len(), 1);
     }

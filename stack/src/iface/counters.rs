@@ -37,8 +37,11 @@ drop_reasons! {
     EthernetUnknownType => "eth_unknown_type",
     /// ARP packet too short or inconsistent.
     ArpMalformed => "arp_malformed",
-    /// ARP for a hardware or protocol type other than Ethernet/IPv4.
+    /// ARP for a hardware or protocol type other than Ethernet/IPv4, or an
+    /// unknown operation.
     ArpUnsupported => "arp_unsupported",
+    /// ARP packet about other hosts, with nothing for us to learn.
+    ArpNotForUs => "arp_not_for_us",
     /// IPv4 header truncated or inconsistent (version, IHL, total length).
     Ipv4Malformed => "ipv4_malformed",
     /// IPv4 header checksum wrong.
@@ -152,7 +155,10 @@ mod tests {
         assert_eq!(c.drops(DropReason::Ipv4Fragment), 2);
         assert_eq!(c.total_drops(), 3);
         let listed: Vec<_> = c.nonzero_drops().collect();
-        assert_eq!(listed, vec![(DropReason::Ipv4Fragment, 2), (DropReason::NoRoute, 1)]);
+        assert_eq!(
+            listed,
+            vec![(DropReason::Ipv4Fragment, 2), (DropReason::NoRoute, 1)]
+        );
         let mut sum = Counters::default();
         sum.merge(&c);
         sum.merge(&c);

@@ -1,0 +1,808 @@
+//! The per-core network interface: Ethernet, ARP, IPv4 and ICMP.
+//!
+//! An [`Interface`] owns one core's view of the link: its address, the ARP
+//! cache, the bounded queue of datagrams waiting for address resolution,
+//! and the drop counters. It parses received frames through zero-copy
+//! cursors, answers ARP and ICMP echo itself, and hands every other IPv4
+//! datagram (TCP) up as an [`IpDatagram`] holding offsets into the frame,
+//! so the caller may keep the frame (out-of-order data) without copying.
+//!
+//! Outgoing datagrams are built straight into driver buffers by
+//! [`Interface::send_ipv4`]; when the next hop's MAC is unknown the finished
+//! frame waits (bounded) while ARP requests are retried, and is dropped and
+//! counted if resolution fails.
+//!
+//! Nothing allocates after [`Interface::new`].
+
+mod arp_cache;
+mod counters;
+
+use std::collections::VecDeque;
+
+use tracing::{debug, trace};
+
+pub use self::arp_cache::{ArpCache, ArpCacheFull};
+pub use self::counters::{Counters, DropReason};
+
+use crate::buf::Chain;
+use crate::checksum;
+use crate::cursor::{Cursor, CursorMut};
+use crate::driver::Driver;
+use crate::time::{Duration, Instant};
+use crate::wire::{
+    arp, ethernet, icmp, ipv4, ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame,
+    EthernetRepr, IcmpRepr, IpProtocol, Ipv4Addr, Ipv4Cidr, Ipv4Packet, Ipv4Repr, MacAddr,
+};
+
+/// Settings of an [`Interface`], fixed at construction.
+#[derive(Clone, Debug)]
+pub struct InterfaceConfig {
+    /// Our MAC address (the driver's).
+    pub mac: MacAddr,
+    /// Our IPv4 address and subnet.
+    pub ip: Ipv4Cidr,
+    /// Next hop for destinations outside the subnet.
+    pub gateway: Option<Ipv4Addr>,
+    /// TTL of the datagrams we send.
+    pub ttl: u8,
+    /// Entries the ARP cache holds.
+    pub arp_cache_capacity: usize,
+    /// How long a learned ARP entry stays valid.
+    pub arp_entry_ttl: Duration,
+    /// Datagrams that may wait for ARP resolution at once.
+    pub arp_pending_capacity: usize,
+    /// Time between ARP requests for an unresolved address.
+    pub arp_retry_interval: Duration,
+    /// ARP requests sent for one address before its datagrams are dropped.
+    pub arp_max_requests: u32,
+    /// Send a gratuitous ARP announcement at the first poll.
+    pub announce: bool,
+    /// Events (echo replies) kept until the owner takes them.
+    pub event_capacity: usize,
+}
+
+impl InterfaceConfig {
+    /// Defaults for an interface with this MAC and address.
+    pub fn new(mac: MacAddr, ip: Ipv4Cidr) -> Self {
+        InterfaceConfig {
+            mac,
+            ip,
+            gateway: None,
+            ttl: 64,
+            arp_cache_capacity: 64,
+            arp_entry_ttl: Duration::from_secs(60),
+            arp_pending_capacity: 64,
+            arp_retry_interval: Duration::from_secs(1),
+            arp_max_requests: 3,
+            announce: true,
+            event_capacity: 64,
+        }
+    }
+}
+
+/// Something the interface reports to its owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IfaceEvent {
+    /// An ICMP echo reply arrived.
+    EchoReply {
+        /// Who answered.
+        from: Ipv4Addr,
+        /// Identifier of the echo.
+        ident: u16,
+        /// Sequence number of the echo.
+        seq_no: u16,
+        /// Bytes of echo data.
+        data_len: usize,
+        /// When it arrived.
+        at: Instant,
+    },
+}
+
+/// An IPv4 datagram the interface does not handle itself (TCP), located
+/// inside its frame by offsets so the frame can be moved or kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpDatagram {
+    /// Source MAC of the frame.
+    pub src_mac: MacAddr,
+    /// The IPv4 header.
+    pub ip: Ipv4Repr,
+    /// Offset of the IPv4 payload in the frame.
+    pub payload_offset: usize,
+    /// Length of the IPv4 payload (Ethernet padding excluded).
+    pub payload_len: usize,
+}
+
+impl IpDatagram {
+    /// The payload as a cursor over `frame`, the frame it was parsed from.
+    pub fn payload<'a>(&self, frame: &'a Chain) -> Cursor<'a> {
+        frame
+            .cursor()
+            .drop(self.payload_offset)
+            .take(self.payload_len)
+    }
+}
+
+/// A finished frame waiting for its next hop's MAC address.
+#[derive(Debug)]
+struct PendingFrame {
+    next_hop: Ipv4Addr,
+    frame: Chain,
+}
+
+/// An address being resolved.
+#[derive(Clone, Copy, Debug)]
+struct Resolving {
+    ip: Ipv4Addr,
+    next_request: Instant,
+    requests_sent: u32,
+}
+
+/// One core's Ethernet/ARP/IPv4/ICMP layer.
+#[derive(Debug)]
+pub struct Interface {
+    config: InterfaceConfig,
+    cache: ArpCache,
+    pending: VecDeque<PendingFrame>,
+    resolving: Vec<Resolving>,
+    events: VecDeque<IfaceEvent>,
+    counters: Counters,
+    announced: bool,
+    next_ident: u16,
+}
+
+/// Length of Ethernet + IPv4 headers in the frames we build.
+const L2_L3_LEN: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
+
+impl Interface {
+    /// An interface with all its tables sized from `config`.
+    pub fn new(config: InterfaceConfig) -> Self {
+        let pending_capacity = config.arp_pending_capacity.max(1);
+        Interface {
+            cache: ArpCache::new(config.arp_cache_capacity),
+            pending: VecDeque::with_capacity(pending_capacity),
+            resolving: Vec::with_capacity(pending_capacity),
+            events: VecDeque::with_capacity(config.event_capacity.max(1)),
+            counters: Counters::default(),
+            announced: !config.announce,
+            next_ident: 1,
+            config,
+        }
+    }
+
+    /// The settings this interface was built with.
+    pub fn config(&self) -> &InterfaceConfig {
+        &self.config
+    }
+
+    /// Our IPv4 address.
+    pub fn ip(&self) -> Ipv4Addr {
+        self.config.ip.addr()
+    }
+
+    /// Our MAC address.
+    pub fn mac(&self) -> MacAddr {
+        self.config.mac
+    }
+
+    /// Traffic and drop counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Counters, for upper layers that count their own drops.
+    pub fn counters_mut(&mut self) -> &mut Counters {
+        &mut self.counters
+    }
+
+    /// Adds a static ARP entry (never expires).
+    pub fn add_static_arp(&mut self, ip: Ipv4Addr, mac: MacAddr) -> Result<(), ArpCacheFull> {
+        self.cache.insert_static(ip, mac)
+    }
+
+    /// Records a mapping learned elsewhere (another core's ARP traffic) as
+    /// if an ARP reply had arrived; waiting datagrams are not flushed until
+    /// the next [`Interface::poll`] with a driver.
+    pub fn learn_arp(&mut self, ip: Ipv4Addr, mac: MacAddr, now: Instant) {
+        self.cache.insert(ip, mac, now, self.config.arp_entry_ttl);
+    }
+
+    /// The MAC of `ip` if it is in the ARP cache and fresh.
+    pub fn arp_lookup(&mut self, ip: Ipv4Addr, now: Instant) -> Option<MacAddr> {
+        self.cache.lookup(ip, now)
+    }
+
+    /// The next event, if any.
+    pub fn take_event(&mut self) -> Option<IfaceEvent> {
+        self.events.pop_front()
+    }
+
+    /// Datagrams waiting for ARP resolution.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The earliest time at which [`Interface::poll`] has timer work to do.
+    pub fn poll_at(&self) -> Option<Instant> {
+        if !self.announced {
+            return Some(Instant::ZERO);
+        }
+        self.resolving.iter().map(|r| r.next_request).min()
+    }
+
+    /// Receives every frame the driver holds and runs the ARP timers.
+    /// Datagrams of protocols this layer does not handle (TCP, UDP) are
+    /// counted as [`DropReason::Ipv4UnknownProtocol`]; a stack with TCP uses
+    /// [`Interface::process`] instead. Returns whether any work was done.
+    pub fn poll<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
+        let mut worked = self.poll_timers(driver, now);
+        while let Some(frame) = driver.receive() {
+            worked = true;
+            if self.process(driver, &frame, now).is_some() {
+                self.counters.drop(DropReason::Ipv4UnknownProtocol);
+            }
+            driver.release(frame);
+        }
+        worked
+    }
+
+    /// Runs the start-up announcement and ARP retries due at `now`.
+    pub fn poll_timers<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
+        let mut worked = false;
+        if !self.announced {
+            self.announced = true;
+            let ip = self.ip();
+            self.send_arp(
+                driver,
+                ArpOperation::Request,
+                MacAddr::BROADCAST,
+                MacAddr::UNSPECIFIED,
+                ip,
+            );
+            worked = true;
+        }
+        let mut i = 0;
+        while i < self.resolving.len() {
+            let r = self.resolving[i];
+            if r.next_request > now {
+                i += 1;
+                continue;
+            }
+            worked = true;
+            if r.requests_sent >= self.config.arp_max_requests {
+                debug!(ip = %r.ip, "ARP resolution failed");
+                self.resolving.swap_remove(i);
+                self.drop_pending_for(driver, r.ip);
+                continue;
+            }
+            self.send_arp(
+                driver,
+                ArpOperation::Request,
+                MacAddr::BROADCAST,
+                MacAddr::UNSPECIFIED,
+                r.ip,
+            );
+            let entry = &mut self.resolving[i];
+            entry.requests_sent += 1;
+            entry.next_request = now + self.config.arp_retry_interval;
+            i += 1;
+        }
+        worked
+    }
+
+    /// Processes one received frame. ARP and ICMP are handled here; other
+    /// IPv4 datagrams for us are returned for the upper layers. Anything
+    /// refused is counted. The caller still owns (and must release) `frame`.
+    pub fn process<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        frame: &Chain,
+        now: Instant,
+    ) -> Option<IpDatagram> {
+        self.counters.rx_frames += 1;
+        self.counters.rx_bytes += frame.len() as u64;
+        let cursor = frame.cursor();
+        let Ok((eth, payload)) = cursor.read_with(ethernet::HEADER_LEN, |b| {
+            EthernetRepr::parse(&EthernetFrame::new_unchecked(b))
+        }) else {
+            self.counters.drop(DropReason::EthernetTruncated);
+            return None;
+        };
+        let Ok(eth) = eth else {
+            self.counters.drop(DropReason::EthernetTruncated);
+            return None;
+        };
+        if eth.dst != self.config.mac && !eth.dst.is_broadcast() {
+            self.counters.drop(DropReason::EthernetNotForUs);
+            return None;
+        }
+        match eth.ethertype {
+            EtherType::Arp => {
+                self.process_arp(driver, payload, now);
+                None
+            }
+            EtherType::Ipv4 => self.process_ipv4(driver, &eth, payload, now),
+            EtherType::Unknown(_) => {
+                self.counters.drop(DropReason::EthernetUnknownType);
+                None
+            }
+        }
+    }
+
+    fn process_arp<D: Driver>(&mut self, driver: &mut D, payload: Cursor<'_>, now: Instant) {
+        let parsed = payload.read_with(arp::ETHERNET_IPV4_LEN, |b| {
+            ArpRepr::parse(&ArpPacket::new_unchecked(b))
+        });
+        let repr = match parsed {
+            Ok((Ok(repr), _)) => repr,
+            Ok((Err(crate::wire::Error::Unsupported), _)) => {
+                self.counters.drop(DropReason::ArpUnsupported);
+                return;
+            }
+            _ => {
+                self.counters.drop(DropReason::ArpMalformed);
+                return;
+            }
+        };
+        let our_ip = self.ip();
+        // RFC 826: refresh an entry we have ("merge"), learn the sender if the
+        // packet is for us, answer requests for us.
+        let sender_valid = !repr.source_ip.is_unspecified()
+            && !repr.source_ip.is_broadcast()
+            && repr.source_ip != our_ip
+            && repr.source_mac.is_unicast();
+        let merge = sender_valid && self.cache.contains(repr.source_ip);
+        let for_us = repr.target_ip == our_ip;
+        if sender_valid && (merge || for_us) {
+            trace!(ip = %repr.source_ip, mac = %repr.source_mac, "ARP learned");
+            self.cache.insert(
+                repr.source_ip,
+                repr.source_mac,
+                now,
+                self.config.arp_entry_ttl,
+            );
+            self.resolved(driver, repr.source_ip, repr.source_mac);
+        }
+        if !for_us {
+            if !merge {
+                self.counters.drop(DropReason::ArpNotForUs);
+            }
+            return;
+        }
+        match repr.operation {
+            ArpOperation::Request if sender_valid => {
+                self.send_arp(
+                    driver,
+                    ArpOperation::Reply,
+                    repr.source_mac,
+                    repr.source_mac,
+                    repr.source_ip,
+                );
+            }
+            ArpOperation::Request | ArpOperation::Reply => {}
+            ArpOperation::Unknown(_) => self.counters.drop(DropReason::ArpUnsupported),
+        }
+    }
+
+    /// Sends an ARP packet from us. `eth_dst` is the frame's destination,
+    /// `target_mac`/`target_ip` the ARP target fields.
+    fn send_arp<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        operation: ArpOperation,
+        eth_dst: MacAddr,
+        target_mac: MacAddr,
+        target_ip: Ipv4Addr,
+    ) {
+        let len = ethernet::HEADER_LEN + arp::ETHERNET_IPV4_LEN;
+        let Some(mut frame) = driver.alloc_tx(len) else {
+            self.counters.drop(DropReason::TxNoBuffer);
+            return;
+        };
+        let eth = EthernetRepr {
+            src: self.config.mac,
+            dst: eth_dst,
+            ethertype: EtherType::Arp,
+        };
+        let repr = ArpRepr {
+            operation,
+            source_mac: self.config.mac,
+            source_ip: self.ip(),
+            target_mac,
+            target_ip,
+        };
+        let mut cursor = frame.cursor_mut();
+        let written = cursor
+            .write_with(ethernet::HEADER_LEN, |b| {
+                eth.emit(&mut EthernetFrame::new_unchecked(b))
+            })
+            .and_then(|()| {
+                cursor.write_with(arp::ETHERNET_IPV4_LEN, |b| {
+                    repr.emit(&mut ArpPacket::new_unchecked(b))
+                })
+            });
+        debug_assert!(written.is_ok(), "frame sized for the ARP packet");
+        match operation {
+            ArpOperation::Reply => self.counters.arp_replies_sent += 1,
+            _ => self.counters.arp_requests_sent += 1,
+        }
+        self.transmit(driver, frame);
+    }
+
+    fn process_ipv4<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        eth: &EthernetRepr,
+        payload: Cursor<'_>,
+        now: Instant,
+    ) -> Option<IpDatagram> {
+        let Ok(first) = payload.peek_u8() else {
+            self.counters.drop(DropReason::Ipv4Malformed);
+            return None;
+        };
+        let header_len = usize::from(first & 0x0f) * 4;
+        if first >> 4 != 4 || header_len < ipv4::HEADER_LEN {
+            self.counters.drop(DropReason::Ipv4Malformed);
+            return None;
+        }
+        let Ok((header, _)) = payload.read_with(header_len, |b| {
+            let packet = Ipv4Packet::new_unchecked(b);
+            let total_len = usize::from(packet.total_len());
+            let fields = Ipv4Repr {
+                src: packet.src_addr(),
+                dst: packet.dst_addr(),
+                protocol: packet.protocol(),
+                payload_len: total_len.saturating_sub(header_len),
+                ttl: packet.ttl(),
+                dscp_ecn: packet.dscp_ecn(),
+                ident: packet.ident(),
+                dont_frag: packet.dont_frag(),
+            };
+            (
+                fields,
+                total_len,
+                packet.verify_checksum(),
+                packet.is_fragment(),
+            )
+        }) else {
+            self.counters.drop(DropReason::Ipv4Malformed);
+            return None;
+        };
+        let (repr, total_len, checksum_ok, fragment) = header;
+        if total_len < header_len || total_len > payload.len() {
+            self.counters.drop(DropReason::Ipv4Malformed);
+            return None;
+        }
+        if !checksum_ok {
+            self.counters.drop(DropReason::Ipv4BadChecksum);
+            return None;
+        }
+        if fragment {
+            self.counters.drop(DropReason::Ipv4Fragment);
+            return None;
+        }
+        if repr.dst != self.ip() {
+            self.counters.drop(DropReason::Ipv4NotForUs);
+            return None;
+        }
+        if repr.src.is_unspecified()
+            || repr.src.is_broadcast()
+            || repr.src.is_multicast()
+            || repr.src == self.ip()
+            || Some(repr.src) == self.config.ip.broadcast()
+        {
+            self.counters.drop(DropReason::Ipv4BadSource);
+            return None;
+        }
+        let body = payload.drop(header_len).take(repr.payload_len);
+        match repr.protocol {
+            IpProtocol::Icmp => {
+                self.process_icmp(driver, eth, &repr, body, now);
+                None
+            }
+            _ => Some(IpDatagram {
+                src_mac: eth.src,
+                ip: repr,
+                payload_offset: ethernet::HEADER_LEN + header_len,
+                payload_len: repr.payload_len,
+            }),
+        }
+    }
+
+    fn process_icmp<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        eth: &EthernetRepr,
+        ip: &Ipv4Repr,
+        body: Cursor<'_>,
+        now: Instant,
+    ) {
+        let Ok(((kind, received_checksum), data)) = body.read_with(icmp::HEADER_LEN, |b| {
+            let checksum = u16::from_be_bytes([b[2], b[3]]);
+            (
+                IcmpRepr::parse_header(b).map(|r| match r {
+                    IcmpRepr::EchoRequest { ident, seq_no, .. } => Some((true, ident, seq_no)),
+                    IcmpRepr::EchoReply { ident, seq_no, .. } => Some((false, ident, seq_no)),
+                    IcmpRepr::Other { .. } => None,
+                }),
+                checksum,
+            )
+        }) else {
+            self.counters.drop(DropReason::IcmpMalformed);
+            return;
+        };
+        let mut sum = checksum::Checksum::new();
+        body.add_to_checksum(&mut sum);
+        if sum.finish() != 0 {
+            self.counters.drop(DropReason::IcmpBadChecksum);
+            return;
+        }
+        match kind {
+            Ok(Some((true, ident, seq_no))) => {
+                self.send_echo_reply(driver, eth, ip, ident, seq_no, received_checksum, data);
+            }
+            Ok(Some((false, ident, seq_no))) => {
+                let event = IfaceEvent::EchoReply {
+                    from: ip.src,
+                    ident,
+                    seq_no,
+                    data_len: data.len(),
+                    at: now,
+                };
+                if self.events.len() < self.events.capacity() {
+                    self.events.push_back(event);
+                } else {
+                    self.counters.drop(DropReason::IcmpEventOverflow);
+                }
+            }
+            Ok(None) => self.counters.drop(DropReason::IcmpUnsupported),
+            Err(_) => self.counters.drop(DropReason::IcmpMalformed),
+        }
+    }
+
+    /// Answers an echo request straight back to the frame's sender. The
+    /// reply checksum is the request's, updated for the type change
+    /// (RFC 1624): the data is copied but never summed again.
+    #[allow(clippy::too_many_arguments)]
+    fn send_echo_reply<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        eth: &EthernetRepr,
+        ip: &Ipv4Repr,
+        ident: u16,
+        seq_no: u16,
+        request_checksum: u16,
+        data: Cursor<'_>,
+    ) {
+        let icmp_len = icmp::HEADER_LEN + data.len();
+        let reply_ip = self.ipv4_repr(ip.src, IpProtocol::Icmp, icmp_len);
+        let checksum = checksum::update(
+            request_checksum,
+            u16::from(icmp::TYPE_ECHO_REQUEST) << 8,
+            u16::from(icmp::TYPE_ECHO_REPLY) << 8,
+        );
+        let result = self.build_frame(driver, eth.src, &reply_ip, |mut out| {
+            let header = IcmpRepr::EchoReply {
+                ident,
+                seq_no,
+                data: &[],
+            };
+            out.write_with(icmp::HEADER_LEN, |b| {
+                let written = header.emit_header(b);
+                debug_assert!(written.is_ok());
+                b[2..4].copy_from_slice(&checksum.to_be_bytes());
+            })?;
+            out.write_cursor(data)?;
+            Ok(())
+        });
+        match result {
+            Ok(frame) => {
+                self.counters.icmp_echo_replies_sent += 1;
+                self.transmit(driver, frame);
+            }
+            Err(reason) => self.counters.drop(reason),
+        }
+    }
+
+    /// Sends an ICMP echo request of `data_len` bytes of a fixed pattern to
+    /// `dst`. Replies show up as [`IfaceEvent::EchoReply`].
+    pub fn send_ping<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        now: Instant,
+        dst: Ipv4Addr,
+        ident: u16,
+        seq_no: u16,
+        data_len: usize,
+    ) -> Result<(), DropReason> {
+        self.counters.icmp_echo_requests_sent += 1;
+        self.send_ipv4(
+            driver,
+            now,
+            dst,
+            IpProtocol::Icmp,
+            icmp::HEADER_LEN + data_len,
+            |out| {
+                let (mut header, mut data) = out.split_at(icmp::HEADER_LEN);
+                let mut sum = checksum::Checksum::new();
+                for i in 0..data_len {
+                    let byte = (i % 251) as u8;
+                    data.write(&[byte])?;
+                    sum.add_bytes(&[byte]);
+                }
+                let repr = IcmpRepr::EchoRequest {
+                    ident,
+                    seq_no,
+                    data: &[],
+                };
+                header.write_with(icmp::HEADER_LEN, |b| {
+                    let written = repr.emit_header(b);
+                    debug_assert!(written.is_ok());
+                    let value = icmp::icmp_checksum(b, sum.sum());
+                    b[2..4].copy_from_slice(&value.to_be_bytes());
+                })?;
+                Ok(())
+            },
+        )
+    }
+
+    /// The next hop towards `dst`: itself on the subnet, else the gateway.
+    pub fn next_hop(&self, dst: Ipv4Addr) -> Result<Ipv4Addr, DropReason> {
+        if self.config.ip.contains(dst) {
+            Ok(dst)
+        } else {
+            self.config.gateway.ok_or(DropReason::NoRoute)
+        }
+    }
+
+    /// The IPv4 header of a datagram from us.
+    fn ipv4_repr(&mut self, dst: Ipv4Addr, protocol: IpProtocol, payload_len: usize) -> Ipv4Repr {
+        let ident = self.next_ident;
+        self.next_ident = self.next_ident.wrapping_add(1);
+        Ipv4Repr {
+            src: self.ip(),
+            dst,
+            protocol,
+            payload_len,
+            ttl: self.config.ttl,
+            dscp_ecn: 0,
+            ident,
+            dont_frag: true,
+        }
+    }
+
+    /// Allocates a frame and writes the Ethernet and IPv4 headers; `fill`
+    /// writes the IPv4 payload into a cursor of exactly its length.
+    fn build_frame<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        dst_mac: MacAddr,
+        ip: &Ipv4Repr,
+        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::cursor::CursorError>,
+    ) -> Result<Chain, DropReason> {
+        if ipv4::HEADER_LEN + ip.payload_len > driver.mtu() {
+            return Err(DropReason::TxTooBig);
+        }
+        let Some(mut frame) = driver.alloc_tx(L2_L3_LEN + ip.payload_len) else {
+            return Err(DropReason::TxNoBuffer);
+        };
+        let eth = EthernetRepr {
+            src: self.config.mac,
+            dst: dst_mac,
+            ethertype: EtherType::Ipv4,
+        };
+        let mut cursor = frame.cursor_mut();
+        let written = cursor
+            .write_with(ethernet::HEADER_LEN, |b| {
+                eth.emit(&mut EthernetFrame::new_unchecked(b))
+            })
+            .and_then(|()| {
+                cursor.write_with(ipv4::HEADER_LEN, |b| {
+                    ip.emit(&mut Ipv4Packet::new_unchecked(b))
+                })
+            })
+            .and_then(|()| fill(cursor));
+        match written {
+            Ok(()) => Ok(frame),
+            Err(_) => {
+                // The frame was sized for the headers and the payload, so only
+                // a `fill` that writes more than it announced gets here.
+                driver.release(frame);
+                Err(DropReason::TxTooBig)
+            }
+        }
+    }
+
+    /// Sends an IPv4 datagram of `payload_len` bytes to `dst`; `fill` writes
+    /// the payload (an upper-layer header and data, checksum included) into a
+    /// cursor of exactly that length. If the next hop's MAC is not known the
+    /// finished frame waits for ARP. Errors are also counted.
+    pub fn send_ipv4<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        now: Instant,
+        dst: Ipv4Addr,
+        protocol: IpProtocol,
+        payload_len: usize,
+        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::cursor::CursorError>,
+    ) -> Result<(), DropReason> {
+        let result = self.send_ipv4_inner(driver, now, dst, protocol, payload_len, fill);
+        if let Err(reason) = result {
+            self.counters.drop(reason);
+        }
+        result
+    }
+
+    fn send_ipv4_inner<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        now: Instant,
+        dst: Ipv4Addr,
+        protocol: IpProtocol,
+        payload_len: usize,
+        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::cursor::CursorError>,
+    ) -> Result<(), DropReason> {
+        let next_hop = self.next_hop(dst)?;
+        let ip = self.ipv4_repr(dst, protocol, payload_len);
+        if let Some(mac) = self.cache.lookup(next_hop, now) {
+            let frame = self.build_frame(driver, mac, &ip, fill)?;
+            self.transmit(driver, frame);
+            return Ok(());
+        }
+        if self.pending.len() >= self.pending.capacity() {
+            return Err(DropReason::ArpPendingFull);
+        }
+        let frame = self.build_frame(driver, MacAddr::UNSPECIFIED, &ip, fill)?;
+        self.pending.push_back(PendingFrame { next_hop, frame });
+        if !self.resolving.iter().any(|r| r.ip == next_hop) {
+            // `resolving` never outgrows `pending`, so this never reallocates.
+            self.resolving.push(Resolving {
+                ip: next_hop,
+                next_request: now,
+                requests_sent: 0,
+            });
+            self.poll_timers(driver, now);
+        }
+        Ok(())
+    }
+
+    /// `ip` is now known to be at `mac`: send what waited for it.
+    fn resolved<D: Driver>(&mut self, driver: &mut D, ip: Ipv4Addr, mac: MacAddr) {
+        if let Some(i) = self.resolving.iter().position(|r| r.ip == ip) {
+            self.resolving.swap_remove(i);
+        }
+        for _ in 0..self.pending.len() {
+            let Some(mut waiting) = self.pending.pop_front() else {
+                break;
+            };
+            if waiting.next_hop != ip {
+                self.pending.push_back(waiting);
+                continue;
+            }
+            let patched = waiting.frame.cursor_mut().write(&mac.0);
+            debug_assert!(patched.is_ok());
+            self.transmit(driver, waiting.frame);
+        }
+    }
+
+    /// Resolution of `ip` failed: drop and count what waited for it.
+    fn drop_pending_for<D: Driver>(&mut self, driver: &mut D, ip: Ipv4Addr) {
+        for _ in 0..self.pending.len() {
+            let Some(waiting) = self.pending.pop_front() else {
+                break;
+            };
+            if waiting.next_hop == ip {
+                self.counters.drop(DropReason::ArpUnresolved);
+                driver.release(waiting.frame);
+            } else {
+                self.pending.push_back(waiting);
+            }
+        }
+    }
+
+    /// Hands a finished frame to the driver and counts it.
+    pub fn transmit<D: Driver>(&mut self, driver: &mut D, frame: Chain) {
+        self.counters.tx_frames += 1;
+        self.counters.tx_bytes += frame.len() as u64;
+        driver.transmit(frame);
+    }
+}
