@@ -31,3 +31,8 @@ pub mod prefix_sum;
 pub mod time;
 pub mod timer;
 pub mod wire;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
