@@ -28,6 +28,8 @@ pub mod driver;
 pub mod iface;
 pub mod pair;
 pub mod prefix_sum;
+pub mod rss;
+pub mod tcp;
 pub mod time;
 pub mod timer;
 pub mod wire;
