@@ -497,6 +497,31 @@ impl<'a> CursorMut<'a> {
         }
     }
 
+    /// Calls `f` with each non-empty piece of the cursor's bytes, in order,
+    /// without moving the cursor: a read-only look at what was written
+    /// (for instance to checksum a payload a writer just produced).
+    pub fn for_each_segment(&self, mut f: impl FnMut(&[u8])) {
+        let mut left = self.len;
+        let pieces = core::iter::once(&*self.head)
+            .chain(self.rest.iter().map(Buf::as_slice))
+            .chain(core::iter::once(&*self.tail));
+        for piece in pieces {
+            if left == 0 {
+                break;
+            }
+            let piece = &piece[..piece.len().min(left)];
+            if !piece.is_empty() {
+                f(piece);
+                left -= piece.len();
+            }
+        }
+    }
+
+    /// Adds the cursor's bytes to a running checksum without moving it.
+    pub fn add_to_checksum(&self, acc: &mut Checksum) {
+        self.for_each_segment(|piece| acc.add_bytes(piece));
+    }
+
     /// Runs `consume` on `self` in place.
     #[inline]
     fn consume_in_place(&mut self, n: usize, f: impl FnMut(&'a mut [u8])) {
@@ -1002,5 +1027,30 @@ mod tests {
         assert_eq!(CursorError::from(Truncated), CursorError::Truncated);
         assert!(CursorError::TooLong.to_string().contains("256"));
         assert!(format!("{:?}", CursorMut::empty()).contains("len: 0"));
+    }
+}
+
+#[cfg(test)]
+mod cursor_mut_read_tests {
+    use super::*;
+    use crate::buf::{BufPool, PoolConfig};
+
+    #[test]
+    fn written_bytes_can_be_summed_in_place() {
+        let mut pool = BufPool::new(&PoolConfig::default().with_chaining(true));
+        let mut chain = pool.alloc_chain(700).unwrap();
+        assert!(chain.buffers().len() > 1);
+        let data: Vec<u8> = (0..700u32).map(|i| (i * 13) as u8).collect();
+        let mut cursor = chain.cursor_mut();
+        let (_, mut second) = core::mem::take(&mut cursor).split_at(3);
+        second.write(&data[3..]).unwrap();
+        let mut view = chain.cursor_mut();
+        view.advance(3).unwrap();
+        let mut pieces = Vec::new();
+        view.for_each_segment(|p| pieces.extend_from_slice(p));
+        assert_eq!(pieces, &data[3..]);
+        let mut acc = Checksum::new();
+        view.take(100).add_to_checksum(&mut acc);
+        assert_eq!(acc.sum(), crate::checksum::ones_sum(&data[3..103]));
     }
 }
