@@ -1,0 +1,251 @@
+//! One connection's transmission control block and the handle through
+//! which applications act on it.
+
+use std::collections::VecDeque;
+
+use super::app::{ConnId, ConnOps, SendError};
+use super::congestion::Congestion;
+use super::reassembly::OooQueue;
+use super::rtt::{RttEstimator, RttSampler};
+use super::scoreboard::Scoreboard;
+use crate::time::Instant;
+use crate::timer::TimerId;
+use crate::wire::{Ipv4Addr, TcpSeqNumber};
+
+/// Connection states: RFC 9293's, plus the two the thesis found an
+/// efficient TCP needs because `close()` may come while data still waits
+/// to be sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Slot free.
+    Closed,
+    /// Active open: our SYN sent.
+    SynSent,
+    /// SYN received and answered.
+    SynReceived,
+    /// Open in both directions.
+    Established,
+    /// ESTABLISHED with `close()` requested while queued data is still
+    /// unsent: the FIN goes out after the last byte.
+    FinPending,
+    /// Our FIN sent, not yet acknowledged.
+    FinWait1,
+    /// Our FIN acknowledged; waiting for the peer's.
+    FinWait2,
+    /// The peer's FIN received; we may still send.
+    CloseWait,
+    /// CLOSE-WAIT with `close()` requested while queued data is unsent
+    /// (the thesis's "FIN received while closing with a non-empty queue").
+    CloseWaitFinPending,
+    /// Both FINs sent, ours not yet acknowledged (simultaneous close).
+    Closing,
+    /// Peer's FIN received, ours sent, waiting for its ACK.
+    LastAck,
+}
+
+impl State {
+    /// Whether the peer's FIN has been received.
+    pub fn remote_closed(self) -> bool {
+        matches!(self, State::CloseWait | State::CloseWaitFinPending | State::Closing | State::LastAck)
+    }
+
+    /// Whether the state accepts data from the peer.
+    pub fn receives_data(self) -> bool {
+        matches!(self, State::Established | State::FinPending | State::FinWait1 | State::FinWait2)
+    }
+
+    /// Short upper-case name, as in traces.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Closed => "CLOSED",
+            State::SynSent => "SYN-SENT",
+            State::SynReceived => "SYN-RECEIVED",
+            State::Established => "ESTABLISHED",
+            State::FinPending => "FIN-PENDING",
+            State::FinWait1 => "FIN-WAIT-1",
+            State::FinWait2 => "FIN-WAIT-2",
+            State::CloseWait => "CLOSE-WAIT",
+            State::CloseWaitFinPending => "CLOSE-WAIT-FIN-PENDING",
+            State::Closing => "CLOSING",
+            State::LastAck => "LAST-ACK",
+        }
+    }
+}
+
+/// One queued `send`.
+#[derive(Debug)]
+pub(crate) struct TxEntry<W> {
+    pub writer: W,
+    pub len: u32,
+}
+
+/// Which timer a wheel entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimerKind {
+    /// Retransmission (or SYN retry, or zero-window probe).
+    Retransmit,
+    /// Delayed ACK.
+    DelayedAck,
+    /// Keepalive.
+    Keepalive,
+}
+
+/// What the timer wheel stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimerKey {
+    pub slot: u32,
+    pub generation: u32,
+    pub kind: TimerKind,
+}
+
+/// A transmission control block.
+#[derive(Debug)]
+pub(crate) struct Tcb<W> {
+    pub id: ConnId,
+    pub state: State,
+    pub local: (Ipv4Addr, u16),
+    pub remote: (Ipv4Addr, u16),
+    /// Listening port this connection came from (passive opens).
+    pub listener: Option<u16>,
+    /// Counted in its listener's SYN queue.
+    pub in_syn_queue: bool,
+
+    // Send sequence space.
+    pub iss: TcpSeqNumber,
+    pub snd_una: TcpSeqNumber,
+    pub snd_nxt: TcpSeqNumber,
+    pub snd_max: TcpSeqNumber,
+    pub snd_wnd: u32,
+    pub max_snd_wnd: u32,
+    pub snd_wl1: TcpSeqNumber,
+    pub snd_wl2: TcpSeqNumber,
+    pub snd_shift: u8,
+    /// Payload bytes per segment (MSS less timestamp option room).
+    pub smss: u32,
+
+    // Receive sequence space.
+    pub irs: TcpSeqNumber,
+    pub rcv_nxt: TcpSeqNumber,
+    pub rcv_shift: u8,
+    /// Highest right window edge advertised (never shrinks).
+    pub rcv_adv: TcpSeqNumber,
+    /// Sequence number of a FIN received out of order.
+    pub ooo_fin: Option<TcpSeqNumber>,
+
+    // Options.
+    pub sack: bool,
+    pub timestamps: bool,
+    pub ts_recent: u32,
+    pub last_ack_sent: TcpSeqNumber,
+
+    // Transmit queue: `txq` covers [txq_seq, txq_seq + txq_bytes).
+    pub txq: VecDeque<TxEntry<W>>,
+    pub txq_seq: TcpSeqNumber,
+    pub txq_bytes: u32,
+    pub close_requested: bool,
+    pub abort_requested: bool,
+    pub fin_sent: bool,
+
+    // Loss recovery and timers.
+    pub rtt: RttEstimator,
+    pub sampler: RttSampler,
+    pub cc: Congestion,
+    pub scoreboard: Scoreboard,
+    pub dup_acks: u32,
+    pub retries: u32,
+    pub high_rxt: TcpSeqNumber,
+    pub persist: bool,
+    pub rto_timer: Option<TimerId>,
+    pub delack_timer: Option<TimerId>,
+    pub keepalive_timer: Option<TimerId>,
+    pub keepalive_probes: u32,
+    pub last_activity: Instant,
+
+    // Receive side.
+    pub ooo: OooQueue,
+    /// Full-sized segments received since our last ACK.
+    pub unacked_segments: u32,
+    /// An ACK must go out at the end of this event.
+    pub ack_now: bool,
+    /// An ACK is owed (delayed).
+    pub ack_pending: bool,
+
+    pub now: Instant,
+}
+
+impl<W> Tcb<W> {
+    /// End of queued data (sequence number after the last byte).
+    pub fn data_end(&self) -> TcpSeqNumber {
+        self.txq_seq.wrapping_add(self.txq_bytes)
+    }
+
+    /// Sequence number of our FIN (valid once close is requested).
+    pub fn fin_seq(&self) -> TcpSeqNumber {
+        self.data_end()
+    }
+
+    /// Bytes in flight (sequence space, SYN and FIN included).
+    pub fn in_flight(&self) -> u32 {
+        self.snd_nxt.0.wrapping_sub(self.snd_una.0)
+    }
+
+    /// Whether our FIN is acknowledged.
+    pub fn fin_acked(&self) -> bool {
+        self.fin_sent && self.snd_una == self.fin_seq().wrapping_add(1)
+    }
+}
+
+/// The handle an application handler gets: records its actions on the TCB.
+pub(crate) struct ConnHandle<'a, W> {
+    pub tcb: &'a mut Tcb<W>,
+}
+
+impl<W> ConnOps<W> for ConnHandle<'_, W> {
+    fn send(&mut self, len: usize, writer: W) -> Result<(), SendError> {
+        let tcb = &mut *self.tcb;
+        if len == 0 {
+            return Err(SendError::Empty);
+        }
+        if tcb.close_requested || tcb.abort_requested || tcb.state == State::Closed {
+            return Err(SendError::Closed);
+        }
+        if tcb.txq.len() >= tcb.txq.capacity() {
+            return Err(SendError::QueueFull);
+        }
+        let len = u32::try_from(len).map_err(|_| SendError::QueueFull)?;
+        if tcb.txq_bytes.checked_add(len).is_none_or(|total| total > i32::MAX as u32 / 2) {
+            return Err(SendError::QueueFull);
+        }
+        tcb.txq.push_back(TxEntry { writer, len });
+        tcb.txq_bytes += len;
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        self.tcb.close_requested = true;
+    }
+
+    fn abort(&mut self) {
+        self.tcb.abort_requested = true;
+    }
+
+    fn send_capacity(&self) -> usize {
+        self.tcb.txq.capacity() - self.tcb.txq.len()
+    }
+
+    fn id(&self) -> ConnId {
+        self.tcb.id
+    }
+
+    fn local(&self) -> (Ipv4Addr, u16) {
+        self.tcb.local
+    }
+
+    fn remote(&self) -> (Ipv4Addr, u16) {
+        self.tcb.remote
+    }
+
+    fn now(&self) -> Instant {
+        self.tcb.now
+    }
+}
