@@ -130,7 +130,12 @@ impl Add for Duration {
 
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}s", self.0 / 1_000_000_000, self.0 % 1_000_000_000)
+        write!(
+            f,
+            "{}.{:09}s",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
     }
 }
 
@@ -154,7 +159,10 @@ mod tests {
     fn arithmetic_saturates() {
         assert_eq!(Instant::MAX + Duration::from_secs(1), Instant::MAX);
         assert_eq!(Instant::ZERO - Instant::from_secs(1), Duration::ZERO);
-        assert_eq!(Instant::from_millis(1500) - Instant::from_secs(1), Duration::from_millis(500));
+        assert_eq!(
+            Instant::from_millis(1500) - Instant::from_secs(1),
+            Duration::from_millis(500)
+        );
         assert_eq!(Instant::from_secs(2).as_millis(), 2000);
     }
 
