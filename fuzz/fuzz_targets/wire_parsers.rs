@@ -17,12 +17,20 @@ const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
 fn ethernet(data: &[u8]) {
     let frame = EthernetFrame::new_unchecked(data);
-    let _ = (frame.src_addr(), frame.dst_addr(), frame.ethertype(), frame.payload());
+    let _ = (
+        frame.src_addr(),
+        frame.dst_addr(),
+        frame.ethertype(),
+        frame.payload(),
+    );
     if let Ok(frame) = EthernetFrame::new_checked(data) {
         let repr = EthernetRepr::parse(&frame).expect("checked frame parses");
         let mut buf = [0u8; 14];
         repr.emit(&mut EthernetFrame::new_unchecked(&mut buf[..]));
-        assert_eq!(EthernetRepr::parse(&EthernetFrame::new_unchecked(&buf[..])), Ok(repr));
+        assert_eq!(
+            EthernetRepr::parse(&EthernetFrame::new_unchecked(&buf[..])),
+            Ok(repr)
+        );
     }
 }
 
@@ -81,7 +89,12 @@ fn ipv4(data: &[u8]) {
 
 fn icmp(data: &[u8]) {
     let packet = IcmpPacket::new_unchecked(data);
-    let _ = (packet.msg_type(), packet.msg_code(), packet.echo_ident(), packet.data());
+    let _ = (
+        packet.msg_type(),
+        packet.msg_code(),
+        packet.echo_ident(),
+        packet.data(),
+    );
     let _ = IcmpRepr::parse(&packet);
     if let Ok(repr) = IcmpRepr::parse_header(data) {
         let mut buf = [0u8; 8];
@@ -125,7 +138,9 @@ fn tcp(data: &[u8]) {
     // Header only, no checksum.
     if let Ok(repr) = TcpRepr::parse_header(data) {
         let mut buf = [0u8; 60];
-        let len = repr.emit_header(&mut buf).expect("a header fits in 60 bytes");
+        let len = repr
+            .emit_header(&mut buf)
+            .expect("a header fits in 60 bytes");
         assert_eq!(len, repr.header_len());
         assert_eq!(TcpRepr::parse_header(&buf[..len]), Ok(repr));
     }
@@ -136,7 +151,11 @@ fn tcp(data: &[u8]) {
     if let Ok(repr) = TcpRepr::parse(&TcpPacket::new_unchecked(&fixed[..]), SRC, DST) {
         let mut buf = vec![0u8; repr.buffer_len()];
         repr.emit(&mut TcpPacket::new_unchecked(&mut buf[..]), SRC, DST);
-        let again = TcpRepr::parse(&TcpPacket::new_checked(&buf[..]).expect("emitted TCP"), SRC, DST);
+        let again = TcpRepr::parse(
+            &TcpPacket::new_checked(&buf[..]).expect("emitted TCP"),
+            SRC,
+            DST,
+        );
         assert_eq!(again, Ok(repr));
     }
 }
