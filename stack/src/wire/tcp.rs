@@ -344,7 +344,8 @@ pub enum TcpOption<'a> {
         /// The echoed timestamp of the peer.
         tsecr: u32,
     },
-    /// Any other option, kept raw.
+    /// Any other option, kept raw. After parsing, `kind` is never one of
+    /// the kinds above (0, 1, 2, 3, 4, 5, 8).
     Unknown {
         /// The option kind.
         kind: u8,
