@@ -1,0 +1,1189 @@
+//! The per-core stack: an [`Interface`] (Ethernet, ARP, IPv4, ICMP) with
+//! TCP and one application on top.
+//!
+//! [`Stack::poll`] is the whole event loop of a core: it runs expired
+//! timers, receives every frame the driver holds, dispatches TCP segments
+//! to their connection (an O(1) table lookup), calls the application's
+//! handlers, and sends what they queued. Everything — connection slots,
+//! transmit queues, out-of-order storage, timers, TIME-WAIT entries — is
+//! sized at construction; steady-state traffic allocates nothing.
+
+use std::collections::VecDeque;
+
+use tracing::{debug, trace};
+
+use super::app::{App, ConnId, Connect};
+use super::config::TcpConfig;
+use super::congestion::Congestion;
+use super::counters::TcpCounters;
+use super::isn::{EphemeralPorts, IsnGenerator, Secret, SynCookies};
+use super::reassembly::{InsertOutcome, OooQueue, SegmentPool};
+use super::rtt::{RttEstimator, RttSampler};
+use super::scoreboard::Scoreboard;
+use super::table::{FlowKey, FlowTable};
+use super::tcb::{ConnHandle, State, Tcb, TimerKey, TimerKind, TxEntry};
+use super::time_wait::{TimeWaitEntry, TimeWaitRing};
+use crate::buf::Chain;
+use crate::checksum::{pseudo_header_sum, Checksum};
+use crate::cursor::Cursor;
+use crate::driver::{Driver, FlowTuple};
+use crate::iface::{DropReason, IfaceEvent, Interface, InterfaceConfig, IpDatagram};
+use crate::time::{Duration, Instant};
+use crate::timer::TimerWheel;
+use crate::wire::{tcp as tcp_wire, IpProtocol, Ipv4Addr, TcpFlags, TcpRepr, TcpSeqNumber};
+
+/// What the connection table points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Entry {
+    Conn(u32),
+    TimeWait(u32),
+}
+
+/// A listening port.
+#[derive(Clone, Copy, Debug)]
+struct Listener {
+    port: u16,
+    backlog: usize,
+    syn_queue: usize,
+}
+
+/// Why [`Stack::listen`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenError {
+    /// Already listening on that port.
+    InUse,
+    /// Too many listening ports.
+    TooMany,
+    /// Port 0.
+    InvalidPort,
+}
+
+/// Why an active open failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectError {
+    /// No free connection slot.
+    TableFull,
+    /// No free ephemeral port for that destination on this core.
+    NoPort,
+    /// The destination is not reachable (no route).
+    Unreachable,
+    /// Port 0 or our own address.
+    InvalidAddress,
+}
+
+/// Most listening ports one stack serves.
+const MAX_LISTENERS: usize = 16;
+
+/// One connection slot.
+struct Slot<C, W> {
+    generation: u32,
+    tcb: Tcb<W>,
+    conn: Option<C>,
+}
+
+/// A parsed incoming segment.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    repr: TcpRepr<'static>,
+    /// Offset and length of the payload within the frame.
+    payload_offset: usize,
+    payload_len: u32,
+}
+
+impl Segment {
+    fn seq(&self) -> TcpSeqNumber {
+        self.repr.seq_number
+    }
+    fn has(&self, flag: TcpFlags) -> bool {
+        self.repr.flags.contains(flag)
+    }
+    /// Sequence space the segment occupies.
+    fn seg_len(&self) -> u32 {
+        self.payload_len + u32::from(self.has(TcpFlags::SYN)) + u32::from(self.has(TcpFlags::FIN))
+    }
+}
+
+/// The TCP layer of one core (everything but the interface and the app).
+struct Tcp<C, W> {
+    config: TcpConfig,
+    local_ip: Ipv4Addr,
+    /// MSS we announce.
+    mss: u16,
+    slots: Vec<Slot<C, W>>,
+    free: Vec<u32>,
+    table: FlowTable<Entry>,
+    listeners: Vec<Listener>,
+    timers: TimerWheel<TimerKey>,
+    ooo: SegmentPool<Chain>,
+    time_wait: TimeWaitRing,
+    isn: IsnGenerator,
+    cookies: SynCookies,
+    ports: EphemeralPorts,
+    counters: TcpCounters,
+    stray: VecDeque<Chain>,
+    active: usize,
+}
+
+/// One core's network stack running application `A`.
+pub struct Stack<A: App> {
+    iface: Interface,
+    tcp: Tcp<A::Conn, A::Writer>,
+    app: A,
+}
+
+fn dist(a: TcpSeqNumber, b: TcpSeqNumber) -> u32 {
+    a.0.wrapping_sub(b.0)
+}
+
+impl<A: App> Stack<A> {
+    /// A stack with every table sized from the configurations. `now` is the
+    /// driver's current time.
+    pub fn new(iface: InterfaceConfig, config: TcpConfig, app: A, now: Instant) -> Self {
+        let mtu_mss = 1460u16;
+        let mss = config.mss.unwrap_or(mtu_mss);
+        let secret = Secret::new(config.secret);
+        let max = config.max_connections.max(1);
+        let mut slots = Vec::with_capacity(max);
+        for i in 0..max {
+            slots.push(Slot { generation: 0, tcb: Tcb::new(&config, i as u32, mss), conn: None });
+        }
+        let free = (0..max as u32).rev().collect();
+        let ports = EphemeralPorts::with_range(
+            secret.derive(b"ports"),
+            config.ephemeral_ports.0..=config.ephemeral_ports.1,
+        )
+        .unwrap_or_else(|| EphemeralPorts::new(secret.derive(b"ports")));
+        let table_key = u64::from_le_bytes(secret.derive(b"table").0[..8].try_into().unwrap_or([0; 8]));
+        let tcp = Tcp {
+            local_ip: iface.ip.addr(),
+            mss,
+            slots,
+            free,
+            table: FlowTable::new(max + config.time_wait_capacity, table_key),
+            listeners: Vec::with_capacity(MAX_LISTENERS),
+            timers: TimerWheel::new(max * 3 + 16, config.timer_tick, now),
+            ooo: SegmentPool::new(config.ooo_pool_segments),
+            time_wait: TimeWaitRing::new(config.time_wait_capacity),
+            isn: IsnGenerator::new(secret.derive(b"isn")),
+            cookies: SynCookies::new(secret.derive(b"cookies")),
+            ports,
+            counters: TcpCounters::default(),
+            stray: VecDeque::with_capacity(256),
+            active: 0,
+            config,
+        };
+        Stack { iface: Interface::new(iface), tcp, app }
+    }
+
+    /// The application.
+    pub fn app(&self) -> &A {
+        &self.app
+    }
+
+    /// The application, mutably (to feed it work between polls).
+    pub fn app_mut(&mut self) -> &mut A {
+        &mut self.app
+    }
+
+    /// The interface layer (ARP cache, ICMP, drop counters).
+    pub fn iface(&self) -> &Interface {
+        &self.iface
+    }
+
+    /// The interface layer, mutably (static ARP entries, pings).
+    pub fn iface_mut(&mut self) -> &mut Interface {
+        &mut self.iface
+    }
+
+    /// TCP counters.
+    pub fn tcp_counters(&self) -> &TcpCounters {
+        &self.tcp.counters
+    }
+
+    /// The TCP settings.
+    pub fn tcp_config(&self) -> &TcpConfig {
+        &self.tcp.config
+    }
+
+    /// Connections holding a slot (any state but TIME-WAIT).
+    pub fn active_connections(&self) -> usize {
+        self.tcp.active
+    }
+
+    /// Connections in TIME-WAIT.
+    pub fn time_wait_connections(&self) -> usize {
+        self.tcp.table.len() - self.tcp.active
+    }
+
+    /// The state of a connection, if it still exists.
+    pub fn state(&self, id: ConnId) -> Option<State> {
+        let slot = self.tcp.slots.get(id.index as usize)?;
+        (slot.generation == id.generation && slot.tcb.state != State::Closed).then_some(slot.tcb.state)
+    }
+
+    /// Accepts connections on `port`, with a SYN queue of `backlog`
+    /// half-open connections (beyond it, SYN cookies if enabled).
+    pub fn listen(&mut self, port: u16, backlog: usize) -> Result<(), ListenError> {
+        if port == 0 {
+            return Err(ListenError::InvalidPort);
+        }
+        if self.tcp.listeners.iter().any(|l| l.port == port) {
+            return Err(ListenError::InUse);
+        }
+        if self.tcp.listeners.len() >= MAX_LISTENERS {
+            return Err(ListenError::TooMany);
+        }
+        self.tcp.listeners.push(Listener { port, backlog, syn_queue: 0 });
+        Ok(())
+    }
+
+    /// Opens a connection to `addr:port` with application state `state`.
+    /// The ephemeral port is chosen so that the reply flow hashes to this
+    /// core's queue when the driver knows the NIC's hash.
+    pub fn connect<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        now: Instant,
+        addr: Ipv4Addr,
+        port: u16,
+        state: A::Conn,
+    ) -> Result<ConnId, (ConnectError, A::Conn)> {
+        let Stack { iface, tcp, .. } = self;
+        tcp.connect(iface, driver, now, addr, port, state)
+    }
+
+    /// Frames that belong to a flow owned by another core (active opens
+    /// whose replies the NIC hashed here); the owner forwards them.
+    pub fn take_stray(&mut self) -> Option<Chain> {
+        self.tcp.stray.pop_front()
+    }
+
+    /// The earliest instant at which [`Stack::poll`] has timer work.
+    pub fn poll_at(&self) -> Option<Instant> {
+        [self.iface.poll_at(), self.tcp.timers.next_deadline(), self.tcp.time_wait.next_expiry()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Runs timers due at `now`, then receives and processes every frame
+    /// the driver holds, then lets the application open connections.
+    /// Returns whether anything was done.
+    pub fn poll<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
+        let mut worked = self.poll_timers(driver, now);
+        while let Some(frame) = driver.receive() {
+            worked = true;
+            self.receive(driver, frame, now);
+        }
+        worked | self.poll_connects(driver, now)
+    }
+
+    /// Processes one frame (from the driver, or forwarded by another core).
+    pub fn receive<D: Driver>(&mut self, driver: &mut D, frame: Chain, now: Instant) {
+        let Stack { iface, tcp, app } = self;
+        match iface.process(driver, &frame, now) {
+            Some(dg) if dg.ip.protocol == IpProtocol::Tcp => tcp.input(app, iface, driver, frame, dg, now),
+            Some(_) => {
+                iface.counters_mut().drop(DropReason::Ipv4UnknownProtocol);
+                driver.release(frame);
+            }
+            None => driver.release(frame),
+        }
+    }
+
+    /// Runs the interface's and TCP's timers due at `now`.
+    pub fn poll_timers<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
+        let Stack { iface, tcp, app } = self;
+        let mut worked = iface.poll_timers(driver, now);
+        worked |= tcp.expire_time_wait(now);
+        while let Some((id, key)) = tcp.timers.pop_expired(now) {
+            worked = true;
+            tcp.on_timer(app, iface, driver, id, key, now);
+        }
+        worked
+    }
+
+    fn poll_connects<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
+        let mut worked = false;
+        while !self.tcp.free.is_empty() {
+            let Some(Connect { addr, port, state }) = self.app.next_connect(now) else { break };
+            worked = true;
+            if let Err((_, state)) = self.connect(driver, now, addr, port, state) {
+                self.app.on_connect_failed(state);
+            }
+        }
+        worked
+    }
+
+    /// Pops the next ICMP event (echo replies) of the interface.
+    pub fn take_iface_event(&mut self) -> Option<IfaceEvent> {
+        self.iface.take_event()
+    }
+}
+
+impl<W> Tcb<W> {
+    /// A free slot's TCB, with its transmit queue allocated once.
+    fn new(config: &TcpConfig, index: u32, mss: u16) -> Self {
+        let smss = u32::from(mss);
+        Tcb {
+            id: ConnId { index, generation: 0 },
+            state: State::Closed,
+            local: (Ipv4Addr::UNSPECIFIED, 0),
+            remote: (Ipv4Addr::UNSPECIFIED, 0),
+            listener: None,
+            in_syn_queue: false,
+            iss: TcpSeqNumber(0),
+            snd_una: TcpSeqNumber(0),
+            snd_nxt: TcpSeqNumber(0),
+            snd_max: TcpSeqNumber(0),
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: TcpSeqNumber(0),
+            snd_wl2: TcpSeqNumber(0),
+            snd_shift: 0,
+            smss,
+            irs: TcpSeqNumber(0),
+            rcv_nxt: TcpSeqNumber(0),
+            rcv_shift: 0,
+            rcv_adv: TcpSeqNumber(0),
+            ooo_fin: None,
+            sack: false,
+            timestamps: false,
+            ts_recent: 0,
+            last_ack_sent: TcpSeqNumber(0),
+            txq: VecDeque::with_capacity(config.tx_queue_entries.max(1)),
+            txq_seq: TcpSeqNumber(0),
+            txq_bytes: 0,
+            close_requested: false,
+            abort_requested: false,
+            fin_sent: false,
+            rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
+            sampler: RttSampler::new(),
+            cc: Congestion::new(smss, config.initial_window.unwrap_or(10 * smss)),
+            scoreboard: Scoreboard::new(),
+            dup_acks: 0,
+            retries: 0,
+            high_rxt: TcpSeqNumber(0),
+            persist: false,
+            rto_timer: None,
+            delack_timer: None,
+            keepalive_timer: None,
+            keepalive_probes: 0,
+            last_activity: Instant::ZERO,
+            ooo: OooQueue::default(),
+            unacked_segments: 0,
+            ack_now: false,
+            ack_pending: false,
+            now: Instant::ZERO,
+        }
+    }
+
+    /// Re-initialises a free slot for a new connection.
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        &mut self,
+        config: &TcpConfig,
+        id: ConnId,
+        state: State,
+        local: (Ipv4Addr, u16),
+        remote: (Ipv4Addr, u16),
+        iss: TcpSeqNumber,
+        mss: u16,
+        now: Instant,
+    ) {
+        debug_assert!(self.txq.is_empty());
+        let smss = u32::from(mss);
+        self.id = id;
+        self.state = state;
+        self.local = local;
+        self.remote = remote;
+        self.listener = None;
+        self.in_syn_queue = false;
+        self.iss = iss;
+        self.snd_una = iss;
+        self.snd_nxt = iss;
+        self.snd_max = iss;
+        self.snd_wnd = 0;
+        self.max_snd_wnd = 0;
+        self.snd_wl1 = TcpSeqNumber(0);
+        self.snd_wl2 = iss;
+        self.snd_shift = 0;
+        self.smss = smss;
+        self.irs = TcpSeqNumber(0);
+        self.rcv_nxt = TcpSeqNumber(0);
+        self.rcv_shift = 0;
+        self.rcv_adv = TcpSeqNumber(0);
+        self.ooo_fin = None;
+        self.sack = false;
+        self.timestamps = false;
+        self.ts_recent = 0;
+        self.last_ack_sent = TcpSeqNumber(0);
+        self.txq_seq = iss.wrapping_add(1);
+        self.txq_bytes = 0;
+        self.close_requested = false;
+        self.abort_requested = false;
+        self.fin_sent = false;
+        self.rtt = RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto);
+        self.sampler = RttSampler::new();
+        self.cc = Congestion::new(smss, config.initial_window.unwrap_or(10 * smss));
+        self.scoreboard.clear();
+        self.dup_acks = 0;
+        self.retries = 0;
+        self.high_rxt = iss;
+        self.persist = false;
+        self.rto_timer = None;
+        self.delack_timer = None;
+        self.keepalive_timer = None;
+        self.keepalive_probes = 0;
+        self.last_activity = now;
+        self.ooo = OooQueue::default();
+        self.unacked_segments = 0;
+        self.ack_now = false;
+        self.ack_pending = false;
+        self.now = now;
+    }
+
+    /// Applies the options of the peer's SYN (or SYN-ACK).
+    fn negotiate(&mut self, config: &TcpConfig, syn: &TcpRepr<'_>, our_mss: u16) {
+        let peer_mss = syn.max_seg_size.unwrap_or(536).clamp(64, our_mss.max(64));
+        match syn.window_scale {
+            Some(shift) if config.window_scaling => {
+                self.snd_shift = shift.min(14);
+                self.rcv_shift = config.window_shift();
+            }
+            _ => {
+                self.snd_shift = 0;
+                self.rcv_shift = 0;
+            }
+        }
+        self.sack = config.sack && syn.sack_permitted;
+        self.timestamps = config.timestamps && syn.timestamp.is_some();
+        if let Some((tsval, _)) = syn.timestamp {
+            self.ts_recent = tsval;
+        }
+        let option_room = if self.timestamps { 12 } else { 0 };
+        self.smss = u32::from(peer_mss).saturating_sub(option_room).max(1);
+        let iw = config.initial_window.unwrap_or(10 * self.smss);
+        self.cc = Congestion::new(self.smss, iw);
+    }
+
+    /// The receive window we advertise, in bytes.
+    fn rcv_window(&self, config: &TcpConfig) -> u32 {
+        let max_field = 0xffff_u32 << self.rcv_shift;
+        config.rx_budget.min(max_field)
+    }
+}
+
+/// What the timestamp option should carry at `now`.
+fn ts_value(now: Instant) -> u32 {
+    now.as_millis() as u32
+}
+
+impl<C, W: super::app::Writer> Tcp<C, W> {
+    fn slot_id(&self, idx: usize) -> ConnId {
+        ConnId { index: idx as u32, generation: self.slots[idx].generation }
+    }
+
+    // ------------------------------------------------------------------
+    // Input
+
+    /// Handles a TCP datagram; the frame is released or kept.
+    #[allow(clippy::too_many_arguments)]
+    fn input<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        iface: &mut Interface,
+        driver: &mut D,
+        frame: Chain,
+        dg: IpDatagram,
+        now: Instant,
+    ) {
+        self.counters.segments_in += 1;
+        let Some(seg) = self.parse(iface, &frame, &dg) else {
+            driver.release(frame);
+            return;
+        };
+        let key = FlowKey { remote_addr: dg.ip.src, remote_port: seg.repr.src_port, local_port: seg.repr.dst_port };
+        let mut frame = Some(frame);
+        match self.table.get(&key) {
+            Some(Entry::Conn(idx)) => {
+                self.segment_arrives(app, iface, driver, idx as usize, &seg, &mut frame, now);
+            }
+            Some(Entry::TimeWait(id)) => {
+                if self.time_wait_segment(iface, driver, id, &key, &seg, now) {
+                    self.no_connection(app, iface, driver, key, &seg, &mut frame, now);
+                }
+            }
+            None => self.no_connection(app, iface, driver, key, &seg, &mut frame, now),
+        }
+        if let Some(frame) = frame {
+            driver.release(frame);
+        }
+    }
+
+    /// Parses and checksums the TCP header; counts a drop on failure.
+    fn parse(&mut self, iface: &mut Interface, frame: &Chain, dg: &IpDatagram) -> Option<Segment> {
+        let cursor = dg.payload(frame);
+        let header_len = match cursor.read_with(tcp_wire::HEADER_LEN, |b| usize::from(b[12] >> 4) * 4) {
+            Ok((len, _)) if len >= tcp_wire::HEADER_LEN && len <= cursor.len() => len,
+            _ => {
+                iface.counters_mut().drop(DropReason::TcpMalformed);
+                return None;
+            }
+        };
+        let repr = match cursor.read_with(header_len, TcpRepr::parse_header) {
+            Ok((Ok(repr), _)) => repr,
+            _ => {
+                iface.counters_mut().drop(DropReason::TcpMalformed);
+                return None;
+            }
+        };
+        let mut sum = Checksum::new();
+        sum.add_u16(pseudo_header_sum(
+            dg.ip.src.octets(),
+            dg.ip.dst.octets(),
+            6,
+            cursor.len() as u16,
+        ));
+        cursor.add_to_checksum(&mut sum);
+        if sum.finish() != 0 {
+            iface.counters_mut().drop(DropReason::TcpBadChecksum);
+            return None;
+        }
+        Some(Segment {
+            repr,
+            payload_offset: dg.payload_offset + header_len,
+            payload_len: (cursor.len() - header_len) as u32,
+        })
+    }
+
+    /// A segment for no connection: a listener's SYN or cookie ACK, a
+    /// frame for another core, or a reset.
+    #[allow(clippy::too_many_arguments)]
+    fn no_connection<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        iface: &mut Interface,
+        driver: &mut D,
+        key: FlowKey,
+        seg: &Segment,
+        frame: &mut Option<Chain>,
+        now: Instant,
+    ) {
+        let listener = self.listeners.iter().position(|l| l.port == key.local_port);
+        if seg.has(TcpFlags::RST) {
+            iface.counters_mut().drop(DropReason::TcpNoConnection);
+            return;
+        }
+        if let Some(li) = listener {
+            if seg.has(TcpFlags::SYN) && seg.repr.ack_number.is_none() {
+                self.listen_syn(iface, driver, li, key, seg, now);
+                return;
+            }
+            if seg.repr.ack_number.is_some() && !seg.has(TcpFlags::SYN) && self.config.syn_cookies {
+                if let Some(idx) = self.cookie_ack(iface, driver, li, key, seg, now) {
+                    self.segment_arrives(app, iface, driver, idx, seg, frame, now);
+                    return;
+                }
+            }
+        } else if let Some((core, cores)) = self.config.port_partition {
+            let (lo, hi) = self.config.ephemeral_ports;
+            let port = key.local_port;
+            if cores > 1 && (lo..=hi).contains(&port) && port % cores != core {
+                if let Some(f) = frame.take() {
+                    if self.stray.len() < self.stray.capacity() {
+                        self.counters.stray_forwarded += 1;
+                        self.stray.push_back(f);
+                    } else {
+                        iface.counters_mut().drop(DropReason::TcpStrayOverflow);
+                        driver.release(f);
+                    }
+                }
+                return;
+            }
+        }
+        iface.counters_mut().drop(DropReason::TcpNoConnection);
+        // RFC 9293 §3.10.7.1: answer with a reset.
+        let (seq, ack) = match seg.repr.ack_number {
+            Some(ack) => (ack, None),
+            None => (TcpSeqNumber(0), Some(seg.seq().wrapping_add(seg.seg_len()))),
+        };
+        self.send_rst(iface, driver, now, key, seq, ack);
+    }
+
+    /// A SYN for a listener: a new half-open connection, or a cookie.
+    fn listen_syn<D: Driver>(
+        &mut self,
+        iface: &mut Interface,
+        driver: &mut D,
+        li: usize,
+        key: FlowKey,
+        seg: &Segment,
+        now: Instant,
+    ) {
+        let listener = self.listeners[li];
+        let local = (self.local_ip, key.local_port);
+        let remote = (key.remote_addr, key.remote_port);
+        let queue_full = listener.syn_queue >= listener.backlog;
+        if queue_full || self.free.is_empty() || self.table.is_full() {
+            if self.config.syn_cookies {
+                self.send_cookie_syn_ack(iface, driver, key, seg, now);
+            } else {
+                iface.counters_mut().drop(DropReason::TcpSynQueueFull);
+            }
+            return;
+        }
+        let Some(idx) = self.alloc_slot() else { return };
+        let iss = self.isn.isn(local, remote, now);
+        let id = self.slot_id(idx);
+        let mss = self.mss;
+        let config = &self.config;
+        let tcb = &mut self.slots[idx].tcb;
+        tcb.open(config, id, State::SynReceived, local, remote, iss, mss, now);
+        tcb.listener = Some(key.local_port);
+        tcb.in_syn_queue = true;
+        tcb.irs = seg.seq();
+        tcb.rcv_nxt = seg.seq().wrapping_add(1);
+        tcb.snd_wnd = u32::from(seg.repr.window_len);
+        tcb.max_snd_wnd = tcb.snd_wnd;
+        tcb.negotiate(config, &seg.repr, mss);
+        self.listeners[li].syn_queue += 1;
+        let inserted = self.table.insert(key, Entry::Conn(idx as u32));
+        debug_assert!(inserted.is_ok());
+        self.active += 1;
+        trace!(?key, "SYN received");
+        self.send_syn(iface, driver, idx, now);
+        self.arm_rto(idx, now);
+    }
+
+    /// Answers a SYN statelessly with a SYN cookie.
+    fn send_cookie_syn_ack<D: Driver>(
+        &mut self,
+        iface: &mut Interface,
+        driver: &mut D,
+        key: FlowKey,
+        seg: &Segment,
+        now: Instant,
+    ) {
+        let local = (self.local_ip, key.local_port);
+        let remote = (key.remote_addr, key.remote_port);
+        let mss = seg.repr.max_seg_size.unwrap_or(536).min(self.mss);
+        let (cookie, _) = self.cookies.generate(local, remote, seg.seq(), mss, now);
+        self.counters.syn_cookies_sent += 1;
+        let repr = TcpRepr {
+            src_port: key.local_port,
+            dst_port: key.remote_port,
+            flags: TcpFlags::SYN,
+            seq_number: cookie,
+            ack_number: Some(seg.seq().wrapping_add(1)),
+            window_len: self.config.rx_budget.min(0xffff) as u16,
+            window_scale: None,
+            max_seg_size: Some(self.mss),
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: &[],
+        };
+        self.send_control(iface, driver, now, key.remote_addr, &repr);
+    }
+
+    /// The final ACK of a cookie handshake: rebuild the connection.
+    fn cookie_ack<D: Driver>(
+        &mut self,
+        iface: &mut Interface,
+        driver: &mut D,
+        li: usize,
+        key: FlowKey,
+        seg: &Segment,
+        now: Instant,
+    ) -> Option<usize> {
+        let ack = seg.repr.ack_number?;
+        let local = (self.local_ip, key.local_port);
+        let remote = (key.remote_addr, key.remote_port);
+        let client_isn = seg.seq().wrapping_sub(1);
+        let cookie = ack.wrapping_sub(1);
+        let info = self.cookies.validate(local, remote, client_isn, cookie, now)?;
+        if self.free.is_empty() || self.table.is_full() {
+            iface.counters_mut().drop(DropReason::TcpTableFull);
+            return None;
+        }
+        let _ = (driver, li);
+        let idx = self.alloc_slot()?;
+        self.counters.syn_cookies_accepted += 1;
+        let id = self.slot_id(idx);
+        let config = &self.config;
+        let tcb = &mut self.slots[idx].tcb;
+        tcb.open(config, id, State::SynReceived, local, remote, cookie, info.mss, now);
+        tcb.listener = Some(key.local_port);
+        tcb.snd_nxt = cookie.wrapping_add(1);
+        tcb.snd_max = tcb.snd_nxt;
+        tcb.irs = client_isn;
+        tcb.rcv_nxt = seg.seq();
+        tcb.snd_wl1 = seg.seq();
+        let syn = TcpRepr { max_seg_size: Some(info.mss), ..seg.repr };
+        let syn = TcpRepr { window_scale: None, sack_permitted: false, timestamp: None, ..syn };
+        tcb.negotiate(config, &syn, info.mss);
+        let inserted = self.table.insert(key, Entry::Conn(idx as u32));
+        debug_assert!(inserted.is_ok());
+        self.active += 1;
+        Some(idx)
+    }
+
+    /// A segment for a TIME-WAIT entry. Returns true when a new SYN may
+    /// reuse the 4-tuple (the entry is gone and the caller handles the SYN
+    /// as for no connection).
+    fn time_wait_segment<D: Driver>(
+        &mut self,
+        iface: &mut Interface,
+        driver: &mut D,
+        id: u32,
+        key: &FlowKey,
+        seg: &Segment,
+        now: Instant,
+    ) -> bool {
+        let Some(tw) = self.time_wait.get_mut(id) else {
+            self.table.remove(key);
+            return true;
+        };
+        let tw = *tw;
+        if seg.has(TcpFlags::RST) {
+            // RFC 1337: ignore resets in TIME-WAIT.
+            iface.counters_mut().drop(DropReason::TcpTimeWait);
+            return false;
+        }
+        if seg.has(TcpFlags::SYN) && seg.repr.ack_number.is_none() {
+            // RFC 6191: a new incarnation whose ISN (or timestamp) is beyond
+            // the old connection may take the 4-tuple now.
+            let newer_ts = matches!((seg.repr.timestamp, tw.ts_recent), (Some((tsval, _)), Some(recent)) if (tsval.wrapping_sub(recent) as i32) > 0);
+            if seg.seq() > tw.rcv_nxt || newer_ts {
+                self.table.remove(key);
+                if let Some(entry) = self.time_wait.get_mut(id) {
+                    entry.live = false;
+                }
+                self.counters.time_wait_reused += 1;
+                return true;
+            }
+        }
+        // Retransmitted FIN or stray segment: acknowledge again.
+        iface.counters_mut().drop(DropReason::TcpTimeWait);
+        let repr = TcpRepr {
+            src_port: key.local_port,
+            dst_port: key.remote_port,
+            flags: TcpFlags::empty(),
+            seq_number: tw.snd_nxt,
+            ack_number: Some(tw.rcv_nxt),
+            window_len: tw.window,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: tw.ts_recent.map(|recent| (ts_value(now), recent)),
+            payload: &[],
+        };
+        self.send_control(iface, driver, now, key.remote_addr, &repr);
+        false
+    }
+
+    /// RFC 9293 §3.10.7.3–4 for an existing connection.
+    #[allow(clippy::too_many_arguments)]
+    fn segment_arrives<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        seg: &Segment,
+        frame: &mut Option<Chain>,
+        now: Instant,
+    ) {
+        self.slots[idx].tcb.now = now;
+        self.slots[idx].tcb.last_activity = now;
+        self.slots[idx].tcb.keepalive_probes = 0;
+        if self.slots[idx].tcb.state == State::SynSent {
+            self.syn_sent_arrives(app, iface, driver, idx, seg, now);
+            self.after_event(app, iface, driver, idx, now);
+            return;
+        }
+        if !self.check_segment(app, iface, driver, idx, seg, now) {
+            self.after_event(app, iface, driver, idx, now);
+            return;
+        }
+        if self.slots[idx].tcb.state == State::Closed {
+            return;
+        }
+        // ACK processing.
+        let Some(ack) = seg.repr.ack_number else {
+            iface.counters_mut().drop(DropReason::TcpNoAck);
+            return;
+        };
+        if !self.process_ack(app, iface, driver, idx, seg, ack, now) {
+            self.after_event(app, iface, driver, idx, now);
+            return;
+        }
+        if self.slots[idx].tcb.state == State::Closed {
+            return;
+        }
+        // Data and FIN.
+        self.process_data(app, iface, driver, idx, seg, frame, now);
+        if self.slots[idx].tcb.state != State::Closed {
+            self.after_event(app, iface, driver, idx, now);
+        }
+    }
+
+    /// SYN-SENT (RFC 9293 §3.10.7.3).
+    fn syn_sent_arrives<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        seg: &Segment,
+        now: Instant,
+    ) {
+        let tcb = &self.slots[idx].tcb;
+        let key = self.key_of(idx);
+        let ack_ok = match seg.repr.ack_number {
+            Some(ack) => {
+                if ack <= tcb.iss || ack > tcb.snd_max {
+                    if !seg.has(TcpFlags::RST) {
+                        self.send_rst(iface, driver, now, key, ack, None);
+                    }
+                    iface.counters_mut().drop(DropReason::TcpBadAck);
+                    return;
+                }
+                true
+            }
+            None => false,
+        };
+        if seg.has(TcpFlags::RST) {
+            if ack_ok {
+                debug!(?key, "connection refused");
+                self.counters.connections_refused += 1;
+                self.reset_conn(app, idx);
+            } else {
+                iface.counters_mut().drop(DropReason::TcpBadAck);
+            }
+            return;
+        }
+        if !seg.has(TcpFlags::SYN) {
+            iface.counters_mut().drop(DropReason::TcpNoAck);
+            return;
+        }
+        let mss = self.mss;
+        let config = &self.config;
+        let tcb = &mut self.slots[idx].tcb;
+        tcb.irs = seg.seq();
+        tcb.rcv_nxt = seg.seq().wrapping_add(1);
+        tcb.negotiate(config, &seg.repr, mss);
+        tcb.snd_wnd = u32::from(seg.repr.window_len);
+        tcb.max_snd_wnd = tcb.snd_wnd;
+        tcb.snd_wl1 = seg.seq();
+        if let Some(ack) = seg.repr.ack_number {
+            tcb.snd_wl2 = ack;
+            tcb.snd_una = ack;
+            tcb.retries = 0;
+            if let Some(rtt) = tcb.sampler.on_ack(ack, now) {
+                tcb.rtt.sample(rtt);
+            }
+            tcb.state = State::Established;
+            tcb.ack_now = true;
+            self.cancel_timer(idx, TimerKind::Retransmit);
+            self.counters.connections_opened += 1;
+            let slot = &mut self.slots[idx];
+            if let Some(c) = slot.conn.as_mut() {
+                app.on_connected(c, &mut ConnHandle { tcb: &mut slot.tcb });
+            }
+        } else {
+            // Simultaneous open.
+            tcb.state = State::SynReceived;
+            tcb.snd_nxt = tcb.iss;
+            self.send_syn(iface, driver, idx, now);
+        }
+    }
+
+    /// Timestamps (PAWS), acceptability, RST and SYN checks. Returns
+    /// whether processing goes on.
+    fn check_segment<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        seg: &Segment,
+        now: Instant,
+    ) -> bool {
+        let config_budget = self.config.rx_budget;
+        let tcb = &mut self.slots[idx].tcb;
+        // A retransmitted SYN in SYN-RECEIVED: resend our SYN-ACK.
+        if tcb.state == State::SynReceived && seg.has(TcpFlags::SYN) && seg.repr.ack_number.is_none() && seg.seq() == tcb.irs {
+            let _ = tcb;
+            self.send_syn(iface, driver, idx, now);
+            return false;
+        }
+        // PAWS (RFC 7323 §5).
+        if tcb.timestamps && !seg.has(TcpFlags::RST) {
+            if let Some((tsval, _)) = seg.repr.timestamp {
+                if (tsval.wrapping_sub(tcb.ts_recent) as i32) < 0 {
+                    iface.counters_mut().drop(DropReason::TcpPaws);
+                    tcb.ack_now = true;
+                    return false;
+                }
+            }
+        }
+        // Acceptability (RFC 9293 §3.10.7.4, first check).
+        let wnd = config_budget.max(1);
+        let len = seg.seg_len();
+        let seq = seg.seq();
+        let in_wnd = |s: TcpSeqNumber| s.in_window(tcb.rcv_nxt, wnd);
+        let acceptable = if len == 0 { in_wnd(seq) } else { in_wnd(seq) || in_wnd(seq.wrapping_add(len - 1)) };
+        if !acceptable {
+            if !seg.has(TcpFlags::RST) {
+                tcb.ack_now = true;
+            }
+            iface.counters_mut().drop(DropReason::TcpOutOfWindow);
+            return false;
+        }
+        // Timestamp recording (RFC 7323 §4.3).
+        if tcb.timestamps {
+            if let Some((tsval, _)) = seg.repr.timestamp {
+                if seq <= tcb.last_ack_sent && (tsval.wrapping_sub(tcb.ts_recent) as i32) >= 0 {
+                    tcb.ts_recent = tsval;
+                }
+            }
+        }
+        if seg.has(TcpFlags::RST) {
+            // RFC 5961 §3: only an exact match resets; others get a challenge.
+            if seq == tcb.rcv_nxt {
+                self.counters.resets_received += 1;
+                if tcb.state == State::SynReceived && tcb.listener.is_some() {
+                    self.free_slot(idx);
+                } else {
+                    self.reset_conn(app, idx);
+                }
+            } else {
+                self.counters.challenge_acks += 1;
+                tcb.ack_now = true;
+            }
+            return false;
+        }
+        if seg.has(TcpFlags::SYN) {
+            // RFC 5961 §4: challenge ACK for any SYN on a synchronised connection.
+            self.counters.challenge_acks += 1;
+            tcb.ack_now = true;
+            iface.counters_mut().drop(DropReason::TcpUnexpectedSyn);
+            return false;
+        }
+        true
+    }
+
+    /// ACK processing. Returns whether the segment's data should still be
+    /// processed.
+    #[allow(clippy::too_many_arguments)]
+    fn process_ack<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        seg: &Segment,
+        ack: TcpSeqNumber,
+        now: Instant,
+    ) -> bool {
+        let key = self.key_of(idx);
+        let tcb = &mut self.slots[idx].tcb;
+        if tcb.state == State::SynReceived {
+            if !(ack > tcb.snd_una && ack <= tcb.snd_max) {
+                self.send_rst(iface, driver, now, key, ack, None);
+                iface.counters_mut().drop(DropReason::TcpBadAck);
+                return false;
+            }
+            tcb.state = State::Established;
+            tcb.snd_wnd = u32::from(seg.repr.window_len) << tcb.snd_shift;
+            tcb.max_snd_wnd = tcb.max_snd_wnd.max(tcb.snd_wnd);
+            tcb.snd_wl1 = seg.seq();
+            tcb.snd_wl2 = ack;
+            tcb.snd_una = ack;
+            tcb.retries = 0;
+            if let Some(rtt) = tcb.sampler.on_ack(ack, now) {
+                tcb.rtt.sample(rtt);
+            }
+            self.cancel_timer(idx, TimerKind::Retransmit);
+            if let Some(port) = self.slots[idx].tcb.listener {
+                if self.slots[idx].tcb.in_syn_queue {
+                    self.slots[idx].tcb.in_syn_queue = false;
+                    if let Some(l) = self.listeners.iter_mut().find(|l| l.port == port) {
+                        l.syn_queue = l.syn_queue.saturating_sub(1);
+                    }
+                }
+                let slot = &mut self.slots[idx];
+                let accepted = app.accept(port, &mut ConnHandle { tcb: &mut slot.tcb });
+                match accepted {
+                    Some(c) => {
+                        slot.conn = Some(c);
+                        self.counters.connections_accepted += 1;
+                    }
+                    None => {
+                        self.counters.connections_refused += 1;
+                        self.send_rst(iface, driver, now, key, ack, None);
+                        self.free_slot(idx);
+                        return false;
+                    }
+                }
+            } else {
+                self.counters.connections_opened += 1;
+                let slot = &mut self.slots[idx];
+                if let Some(c) = slot.conn.as_mut() {
+                    app.on_connected(c, &mut ConnHandle { tcb: &mut slot.tcb });
+                }
+            }
+        }
+        let tcb = &mut self.slots[idx].tcb;
+        // RFC 5961 §5: ACKs of data never sent, or far below snd_una.
+        if ack > tcb.snd_max {
+            tcb.ack_now = true;
+            iface.counters_mut().drop(DropReason::TcpBadAck);
+            return false;
+        }
+        let window = u32::from(seg.repr.window_len) << tcb.snd_shift;
+        if ack < tcb.snd_una.wrapping_sub(tcb.max_snd_wnd.max(1)) {
+            tcb.ack_now = true;
+            self.counters.challenge_acks += 1;
+            iface.counters_mut().drop(DropReason::TcpBadAck);
+            return false;
+        }
+        let window_update = tcb.snd_wl1 < seg.seq() || (tcb.snd_wl1 == seg.seq() && tcb.snd_wl2 <= ack);
+        let old_window = tcb.snd_wnd;
+        if ack > tcb.snd_una {
+            self.ack_new_data(app, idx, seg, ack, now);
+        } else if ack == tcb.snd_una
+            && seg.payload_len == 0
+            && !seg.has(TcpFlags::FIN)
+            && window == old_window
+            && tcb.in_flight() > 0
+        {
+            self.duplicate_ack(iface, driver, idx, seg, now);
+        }
+        let tcb = &mut self.slots[idx].tcb;
+        if window_update {
+            tcb.snd_wnd = window;
+            tcb.max_snd_wnd = tcb.max_snd_wnd.max(window);
+            tcb.snd_wl1 = seg.seq();
+            tcb.snd_wl2 = ack;
+            if tcb.persist && window > 0 {
+                tcb.persist = false;
+                tcb.retries = 0;
+                self.cancel_timer(idx, TimerKind::Retransmit);
+            }
+        }
+        // State changes on the acknowledgment of our FIN.
+        let tcb = &mut self.slots[idx].tcb;
+        if tcb.fin_acked() {
+            match tcb.state {
+                State::FinWait1 => tcb.state = State::FinWait2,
+                State::Closing => {
+                    self.enter_time_wait(app, idx, now);
+                    return false;
+                }
+                State::LastAck => {
+                    self.close_conn(app, idx);
+                    return false;
+                }
+                _ => {}
+            }
+        }
+        true
+    }
+
+    /// An ACK that acknowledges new data.
+    fn ack_new_data<A: App<Conn = C, Writer = W>>(
+        &mut self,
+        app: &mut A,
+        idx: usize,
+        seg: &Segment,
+        ack: TcpSeqNumber,
+        now: Instant,
+    ) {
+        let sack_blocks = seg.repr.sack_ranges;
+        let slot = &mut self.slots[idx];
+        let tcb = &mut slot.tcb;
+        let acked = dist(ack, tcb.snd_una);
+        let flight_before = tcb.in_flight();
+        // RTT: timestamps echo when available, else the timed segment (Karn).
+        let mut sample = tcb.sampler.on_ack(ack, now);
+        if tcb.timestamps {
+            if let Some((_, tsecr)) = seg.repr.timestamp {
+                if tsecr != 0 {
+                    let ms = ts_value(now).wrapping_sub(tsecr);
+                    if ms < 60_000 {
+                        sample = Some(Duration::from_millis(u64::from(ms)));
+                    }
+                }
+            }
+        }
+        if let Some(rtt) = sample {
+            tcb.rtt.sample(rtt);
+        }
+        tcb.rtt.reset_backoff();
+        tcb.retries = 0;
+        tcb.snd_una = ack;
+        if tcb.snd_nxt < ack {
+            tcb.snd_nxt = ack;
+        }
+        tcb.dup_acks = 0;
+        tcb.cc.on_ack(acked, flight_before, ack);
+        if tcb.sack {
+            let blocks = sack_blocks_of(&sack_blocks);
+            tcb.scoreboard.update(tcb.snd_una, tcb.snd_max, blocks.as_slice());
+        }
+        // Release fully acknowledged writers.
+        let mut data_acked = dist(ack, tcb.txq_seq).min(tcb.txq_bytes);
+        if ack > tcb.txq_seq.wrapping_sub(1) && tcb.txq_seq == tcb.iss.wrapping_add(1) && dist(ack, tcb.iss) >= 1 {
+            // The SYN is below txq_seq: nothing to do.
+        }
+        while let Some(front) = tcb.txq.front() {
+            if front.len > data_acked {
+                break;
+            }
+            let Some(entry) = tcb.txq.pop_front() else { break };
+            data_acked -= entry.len;
+            tcb.txq_seq = tcb.txq_seq.wrapping_add(entry.len);
+            tcb.txq_bytes -= entry.len;
+            if let Some(c) = slot.conn.as_mut() {
+                app.on_acked(c, &mut ConnHandle { tcb: &mut *tcb }, entry.writer);
+            }
+        }
+        // Retransmission timer: stop when all is acknowledged, else restart.
+        if self.slots[idx].tcb.snd_una == self.slots[idx].tcb.snd_max {
+            self.cancel_timer(idx, TimerKind::Retransmit);
+        } else {
+            self.restart_rto(idx, now);
+        }
+        // NewReno partial ACK: retransmit the next hole at once.
+        let tcb = &mut self.slots[idx].tcb;
+        if tcb.cc.in_recovery() && !tcb.sack && tcb.snd_una < tcb.snd_max {
+            tcb.snd_nxt = tcb.snd_nxt.max(tcb.snd_una);
+            tcb.high_rxt = tcb.snd_una;
+            tcb.ack_now = false;
+            self.pending_retransmit(idx);
+        }
+    }
+
+    /// Marks that the first unacknowledged segment must be resent by the
+    /// next output.
+    fn pending_retransmit(&mut self, idx: usize) {
+        let tcb = &mut self.slots[idx].tcb;
+        tcb.high_rxt = tcb.snd_una;
+        self.counters.fast_retransmits += 1;
+        tcb.persist = false;
+        // `retransmit_hole` in output sends [snd_una, snd_una + smss).
+        tcb.dup_acks = tcb.dup_acks.max(1);
+        self.retransmit_marks_one(idx);
+    }
+
+    fn retransmit_marks_one(&mut self, idx: usize) {
+        // Flag consumed by `output`.
+        self.slots[idx].tcb.ack_pending |= false;
+        RETRANSMIT_FLAG.with(|_| ());
+        self.slots[idx].tcb.retransmit_now = true;
+    }
+}
