@@ -347,6 +347,7 @@ impl<W> Tcb<W> {
             rcv_shift: 0,
             rcv_adv: TcpSeqNumber(0),
             ooo_fin: None,
+            wscale_ok: false,
             sack: false,
             timestamps: false,
             ts_recent: 0,
@@ -365,6 +366,7 @@ impl<W> Tcb<W> {
             retries: 0,
             high_rxt: TcpSeqNumber(0),
             persist: false,
+            retransmit_now: false,
             rto_timer: None,
             delack_timer: None,
             keepalive_timer: None,
@@ -374,6 +376,7 @@ impl<W> Tcb<W> {
             unacked_segments: 0,
             ack_now: false,
             ack_pending: false,
+            enter_time_wait: false,
             now: Instant::ZERO,
         }
     }
@@ -414,6 +417,7 @@ impl<W> Tcb<W> {
         self.rcv_shift = 0;
         self.rcv_adv = TcpSeqNumber(0);
         self.ooo_fin = None;
+        self.wscale_ok = false;
         self.sack = false;
         self.timestamps = false;
         self.ts_recent = 0;
@@ -431,6 +435,7 @@ impl<W> Tcb<W> {
         self.retries = 0;
         self.high_rxt = iss;
         self.persist = false;
+        self.retransmit_now = false;
         self.rto_timer = None;
         self.delack_timer = None;
         self.keepalive_timer = None;
@@ -440,6 +445,7 @@ impl<W> Tcb<W> {
         self.unacked_segments = 0;
         self.ack_now = false;
         self.ack_pending = false;
+        self.enter_time_wait = false;
         self.now = now;
     }
 
@@ -448,10 +454,12 @@ impl<W> Tcb<W> {
         let peer_mss = syn.max_seg_size.unwrap_or(536).clamp(64, our_mss.max(64));
         match syn.window_scale {
             Some(shift) if config.window_scaling => {
+                self.wscale_ok = true;
                 self.snd_shift = shift.min(14);
                 self.rcv_shift = config.window_shift();
             }
             _ => {
+                self.wscale_ok = false;
                 self.snd_shift = 0;
                 self.rcv_shift = 0;
             }
@@ -1136,10 +1144,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             tcb.scoreboard.update(tcb.snd_una, tcb.snd_max, blocks.as_slice());
         }
         // Release fully acknowledged writers.
-        let mut data_acked = dist(ack, tcb.txq_seq).min(tcb.txq_bytes);
-        if ack > tcb.txq_seq.wrapping_sub(1) && tcb.txq_seq == tcb.iss.wrapping_add(1) && dist(ack, tcb.iss) >= 1 {
-            // The SYN is below txq_seq: nothing to do.
-        }
+        let mut data_acked = if ack > tcb.txq_seq { dist(ack, tcb.txq_seq).min(tcb.txq_bytes) } else { 0 };
         while let Some(front) = tcb.txq.front() {
             if front.len > data_acked {
                 break;
@@ -1169,21 +1174,929 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     }
 
     /// Marks that the first unacknowledged segment must be resent by the
-    /// next output.
+    /// next output (fast retransmit, NewReno partial ACK).
     fn pending_retransmit(&mut self, idx: usize) {
         let tcb = &mut self.slots[idx].tcb;
         tcb.high_rxt = tcb.snd_una;
-        self.counters.fast_retransmits += 1;
         tcb.persist = false;
-        // `retransmit_hole` in output sends [snd_una, snd_una + smss).
-        tcb.dup_acks = tcb.dup_acks.max(1);
-        self.retransmit_marks_one(idx);
+        tcb.retransmit_now = true;
     }
 
-    fn retransmit_marks_one(&mut self, idx: usize) {
-        // Flag consumed by `output`.
-        self.slots[idx].tcb.ack_pending |= false;
-        RETRANSMIT_FLAG.with(|_| ());
-        self.slots[idx].tcb.retransmit_now = true;
+    /// A duplicate ACK (RFC 5681 §2): count it, and enter fast
+    /// retransmit/fast recovery at the third.
+    fn duplicate_ack<D: Driver>(
+        &mut self,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        seg: &Segment,
+        now: Instant,
+    ) {
+        let _ = (iface, driver, now);
+        let tcb = &mut self.slots[idx].tcb;
+        tcb.dup_acks += 1;
+        if tcb.sack {
+            let blocks = sack_blocks_of(&seg.repr.sack_ranges);
+            tcb.scoreboard.update(tcb.snd_una, tcb.snd_max, blocks.as_slice());
+        }
+        let flight = tcb.in_flight();
+        if tcb.cc.on_dup_ack(tcb.dup_acks, flight, tcb.snd_una, tcb.snd_max) {
+            self.counters.fast_retransmits += 1;
+            self.pending_retransmit(idx);
+        }
     }
+
+    /// Data and FIN of an acceptable segment (RFC 9293 §3.10.7.4, steps 7–8).
+    #[allow(clippy::too_many_arguments)]
+    fn process_data<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        seg: &Segment,
+        frame: &mut Option<Chain>,
+        now: Instant,
+    ) {
+        let budget = self.config.rx_budget;
+        let max_segments = self.config.ooo_max_segments;
+        let immediate_ack = self.config.delayed_ack == Duration::ZERO;
+        let fin = seg.has(TcpFlags::FIN);
+        if seg.payload_len == 0 && !fin {
+            return;
+        }
+        let Tcp { slots, ooo, counters, .. } = self;
+        let slot = &mut slots[idx];
+        let tcb = &mut slot.tcb;
+        if !tcb.state.receives_data() {
+            // The peer's FIN came already: a retransmission; acknowledge it.
+            tcb.ack_now = true;
+            return;
+        }
+        // Trim to [rcv_nxt, rcv_nxt + budget).
+        let mut seq = seg.seq();
+        let mut offset = seg.payload_offset;
+        let mut len = seg.payload_len;
+        if seq < tcb.rcv_nxt {
+            let skip = dist(tcb.rcv_nxt, seq).min(len);
+            seq = seq.wrapping_add(skip);
+            offset += skip as usize;
+            len -= skip;
+        }
+        let window_end = tcb.rcv_nxt.wrapping_add(budget);
+        let mut fin_here = fin;
+        if seq.wrapping_add(len) > window_end {
+            len = if seq < window_end { dist(window_end, seq) } else { 0 };
+            fin_here = false;
+        }
+        let end = seq.wrapping_add(len);
+        if seq > tcb.rcv_nxt {
+            // Out of order: keep the frame itself, within the budget.
+            tcb.ack_now = true;
+            if fin_here {
+                tcb.ooo_fin = Some(end);
+            }
+            if len > 0 {
+                if let Some(f) = frame.take() {
+                    let outcome = ooo.insert(
+                        &mut tcb.ooo,
+                        tcb.rcv_nxt,
+                        window_end,
+                        seq,
+                        offset as u32,
+                        len,
+                        f,
+                        budget,
+                        max_segments,
+                        |released| driver.release(released),
+                    );
+                    match outcome {
+                        InsertOutcome::Stored => counters.ooo_segments += 1,
+                        InsertOutcome::Rejected(f, _) => {
+                            iface.counters_mut().drop(DropReason::TcpOooDropped);
+                            driver.release(f);
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        let had_gap = !tcb.ooo.is_empty();
+        if len > 0 {
+            if let Some(chain) = frame.as_ref() {
+                let data = chain.cursor().drop(offset).take(len as usize);
+                tcb.rcv_nxt = end;
+                counters.bytes_received += u64::from(len);
+                if let Some(c) = slot.conn.as_mut() {
+                    app.on_data(c, &mut ConnHandle { tcb: &mut slot.tcb }, data);
+                }
+            }
+        } else if !fin_here && seg.seq() < slot.tcb.rcv_nxt {
+            // Entirely old: a duplicate.
+            slot.tcb.ack_now = true;
+        }
+        // Deliver what the new data made contiguous.
+        let tcb = &mut slot.tcb;
+        while !tcb.abort_requested {
+            let Some(ready) = ooo.pop_ready(&mut tcb.ooo, tcb.rcv_nxt, |released| driver.release(released)) else { break };
+            let data = ready.frame.cursor().drop(ready.offset as usize).take(ready.len as usize);
+            tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(ready.len);
+            counters.bytes_received += u64::from(ready.len);
+            if let Some(c) = slot.conn.as_mut() {
+                app.on_data(c, &mut ConnHandle { tcb: &mut *tcb }, data);
+            }
+            driver.release(ready.frame);
+        }
+        // Acknowledgment policy: every second segment, at once after a gap
+        // was filled, else delayed (and piggybacked on any reply).
+        if len > 0 {
+            tcb.unacked_segments += 1;
+            if tcb.unacked_segments >= 2 || had_gap || immediate_ack {
+                tcb.ack_now = true;
+            } else {
+                tcb.ack_pending = true;
+            }
+        }
+        // FIN, in order.
+        let fin_seq = if fin_here && seg.seq().wrapping_add(seg.payload_len) == end { Some(end) } else { tcb.ooo_fin };
+        if fin_seq == Some(tcb.rcv_nxt) && !tcb.abort_requested {
+            tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(1);
+            tcb.ooo_fin = None;
+            tcb.ack_now = true;
+            self.remote_fin(app, driver, idx, now);
+        } else if fin_here {
+            tcb.ooo_fin = Some(end);
+            tcb.ack_now = true;
+        }
+    }
+
+    /// The peer's FIN is in order: move state and tell the application.
+    fn remote_fin<A: App<Conn = C, Writer = W>, D: Driver>(&mut self, app: &mut A, driver: &mut D, idx: usize, now: Instant) {
+        let slot = &mut self.slots[idx];
+        let tcb = &mut slot.tcb;
+        let mut time_wait = false;
+        tcb.state = match tcb.state {
+            State::SynReceived | State::Established => State::CloseWait,
+            State::FinPending => State::CloseWaitFinPending,
+            State::FinWait1 if tcb.fin_acked() => {
+                time_wait = true;
+                State::FinWait2
+            }
+            State::FinWait1 => State::Closing,
+            State::FinWait2 => {
+                time_wait = true;
+                State::FinWait2
+            }
+            other => other,
+        };
+        if let Some(c) = slot.conn.as_mut() {
+            app.on_remote_close(c, &mut ConnHandle { tcb: &mut slot.tcb });
+        }
+        if time_wait {
+            // Acknowledge the FIN before the TCB goes.
+            self.slots[idx].tcb.ack_now = true;
+            self.pending_time_wait(idx);
+        }
+        let _ = (driver, now);
+    }
+
+    /// Marks a connection to enter TIME-WAIT once its final ACK is out.
+    fn pending_time_wait(&mut self, idx: usize) {
+        self.slots[idx].tcb.enter_time_wait = true;
+    }
+
+    /// What happens after every event on a connection: the application's
+    /// abort, then output (data, FIN, and the ACK they carry), a pure ACK
+    /// if one is still owed, TIME-WAIT, and the delayed-ACK timer.
+    fn after_event<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        now: Instant,
+    ) {
+        let tcb = &self.slots[idx].tcb;
+        if tcb.state == State::Closed {
+            return;
+        }
+        if tcb.abort_requested {
+            let key = self.key_of(idx);
+            let seq = tcb.snd_nxt;
+            let ack = tcb.rcv_nxt;
+            self.send_rst(iface, driver, now, key, seq, Some(ack));
+            self.reset_conn(app, driver, idx);
+            return;
+        }
+        self.output(iface, driver, idx, now);
+        let tcb = &mut self.slots[idx].tcb;
+        if tcb.ack_now {
+            self.send_ack(iface, driver, idx, now);
+        }
+        let tcb = &mut self.slots[idx].tcb;
+        if tcb.enter_time_wait {
+            self.enter_time_wait(app, driver, idx, now);
+            return;
+        }
+        if tcb.ack_pending && tcb.delack_timer.is_none() {
+            let at = now + self.config.delayed_ack;
+            self.schedule(idx, TimerKind::DelayedAck, at);
+        }
+        if let Some(idle) = self.config.keepalive {
+            if self.slots[idx].tcb.keepalive_timer.is_none() && self.slots[idx].tcb.state != State::SynSent {
+                self.schedule(idx, TimerKind::Keepalive, now + idle);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Output
+
+    /// Sends what the windows allow: a pending retransmission, new data,
+    /// and the FIN after the last byte.
+    fn output<D: Driver>(&mut self, iface: &mut Interface, driver: &mut D, idx: usize, now: Instant) {
+        let nagle = self.config.nagle;
+        let tcb = &mut self.slots[idx].tcb;
+        if matches!(tcb.state, State::Closed | State::SynSent | State::SynReceived) {
+            return;
+        }
+        if tcb.close_requested && !tcb.fin_sent {
+            tcb.state = match tcb.state {
+                State::Established => State::FinPending,
+                State::CloseWait => State::CloseWaitFinPending,
+                other => other,
+            };
+        }
+        if tcb.retransmit_now {
+            tcb.retransmit_now = false;
+            let seq = tcb.snd_una;
+            self.send_data(iface, driver, idx, seq, u32::MAX, now);
+        }
+        // SACK-based recovery (RFC 6675): fill the pipe with holes first.
+        loop {
+            let tcb = &self.slots[idx].tcb;
+            if !(tcb.sack && tcb.cc.in_recovery()) {
+                break;
+            }
+            let pipe = tcb.scoreboard.pipe(tcb.snd_una, tcb.snd_max, tcb.high_rxt, tcb.smss);
+            if tcb.cc.cwnd().saturating_sub(pipe) < tcb.smss {
+                break;
+            }
+            let Some((seq, len)) = tcb.scoreboard.next_seg(tcb.snd_una, tcb.snd_max, tcb.high_rxt, tcb.smss) else { break };
+            let seq_end = seq.wrapping_add(len);
+            self.send_data(iface, driver, idx, seq, len, now);
+            let tcb = &mut self.slots[idx].tcb;
+            tcb.high_rxt = tcb.high_rxt.max(seq_end);
+        }
+        loop {
+            let tcb = &self.slots[idx].tcb;
+            let data_end = tcb.data_end();
+            let unsent = if tcb.snd_nxt < data_end { dist(data_end, tcb.snd_nxt) } else { 0 };
+            let fin_needed = tcb.close_requested && tcb.snd_nxt <= data_end;
+            let window = tcb.snd_wnd.min(tcb.cc.cwnd());
+            let in_flight = tcb.in_flight();
+            let usable = window.saturating_sub(in_flight);
+            if unsent > 0 {
+                if usable == 0 {
+                    if tcb.snd_wnd == 0 && in_flight == 0 && tcb.rto_timer.is_none() {
+                        self.slots[idx].tcb.persist = true;
+                        self.arm_rto(idx, now);
+                    }
+                    break;
+                }
+                let len = unsent.min(usable).min(tcb.smss);
+                if nagle && len < tcb.smss && in_flight > 0 {
+                    break;
+                }
+                let seq = tcb.snd_nxt;
+                self.send_data(iface, driver, idx, seq, len, now);
+                continue;
+            }
+            if fin_needed {
+                let seq = tcb.snd_nxt;
+                self.send_data(iface, driver, idx, seq, 0, now);
+                continue;
+            }
+            break;
+        }
+    }
+
+    /// Sends (or resends) the data at `seq`, at most `max_len` bytes and one
+    /// MSS, with the FIN if it ends at our FIN. Moves `snd_nxt` forward.
+    fn send_data<D: Driver>(
+        &mut self,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        seq: TcpSeqNumber,
+        max_len: u32,
+        now: Instant,
+    ) {
+        let tcb = &self.slots[idx].tcb;
+        let data_end = tcb.data_end();
+        let available = if seq < data_end { dist(data_end, seq) } else { 0 };
+        let len = available.min(max_len).min(tcb.smss);
+        let fin = tcb.close_requested && seq.wrapping_add(len) == data_end;
+        if len == 0 && !fin {
+            return;
+        }
+        let retransmission = seq < tcb.snd_max;
+        let flags = if fin { TcpFlags::FIN | TcpFlags::PSH } else if len > 0 && seq.wrapping_add(len) == data_end { TcpFlags::PSH } else { TcpFlags::empty() };
+        if !self.send_segment(iface, driver, idx, seq, len, flags, now) {
+            return;
+        }
+        let tcb = &mut self.slots[idx].tcb;
+        let seq_end = seq.wrapping_add(len + u32::from(fin));
+        if retransmission {
+            self.counters.retransmits += 1;
+            tcb.sampler.on_retransmit();
+        }
+        tcb.sampler.on_send(seq_end, now, retransmission);
+        if seq_end > tcb.snd_nxt {
+            tcb.snd_nxt = seq_end;
+        }
+        if seq_end > tcb.snd_max {
+            tcb.snd_max = seq_end;
+        }
+        if fin && !tcb.fin_sent {
+            tcb.fin_sent = true;
+            tcb.state = match tcb.state {
+                State::Established | State::FinPending => State::FinWait1,
+                State::CloseWait | State::CloseWaitFinPending => State::LastAck,
+                other => other,
+            };
+        }
+        if len > 0 {
+            self.counters.bytes_sent += u64::from(len);
+        }
+        if self.slots[idx].tcb.rto_timer.is_none() {
+            self.arm_rto(idx, now);
+        }
+    }
+
+    /// A pure ACK (also our answer to unacceptable segments).
+    fn send_ack<D: Driver>(&mut self, iface: &mut Interface, driver: &mut D, idx: usize, now: Instant) {
+        let seq = self.slots[idx].tcb.snd_nxt;
+        self.send_segment(iface, driver, idx, seq, 0, TcpFlags::empty(), now);
+    }
+
+    /// Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), with options.
+    fn send_syn<D: Driver>(&mut self, iface: &mut Interface, driver: &mut D, idx: usize, now: Instant) {
+        let config = &self.config;
+        let tcb = &self.slots[idx].tcb;
+        let active = tcb.state == State::SynSent;
+        let shift = config.window_shift();
+        let repr = TcpRepr {
+            src_port: tcb.local.1,
+            dst_port: tcb.remote.1,
+            flags: TcpFlags::SYN,
+            seq_number: tcb.iss,
+            ack_number: (!active).then_some(tcb.rcv_nxt),
+            window_len: config.rx_budget.min(0xffff) as u16,
+            window_scale: if active { config.window_scaling.then_some(shift) } else { tcb.wscale_ok.then_some(tcb.rcv_shift) },
+            max_seg_size: Some(self.mss),
+            sack_permitted: if active { config.sack } else { tcb.sack },
+            sack_ranges: [None; 3],
+            timestamp: if active {
+                config.timestamps.then_some((ts_value(now), 0))
+            } else {
+                tcb.timestamps.then_some((ts_value(now), tcb.ts_recent))
+            },
+            payload: &[],
+        };
+        let dst = tcb.remote.0;
+        let retransmission = tcb.snd_max != tcb.iss;
+        if self.send_control(iface, driver, now, dst, &repr) {
+            let tcb = &mut self.slots[idx].tcb;
+            if retransmission {
+                self.counters.retransmits += 1;
+                tcb.sampler.on_retransmit();
+            }
+            tcb.sampler.on_send(tcb.iss.wrapping_add(1), now, retransmission);
+            tcb.snd_nxt = tcb.iss.wrapping_add(1);
+            tcb.snd_max = tcb.snd_nxt;
+            tcb.last_ack_sent = tcb.rcv_nxt;
+            tcb.rcv_adv = tcb.rcv_nxt.wrapping_add(u32::from(repr.window_len));
+        }
+    }
+
+    /// Builds and transmits one segment of connection `idx`: header from
+    /// the TCB, payload `[seq, seq + len)` from the transmit queue's
+    /// writers, checksummed from their precomputed sums when they have them.
+    #[allow(clippy::too_many_arguments)]
+    fn send_segment<D: Driver>(
+        &mut self,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        seq: TcpSeqNumber,
+        len: u32,
+        flags: TcpFlags,
+        now: Instant,
+    ) -> bool {
+        let Tcp { slots, ooo, config, timers, counters, local_ip, .. } = self;
+        let tcb = &mut slots[idx].tcb;
+        let window = tcb.rcv_window(config);
+        let mut sack_ranges = [None; 3];
+        if tcb.sack && !tcb.ooo.is_empty() {
+            let mut blocks = [(TcpSeqNumber(0), TcpSeqNumber(0)); 3];
+            let n = ooo.sack_blocks(&tcb.ooo, &mut blocks[..if tcb.timestamps { 3 } else { 3 }]);
+            for (slot, (l, r)) in sack_ranges.iter_mut().zip(blocks.iter().take(n)) {
+                *slot = Some((l.0, r.0));
+            }
+        }
+        let repr = TcpRepr {
+            src_port: tcb.local.1,
+            dst_port: tcb.remote.1,
+            flags,
+            seq_number: seq,
+            ack_number: Some(tcb.rcv_nxt),
+            window_len: (window >> tcb.rcv_shift).min(0xffff) as u16,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges,
+            timestamp: tcb.timestamps.then_some((ts_value(now), tcb.ts_recent)),
+            payload: &[],
+        };
+        let header_len = repr.header_len();
+        let src = *local_ip;
+        let dst = tcb.remote.0;
+        let data_offset = if len > 0 { dist(seq, tcb.txq_seq) as usize } else { 0 };
+        let txq = &tcb.txq;
+        let sent = iface.send_ipv4(driver, now, dst, IpProtocol::Tcp, header_len + len as usize, |out| {
+            let (mut header, mut payload) = out.split_at(header_len);
+            let mut sum = Checksum::new();
+            let mut skip = data_offset;
+            let mut left = len as usize;
+            for entry in txq.iter() {
+                if left == 0 {
+                    break;
+                }
+                let entry_len = entry.len as usize;
+                if skip >= entry_len {
+                    skip -= entry_len;
+                    continue;
+                }
+                let n = (entry_len - skip).min(left);
+                {
+                    let mut piece = payload.take(n);
+                    entry.writer.write(skip, &mut piece);
+                }
+                match entry.writer.sum(skip, n) {
+                    Some(partial) => sum.add_partial(partial, n),
+                    None => payload.take(n).add_to_checksum(&mut sum),
+                }
+                payload.advance(n)?;
+                left -= n;
+                skip = 0;
+            }
+            header.write_with(header_len, |b| {
+                let written = repr.emit_header(b);
+                debug_assert!(written.is_ok());
+                let checksum = tcp_wire::tcp_checksum(src, dst, b, sum.sum(), len as usize);
+                b[16..18].copy_from_slice(&checksum.to_be_bytes());
+            })?;
+            Ok(())
+        });
+        if sent.is_err() {
+            return false;
+        }
+        counters.segments_out += 1;
+        tcb.last_ack_sent = tcb.rcv_nxt;
+        let edge = tcb.rcv_nxt.wrapping_add(window);
+        if edge > tcb.rcv_adv {
+            tcb.rcv_adv = edge;
+        }
+        tcb.ack_now = false;
+        tcb.ack_pending = false;
+        tcb.unacked_segments = 0;
+        if let Some(id) = tcb.delack_timer.take() {
+            timers.cancel(id);
+        }
+        true
+    }
+
+    /// A segment built from `repr` alone (SYNs, resets, TIME-WAIT ACKs).
+    fn send_control<D: Driver>(
+        &mut self,
+        iface: &mut Interface,
+        driver: &mut D,
+        now: Instant,
+        dst: Ipv4Addr,
+        repr: &TcpRepr<'_>,
+    ) -> bool {
+        let src = self.local_ip;
+        let header_len = repr.header_len();
+        let sent = iface.send_ipv4(driver, now, dst, IpProtocol::Tcp, header_len, |mut out| {
+            out.write_with(header_len, |b| {
+                let written = repr.emit_header(b);
+                debug_assert!(written.is_ok());
+                let checksum = tcp_wire::tcp_checksum(src, dst, b, 0, 0);
+                b[16..18].copy_from_slice(&checksum.to_be_bytes());
+            })?;
+            Ok(())
+        });
+        if sent.is_ok() {
+            self.counters.segments_out += 1;
+        }
+        sent.is_ok()
+    }
+
+    /// A reset for `key`: `<SEQ=seq><CTL=RST>`, with an ACK when `ack` is given.
+    fn send_rst<D: Driver>(
+        &mut self,
+        iface: &mut Interface,
+        driver: &mut D,
+        now: Instant,
+        key: FlowKey,
+        seq: TcpSeqNumber,
+        ack: Option<TcpSeqNumber>,
+    ) {
+        let repr = TcpRepr {
+            src_port: key.local_port,
+            dst_port: key.remote_port,
+            flags: TcpFlags::RST,
+            seq_number: seq,
+            ack_number: ack,
+            window_len: 0,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: &[],
+        };
+        if self.send_control(iface, driver, now, key.remote_addr, &repr) {
+            self.counters.resets_sent += 1;
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Timers
+
+    fn schedule(&mut self, idx: usize, kind: TimerKind, at: Instant) {
+        let key = TimerKey { slot: idx as u32, generation: self.slots[idx].generation, kind };
+        let Ok(id) = self.timers.schedule(at, key) else {
+            self.counters.timer_overflow += 1;
+            return;
+        };
+        let tcb = &mut self.slots[idx].tcb;
+        let field = match kind {
+            TimerKind::Retransmit => &mut tcb.rto_timer,
+            TimerKind::DelayedAck => &mut tcb.delack_timer,
+            TimerKind::Keepalive => &mut tcb.keepalive_timer,
+        };
+        if let Some(old) = field.replace(id) {
+            self.timers.cancel(old);
+        }
+    }
+
+    fn cancel_timer(&mut self, idx: usize, kind: TimerKind) {
+        let tcb = &mut self.slots[idx].tcb;
+        let field = match kind {
+            TimerKind::Retransmit => &mut tcb.rto_timer,
+            TimerKind::DelayedAck => &mut tcb.delack_timer,
+            TimerKind::Keepalive => &mut tcb.keepalive_timer,
+        };
+        if let Some(id) = field.take() {
+            self.timers.cancel(id);
+        }
+    }
+
+    fn arm_rto(&mut self, idx: usize, now: Instant) {
+        if self.slots[idx].tcb.rto_timer.is_none() {
+            let at = now + self.slots[idx].tcb.rtt.rto();
+            self.schedule(idx, TimerKind::Retransmit, at);
+        }
+    }
+
+    fn restart_rto(&mut self, idx: usize, now: Instant) {
+        let at = now + self.slots[idx].tcb.rtt.rto();
+        self.schedule(idx, TimerKind::Retransmit, at);
+    }
+
+    /// A timer of connection `key.slot` fired.
+    fn on_timer<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        iface: &mut Interface,
+        driver: &mut D,
+        id: crate::timer::TimerId,
+        key: TimerKey,
+        now: Instant,
+    ) {
+        let idx = key.slot as usize;
+        let Some(slot) = self.slots.get_mut(idx) else { return };
+        if slot.generation != key.generation || slot.tcb.state == State::Closed {
+            return;
+        }
+        let tcb = &mut slot.tcb;
+        tcb.now = now;
+        let field = match key.kind {
+            TimerKind::Retransmit => &mut tcb.rto_timer,
+            TimerKind::DelayedAck => &mut tcb.delack_timer,
+            TimerKind::Keepalive => &mut tcb.keepalive_timer,
+        };
+        if *field != Some(id) {
+            return;
+        }
+        *field = None;
+        match key.kind {
+            TimerKind::Retransmit => self.retransmit_timeout(app, iface, driver, idx, now),
+            TimerKind::DelayedAck => {
+                if self.slots[idx].tcb.ack_pending {
+                    self.counters.delayed_acks += 1;
+                    self.send_ack(iface, driver, idx, now);
+                }
+            }
+            TimerKind::Keepalive => self.keepalive_timeout(app, iface, driver, idx, now),
+        }
+    }
+
+    /// RFC 6298 §5: the retransmission timer expired.
+    fn retransmit_timeout<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        now: Instant,
+    ) {
+        let syn_retries = self.config.syn_retries;
+        let max_retries = self.config.max_retransmissions;
+        let tcb = &mut self.slots[idx].tcb;
+        tcb.retries += 1;
+        match tcb.state {
+            State::SynSent | State::SynReceived => {
+                if tcb.retries > syn_retries {
+                    self.counters.handshake_timeouts += 1;
+                    if tcb.state == State::SynSent {
+                        self.reset_conn(app, driver, idx);
+                    } else {
+                        self.free_slot(driver, idx);
+                    }
+                    return;
+                }
+                tcb.rtt.backoff();
+                self.send_syn(iface, driver, idx, now);
+                self.arm_rto(idx, now);
+            }
+            _ if tcb.persist => {
+                // Zero-window probe: one byte beyond the window (RFC 9293
+                // §3.8.6.1); the peer acknowledges it or repeats its window.
+                tcb.rtt.backoff();
+                tcb.retries = 0;
+                self.counters.window_probes += 1;
+                let seq = if tcb.in_flight() > 0 { tcb.snd_una } else { tcb.snd_nxt };
+                self.send_data(iface, driver, idx, seq, 1, now);
+                self.arm_rto(idx, now);
+            }
+            _ => {
+                if tcb.retries > max_retries {
+                    self.counters.retransmission_timeouts_fatal += 1;
+                    let key = self.key_of(idx);
+                    let (seq, ack) = (self.slots[idx].tcb.snd_nxt, self.slots[idx].tcb.rcv_nxt);
+                    self.send_rst(iface, driver, now, key, seq, Some(ack));
+                    self.reset_conn(app, driver, idx);
+                    return;
+                }
+                self.counters.rto_expirations += 1;
+                let flight = tcb.in_flight();
+                tcb.cc.on_rto(flight, tcb.snd_max);
+                tcb.rtt.backoff();
+                tcb.sampler.on_retransmit();
+                tcb.scoreboard.clear();
+                tcb.dup_acks = 0;
+                tcb.retransmit_now = false;
+                tcb.snd_nxt = tcb.snd_una;
+                tcb.high_rxt = tcb.snd_una;
+                self.output(iface, driver, idx, now);
+                self.arm_rto(idx, now);
+                if self.slots[idx].tcb.ack_now {
+                    self.send_ack(iface, driver, idx, now);
+                }
+            }
+        }
+    }
+
+    /// Keepalive (RFC 9293 §3.8.4): probe an idle connection.
+    fn keepalive_timeout<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        now: Instant,
+    ) {
+        let Some(idle) = self.config.keepalive else { return };
+        let interval = self.config.keepalive_interval;
+        let probes = self.config.keepalive_probes;
+        let tcb = &mut self.slots[idx].tcb;
+        let idle_for = now - tcb.last_activity;
+        if idle_for < idle {
+            let at = tcb.last_activity + idle;
+            self.schedule(idx, TimerKind::Keepalive, at);
+            return;
+        }
+        if tcb.keepalive_probes >= probes {
+            self.counters.keepalive_timeouts += 1;
+            self.reset_conn(app, driver, idx);
+            return;
+        }
+        tcb.keepalive_probes += 1;
+        self.counters.keepalive_probes += 1;
+        // An old sequence number makes the peer answer with an ACK.
+        let seq = tcb.snd_una.wrapping_sub(1);
+        self.send_segment(iface, driver, idx, seq, 0, TcpFlags::empty(), now);
+        self.schedule(idx, TimerKind::Keepalive, now + interval);
+    }
+
+    /// Drops TIME-WAIT entries whose time is up.
+    fn expire_time_wait(&mut self, now: Instant) -> bool {
+        let mut worked = false;
+        while let Some(entry) = self.time_wait.pop_expired(now, false) {
+            worked = true;
+            if entry.live {
+                self.table.remove(&entry.key);
+            }
+        }
+        worked
+    }
+
+    // ------------------------------------------------------------------
+    // Connection life cycle
+
+    fn key_of(&self, idx: usize) -> FlowKey {
+        let tcb = &self.slots[idx].tcb;
+        FlowKey { remote_addr: tcb.remote.0, remote_port: tcb.remote.1, local_port: tcb.local.1 }
+    }
+
+    fn alloc_slot(&mut self) -> Option<usize> {
+        self.free.pop().map(|i| i as usize)
+    }
+
+    /// Opens a connection (active open).
+    fn connect<D: Driver>(
+        &mut self,
+        iface: &mut Interface,
+        driver: &mut D,
+        now: Instant,
+        addr: Ipv4Addr,
+        port: u16,
+        state: C,
+    ) -> Result<ConnId, (ConnectError, C)> {
+        if port == 0 || addr == self.local_ip || addr.is_unspecified() || addr.is_broadcast() {
+            return Err((ConnectError::InvalidAddress, state));
+        }
+        if iface.next_hop(addr).is_err() {
+            return Err((ConnectError::Unreachable, state));
+        }
+        if self.free.is_empty() || self.table.is_full() {
+            return Err((ConnectError::TableFull, state));
+        }
+        let local_ip = self.local_ip;
+        let remote = (addr, port);
+        let my_queue = driver.queue();
+        let partition = self.config.port_partition;
+        let mut tried = 0u32;
+        let mut chosen = None;
+        for candidate in self.ports.candidates(local_ip, remote) {
+            tried += 1;
+            if let Some((core, cores)) = partition {
+                if cores > 1 && candidate % cores != core {
+                    continue;
+                }
+            }
+            let key = FlowKey { remote_addr: addr, remote_port: port, local_port: candidate };
+            if self.table.get(&key).is_some() {
+                continue;
+            }
+            let flow = FlowTuple { src_addr: addr, src_port: port, dst_addr: local_ip, dst_port: candidate };
+            if driver.queue_for(&flow).is_some_and(|q| q != my_queue) {
+                continue;
+            }
+            chosen = Some(candidate);
+            break;
+        }
+        self.ports.advance(local_ip, remote, tried);
+        let Some(local_port) = chosen else {
+            self.counters.connect_no_port += 1;
+            return Err((ConnectError::NoPort, state));
+        };
+        let Some(idx) = self.alloc_slot() else { return Err((ConnectError::TableFull, state)) };
+        let id = self.slot_id(idx);
+        let iss = self.isn.isn((local_ip, local_port), remote, now);
+        let mss = self.mss;
+        let config = &self.config;
+        let slot = &mut self.slots[idx];
+        slot.tcb.open(config, id, State::SynSent, (local_ip, local_port), remote, iss, mss, now);
+        slot.conn = Some(state);
+        let key = FlowKey { remote_addr: addr, remote_port: port, local_port };
+        let inserted = self.table.insert(key, Entry::Conn(idx as u32));
+        debug_assert!(inserted.is_ok());
+        self.active += 1;
+        self.counters.connect_attempts += 1;
+        self.send_syn(iface, driver, idx, now);
+        self.arm_rto(idx, now);
+        Ok(id)
+    }
+
+    /// Both sides closed and our FIN acknowledged: keep the 4-tuple in
+    /// TIME-WAIT (compactly) and free the slot.
+    fn enter_time_wait<A: App<Conn = C, Writer = W>, D: Driver>(&mut self, app: &mut A, driver: &mut D, idx: usize, now: Instant) {
+        let key = self.key_of(idx);
+        let tcb = &self.slots[idx].tcb;
+        let wait = self.config.time_wait;
+        if wait > Duration::ZERO {
+            if self.time_wait.is_full() {
+                if let Some(old) = self.time_wait.pop_expired(now, true) {
+                    if old.live {
+                        self.table.remove(&old.key);
+                    }
+                    self.counters.time_wait_evicted += 1;
+                }
+            }
+            let entry = TimeWaitEntry {
+                key,
+                snd_nxt: tcb.snd_nxt,
+                rcv_nxt: tcb.rcv_nxt,
+                window: (tcb.rcv_window(&self.config) >> tcb.rcv_shift).min(0xffff) as u16,
+                ts_recent: tcb.timestamps.then_some(tcb.ts_recent),
+                expires: now + wait,
+                live: true,
+            };
+            let id = self.time_wait.push(entry);
+            // Replaces the connection's entry in the table.
+            let replaced = self.table.insert(key, Entry::TimeWait(id));
+            debug_assert!(replaced.is_ok());
+        }
+        self.counters.connections_closed += 1;
+        let conn = self.slots[idx].conn.take();
+        self.release_slot(driver, idx, wait == Duration::ZERO);
+        if let Some(c) = conn {
+            app.on_close(c);
+        }
+    }
+
+    /// A graceful close completed (LAST-ACK acknowledged).
+    fn close_conn<A: App<Conn = C, Writer = W>, D: Driver>(&mut self, app: &mut A, driver: &mut D, idx: usize) {
+        self.counters.connections_closed += 1;
+        let conn = self.slots[idx].conn.take();
+        self.free_slot(driver, idx);
+        if let Some(c) = conn {
+            app.on_close(c);
+        }
+    }
+
+    /// The connection was reset (by the peer, a timeout, or `abort`).
+    fn reset_conn<A: App<Conn = C, Writer = W>, D: Driver>(&mut self, app: &mut A, driver: &mut D, idx: usize) {
+        self.counters.connections_reset += 1;
+        let conn = self.slots[idx].conn.take();
+        self.free_slot(driver, idx);
+        if let Some(c) = conn {
+            app.on_reset(c);
+        }
+    }
+
+    /// Frees a slot and its table entry.
+    fn free_slot<D: Driver>(&mut self, driver: &mut D, idx: usize) {
+        self.release_slot(driver, idx, true);
+    }
+
+    fn release_slot<D: Driver>(&mut self, driver: &mut D, idx: usize, remove_key: bool) {
+        let key = self.key_of(idx);
+        for kind in [TimerKind::Retransmit, TimerKind::DelayedAck, TimerKind::Keepalive] {
+            self.cancel_timer(idx, kind);
+        }
+        let Tcp { slots, ooo, table, listeners, free, .. } = self;
+        let slot = &mut slots[idx];
+        ooo.clear(&mut slot.tcb.ooo, |f| driver.release(f));
+        if slot.tcb.in_syn_queue {
+            if let Some(l) = slot.tcb.listener.and_then(|p| listeners.iter_mut().find(|l| l.port == p)) {
+                l.syn_queue = l.syn_queue.saturating_sub(1);
+            }
+        }
+        if remove_key && table.get(&key) == Some(Entry::Conn(idx as u32)) {
+            table.remove(&key);
+        }
+        slot.tcb.txq.clear();
+        slot.tcb.state = State::Closed;
+        slot.tcb.enter_time_wait = false;
+        slot.conn = None;
+        slot.generation = slot.generation.wrapping_add(1);
+        free.push(idx as u32);
+        self.active -= 1;
+    }
+}
+
+/// The SACK blocks of a parsed header, as sequence numbers.
+fn sack_blocks_of(ranges: &[Option<(u32, u32)>; 3]) -> arrayvec::ArrayVec<(TcpSeqNumber, TcpSeqNumber), 3> {
+    ranges.iter().flatten().map(|&(l, r)| (TcpSeqNumber(l), TcpSeqNumber(r))).collect()
+}
+
+#[allow(dead_code)]
+fn _assert_entry_is_small() {
+    let _ = core::mem::size_of::<TxEntry<()>>();
+    let _ = Cursor::empty();
 }

@@ -133,6 +133,8 @@ pub(crate) struct Tcb<W> {
     pub ooo_fin: Option<TcpSeqNumber>,
 
     // Options.
+    /// Window scaling agreed (both SYNs carry the option).
+    pub wscale_ok: bool,
     pub sack: bool,
     pub timestamps: bool,
     pub ts_recent: u32,
@@ -155,6 +157,8 @@ pub(crate) struct Tcb<W> {
     pub retries: u32,
     pub high_rxt: TcpSeqNumber,
     pub persist: bool,
+    /// The segment at `snd_una` must be retransmitted by the next output.
+    pub retransmit_now: bool,
     pub rto_timer: Option<TimerId>,
     pub delack_timer: Option<TimerId>,
     pub keepalive_timer: Option<TimerId>,
@@ -169,6 +173,8 @@ pub(crate) struct Tcb<W> {
     pub ack_now: bool,
     /// An ACK is owed (delayed).
     pub ack_pending: bool,
+    /// Enter TIME-WAIT once the final ACK is sent.
+    pub enter_time_wait: bool,
 
     pub now: Instant,
 }
