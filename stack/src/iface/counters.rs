@@ -72,10 +72,36 @@ drop_reasons! {
     TxNoBuffer => "tx_no_buffer",
     /// Outgoing datagram larger than the MTU.
     TxTooBig => "tx_too_big",
+    /// TCP header truncated or malformed (bad offset, bad option, port 0).
+    TcpMalformed => "tcp_malformed",
+    /// TCP checksum wrong.
+    TcpBadChecksum => "tcp_bad_checksum",
+    /// TCP segment for no connection and no listener (answered by a reset).
+    TcpNoConnection => "tcp_no_connection",
+    /// TCP segment outside the receive window (answered by an ACK).
+    TcpOutOfWindow => "tcp_out_of_window",
+    /// TCP segment with an old timestamp (PAWS, RFC 7323).
+    TcpPaws => "tcp_paws",
+    /// SYN dropped: the listener's queue was full and cookies are off.
+    TcpSynQueueFull => "tcp_syn_queue_full",
+    /// Connection dropped: no free connection slot.
+    TcpTableFull => "tcp_table_full",
+    /// TCP ACK for data never sent, or far too old.
+    TcpBadAck => "tcp_bad_ack",
+    /// TCP segment without ACK on a synchronised connection.
+    TcpNoAck => "tcp_no_ack",
+    /// SYN on a synchronised connection (answered by a challenge ACK).
+    TcpUnexpectedSyn => "tcp_unexpected_syn",
+    /// Segment for a connection in TIME-WAIT (answered by an ACK).
+    TcpTimeWait => "tcp_time_wait",
+    /// Out-of-order segment beyond the connection's budget.
+    TcpOooDropped => "tcp_ooo_dropped",
+    /// Frame for another core dropped: the forwarding queue was full.
+    TcpStrayOverflow => "tcp_stray_overflow",
 }
 
 /// Traffic and drop counters of one stack instance.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Counters {
     /// Frames handed to the stack by the driver.
     pub rx_frames: u64,
@@ -94,6 +120,22 @@ pub struct Counters {
     /// ICMP echo requests sent by [`super::Stack::send_ping`].
     pub icmp_echo_requests_sent: u64,
     drops: [u64; DropReason::ALL.len()],
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            rx_frames: 0,
+            rx_bytes: 0,
+            tx_frames: 0,
+            tx_bytes: 0,
+            arp_requests_sent: 0,
+            arp_replies_sent: 0,
+            icmp_echo_replies_sent: 0,
+            icmp_echo_requests_sent: 0,
+            drops: [0; DropReason::ALL.len()],
+        }
+    }
 }
 
 impl Counters {

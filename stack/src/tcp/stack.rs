@@ -153,7 +153,7 @@ impl<A: App> Stack<A> {
             config.ephemeral_ports.0..=config.ephemeral_ports.1,
         )
         .unwrap_or_else(|| EphemeralPorts::new(secret.derive(b"ports")));
-        let table_key = u64::from_le_bytes(secret.derive(b"table").0[..8].try_into().unwrap_or([0; 8]));
+        let table_key = u64::from_le_bytes(secret.derive(b"table").as_bytes()[..8].try_into().unwrap_or([0; 8]));
         let tcp = Tcp {
             local_ip: iface.ip.addr(),
             mss,
@@ -867,7 +867,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             if ack_ok {
                 debug!(?key, "connection refused");
                 self.counters.connections_refused += 1;
-                self.reset_conn(app, idx);
+                self.reset_conn(app, driver, idx);
             } else {
                 iface.counters_mut().drop(DropReason::TcpBadAck);
             }
@@ -964,9 +964,9 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             if seq == tcb.rcv_nxt {
                 self.counters.resets_received += 1;
                 if tcb.state == State::SynReceived && tcb.listener.is_some() {
-                    self.free_slot(idx);
+                    self.free_slot(driver, idx);
                 } else {
-                    self.reset_conn(app, idx);
+                    self.reset_conn(app, driver, idx);
                 }
             } else {
                 self.counters.challenge_acks += 1;
@@ -1033,7 +1033,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                     None => {
                         self.counters.connections_refused += 1;
                         self.send_rst(iface, driver, now, key, ack, None);
-                        self.free_slot(idx);
+                        self.free_slot(driver, idx);
                         return false;
                     }
                 }
@@ -1089,11 +1089,11 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             match tcb.state {
                 State::FinWait1 => tcb.state = State::FinWait2,
                 State::Closing => {
-                    self.enter_time_wait(app, idx, now);
+                    self.enter_time_wait(app, driver, idx, now);
                     return false;
                 }
                 State::LastAck => {
-                    self.close_conn(app, idx);
+                    self.close_conn(app, driver, idx);
                     return false;
                 }
                 _ => {}
