@@ -1,0 +1,422 @@
+//! TCP between Rusty's `Stack` and smoltcp over the deterministic link:
+//! a smoltcp client against a Rusty echo server, a Rusty client against a
+//! smoltcp echo server, both on a perfect link and under seeded loss with
+//! reordering. A failing test prints the link trace.
+
+use std::collections::VecDeque;
+
+use rusty_stack::cursor::Cursor;
+use rusty_stack::tcp::{App, ConnRef, Connect, SendError, Stack, TcpConfig};
+use rusty_stack::time::{Duration, Instant};
+use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
+use rusty_tests::rusty_tcp::BytesWriter;
+use rusty_tests::{Link, LinkConfig, LinkStats, Net, Port, RustyHost, SmolHost};
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::tcp::State as SmolState;
+
+const RUSTY_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
+const SMOL_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
+const RUSTY_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const SMOL_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const ECHO_PORT: u16 = 7;
+
+/// 100 KB of a pattern that does not repeat at segment sizes.
+fn test_data(len: usize) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+// ---------------------------------------------------------------- Rusty apps
+
+/// An echo server: every byte received is sent back; the connection is
+/// closed once the peer closed and everything was queued.
+#[derive(Debug, Default)]
+struct Echo {
+    accepted: u32,
+    closed: u32,
+    reset: u32,
+    echoed: u64,
+}
+
+/// Per-connection state of [`Echo`]: data not yet accepted by the
+/// connection's transmit queue.
+#[derive(Debug, Default)]
+struct EchoConn {
+    backlog: VecDeque<BytesWriter>,
+    remote_closed: bool,
+    closing: bool,
+}
+
+impl EchoConn {
+    fn flush(&mut self, conn: ConnRef<'_, BytesWriter>) {
+        while let Some(writer) = self.backlog.front() {
+            match conn.send(writer.len(), writer.clone()) {
+                Ok(()) => {
+                    self.backlog.pop_front();
+                }
+                Err(SendError::QueueFull) => break,
+                Err(SendError::Closed | SendError::Empty) => {
+                    self.backlog.clear();
+                    break;
+                }
+            }
+        }
+        if self.remote_closed && self.backlog.is_empty() && !self.closing {
+            self.closing = true;
+            conn.close();
+        }
+    }
+}
+
+impl App for Echo {
+    type Conn = EchoConn;
+    type Writer = BytesWriter;
+
+    fn accept(&mut self, port: u16, _conn: ConnRef<'_, BytesWriter>) -> Option<EchoConn> {
+        assert_eq!(port, ECHO_PORT);
+        self.accepted += 1;
+        Some(EchoConn::default())
+    }
+
+    fn on_data(&mut self, c: &mut EchoConn, conn: ConnRef<'_, BytesWriter>, data: Cursor<'_>) {
+        let bytes = data.copy_to_vec();
+        self.echoed += bytes.len() as u64;
+        c.backlog.push_back(BytesWriter::new(&bytes));
+        c.flush(conn);
+    }
+
+    fn on_acked(&mut self, c: &mut EchoConn, conn: ConnRef<'_, BytesWriter>, _w: BytesWriter) {
+        c.flush(conn);
+    }
+
+    fn on_remote_close(&mut self, c: &mut EchoConn, conn: ConnRef<'_, BytesWriter>) {
+        c.remote_closed = true;
+        c.flush(conn);
+    }
+
+    fn on_close(&mut self, _c: EchoConn) {
+        self.closed += 1;
+    }
+
+    fn on_reset(&mut self, _c: EchoConn) {
+        self.reset += 1;
+    }
+}
+
+/// A client: opens one connection to the smoltcp echo server, sends its
+/// data in 4 KiB writes, collects the echo and closes when all came back.
+#[derive(Debug)]
+struct Client {
+    connect_to: Option<(Ipv4Addr, u16)>,
+    to_send: VecDeque<BytesWriter>,
+    total: usize,
+    received: Vec<u8>,
+    connected: bool,
+    closing: bool,
+    closed: bool,
+    reset: bool,
+    connect_failed: bool,
+}
+
+impl Client {
+    fn new(addr: Ipv4Addr, port: u16, data: &[u8]) -> Self {
+        Client {
+            connect_to: Some((addr, port)),
+            to_send: data.chunks(4096).map(BytesWriter::new).collect(),
+            total: data.len(),
+            received: Vec::new(),
+            connected: false,
+            closing: false,
+            closed: false,
+            reset: false,
+            connect_failed: false,
+        }
+    }
+
+    fn flush(&mut self, conn: ConnRef<'_, BytesWriter>) {
+        while let Some(writer) = self.to_send.front() {
+            match conn.send(writer.len(), writer.clone()) {
+                Ok(()) => {
+                    self.to_send.pop_front();
+                }
+                Err(SendError::QueueFull) => break,
+                Err(e) => panic!("send refused: {e}"),
+            }
+        }
+    }
+}
+
+impl App for Client {
+    type Conn = ();
+    type Writer = BytesWriter;
+
+    fn accept(&mut self, _port: u16, _conn: ConnRef<'_, BytesWriter>) -> Option<()> {
+        None
+    }
+
+    fn on_connected(&mut self, _c: &mut (), conn: ConnRef<'_, BytesWriter>) {
+        assert_eq!(conn.remote(), (SMOL_IP, ECHO_PORT));
+        self.connected = true;
+        self.flush(conn);
+    }
+
+    fn on_data(&mut self, _c: &mut (), conn: ConnRef<'_, BytesWriter>, data: Cursor<'_>) {
+        self.received.extend(data.copy_to_vec());
+        if self.received.len() >= self.total && !self.closing {
+            self.closing = true;
+            conn.close();
+        }
+    }
+
+    fn on_acked(&mut self, _c: &mut (), conn: ConnRef<'_, BytesWriter>, _w: BytesWriter) {
+        self.flush(conn);
+    }
+
+    fn on_remote_close(&mut self, _c: &mut (), conn: ConnRef<'_, BytesWriter>) {
+        if !self.closing {
+            self.closing = true;
+            conn.close();
+        }
+    }
+
+    fn on_close(&mut self, _c: ()) {
+        self.closed = true;
+    }
+
+    fn on_reset(&mut self, _c: ()) {
+        self.reset = true;
+    }
+
+    fn next_connect(&mut self, _now: Instant) -> Option<Connect<()>> {
+        let (addr, port) = self.connect_to.take()?;
+        Some(Connect {
+            addr,
+            port,
+            state: (),
+        })
+    }
+
+    fn on_connect_failed(&mut self, _c: ()) {
+        self.connect_failed = true;
+    }
+}
+
+// ------------------------------------------------------------------ harness
+
+type TcpNet<A> = Net<RustyHost<Stack<A>>, SmolHost>;
+
+fn tcp_config() -> TcpConfig {
+    TcpConfig {
+        max_connections: 16,
+        time_wait_capacity: 16,
+        ooo_pool_segments: 256,
+        secret: [0x17; 16],
+        ..TcpConfig::default()
+    }
+}
+
+fn net<A: App>(link: LinkConfig, app: A) -> TcpNet<A> {
+    let cidr = Ipv4Cidr::new(RUSTY_IP, 24).expect("valid prefix");
+    Net::new(
+        Link::new(link),
+        RustyHost::stack(Port::A, RUSTY_MAC, cidr, tcp_config(), app),
+        SmolHost::new(SMOL_MAC, SMOL_IP, 24, 0x5eed),
+    )
+}
+
+/// Everything worth printing when a test fails.
+fn report<A: App + core::fmt::Debug>(net: &mut TcpNet<A>, smol: SocketHandle) -> String {
+    let stack = &net.a.node;
+    let drops: Vec<_> = stack.iface().counters().nonzero_drops().collect();
+    let app = format!("{:?}", stack.app());
+    let tcp = format!("{:?}", stack.tcp_counters());
+    let active = stack.active_connections();
+    let socket = net.b.tcp(smol);
+    format!(
+        "at {}\nRusty app: {app}\nRusty TCP: {tcp}\nRusty drops: {drops:?}\n\
+         Rusty active connections: {active}\nsmoltcp socket: {:?}, send queue {}, recv queue {}\n\
+         link: {:?}\nlast frames:\n{}",
+        net.now(),
+        socket.state(),
+        socket.send_queue(),
+        socket.recv_queue(),
+        net.link.stats(),
+        net.link.trace_lines(120).join("\n"),
+    )
+}
+
+/// What a run produced, to compare runs of one seed.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    end: Instant,
+    link: LinkStats,
+}
+
+// --------------------------------------------- smoltcp client, Rusty server
+
+fn smoltcp_client_to_rusty_echo(link: LinkConfig, len: usize, deadline: Instant) -> Outcome {
+    let mut net = net(link, Echo::default());
+    net.a
+        .node
+        .listen(ECHO_PORT, 16)
+        .expect("listen on the echo port");
+    let handle = net
+        .b
+        .add_tcp_client(RUSTY_IP, ECHO_PORT, 64 * 1024, 64 * 1024);
+    let data = test_data(len);
+    let mut sent = 0;
+    let mut received = Vec::with_capacity(len);
+    let mut closed = false;
+    let result = net.run_until(deadline, |net| {
+        let socket = net.b.tcp(handle);
+        if socket.can_send() && sent < data.len() {
+            sent += socket.send_slice(&data[sent..]).expect("socket open");
+        }
+        while socket.can_recv() {
+            socket
+                .recv(|buf| {
+                    received.extend_from_slice(buf);
+                    (buf.len(), ())
+                })
+                .expect("socket open");
+        }
+        if received.len() >= data.len() && !closed {
+            socket.close();
+            closed = true;
+        }
+        closed && matches!(socket.state(), SmolState::TimeWait | SmolState::Closed)
+    });
+    if let Err(e) = result {
+        panic!(
+            "{e}: sent {sent} of {len}, received {} back\n{}",
+            received.len(),
+            report(&mut net, handle)
+        );
+    }
+    assert!(
+        received == data,
+        "echo differs from the data (first difference at {:?})\n{}",
+        received.iter().zip(&data).position(|(a, b)| a != b),
+        report(&mut net, handle)
+    );
+    // Rusty closes its side after smoltcp's FIN: both ends finish.
+    let end = net.now();
+    let finished = net.run_until(deadline, |net| {
+        net.a.node.app().closed == 1 && net.a.node.active_connections() == 0
+    });
+    if let Err(e) = finished {
+        panic!("{e}: Rusty did not close\n{}", report(&mut net, handle));
+    }
+    let app = net.a.node.app();
+    assert_eq!((app.accepted, app.reset), (1, 0), "{app:?}");
+    assert_eq!(app.echoed, len as u64);
+    Outcome {
+        end,
+        link: net.link.stats(),
+    }
+}
+
+#[test]
+fn interop_smoltcp_client_echo_100k_through_rusty_server() {
+    let outcome =
+        smoltcp_client_to_rusty_echo(LinkConfig::new(1), 100 * 1024, Instant::from_secs(30));
+    assert_eq!(outcome.link.lost, 0);
+}
+
+#[test]
+fn interop_smoltcp_client_echo_under_loss_and_reordering() {
+    let link = LinkConfig::new(0xa11ce)
+        .with_loss(0.05)
+        .with_reorder(0.2, Duration::from_millis(4));
+    let outcome = smoltcp_client_to_rusty_echo(link.clone(), 100 * 1024, Instant::from_secs(300));
+    assert!(outcome.link.lost > 0 && outcome.link.reordered > 0);
+    // Deterministic: the same seed gives the same run.
+    assert_eq!(
+        smoltcp_client_to_rusty_echo(link, 100 * 1024, Instant::from_secs(300)),
+        outcome
+    );
+}
+
+// --------------------------------------------- Rusty client, smoltcp server
+
+fn rusty_client_to_smoltcp_echo(link: LinkConfig, len: usize, deadline: Instant) -> Outcome {
+    let data = test_data(len);
+    let mut net = net(link, Client::new(SMOL_IP, ECHO_PORT, &data));
+    let handle = net.b.add_tcp_listener(ECHO_PORT, 64 * 1024, 64 * 1024);
+    let mut buf = vec![0u8; 64 * 1024];
+    let result = net.run_until(deadline, |net| {
+        // The smoltcp echo server.
+        let socket = net.b.tcp(handle);
+        while socket.can_recv() && socket.send_capacity() > socket.send_queue() {
+            let room = socket.send_capacity() - socket.send_queue();
+            let n = socket
+                .recv_slice(&mut buf[..room.min(buf.len())])
+                .expect("socket open");
+            if n == 0 {
+                break;
+            }
+            let queued = socket.send_slice(&buf[..n]).expect("socket open");
+            assert_eq!(queued, n, "room was checked");
+        }
+        if socket.state() == SmolState::CloseWait && socket.send_queue() == 0 {
+            socket.close();
+        }
+        let app = net.a.node.app();
+        app.closed || app.reset || app.connect_failed
+    });
+    if let Err(e) = result {
+        panic!(
+            "{e}: Rusty got {} of {len} bytes back\n{}",
+            net.a.node.app().received.len(),
+            report(&mut net, handle)
+        );
+    }
+    let app = net.a.node.app();
+    assert!(
+        app.connected && app.closed && !app.reset && !app.connect_failed,
+        "{}",
+        report(&mut net, handle)
+    );
+    assert!(
+        app.received == data,
+        "echo differs from the data (first difference at {:?})\n{}",
+        app.received.iter().zip(&data).position(|(a, b)| a != b),
+        report(&mut net, handle)
+    );
+    let end = net.now();
+    // smoltcp's side finishes too.
+    let finished = net.run_until(deadline, |net| {
+        matches!(
+            net.b.tcp(handle).state(),
+            SmolState::Closed | SmolState::TimeWait
+        )
+    });
+    if let Err(e) = finished {
+        panic!("{e}: smoltcp did not close\n{}", report(&mut net, handle));
+    }
+    Outcome {
+        end,
+        link: net.link.stats(),
+    }
+}
+
+#[test]
+fn interop_smoltcp_rusty_client_echo_through_smoltcp_server() {
+    let outcome =
+        rusty_client_to_smoltcp_echo(LinkConfig::new(2), 100 * 1024, Instant::from_secs(30));
+    assert_eq!(outcome.link.lost, 0);
+}
+
+#[test]
+fn interop_smoltcp_rusty_client_under_loss_and_reordering() {
+    let link = LinkConfig::new(0xb0b)
+        .with_loss(0.05)
+        .with_reorder(0.2, Duration::from_millis(4));
+    let outcome = rusty_client_to_smoltcp_echo(link.clone(), 100 * 1024, Instant::from_secs(300));
+    assert!(outcome.link.lost > 0 && outcome.link.reordered > 0);
+    assert_eq!(
+        rusty_client_to_smoltcp_echo(link, 100 * 1024, Instant::from_secs(300)),
+        outcome
+    );
+}
