@@ -14,12 +14,12 @@ use tracing::{debug, trace};
 
 use super::app::{App, ConnId, Connect};
 use super::config::TcpConfig;
-use super::congestion::Congestion;
+use super::congestion::{AckAction, Congestion, DupAckAction, RecoveryMode};
 use super::counters::TcpCounters;
 use super::isn::{EphemeralPorts, IsnGenerator, Secret, SynCookies};
 use super::reassembly::{InsertOutcome, OooQueue, SegmentPool};
-use super::rtt::{RttEstimator, RttSampler};
-use super::scoreboard::Scoreboard;
+use super::rtt::{RttConfig, RttEstimator, RttSampler};
+use super::scoreboard::{NextSegKind, Scoreboard};
 use super::table::{FlowKey, FlowTable};
 use super::tcb::{ConnHandle, State, Tcb, TimerKey, TimerKind, TxEntry};
 use super::time_wait::{TimeWaitEntry, TimeWaitRing};
@@ -162,7 +162,7 @@ impl<A: App> Stack<A> {
             table: FlowTable::new(max + config.time_wait_capacity, table_key),
             listeners: Vec::with_capacity(MAX_LISTENERS),
             timers: TimerWheel::new(max * 3 + 16, config.timer_tick, now),
-            ooo: SegmentPool::new(config.ooo_pool_segments),
+            ooo: SegmentPool::new(u32::try_from(config.ooo_pool_segments).unwrap_or(u32::MAX)),
             time_wait: TimeWaitRing::new(config.time_wait_capacity),
             isn: IsnGenerator::new(secret.derive(b"isn")),
             cookies: SynCookies::new(secret.derive(b"cookies")),
@@ -358,7 +358,7 @@ impl<W> Tcb<W> {
             close_requested: false,
             abort_requested: false,
             fin_sent: false,
-            rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
+            rtt: RttEstimator::new(rtt_config(config)),
             sampler: RttSampler::new(),
             cc: Congestion::new(smss, config.initial_window.unwrap_or(10 * smss)),
             scoreboard: Scoreboard::new(),
@@ -427,7 +427,7 @@ impl<W> Tcb<W> {
         self.close_requested = false;
         self.abort_requested = false;
         self.fin_sent = false;
-        self.rtt = RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto);
+        self.rtt = RttEstimator::new(rtt_config(config));
         self.sampler = RttSampler::new();
         self.cc = Congestion::new(smss, config.initial_window.unwrap_or(10 * smss));
         self.scoreboard.clear();
@@ -473,12 +473,23 @@ impl<W> Tcb<W> {
         self.smss = u32::from(peer_mss).saturating_sub(option_room).max(1);
         let iw = config.initial_window.unwrap_or(10 * self.smss);
         self.cc = Congestion::new(self.smss, iw);
+        self.cc.set_recovery_mode(if self.sack { RecoveryMode::Sack } else { RecoveryMode::NewReno });
     }
 
     /// The receive window we advertise, in bytes.
     fn rcv_window(&self, config: &TcpConfig) -> u32 {
         let max_field = 0xffff_u32 << self.rcv_shift;
         config.rx_budget.min(max_field)
+    }
+}
+
+/// The RTO settings of a connection.
+fn rtt_config(config: &TcpConfig) -> RttConfig {
+    RttConfig {
+        min_rto: config.min_rto,
+        max_rto: config.max_rto,
+        initial_rto: config.initial_rto,
+        granularity: config.timer_tick,
     }
 }
 
@@ -772,8 +783,12 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                 return true;
             }
         }
-        // Retransmitted FIN or stray segment: acknowledge again.
         iface.counters_mut().drop(DropReason::TcpTimeWait);
+        // A retransmitted FIN, or anything unacceptable, is acknowledged
+        // again; an acceptable bare ACK needs no answer.
+        if !seg.has(TcpFlags::FIN) && seg.payload_len == 0 && seg.seq() == tw.rcv_nxt {
+            return false;
+        }
         let repr = TcpRepr {
             src_port: key.local_port,
             dst_port: key.remote_port,
@@ -1069,7 +1084,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             && window == old_window
             && tcb.in_flight() > 0
         {
-            self.duplicate_ack(iface, driver, idx, seg, now);
+            self.duplicate_ack(idx, seg);
         }
         let tcb = &mut self.slots[idx].tcb;
         if window_update {
@@ -1138,10 +1153,20 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             tcb.snd_nxt = ack;
         }
         tcb.dup_acks = 0;
-        tcb.cc.on_ack(acked, flight_before, ack);
+        let action = tcb.cc.on_ack(acked, ack, flight_before);
+        let mut newly_sacked = false;
         if tcb.sack {
             let blocks = sack_blocks_of(&sack_blocks);
-            tcb.scoreboard.update(tcb.snd_una, tcb.snd_max, blocks.as_slice());
+            newly_sacked = tcb.scoreboard.update(tcb.snd_una, tcb.snd_max, blocks.as_slice());
+        }
+        let mut restart_timer = true;
+        match action {
+            AckAction::RetransmitFirstUnacked { restart_timer: restart } => {
+                restart_timer = restart;
+                tcb.retransmit_now = true;
+                tcb.high_rxt = tcb.snd_una;
+            }
+            AckAction::None | AckAction::ContinueSackRecovery | AckAction::RecoveryEnded => {}
         }
         // Release fully acknowledged writers.
         let mut data_acked = if ack > tcb.txq_seq { dist(ack, tcb.txq_seq).min(tcb.txq_bytes) } else { 0 };
@@ -1160,16 +1185,12 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         // Retransmission timer: stop when all is acknowledged, else restart.
         if self.slots[idx].tcb.snd_una == self.slots[idx].tcb.snd_max {
             self.cancel_timer(idx, TimerKind::Retransmit);
-        } else {
+        } else if restart_timer {
             self.restart_rto(idx, now);
         }
-        // NewReno partial ACK: retransmit the next hole at once.
-        let tcb = &mut self.slots[idx].tcb;
-        if tcb.cc.in_recovery() && !tcb.sack && tcb.snd_una < tcb.snd_max {
-            tcb.snd_nxt = tcb.snd_nxt.max(tcb.snd_una);
-            tcb.high_rxt = tcb.snd_una;
-            tcb.ack_now = false;
-            self.pending_retransmit(idx);
+        // RFC 6675: an ACK that also SACKs new data counts as a duplicate.
+        if newly_sacked {
+            self.sack_duplicate(idx);
         }
     }
 
@@ -1177,32 +1198,51 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     /// next output (fast retransmit, NewReno partial ACK).
     fn pending_retransmit(&mut self, idx: usize) {
         let tcb = &mut self.slots[idx].tcb;
-        tcb.high_rxt = tcb.snd_una;
         tcb.persist = false;
         tcb.retransmit_now = true;
     }
 
-    /// A duplicate ACK (RFC 5681 §2): count it, and enter fast
-    /// retransmit/fast recovery at the third.
-    fn duplicate_ack<D: Driver>(
-        &mut self,
-        iface: &mut Interface,
-        driver: &mut D,
-        idx: usize,
-        seg: &Segment,
-        now: Instant,
-    ) {
-        let _ = (iface, driver, now);
+    /// A duplicate ACK (RFC 5681 §2; with SACK, RFC 6675's "newly SACKs
+    /// data"): count it, and enter fast retransmit/fast recovery at the
+    /// third.
+    fn duplicate_ack(&mut self, idx: usize, seg: &Segment) {
         let tcb = &mut self.slots[idx].tcb;
-        tcb.dup_acks += 1;
         if tcb.sack {
             let blocks = sack_blocks_of(&seg.repr.sack_ranges);
-            tcb.scoreboard.update(tcb.snd_una, tcb.snd_max, blocks.as_slice());
+            if tcb.scoreboard.update(tcb.snd_una, tcb.snd_max, blocks.as_slice()) {
+                self.sack_duplicate(idx);
+            }
+            return;
         }
+        tcb.dup_acks += 1;
         let flight = tcb.in_flight();
-        if tcb.cc.on_dup_ack(tcb.dup_acks, flight, tcb.snd_una, tcb.snd_max) {
+        match tcb.cc.on_dup_ack(tcb.snd_una, tcb.snd_max, flight) {
+            DupAckAction::FastRetransmit => {
+                self.counters.fast_retransmits += 1;
+                self.pending_retransmit(idx);
+            }
+            DupAckAction::None
+            | DupAckAction::LimitedTransmit
+            | DupAckAction::Inflated
+            | DupAckAction::ContinueSackRecovery => {}
+        }
+    }
+
+    /// SACK mode: an ACK newly SACKed data (RFC 6675 §5).
+    fn sack_duplicate(&mut self, idx: usize) {
+        let tcb = &mut self.slots[idx].tcb;
+        tcb.dup_acks += 1;
+        let flight = tcb.in_flight();
+        let mut start = matches!(tcb.cc.on_dup_ack(tcb.snd_una, tcb.snd_max, flight), DupAckAction::FastRetransmit);
+        if !start && !tcb.cc.in_recovery() && tcb.scoreboard.is_lost(tcb.snd_una, tcb.smss) {
+            start = tcb.cc.enter_sack_recovery(tcb.snd_una, tcb.snd_max, flight);
+        }
+        if start {
             self.counters.fast_retransmits += 1;
             self.pending_retransmit(idx);
+            let tcb = &mut self.slots[idx].tcb;
+            let first_end = tcb.snd_una.wrapping_add(tcb.smss.min(dist(tcb.data_end(), tcb.snd_una).max(1)));
+            tcb.high_rxt = first_end;
         }
     }
 
@@ -1271,8 +1311,8 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                         |released| driver.release(released),
                     );
                     match outcome {
-                        InsertOutcome::Stored => counters.ooo_segments += 1,
-                        InsertOutcome::Rejected(f, _) => {
+                        InsertOutcome::Stored { .. } => counters.ooo_segments += 1,
+                        InsertOutcome::Rejected { frame: f, .. } => {
                             iface.counters_mut().drop(DropReason::TcpOooDropped);
                             driver.release(f);
                         }
@@ -1432,28 +1472,44 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             let seq = tcb.snd_una;
             self.send_data(iface, driver, idx, seq, u32::MAX, now);
         }
-        // SACK-based recovery (RFC 6675): fill the pipe with holes first.
-        loop {
-            let tcb = &self.slots[idx].tcb;
-            if !(tcb.sack && tcb.cc.in_recovery()) {
-                break;
+        // SACK-based recovery (RFC 6675 §5 (C)): NextSeg() chooses holes,
+        // then new data, while cwnd - pipe allows a segment.
+        if self.slots[idx].tcb.sack && self.slots[idx].tcb.cc.in_recovery() {
+            loop {
+                let tcb = &self.slots[idx].tcb;
+                let pipe = tcb.scoreboard.pipe(tcb.snd_una, tcb.snd_max, tcb.high_rxt, tcb.smss);
+                if tcb.cc.sack_send_allowance(pipe) < tcb.smss {
+                    break;
+                }
+                let data_end = tcb.data_end();
+                let unsent = if tcb.snd_max < data_end { dist(data_end, tcb.snd_max) } else { 0 };
+                let peer_room = tcb.snd_wnd.saturating_sub(dist(tcb.snd_max, tcb.snd_una));
+                let sendable_new = unsent.min(peer_room);
+                let Some(next) =
+                    tcb.scoreboard.next_seg(tcb.snd_una, tcb.snd_max, tcb.high_rxt, Some(tcb.snd_max), tcb.smss, sendable_new)
+                else {
+                    break;
+                };
+                let before = (tcb.snd_max, tcb.high_rxt);
+                self.send_data(iface, driver, idx, next.seq, next.len, now);
+                let tcb = &mut self.slots[idx].tcb;
+                // The optional rescue retransmission (rule 4) is not used:
+                // `rescue_rxt = snd_max` keeps it ineligible.
+                if matches!(next.kind, NextSegKind::Lost | NextSegKind::Unsacked) {
+                    tcb.high_rxt = tcb.high_rxt.max(next.end());
+                }
+                if (tcb.snd_max, tcb.high_rxt) == before {
+                    break; // nothing could be sent
+                }
             }
-            let pipe = tcb.scoreboard.pipe(tcb.snd_una, tcb.snd_max, tcb.high_rxt, tcb.smss);
-            if tcb.cc.cwnd().saturating_sub(pipe) < tcb.smss {
-                break;
-            }
-            let Some((seq, len)) = tcb.scoreboard.next_seg(tcb.snd_una, tcb.snd_max, tcb.high_rxt, tcb.smss) else { break };
-            let seq_end = seq.wrapping_add(len);
-            self.send_data(iface, driver, idx, seq, len, now);
-            let tcb = &mut self.slots[idx].tcb;
-            tcb.high_rxt = tcb.high_rxt.max(seq_end);
+            return;
         }
         loop {
             let tcb = &self.slots[idx].tcb;
             let data_end = tcb.data_end();
             let unsent = if tcb.snd_nxt < data_end { dist(data_end, tcb.snd_nxt) } else { 0 };
             let fin_needed = tcb.close_requested && tcb.snd_nxt <= data_end;
-            let window = tcb.snd_wnd.min(tcb.cc.cwnd());
+            let window = tcb.snd_wnd.min(tcb.cc.window());
             let in_flight = tcb.in_flight();
             let usable = window.saturating_sub(in_flight);
             if unsent > 0 {
@@ -1501,7 +1557,10 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             return;
         }
         let retransmission = seq < tcb.snd_max;
-        let flags = if fin { TcpFlags::FIN | TcpFlags::PSH } else if len > 0 && seq.wrapping_add(len) == data_end { TcpFlags::PSH } else { TcpFlags::empty() };
+        let mut flags = if fin { TcpFlags::FIN } else { TcpFlags::empty() };
+        if len > 0 && seq.wrapping_add(len) == data_end {
+            flags |= TcpFlags::PSH;
+        }
         if !self.send_segment(iface, driver, idx, seq, len, flags, now) {
             return;
         }
