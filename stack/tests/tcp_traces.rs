@@ -6,7 +6,7 @@ mod support;
 
 use rusty_stack::tcp::TcpConfig;
 use rusty_stack::time::Duration;
-use rusty_stack::wire::{TcpPacket, Ipv4Packet};
+use rusty_stack::wire::{Ipv4Packet, TcpPacket};
 use support::*;
 
 fn server() -> Script {
@@ -14,7 +14,11 @@ fn server() -> Script {
 }
 
 fn client(request: Option<&[u8]>) -> Script {
-    Script { request: request.map(|r| r.to_vec().into()), connects: vec![(IP_B, 80)], ..Script::default() }
+    Script {
+        request: request.map(|r| r.to_vec().into()),
+        connects: vec![(IP_B, 80)],
+        ..Script::default()
+    }
 }
 
 fn listen(net: &mut Net<Script, Script>) {
@@ -50,7 +54,12 @@ fn request_with_piggybacked_response_and_fin() {
     let mut b = server();
     b.reply = Some(data(100, 1));
     b.close_after_reply = true;
-    let mut net = Net::new(client(Some(b"GET / HTTP/1.0\r\n\r\n")), b, test_config(), test_config());
+    let mut net = Net::new(
+        client(Some(b"GET / HTTP/1.0\r\n\r\n")),
+        b,
+        test_config(),
+        test_config(),
+    );
     listen(&mut net);
     net.run_for(Duration::from_secs(1));
     let a = &net.a.app().logs[0];
@@ -60,7 +69,12 @@ fn request_with_piggybacked_response_and_fin() {
     let trace = net.trace();
     // The reply, its FIN and the ACK of the request share one segment.
     assert!(trace.contains("B 10.0.0.2:80 > 10.0.0.1:"), "{trace}");
-    assert!(trace.lines().any(|l| l.contains("[FP.]") && l.ends_with("len 100")), "{trace}");
+    assert!(
+        trace
+            .lines()
+            .any(|l| l.contains("[FP.]") && l.ends_with("len 100")),
+        "{trace}"
+    );
     insta::assert_snapshot!(trace);
 }
 
@@ -82,7 +96,10 @@ fn fin_rides_on_the_ack_of_the_peers_fin() {
 }
 
 fn bulk(sack: bool, lose: impl FnMut(u64, &[u8]) -> bool + 'static) -> Net<Script, Script> {
-    let config = TcpConfig { sack, ..test_config() };
+    let config = TcpConfig {
+        sack,
+        ..test_config()
+    };
     let mut b = server();
     b.reply = Some(data(20 * 1448, 3));
     b.close_after_reply = true;
@@ -142,6 +159,10 @@ fn rto_with_backoff() {
 #[test]
 fn sack_recovery_of_two_losses() {
     let net = bulk(true, lose_data_segments(&[3, 6]));
-    assert_eq!(net.b.tcp_counters().rto_expirations, 0, "SACK repairs both holes without a timeout");
+    assert_eq!(
+        net.b.tcp_counters().rto_expirations,
+        0,
+        "SACK repairs both holes without a timeout"
+    );
     insta::assert_snapshot!(net.trace());
 }

@@ -29,7 +29,10 @@ impl Writer for Bytes {
 
 /// Deterministic test data.
 pub fn data(len: usize, salt: u8) -> Rc<[u8]> {
-    (0..len).map(|i| ((i * 31 + usize::from(salt) * 7) % 251) as u8).collect::<Vec<u8>>().into()
+    (0..len)
+        .map(|i| ((i * 31 + usize::from(salt) * 7) % 251) as u8)
+        .collect::<Vec<u8>>()
+        .into()
 }
 
 /// What happened to one connection, as the app saw it.
@@ -148,12 +151,21 @@ pub struct Net<A: App, B: App> {
 
 /// The TCP settings tests use unless they say otherwise.
 pub fn test_config() -> TcpConfig {
-    TcpConfig { max_connections: 64, time_wait_capacity: 64, ooo_pool_segments: 256, ..TcpConfig::default() }
+    TcpConfig {
+        max_connections: 64,
+        time_wait_capacity: 64,
+        ooo_pool_segments: 256,
+        ..TcpConfig::default()
+    }
 }
 
 impl<A: App, B: App> Net<A, B> {
     pub fn new(app_a: A, app_b: B, config_a: TcpConfig, config_b: TcpConfig) -> Self {
-        let (da, db) = pair(&PairConfig { capture: true, queue_capacity: 4096, ..PairConfig::default() });
+        let (da, db) = pair(&PairConfig {
+            capture: true,
+            queue_capacity: 4096,
+            ..PairConfig::default()
+        });
         let mut ia = InterfaceConfig::new(da.mac(), Ipv4Cidr::new(IP_A, 24).unwrap());
         let mut ib = InterfaceConfig::new(db.mac(), Ipv4Cidr::new(IP_B, 24).unwrap());
         ia.announce = false;
@@ -163,7 +175,13 @@ impl<A: App, B: App> Net<A, B> {
         // Static ARP keeps traces about TCP.
         a.iface_mut().add_static_arp(IP_B, db.mac()).unwrap();
         b.iface_mut().add_static_arp(IP_A, da.mac()).unwrap();
-        Net { a, b, da, db, now: Instant::ZERO }
+        Net {
+            a,
+            b,
+            da,
+            db,
+            now: Instant::ZERO,
+        }
     }
 
     /// Polls both stacks until neither has anything to do at `now`.
@@ -184,7 +202,11 @@ impl<A: App, B: App> Net<A, B> {
         let limit = self.now + duration;
         self.settle();
         loop {
-            let next = [self.a.poll_at(), self.b.poll_at()].into_iter().flatten().filter(|&t| t > self.now).min();
+            let next = [self.a.poll_at(), self.b.poll_at()]
+                .into_iter()
+                .flatten()
+                .filter(|&t| t > self.now)
+                .min();
             match next {
                 Some(t) if t <= limit => {
                     self.now = t;
@@ -214,7 +236,11 @@ pub fn trace_lines(frames: &[CapturedFrame]) -> String {
     for f in frames {
         let who = if f.from == 0 { "A" } else { "B" };
         let lost = if f.lost { "  (lost)" } else { "" };
-        out.push_str(&format!("{:>10.3}ms {who} {}{lost}\n", f.at.as_nanos() as f64 / 1e6, tracer.line(&f.bytes)));
+        out.push_str(&format!(
+            "{:>10.3}ms {who} {}{lost}\n",
+            f.at.as_nanos() as f64 / 1e6,
+            tracer.line(&f.bytes)
+        ));
     }
     out
 }
