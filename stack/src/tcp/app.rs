@@ -129,7 +129,12 @@ pub trait App {
 
     /// All bytes of an earlier `send` were acknowledged; the writer comes
     /// back (it may own resources).
-    fn on_acked(&mut self, c: &mut Self::Conn, conn: ConnRef<'_, Self::Writer>, writer: Self::Writer) {
+    fn on_acked(
+        &mut self,
+        c: &mut Self::Conn,
+        conn: ConnRef<'_, Self::Writer>,
+        writer: Self::Writer,
+    ) {
         let _ = (c, conn, writer);
     }
 
