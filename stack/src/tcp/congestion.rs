@@ -394,7 +394,7 @@ impl Congestion {
         self.dup_acks = 0;
         let reached_recover = self
             .recover
-            .map_or(true, |recover| snd_una_after.diff(recover) >= 0);
+            .is_none_or(|recover| snd_una_after.diff(recover) >= 0);
         if reached_recover {
             self.recover = None;
         }
@@ -525,7 +525,7 @@ impl Congestion {
     /// RFC 6582 §3.2 step 2: the ACK must cover more than `recover`.
     fn may_enter(&self, snd_una: TcpSeqNumber) -> bool {
         self.recover
-            .map_or(true, |recover| snd_una.diff(recover) >= 0)
+            .is_none_or(|recover| snd_una.diff(recover) >= 0)
     }
 
     fn enter(&mut self, mode: RecoveryMode, snd_max: TcpSeqNumber, flight_size: u32) {

@@ -322,7 +322,7 @@ impl Scoreboard {
         if let Some((start, end, _)) = candidate {
             return Some(seg(start, end, NextSegKind::Unsacked));
         }
-        let rescue_allowed = rescue_rxt.map_or(true, |r| snd_una.diff(r) > 0);
+        let rescue_allowed = rescue_rxt.is_none_or(|r| snd_una.diff(r) > 0);
         if !rescue_allowed {
             return None;
         }

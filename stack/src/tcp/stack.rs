@@ -1858,7 +1858,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         let mut sack_ranges = [None; 3];
         if tcb.sack && !tcb.ooo.is_empty() {
             let mut blocks = [(TcpSeqNumber(0), TcpSeqNumber(0)); 3];
-            let n = ooo.sack_blocks(&tcb.ooo, &mut blocks[..if tcb.timestamps { 3 } else { 3 }]);
+            let n = ooo.sack_blocks(&tcb.ooo, &mut blocks);
             for (slot, (l, r)) in sack_ranges.iter_mut().zip(blocks.iter().take(n)) {
                 *slot = Some((l.0, r.0));
             }
