@@ -30,22 +30,29 @@ impl Tracer {
 
     /// One line describing `frame` (malformed frames are described as such).
     pub fn line(&mut self, frame: &[u8]) -> String {
-        let Ok(eth) = EthernetFrame::new_checked(frame).and_then(|f| EthernetRepr::parse(&f)) else {
+        let Ok(eth) = EthernetFrame::new_checked(frame).and_then(|f| EthernetRepr::parse(&f))
+        else {
             return format!("malformed Ethernet frame, {} bytes", frame.len());
         };
         let payload = frame.get(14..).unwrap_or(&[]);
         match eth.ethertype {
-            EtherType::Arp => match ArpPacket::new_checked(payload).and_then(|p| ArpRepr::parse(&p)) {
-                Ok(arp) => match arp.operation {
-                    ArpOperation::Request if arp.source_ip == arp.target_ip => {
-                        format!("ARP announce {} is-at {}", arp.source_ip, arp.source_mac)
-                    }
-                    ArpOperation::Request => format!("ARP who-has {} tell {}", arp.target_ip, arp.source_ip),
-                    ArpOperation::Reply => format!("ARP {} is-at {}", arp.source_ip, arp.source_mac),
-                    ArpOperation::Unknown(op) => format!("ARP op {op}"),
-                },
-                Err(e) => format!("ARP {e}"),
-            },
+            EtherType::Arp => {
+                match ArpPacket::new_checked(payload).and_then(|p| ArpRepr::parse(&p)) {
+                    Ok(arp) => match arp.operation {
+                        ArpOperation::Request if arp.source_ip == arp.target_ip => {
+                            format!("ARP announce {} is-at {}", arp.source_ip, arp.source_mac)
+                        }
+                        ArpOperation::Request => {
+                            format!("ARP who-has {} tell {}", arp.target_ip, arp.source_ip)
+                        }
+                        ArpOperation::Reply => {
+                            format!("ARP {} is-at {}", arp.source_ip, arp.source_mac)
+                        }
+                        ArpOperation::Unknown(op) => format!("ARP op {op}"),
+                    },
+                    Err(e) => format!("ARP {e}"),
+                }
+            }
             EtherType::Ipv4 => self.ipv4(payload),
             EtherType::Unknown(t) => format!("ethertype 0x{t:04x}, {} bytes", frame.len()),
         }
@@ -56,18 +63,37 @@ impl Tracer {
             return "malformed IPv4".to_string();
         };
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
-        let bad_ip = if ip.verify_checksum() { "" } else { " [bad ip checksum]" };
+        let bad_ip = if ip.verify_checksum() {
+            ""
+        } else {
+            " [bad ip checksum]"
+        };
         match ip.protocol() {
-            IpProtocol::Icmp => match IcmpPacket::new_checked(ip.payload()).and_then(|p| IcmpRepr::parse(&p)) {
-                Ok(IcmpRepr::EchoRequest { ident, seq_no, data }) => {
-                    format!("{src} > {dst} ICMP echo request id={ident} seq={seq_no} len={}{bad_ip}", data.len())
+            IpProtocol::Icmp => {
+                match IcmpPacket::new_checked(ip.payload()).and_then(|p| IcmpRepr::parse(&p)) {
+                    Ok(IcmpRepr::EchoRequest {
+                        ident,
+                        seq_no,
+                        data,
+                    }) => {
+                        format!("{src} > {dst} ICMP echo request id={ident} seq={seq_no} len={}{bad_ip}", data.len())
+                    }
+                    Ok(IcmpRepr::EchoReply {
+                        ident,
+                        seq_no,
+                        data,
+                    }) => {
+                        format!(
+                            "{src} > {dst} ICMP echo reply id={ident} seq={seq_no} len={}{bad_ip}",
+                            data.len()
+                        )
+                    }
+                    Ok(IcmpRepr::Other { msg_type, code, .. }) => {
+                        format!("{src} > {dst} ICMP type {msg_type} code {code}{bad_ip}")
+                    }
+                    Err(e) => format!("{src} > {dst} ICMP {e}{bad_ip}"),
                 }
-                Ok(IcmpRepr::EchoReply { ident, seq_no, data }) => {
-                    format!("{src} > {dst} ICMP echo reply id={ident} seq={seq_no} len={}{bad_ip}", data.len())
-                }
-                Ok(IcmpRepr::Other { msg_type, code, .. }) => format!("{src} > {dst} ICMP type {msg_type} code {code}{bad_ip}"),
-                Err(e) => format!("{src} > {dst} ICMP {e}{bad_ip}"),
-            },
+            }
             IpProtocol::Tcp => {
                 let packet = match TcpPacket::new_checked(ip.payload()) {
                     Ok(p) => p,
@@ -75,10 +101,17 @@ impl Tracer {
                 };
                 match TcpRepr::parse(&packet, src, dst) {
                     Ok(tcp) => self.tcp(src, dst, &tcp) + bad_ip,
-                    Err(e) => format!("{src}:{} > {dst}:{} TCP {e}{bad_ip}", packet.src_port(), packet.dst_port()),
+                    Err(e) => format!(
+                        "{src}:{} > {dst}:{} TCP {e}{bad_ip}",
+                        packet.src_port(),
+                        packet.dst_port()
+                    ),
                 }
             }
-            other => format!("{src} > {dst} {other}, {} bytes{bad_ip}", ip.payload().len()),
+            other => format!(
+                "{src} > {dst} {other}, {} bytes{bad_ip}",
+                ip.payload().len()
+            ),
         }
     }
 
@@ -152,28 +185,33 @@ mod tests {
     #[test]
     fn describes_a_syn_and_its_answer() {
         use etherparse::{PacketBuilder, TcpOptionElement};
-        let build = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, seq: u32, syn_ack: Option<u32>| {
-            let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4(src, dst, 64);
-            let mut tcp = b.tcp(sp, dp, seq, 29200).syn();
-            if let Some(ack) = syn_ack {
-                tcp = tcp.ack(ack);
-            }
-            let tcp = tcp
-                .options(&[
-                    TcpOptionElement::MaximumSegmentSize(1460),
-                    TcpOptionElement::SelectiveAcknowledgementPermitted,
-                    TcpOptionElement::Noop,
-                    TcpOptionElement::WindowScale(6),
-                ])
-                .unwrap();
-            let mut out = Vec::new();
-            tcp.write(&mut out, &[]).unwrap();
-            out
-        };
+        let build =
+            |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, seq: u32, syn_ack: Option<u32>| {
+                let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                    .ipv4(src, dst, 64);
+                let mut tcp = b.tcp(sp, dp, seq, 29200).syn();
+                if let Some(ack) = syn_ack {
+                    tcp = tcp.ack(ack);
+                }
+                let tcp = tcp
+                    .options(&[
+                        TcpOptionElement::MaximumSegmentSize(1460),
+                        TcpOptionElement::SelectiveAcknowledgementPermitted,
+                        TcpOptionElement::Noop,
+                        TcpOptionElement::WindowScale(6),
+                    ])
+                    .unwrap();
+                let mut out = Vec::new();
+                tcp.write(&mut out, &[]).unwrap();
+                out
+            };
         let mut t = Tracer::new();
         let syn = build([10, 0, 0, 1], [10, 0, 0, 2], 49152, 80, 1000, None);
         let line = t.line(&syn);
-        assert_eq!(line, "10.0.0.1:49152 > 10.0.0.2:80 [S] seq 0 win 29200 <mss 1460,sackOK,wscale 6> len 0");
+        assert_eq!(
+            line,
+            "10.0.0.1:49152 > 10.0.0.2:80 [S] seq 0 win 29200 <mss 1460,sackOK,wscale 6> len 0"
+        );
         let syn_ack = build([10, 0, 0, 2], [10, 0, 0, 1], 80, 49152, 7000, Some(1001));
         let line = t.line(&syn_ack);
         assert_eq!(line, "10.0.0.2:80 > 10.0.0.1:49152 [S.] seq 0 ack 1 win 29200 <mss 1460,sackOK,wscale 6> len 0");
