@@ -9,6 +9,7 @@
 //! a test never hangs: it fails with a [`NetError`] instead.
 
 use core::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rusty_stack::time::{Duration, Instant};
 
@@ -69,6 +70,9 @@ pub enum NetError {
     Livelock(Instant),
     /// The iteration budget is spent.
     Iterations(Instant),
+    /// A host panicked while polled (its message went to stderr); its
+    /// state is whatever the panic left.
+    HostPanicked(Port, Instant),
 }
 
 impl fmt::Display for NetError {
@@ -78,6 +82,7 @@ impl fmt::Display for NetError {
             NetError::Idle(t) => write!(f, "network idle at {t}"),
             NetError::Livelock(t) => write!(f, "hosts did not settle at {t}"),
             NetError::Iterations(t) => write!(f, "iteration budget spent at {t}"),
+            NetError::HostPanicked(port, t) => write!(f, "host on port {port:?} panicked at {t}"),
         }
     }
 }
@@ -173,14 +178,25 @@ impl<HA: Host, HB: Host> Net<HA, HB> {
                     Port::B => self.b.deliver(frame),
                 }
             }
-            worked |= self.a.poll(self.now);
-            worked |= self.b.poll(self.now);
+            worked |= self.poll_host(Port::A)?;
+            worked |= self.poll_host(Port::B)?;
             worked |= self.flush() > 0;
             if !worked {
                 return Ok(());
             }
         }
         Err(NetError::Livelock(self.now))
+    }
+
+    /// Polls one host, turning a panic into [`NetError::HostPanicked`] so
+    /// that the test can still report the trace.
+    fn poll_host(&mut self, port: Port) -> Result<bool, NetError> {
+        let now = self.now;
+        let result = match port {
+            Port::A => catch_unwind(AssertUnwindSafe(|| self.a.poll(now))),
+            Port::B => catch_unwind(AssertUnwindSafe(|| self.b.poll(now))),
+        };
+        result.map_err(|_| NetError::HostPanicked(port, now))
     }
 
     /// The next instant after now at which something is scheduled: a

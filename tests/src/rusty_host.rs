@@ -7,6 +7,7 @@
 //! driver with anything that polls like a Rusty node ([`RustyNode`]): the
 //! bare [`Interface`] (ARP, IPv4, ICMP) or a TCP stack.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 
 use rusty_stack::buf::{BufPool, Chain, PoolConfig, NUM_CLASSES};
@@ -33,11 +34,21 @@ pub struct LinkDriverStats {
     pub tx_alloc_failures: u64,
 }
 
+/// Driver calls one poll may make before [`LinkDriver`] declares the stack
+/// livelocked.
+pub const DEFAULT_MAX_CALLS_PER_POLL: u64 = 1_000_000;
+
 /// A [`Driver`] for one port of a link, with its own buffer pool.
 ///
 /// Virtual time is set by the harness with [`LinkDriver::set_now`];
 /// received frames are queued with [`LinkDriver::deliver`] and transmitted
 /// ones collected with [`LinkDriver::take_tx`].
+///
+/// A stack stuck in a loop inside one poll would hang the test, out of the
+/// harness's reach; so the driver counts the calls made to it since the
+/// last [`LinkDriver::begin_poll`] (or `set_now`) and panics past a budget
+/// ([`DEFAULT_MAX_CALLS_PER_POLL`]), naming the livelock. The count is of
+/// calls, not wall time, so it is deterministic.
 #[derive(Debug)]
 pub struct LinkDriver {
     port: Port,
@@ -49,6 +60,8 @@ pub struct LinkDriver {
     rx_capacity: usize,
     tx: Vec<Vec<u8>>,
     stats: LinkDriverStats,
+    calls: Cell<u64>,
+    max_calls_per_poll: u64,
 }
 
 impl LinkDriver {
@@ -72,7 +85,32 @@ impl LinkDriver {
             rx_capacity,
             tx: Vec::new(),
             stats: LinkDriverStats::default(),
+            calls: Cell::new(0),
+            max_calls_per_poll: DEFAULT_MAX_CALLS_PER_POLL,
         }
+    }
+
+    /// Sets the budget of driver calls per poll.
+    pub fn set_max_calls_per_poll(&mut self, max: u64) {
+        self.max_calls_per_poll = max;
+    }
+
+    /// Starts a new budget of driver calls (called before each poll).
+    pub fn begin_poll(&mut self) {
+        self.calls.set(0);
+    }
+
+    /// Counts one driver call; panics when the budget is spent.
+    fn count_call(&self, what: &str) {
+        let calls = self.calls.get() + 1;
+        self.calls.set(calls);
+        assert!(
+            calls <= self.max_calls_per_poll,
+            "LinkDriver on port {:?}: {calls} driver calls in one poll at {} \
+             (last: {what}); the stack is looping without making progress",
+            self.port,
+            self.now
+        );
     }
 
     /// The link port this driver sits on.
@@ -83,6 +121,7 @@ impl LinkDriver {
     /// Sets the virtual time `now()` reports.
     pub fn set_now(&mut self, now: Instant) {
         self.now = now;
+        self.begin_poll();
     }
 
     /// Queues a frame that arrived from the link (dropped and counted when
@@ -125,10 +164,12 @@ impl LinkDriver {
 
 impl Driver for LinkDriver {
     fn now(&self) -> Instant {
+        self.count_call("now");
         self.now
     }
 
     fn receive(&mut self) -> Option<Chain> {
+        self.count_call("receive");
         while let Some(frame) = self.rx.pop_front() {
             let Some(mut chain) = self.pool.alloc_chain(frame.len()) else {
                 self.stats.rx_no_buffer += 1;
@@ -144,6 +185,7 @@ impl Driver for LinkDriver {
     }
 
     fn alloc_tx(&mut self, len: usize) -> Option<Chain> {
+        self.count_call("alloc_tx");
         let chain = self.pool.alloc_chain(len);
         if chain.is_none() {
             self.stats.tx_alloc_failures += 1;
@@ -152,20 +194,24 @@ impl Driver for LinkDriver {
     }
 
     fn transmit(&mut self, frame: Chain) {
+        self.count_call("transmit");
         self.stats.transmitted += 1;
         self.tx.push(frame.copy_to_vec());
         self.pool.free_chain(frame);
     }
 
     fn release(&mut self, frame: Chain) {
+        self.count_call("release");
         self.pool.free_chain(frame);
     }
 
     fn mac(&self) -> MacAddr {
+        self.count_call("mac");
         self.mac
     }
 
     fn mtu(&self) -> usize {
+        self.count_call("mtu");
         self.mtu
     }
 
@@ -236,6 +282,7 @@ impl<N: RustyNode> Host for RustyHost<N> {
 
     fn poll(&mut self, now: Instant) -> bool {
         self.driver.set_now(now);
+        self.driver.begin_poll();
         let pending = self.driver.rx_pending() > 0;
         self.node.poll(&mut self.driver, now) || pending
     }

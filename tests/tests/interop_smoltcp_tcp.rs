@@ -10,7 +10,7 @@ use rusty_stack::tcp::{App, ConnRef, Connect, SendError, Stack, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use rusty_tests::rusty_tcp::BytesWriter;
-use rusty_tests::{Link, LinkConfig, LinkStats, Net, Port, RustyHost, SmolHost};
+use rusty_tests::{Link, LinkConfig, LinkStats, Net, NetError, Port, RustyHost, SmolHost};
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::State as SmolState;
 
@@ -106,7 +106,6 @@ impl App for Echo {
 
 /// A client: opens one connection to the smoltcp echo server, sends its
 /// data in 4 KiB writes, collects the echo and closes when all came back.
-#[derive(Debug)]
 struct Client {
     connect_to: Option<(Ipv4Addr, u16)>,
     to_send: VecDeque<BytesWriter>,
@@ -117,6 +116,21 @@ struct Client {
     closed: bool,
     reset: bool,
     connect_failed: bool,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("writes_left", &self.to_send.len())
+            .field("received", &self.received.len())
+            .field("total", &self.total)
+            .field("connected", &self.connected)
+            .field("closing", &self.closing)
+            .field("closed", &self.closed)
+            .field("reset", &self.reset)
+            .field("connect_failed", &self.connect_failed)
+            .finish()
+    }
 }
 
 impl Client {
@@ -216,11 +230,11 @@ fn tcp_config() -> TcpConfig {
     }
 }
 
-fn net<A: App>(link: LinkConfig, app: A) -> TcpNet<A> {
+fn net<A: App>(link: LinkConfig, tcp: TcpConfig, app: A) -> TcpNet<A> {
     let cidr = Ipv4Cidr::new(RUSTY_IP, 24).expect("valid prefix");
     Net::new(
         Link::new(link),
-        RustyHost::stack(Port::A, RUSTY_MAC, cidr, tcp_config(), app),
+        RustyHost::stack(Port::A, RUSTY_MAC, cidr, tcp, app),
         SmolHost::new(SMOL_MAC, SMOL_IP, 24, 0x5eed),
     )
 }
@@ -232,12 +246,13 @@ fn report<A: App + core::fmt::Debug>(net: &mut TcpNet<A>, smol: SocketHandle) ->
     let app = format!("{:?}", stack.app());
     let tcp = format!("{:?}", stack.tcp_counters());
     let active = stack.active_connections();
+    let now = net.now();
     let socket = net.b.tcp(smol);
     format!(
         "at {}\nRusty app: {app}\nRusty TCP: {tcp}\nRusty drops: {drops:?}\n\
          Rusty active connections: {active}\nsmoltcp socket: {:?}, send queue {}, recv queue {}\n\
          link: {:?}\nlast frames:\n{}",
-        net.now(),
+        now,
         socket.state(),
         socket.send_queue(),
         socket.recv_queue(),
@@ -255,8 +270,13 @@ struct Outcome {
 
 // --------------------------------------------- smoltcp client, Rusty server
 
-fn smoltcp_client_to_rusty_echo(link: LinkConfig, len: usize, deadline: Instant) -> Outcome {
-    let mut net = net(link, Echo::default());
+fn smoltcp_client_to_rusty_echo(
+    link: LinkConfig,
+    tcp: TcpConfig,
+    len: usize,
+    deadline: Instant,
+) -> Outcome {
+    let mut net = net(link, tcp, Echo::default());
     net.a
         .node
         .listen(ECHO_PORT, 16)
@@ -319,8 +339,12 @@ fn smoltcp_client_to_rusty_echo(link: LinkConfig, len: usize, deadline: Instant)
 
 #[test]
 fn interop_smoltcp_client_echo_100k_through_rusty_server() {
-    let outcome =
-        smoltcp_client_to_rusty_echo(LinkConfig::new(1), 100 * 1024, Instant::from_secs(30));
+    let outcome = smoltcp_client_to_rusty_echo(
+        LinkConfig::new(1),
+        tcp_config(),
+        100 * 1024,
+        Instant::from_secs(30),
+    );
     assert_eq!(outcome.link.lost, 0);
 }
 
@@ -329,30 +353,38 @@ fn interop_smoltcp_client_echo_under_loss_and_reordering() {
     let link = LinkConfig::new(0xa11ce)
         .with_loss(0.05)
         .with_reorder(0.2, Duration::from_millis(4));
-    let outcome = smoltcp_client_to_rusty_echo(link.clone(), 100 * 1024, Instant::from_secs(300));
+    let outcome = smoltcp_client_to_rusty_echo(
+        link.clone(),
+        tcp_config(),
+        100 * 1024,
+        Instant::from_secs(300),
+    );
     assert!(outcome.link.lost > 0 && outcome.link.reordered > 0);
     // Deterministic: the same seed gives the same run.
     assert_eq!(
-        smoltcp_client_to_rusty_echo(link, 100 * 1024, Instant::from_secs(300)),
+        smoltcp_client_to_rusty_echo(link, tcp_config(), 100 * 1024, Instant::from_secs(300)),
         outcome
     );
 }
 
 // --------------------------------------------- Rusty client, smoltcp server
 
-fn rusty_client_to_smoltcp_echo(link: LinkConfig, len: usize, deadline: Instant) -> Outcome {
+fn rusty_client_to_smoltcp_echo(
+    link: LinkConfig,
+    tcp: TcpConfig,
+    len: usize,
+    deadline: Instant,
+) -> Outcome {
     let data = test_data(len);
-    let mut net = net(link, Client::new(SMOL_IP, ECHO_PORT, &data));
+    let mut net = net(link, tcp, Client::new(SMOL_IP, ECHO_PORT, &data));
     let handle = net.b.add_tcp_listener(ECHO_PORT, 64 * 1024, 64 * 1024);
     let mut buf = vec![0u8; 64 * 1024];
     let result = net.run_until(deadline, |net| {
         // The smoltcp echo server.
         let socket = net.b.tcp(handle);
         while socket.can_recv() && socket.send_capacity() > socket.send_queue() {
-            let room = socket.send_capacity() - socket.send_queue();
-            let n = socket
-                .recv_slice(&mut buf[..room.min(buf.len())])
-                .expect("socket open");
+            let room = (socket.send_capacity() - socket.send_queue()).min(buf.len());
+            let n = socket.recv_slice(&mut buf[..room]).expect("socket open");
             if n == 0 {
                 break;
             }
@@ -385,15 +417,21 @@ fn rusty_client_to_smoltcp_echo(link: LinkConfig, len: usize, deadline: Instant)
         report(&mut net, handle)
     );
     let end = net.now();
-    // smoltcp's side finishes too.
+    // smoltcp's side finishes too (Rusty, in TIME-WAIT, acknowledges its
+    // FIN). smoltcp 0.12 has a known flaw: a stale ACK arriving in
+    // LAST-ACK stops its retransmission timer (smoltcp-rs/smoltcp#1060), so
+    // if the ACK of its FIN is then lost it waits in LAST-ACK forever. That
+    // ends the run idle with smoltcp in LAST-ACK, which is accepted.
     let finished = net.run_until(deadline, |net| {
         matches!(
             net.b.tcp(handle).state(),
             SmolState::Closed | SmolState::TimeWait
         )
     });
-    if let Err(e) = finished {
-        panic!("{e}: smoltcp did not close\n{}", report(&mut net, handle));
+    match finished {
+        Ok(_) => {}
+        Err(NetError::Idle(_)) if net.b.tcp(handle).state() == SmolState::LastAck => {}
+        Err(e) => panic!("{e}: smoltcp did not close\n{}", report(&mut net, handle)),
     }
     Outcome {
         end,
@@ -403,8 +441,12 @@ fn rusty_client_to_smoltcp_echo(link: LinkConfig, len: usize, deadline: Instant)
 
 #[test]
 fn interop_smoltcp_rusty_client_echo_through_smoltcp_server() {
-    let outcome =
-        rusty_client_to_smoltcp_echo(LinkConfig::new(2), 100 * 1024, Instant::from_secs(30));
+    let outcome = rusty_client_to_smoltcp_echo(
+        LinkConfig::new(2),
+        tcp_config(),
+        100 * 1024,
+        Instant::from_secs(30),
+    );
     assert_eq!(outcome.link.lost, 0);
 }
 
@@ -413,10 +455,89 @@ fn interop_smoltcp_rusty_client_under_loss_and_reordering() {
     let link = LinkConfig::new(0xb0b)
         .with_loss(0.05)
         .with_reorder(0.2, Duration::from_millis(4));
-    let outcome = rusty_client_to_smoltcp_echo(link.clone(), 100 * 1024, Instant::from_secs(300));
+    let outcome = rusty_client_to_smoltcp_echo(
+        link.clone(),
+        tcp_config(),
+        100 * 1024,
+        Instant::from_secs(300),
+    );
     assert!(outcome.link.lost > 0 && outcome.link.reordered > 0);
     assert_eq!(
-        rusty_client_to_smoltcp_echo(link, 100 * 1024, Instant::from_secs(300)),
+        rusty_client_to_smoltcp_echo(link, tcp_config(), 100 * 1024, Instant::from_secs(300)),
         outcome
+    );
+}
+
+// ------------------------------------------- variants isolating features
+
+/// Rusty without SACK: loss recovery by duplicate ACKs (NewReno) and RTOs
+/// only, so no segment carries SACK blocks.
+fn tcp_config_no_sack() -> TcpConfig {
+    TcpConfig {
+        sack: false,
+        ..tcp_config()
+    }
+}
+
+#[test]
+fn interop_smoltcp_client_under_loss_without_sack() {
+    let link = LinkConfig::new(0xc0ffee)
+        .with_loss(0.05)
+        .with_reorder(0.2, Duration::from_millis(4));
+    let run = || {
+        smoltcp_client_to_rusty_echo(
+            link.clone(),
+            tcp_config_no_sack(),
+            100 * 1024,
+            Instant::from_secs(300),
+        )
+    };
+    let outcome = run();
+    assert!(outcome.link.lost > 0 && outcome.link.reordered > 0);
+    assert_eq!(run(), outcome, "same seed, same run");
+}
+
+#[test]
+fn interop_smoltcp_rusty_client_under_loss_without_sack() {
+    let link = LinkConfig::new(0xfee1)
+        .with_loss(0.05)
+        .with_reorder(0.2, Duration::from_millis(4));
+    let outcome = rusty_client_to_smoltcp_echo(
+        link,
+        tcp_config_no_sack(),
+        100 * 1024,
+        Instant::from_secs(300),
+    );
+    assert!(outcome.link.lost > 0);
+}
+
+/// Duplicated and corrupted frames: checksums drop the corrupted ones on
+/// both sides, duplicates are harmless, and the echo still arrives intact.
+/// (Without SACK, so that this checks checksums and duplicates alone; the
+/// SACK paths are covered by the loss tests above.)
+#[test]
+fn interop_smoltcp_echo_with_duplication_and_corruption() {
+    let link = LinkConfig::new(0xbad)
+        .with_duplicate(0.05)
+        .with_corrupt(0.05);
+    let outcome = smoltcp_client_to_rusty_echo(
+        link.clone(),
+        tcp_config_no_sack(),
+        100 * 1024,
+        Instant::from_secs(300),
+    );
+    assert!(
+        outcome.link.duplicated > 0 && outcome.link.corrupted > 0,
+        "{outcome:?}"
+    );
+    let outcome = rusty_client_to_smoltcp_echo(
+        link,
+        tcp_config_no_sack(),
+        100 * 1024,
+        Instant::from_secs(300),
+    );
+    assert!(
+        outcome.link.duplicated > 0 && outcome.link.corrupted > 0,
+        "{outcome:?}"
     );
 }
