@@ -10,4 +10,6 @@
 //! assert_eq!(report.replies, 3);
 //! ```
 
+pub mod cost;
+pub mod nic;
 pub mod ping_demo;
