@@ -11,5 +11,6 @@
 //! ```
 
 pub mod cost;
+pub mod host;
 pub mod nic;
 pub mod ping_demo;
