@@ -10,4 +10,7 @@
 //! assert_eq!(report.replies, 3);
 //! ```
 
+pub mod cost;
+pub mod host;
+pub mod nic;
 pub mod ping_demo;
