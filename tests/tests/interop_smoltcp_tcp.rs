@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use rusty_stack::cursor::Cursor;
-use rusty_stack::tcp::{App, ConnRef, Connect, SendError, Stack, TcpConfig};
+use rusty_stack::tcp::{App, ConnId, ConnRef, Connect, SendError, Stack, State, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use rusty_tests::rusty_tcp::BytesWriter;
@@ -116,6 +116,7 @@ struct Client {
     closed: bool,
     reset: bool,
     connect_failed: bool,
+    id: Option<ConnId>,
 }
 
 impl core::fmt::Debug for Client {
@@ -145,6 +146,7 @@ impl Client {
             closed: false,
             reset: false,
             connect_failed: false,
+            id: None,
         }
     }
 
@@ -172,6 +174,7 @@ impl App for Client {
     fn on_connected(&mut self, _c: &mut (), conn: ConnRef<'_, BytesWriter>) {
         assert_eq!(conn.remote(), (SMOL_IP, ECHO_PORT));
         self.connected = true;
+        self.id = Some(conn.id());
         self.flush(conn);
     }
 
@@ -397,16 +400,29 @@ fn rusty_client_to_smoltcp_echo(
         let app = net.a.node.app();
         app.closed || app.reset || app.connect_failed
     });
-    if let Err(e) = result {
-        panic!(
+    // smoltcp 0.12 has a known flaw (smoltcp-rs/smoltcp#1060, fixed
+    // upstream by PR #1126): a stale ACK arriving in LAST-ACK stops its
+    // retransmission timer, so if its FIN (or the ACK of its FIN) is lost
+    // after that, it never sends the FIN again and sits in LAST-ACK. Rusty
+    // then waits in FIN-WAIT-2 (it has no FIN-WAIT-2 timeout) and the net
+    // goes idle. That outcome is accepted once everything was echoed.
+    let smoltcp_stuck = |net: &mut TcpNet<Client>| {
+        let rusty_state = net.a.node.app().id.and_then(|id| net.a.node.state(id));
+        net.b.tcp(handle).state() == SmolState::LastAck
+            && matches!(rusty_state, None | Some(State::FinWait2))
+    };
+    let stuck = match result {
+        Ok(_) => false,
+        Err(NetError::Idle(_)) if smoltcp_stuck(&mut net) => true,
+        Err(e) => panic!(
             "{e}: Rusty got {} of {len} bytes back\n{}",
             net.a.node.app().received.len(),
             report(&mut net, handle)
-        );
-    }
+        ),
+    };
     let app = net.a.node.app();
     assert!(
-        app.connected && app.closed && !app.reset && !app.connect_failed,
+        app.connected && (app.closed || stuck) && !app.reset && !app.connect_failed,
         "{}",
         report(&mut net, handle)
     );
@@ -418,10 +434,7 @@ fn rusty_client_to_smoltcp_echo(
     );
     let end = net.now();
     // smoltcp's side finishes too (Rusty, in TIME-WAIT, acknowledges its
-    // FIN). smoltcp 0.12 has a known flaw: a stale ACK arriving in
-    // LAST-ACK stops its retransmission timer (smoltcp-rs/smoltcp#1060), so
-    // if the ACK of its FIN is then lost it waits in LAST-ACK forever. That
-    // ends the run idle with smoltcp in LAST-ACK, which is accepted.
+    // FIN), unless it is stuck in LAST-ACK as above.
     let finished = net.run_until(deadline, |net| {
         matches!(
             net.b.tcp(handle).state(),
@@ -430,7 +443,7 @@ fn rusty_client_to_smoltcp_echo(
     });
     match finished {
         Ok(_) => {}
-        Err(NetError::Idle(_)) if net.b.tcp(handle).state() == SmolState::LastAck => {}
+        Err(NetError::Idle(_)) if smoltcp_stuck(&mut net) => {}
         Err(e) => panic!("{e}: smoltcp did not close\n{}", report(&mut net, handle)),
     }
     Outcome {
@@ -540,4 +553,28 @@ fn interop_smoltcp_echo_with_duplication_and_corruption() {
         outcome.link.duplicated > 0 && outcome.link.corrupted > 0,
         "{outcome:?}"
     );
+}
+
+// ---------------------------------------------------------------- sweeps
+
+/// Many seeds, both directions, SACK on: moderate loss with duplication,
+/// corruption and reordering, and heavy loss. Cheap (virtual time), and
+/// it shakes out rare interleavings a single seed never shows.
+#[test]
+fn interop_smoltcp_seed_sweep() {
+    for seed in 0..16u64 {
+        let mixed = LinkConfig::new(seed)
+            .with_loss(0.03)
+            .with_duplicate(0.02)
+            .with_corrupt(0.01)
+            .with_reorder(0.2, Duration::from_millis(4));
+        let heavy = LinkConfig::new(1000 + seed)
+            .with_loss(0.15)
+            .with_reorder(0.2, Duration::from_millis(4));
+        for link in [mixed, heavy] {
+            let deadline = Instant::from_secs(600);
+            smoltcp_client_to_rusty_echo(link.clone(), tcp_config(), 64 * 1024, deadline);
+            rusty_client_to_smoltcp_echo(link, tcp_config(), 64 * 1024, deadline);
+        }
+    }
 }
