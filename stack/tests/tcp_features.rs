@@ -313,3 +313,36 @@ fn nagle_holds_small_segments_while_data_is_in_flight() {
     assert_ne!(without, with);
     assert!(with.contains("len 104"));
 }
+
+#[test]
+fn fin_wait_2_times_out_when_the_peer_never_closes() {
+    let config = TcpConfig {
+        fin_wait2_timeout: Some(Duration::from_secs(30)),
+        ..test_config()
+    };
+    let client = Script {
+        connects: vec![(IP_B, 80)],
+        close_after_request: true,
+        ..Script::default()
+    };
+    // The server never closes its side.
+    let server = Script {
+        close_on_remote_close: false,
+        ..Script::default()
+    };
+    let mut net = Net::new(client, server, config, test_config());
+    net.b.listen(80, 16).unwrap();
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(
+        net.a.connections().next().map(|c| c.state),
+        Some(State::FinWait2)
+    );
+    net.run_for(Duration::from_secs(40));
+    assert_eq!(net.a.active_connections(), 0);
+    assert_eq!(net.a.tcp_counters().fin_wait2_timeouts, 1);
+    assert!(net.a.app().logs[0].closed);
+    assert_eq!(
+        net.b.connections().next().map(|c| c.state),
+        Some(State::CloseWait)
+    );
+}

@@ -1582,10 +1582,14 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             let at = now + self.config.delayed_ack;
             self.schedule(idx, TimerKind::DelayedAck, at);
         }
-        if let Some(idle) = self.config.keepalive {
-            if self.slots[idx].tcb.keepalive_timer.is_none()
-                && self.slots[idx].tcb.state != State::SynSent
-            {
+        // The idle timer: keepalive, and the FIN-WAIT-2 timeout.
+        let idle = match self.slots[idx].tcb.state {
+            State::SynSent => None,
+            State::FinWait2 => self.config.fin_wait2_timeout.or(self.config.keepalive),
+            _ => self.config.keepalive,
+        };
+        if let Some(idle) = idle {
+            if self.slots[idx].tcb.keepalive_timer.is_none() {
                 self.schedule(idx, TimerKind::Keepalive, now + idle);
             }
         }
@@ -2183,6 +2187,20 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         idx: usize,
         now: Instant,
     ) {
+        if self.slots[idx].tcb.state == State::FinWait2 {
+            if let Some(limit) = self.config.fin_wait2_timeout {
+                // Our side is closed and the peer never sends its FIN: give
+                // the slot back, as Linux does with tcp_fin_timeout.
+                let last = self.slots[idx].tcb.last_activity;
+                if now - last >= limit {
+                    self.counters.fin_wait2_timeouts += 1;
+                    self.close_conn(app, driver, idx);
+                } else {
+                    self.schedule(idx, TimerKind::Keepalive, last + limit);
+                }
+                return;
+            }
+        }
         let Some(idle) = self.config.keepalive else {
             return;
         };
