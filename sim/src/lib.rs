@@ -10,4 +10,8 @@
 //! assert_eq!(report.replies, 3);
 //! ```
 
+pub mod cli;
+pub mod engine;
 pub mod ping_demo;
+pub mod report;
+pub mod scenario;
