@@ -10,7 +10,11 @@
 //! assert_eq!(report.replies, 3);
 //! ```
 
+pub mod cli;
 pub mod cost;
+pub mod engine;
 pub mod host;
 pub mod nic;
 pub mod ping_demo;
+pub mod report;
+pub mod scenario;
