@@ -22,6 +22,7 @@ use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 
 use crate::cost::{CostModel, Work};
 use crate::nic::{NicStats, SimNic};
+use crate::workload::{AppStats, ClientStats};
 
 /// What running a core produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +65,15 @@ pub trait HostModel {
     fn tcp_counters(&self) -> TcpCounters;
     /// NIC counters of all ports, merged.
     fn nic_stats(&self) -> NicStats;
+    /// Listens on `port` on every stack (servers).
+    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::tcp::ListenError> {
+        let _ = (port, backlog);
+        Ok(())
+    }
+    /// What the host's client apps did, merged; `None` for servers.
+    fn client_stats(&self) -> Option<ClientStats> {
+        None
+    }
 }
 
 /// One port of a Rusty host.
@@ -196,7 +206,7 @@ impl<A: App> RustyHost<A> {
     }
 }
 
-impl<A: App> HostModel for RustyHost<A> {
+impl<A: App + AppStats> HostModel for RustyHost<A> {
     fn name(&self) -> &str {
         &self.config.name
     }
@@ -296,6 +306,23 @@ impl<A: App> HostModel for RustyHost<A> {
         let mut total = TcpCounters::default();
         for stack in self.all_stacks() {
             total.merge(stack.tcp_counters());
+        }
+        total
+    }
+
+    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::tcp::ListenError> {
+        for stack in self.all_stacks_mut() {
+            stack.listen(port, backlog)?;
+        }
+        Ok(())
+    }
+
+    fn client_stats(&self) -> Option<ClientStats> {
+        let mut total: Option<ClientStats> = None;
+        for stack in self.all_stacks() {
+            if let Some(stats) = stack.app().client_stats() {
+                total.get_or_insert_with(ClientStats::default).merge(&stats);
+            }
         }
         total
     }

@@ -28,4 +28,5 @@ pub mod ping_demo;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod workload;
 pub mod world;

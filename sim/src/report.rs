@@ -310,7 +310,7 @@ impl Report {
 }
 
 /// The serde name of a unit enum value (`rusty`, `tilegx36`).
-fn enum_name<T: Serialize>(v: &T) -> String {
+pub fn enum_name<T: Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {
         Ok(serde_json::Value::String(s)) => s,
         _ => String::new(),

@@ -21,9 +21,17 @@ pub type HostId = usize;
 #[derive(Debug)]
 enum Event {
     /// A frame arrives at `host`'s `port`.
-    Arrive { host: HostId, port: usize, frame: Vec<u8> },
+    Arrive {
+        host: HostId,
+        port: usize,
+        frame: Vec<u8>,
+    },
     /// `host`'s `core` is due; `token` tells stale wake-ups apart.
-    Wake { host: HostId, core: usize, token: u64 },
+    Wake {
+        host: HostId,
+        core: usize,
+        token: u64,
+    },
 }
 
 /// A link and the two ports it joins.
@@ -153,7 +161,9 @@ impl World {
                 self.now = limit;
                 return true;
             }
-            let Some((at, event)) = self.events.pop() else { break };
+            let Some((at, event)) = self.events.pop() else {
+                break;
+            };
             self.now = at;
             self.events_processed += 1;
             self.handle(event);
@@ -199,7 +209,9 @@ impl World {
 
     /// A frame leaves `host`'s `port` at `at`.
     fn transmit(&mut self, host: HostId, port: usize, frame: Vec<u8>, at: Instant) {
-        let Some((link, side)) = self.wiring[host][port] else { return };
+        let Some((link, side)) = self.wiring[host][port] else {
+            return;
+        };
         let slot = &mut self.links[link];
         let result = slot.link.send(side, frame, at);
         for delivery in result {
@@ -207,7 +219,14 @@ impl World {
                 Side::A => slot.ends[0],
                 Side::B => slot.ends[1],
             };
-            self.events.push(delivery.at, Event::Arrive { host: to_host, port: to_port, frame: delivery.frame });
+            self.events.push(
+                delivery.at,
+                Event::Arrive {
+                    host: to_host,
+                    port: to_port,
+                    frame: delivery.frame,
+                },
+            );
         }
     }
 
