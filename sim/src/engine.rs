@@ -128,7 +128,7 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
     let server_ports: Vec<PortSpec> = (0..links)
         .map(|p| PortSpec {
             mac: mac(p, 1),
-            ip: Ipv4Cidr::new(address(p, 1), 24).unwrap_or_else(|| unreachable_cidr()),
+            ip: cidr(p, 1),
         })
         .collect();
     let server_config = RustyHostConfig {
@@ -169,7 +169,7 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
         ports: (0..links)
             .map(|p| PortSpec {
                 mac: mac(p, 2),
-                ip: Ipv4Cidr::new(address(p, 2), 24).unwrap_or_else(|| unreachable_cidr()),
+                ip: cidr(p, 2),
             })
             .collect(),
         mtu,
@@ -249,8 +249,9 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
     })
 }
 
-fn unreachable_cidr() -> Ipv4Cidr {
-    Ipv4Cidr::new(Ipv4Addr::new(10, 0, 0, 1), 24).expect("valid constant prefix")
+/// Address and subnet of `host` on port `p`.
+fn cidr(p: usize, host: u8) -> Ipv4Cidr {
+    Ipv4Cidr::new(address(p, host), 24).expect("24 is a valid prefix length")
 }
 
 /// Runs `scenario` and reports on it (see [`crate::cli::Engine`]).

@@ -57,6 +57,11 @@ pub trait HostModel {
     /// Runs `core` at `now`; the frames it sends are appended to `out` as
     /// `(port, frame)`, to leave at the returned `busy_until`.
     fn run_core(&mut self, core: usize, now: Instant, out: &mut Vec<(usize, Vec<u8>)>) -> CoreRun;
+    /// Cores that other cores sent messages to during the last run (they
+    /// must run to read them), appended to `out`.
+    fn take_wakeups(&mut self, out: &mut Vec<usize>) {
+        let _ = out;
+    }
     /// Statistics of `core`.
     fn core_stats(&self, core: usize) -> CoreStats;
     /// Interface counters of all cores, merged.
@@ -130,6 +135,8 @@ pub struct RustyHost<A: App> {
     cores: Vec<Core<A>>,
     /// Mappings dropped because a ring was full.
     arp_ring_overflow: u64,
+    /// Cores with new messages in their rings.
+    wakeups: Vec<usize>,
 }
 
 impl<A: App> RustyHost<A> {
@@ -177,6 +184,7 @@ impl<A: App> RustyHost<A> {
             nics,
             cores,
             arp_ring_overflow: 0,
+            wakeups: Vec::new(),
         }
     }
 
@@ -261,6 +269,9 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
                 }
                 if other.arp_inbox.len() < ARP_RING {
                     other.arp_inbox.push_back((ip, mac));
+                    if !self.wakeups.contains(&i) {
+                        self.wakeups.push(i);
+                    }
                 } else {
                     self.arp_ring_overflow += 1;
                 }
@@ -288,6 +299,10 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
             busy_until,
             wake_at,
         }
+    }
+
+    fn take_wakeups(&mut self, out: &mut Vec<usize>) {
+        out.append(&mut self.wakeups);
     }
 
     fn core_stats(&self, core: usize) -> CoreStats {

@@ -61,6 +61,7 @@ pub struct World {
     /// `(host, port) -> (link, side)`.
     wiring: Vec<Vec<Option<(usize, Side)>>>,
     scratch: Vec<(usize, Vec<u8>)>,
+    woken: Vec<usize>,
     events_processed: u64,
 }
 
@@ -81,6 +82,7 @@ impl World {
             links: Vec::new(),
             wiring: Vec::new(),
             scratch: Vec::new(),
+            woken: Vec::new(),
             events_processed: 0,
         }
     }
@@ -203,6 +205,13 @@ impl World {
                 if let Some(at) = run.wake_at {
                     self.schedule_wake(host, core, at);
                 }
+                // Messages to other cores are readable once this run is done.
+                let mut woken = std::mem::take(&mut self.woken);
+                self.hosts[host].take_wakeups(&mut woken);
+                for other in woken.drain(..) {
+                    self.schedule_wake(host, other, run.busy_until);
+                }
+                self.woken = woken;
             }
         }
     }

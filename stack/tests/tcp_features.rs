@@ -122,11 +122,8 @@ fn frames_of_another_cores_ports_are_handed_over() {
         },
         test_config(),
     );
-    let syn_ack = {
-        // Build the SYN-ACK with B's real stack: connect from A' (port 50001).
-        let frame = support_frame_from(IP_B, 80, IP_A, 50001);
-        frame
-    };
+    // A SYN-ACK for port 50001, as if core 1 had sent the SYN.
+    let syn_ack = support_frame_from(IP_B, 80, IP_A, 50001);
     let mut chain = odd.da.alloc_tx(syn_ack.len()).unwrap();
     chain.cursor_mut().write(&syn_ack).unwrap();
     let now = odd.now;
@@ -294,8 +291,11 @@ fn nagle_holds_small_segments_while_data_is_in_flight() {
             delayed_ack: Duration::from_millis(40),
             ..test_config()
         };
-        let mut server = Script::default();
-        server.reply = Some(data(3000, 1)); // 1448 + 1448 + 104
+        // 1448 + 1448 + 104 bytes.
+        let server = Script {
+            reply: Some(data(3000, 1)),
+            ..Script::default()
+        };
         let client = Script {
             request: Some(data(1, 0)),
             connects: vec![(IP_B, 80)],
