@@ -1,0 +1,231 @@
+//! Applications written once against the [`App`](crate::tcp::App) API, so
+//! that they run unchanged on every backend (the pair driver, the simulator,
+//! mPIPE, TAP):
+//!
+//! * [`echo::EchoServer`] — echoes every byte back (thesis, chapter 2);
+//! * [`http_server::HttpServer`] — the thesis's minimal page server: reads
+//!   the request line only, answers with a page from [`Content`] and closes;
+//!   page bodies are checksummed from their [`PrefixSums`] tables;
+//! * [`http_client::HttpLoadClient`] — the benchmark's load generator: keeps
+//!   a number of connections open, fetches random pages and verifies every
+//!   response byte for byte.
+//!
+//! Shared pieces: [`Page`] and [`Content`] (what the server serves and the
+//! client expects), the incremental HTTP parsers of [`http`], a
+//! log-linear [`histogram::LatencyHistogram`] and the seeded
+//! [`rng::SplitMix64`] generator.
+//!
+//! None of them allocates per packet or per connection: per-connection state
+//! lives in the stack's connection slots and writers in its transmit queues.
+
+pub mod echo;
+pub mod histogram;
+pub mod http;
+pub mod http_client;
+pub mod http_server;
+pub mod rng;
+
+use crate::checksum;
+use crate::prefix_sum::PrefixSums;
+
+pub use self::echo::{EchoConn, EchoCounters, EchoServer, EchoWriter};
+pub use self::histogram::LatencyHistogram;
+pub use self::http_client::{
+    ClientConn, FailCounts, FailReason, HttpClientConfig, HttpClientCounters, HttpLoadClient,
+    RequestWriter,
+};
+pub use self::http_server::{HttpConn, HttpServer, HttpServerCounters, HttpWriter};
+pub use self::rng::SplitMix64;
+
+/// A page body, with its checksum table when one was precomputed.
+#[derive(Clone, Copy, Debug)]
+pub struct Page<'a> {
+    /// The bytes served (no HTTP header).
+    pub body: &'a [u8],
+    /// Prefix sums of `body`, so that any segment of it is checksummed in
+    /// constant time without reading it.
+    pub sums: Option<&'a PrefixSums>,
+}
+
+impl<'a> Page<'a> {
+    /// A page without a checksum table.
+    pub const fn new(body: &'a [u8]) -> Self {
+        Page { body, sums: None }
+    }
+
+    /// A page with its checksum table (built from the same `body`).
+    pub const fn with_sums(body: &'a [u8], sums: &'a PrefixSums) -> Self {
+        Page {
+            body,
+            sums: Some(sums),
+        }
+    }
+
+    /// The ones' complement sum of `body[offset..offset + len]` as if it
+    /// started at an even position, from the table; `None` without a table,
+    /// when the table was not built from a body of this length, or when the
+    /// range is out of bounds.
+    #[inline]
+    pub fn sum(&self, offset: usize, len: usize) -> Option<u16> {
+        let sums = self.sums?;
+        if sums.len() != self.body.len() {
+            return None;
+        }
+        sums.sum(self.body, offset, len)
+    }
+}
+
+/// The pages a server serves and a load client expects, supplied by the
+/// owner. Pages are numbered `0..count()` and served at `/N.htm` (`N` in
+/// decimal, without leading zeros), as in the thesis benchmark.
+///
+/// Implemented for slices and vectors of `Page<'static>` (page `i` is
+/// element `i`), and for references to any `Content`.
+///
+/// ```
+/// use rusty_stack::apps::{Content, Page};
+///
+/// let pages: &'static [Page<'static>] = &[Page::new(b"zero"), Page::new(b"one")];
+/// assert_eq!(pages.count(), 2);
+/// assert_eq!(pages.get(b"/1.htm").map(|p| p.body), Some(&b"one"[..]));
+/// assert!(pages.get(b"/01.htm").is_none());
+/// assert!(pages.get(b"/2.htm").is_none());
+/// ```
+pub trait Content {
+    /// Number of pages.
+    fn count(&self) -> usize;
+
+    /// Page `index`; `Some` for every `index < count()`.
+    fn page(&self, index: usize) -> Option<Page<'static>>;
+
+    /// The page served at request target `path`. The default maps `/N.htm`
+    /// to [`Content::page`]`(N)` with [`parse_page_path`].
+    fn get(&self, path: &[u8]) -> Option<Page<'static>> {
+        self.page(parse_page_path(path)?)
+    }
+}
+
+impl<T: Content + ?Sized> Content for &T {
+    fn count(&self) -> usize {
+        (**self).count()
+    }
+    fn page(&self, index: usize) -> Option<Page<'static>> {
+        (**self).page(index)
+    }
+    fn get(&self, path: &[u8]) -> Option<Page<'static>> {
+        (**self).get(path)
+    }
+}
+
+impl Content for [Page<'static>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn page(&self, index: usize) -> Option<Page<'static>> {
+        <[Page<'static>]>::get(self, index).copied()
+    }
+}
+
+impl Content for Vec<Page<'static>> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn page(&self, index: usize) -> Option<Page<'static>> {
+        self.as_slice().page(index)
+    }
+}
+
+/// The page number in a request target `/N.htm`: decimal digits, no sign,
+/// no leading zero (`/0.htm` is page 0).
+///
+/// ```
+/// use rusty_stack::apps::parse_page_path;
+///
+/// assert_eq!(parse_page_path(b"/42.htm"), Some(42));
+/// assert_eq!(parse_page_path(b"/0.htm"), Some(0));
+/// assert_eq!(parse_page_path(b"/042.htm"), None);
+/// assert_eq!(parse_page_path(b"/42.html"), None);
+/// assert_eq!(parse_page_path(b"/.htm"), None);
+/// ```
+pub fn parse_page_path(path: &[u8]) -> Option<usize> {
+    let digits = path.strip_prefix(b"/")?.strip_suffix(b".htm")?;
+    if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
+        return None;
+    }
+    digits.iter().try_fold(0usize, |n, &d| {
+        if d.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+/// `bytes[offset..offset + out.len()]` into `out` (the [`Writer::write`]
+/// contract for writers over bytes they own). Out-of-range requests write
+/// what exists; the stack never makes them.
+///
+/// [`Writer::write`]: crate::tcp::Writer::write
+#[inline]
+pub(crate) fn write_slice(bytes: &[u8], offset: usize, out: &mut crate::cursor::CursorMut<'_>) {
+    let end = offset.saturating_add(out.len()).min(bytes.len());
+    let _ = out.write(bytes.get(offset..end).unwrap_or(&[]));
+}
+
+/// The ones' complement sum of `bytes[offset..offset + len]` as if it
+/// started at an even position, computed directly (for small writers), or
+/// `None` if the range is out of bounds.
+#[inline]
+pub(crate) fn sum_slice(bytes: &[u8], offset: usize, len: usize) -> Option<u16> {
+    let end = offset.checked_add(len)?;
+    bytes.get(offset..end).map(checksum::ones_sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_sums_use_the_table_only_when_it_matches() {
+        let body: &'static [u8] = Box::leak(vec![7u8; 100].into_boxed_slice());
+        let sums: &'static PrefixSums = Box::leak(Box::new(PrefixSums::new(body)));
+        let page = Page::with_sums(body, sums);
+        assert_eq!(page.sum(3, 10), Some(checksum::ones_sum(&body[3..13])));
+        assert_eq!(page.sum(95, 10), None);
+        assert_eq!(Page::new(body).sum(0, 10), None);
+        let short = Page::with_sums(&body[..50], sums);
+        assert_eq!(short.sum(0, 10), None);
+    }
+
+    #[test]
+    fn page_paths() {
+        assert_eq!(parse_page_path(b"/7.htm"), Some(7));
+        assert_eq!(parse_page_path(b"/499.htm"), Some(499));
+        assert_eq!(parse_page_path(b"7.htm"), None);
+        assert_eq!(parse_page_path(b"/7a.htm"), None);
+        assert_eq!(parse_page_path(b"/-7.htm"), None);
+        assert_eq!(parse_page_path(b"/99999999999999999999999.htm"), None);
+        assert_eq!(parse_page_path(b""), None);
+    }
+
+    #[test]
+    fn content_for_vectors_and_references() {
+        let pages = vec![Page::new(b"a"), Page::new(b"bb")];
+        assert_eq!(pages.count(), 2);
+        assert_eq!(pages.page(1).map(|p| p.body.len()), Some(2));
+        assert!(pages.page(2).is_none());
+        let by_ref = &pages;
+        assert_eq!(by_ref.get(b"/0.htm").map(|p| p.body), Some(&b"a"[..]));
+    }
+
+    #[test]
+    fn slice_helpers() {
+        let mut out = [0u8; 3];
+        let mut cursor = crate::cursor::CursorMut::from_slice(&mut out);
+        write_slice(b"hello", 1, &mut cursor);
+        assert_eq!(&out, b"ell");
+        assert_eq!(sum_slice(b"hello", 1, 3), Some(checksum::ones_sum(b"ell")));
+        assert_eq!(sum_slice(b"hello", 3, 3), None);
+        assert_eq!(sum_slice(b"hello", usize::MAX, 3), None);
+    }
+}
