@@ -54,6 +54,8 @@ pub struct CapturedFrame {
     pub from: usize,
     /// Its bytes.
     pub bytes: Vec<u8>,
+    /// The test chose to lose it.
+    pub lost: bool,
 }
 
 /// Counters of one end of the wire.
@@ -80,8 +82,13 @@ struct Shared {
     queue_capacity: usize,
     stats: [PairStats; 2],
     lose_next: [u32; 2],
+    filters: [Option<LossFilter>; 2],
     capture: Option<Vec<CapturedFrame>>,
 }
+
+/// Decides whether a transmitted frame is lost: called with the end's
+/// transmit counter (0 for its first frame) and the frame's bytes.
+pub type LossFilter = Box<dyn FnMut(u64, &[u8]) -> bool>;
 
 /// One end of an in-memory wire.
 pub struct PairDriver {
@@ -103,6 +110,7 @@ pub fn pair(config: &PairConfig) -> (PairDriver, PairDriver) {
         queue_capacity: config.queue_capacity,
         stats: [PairStats::default(); 2],
         lose_next: [0; 2],
+        filters: [None, None],
         capture: config.capture.then(Vec::new),
     }));
     let end = |i: usize| PairDriver {
@@ -139,6 +147,14 @@ impl PairDriver {
     /// Loses the next `n` frames this end transmits.
     pub fn lose_next(&self, n: u32) {
         self.shared.borrow_mut().lose_next[self.end] = n;
+    }
+
+    /// Loses every frame this end transmits for which `filter` returns
+    /// true (tests aim losses at particular segments with it). The filter
+    /// sees the frame's first buffer, which is the whole frame unless the
+    /// pool chains buffers.
+    pub fn set_loss_filter(&self, filter: impl FnMut(u64, &[u8]) -> bool + 'static) {
+        self.shared.borrow_mut().filters[self.end] = Some(Box::new(filter));
     }
 
     /// Counters of this end.
@@ -183,17 +199,26 @@ impl Driver for PairDriver {
     fn transmit(&mut self, frame: Chain) {
         let mut s = self.shared.borrow_mut();
         let (me, peer) = (self.end, 1 - self.end);
+        let index = s.stats[me].sent;
         s.stats[me].sent += 1;
         let now = s.now;
+        let filtered = match s.filters[me].as_mut() {
+            Some(filter) => filter(index, frame.segments().next().unwrap_or(&[])),
+            None => false,
+        };
+        let lost = filtered || s.lose_next[me] > 0;
         if let Some(capture) = s.capture.as_mut() {
             capture.push(CapturedFrame {
                 at: now,
                 from: me,
                 bytes: frame.copy_to_vec(),
+                lost,
             });
         }
-        if s.lose_next[me] > 0 {
-            s.lose_next[me] -= 1;
+        if lost {
+            if !filtered {
+                s.lose_next[me] -= 1;
+            }
             s.stats[me].lost += 1;
         } else if s.queues[peer].len() >= s.queue_capacity {
             s.stats[peer].queue_full += 1;

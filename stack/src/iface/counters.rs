@@ -117,7 +117,7 @@ pub struct Counters {
     pub arp_replies_sent: u64,
     /// ICMP echo requests answered.
     pub icmp_echo_replies_sent: u64,
-    /// ICMP echo requests sent by [`super::Stack::send_ping`].
+    /// ICMP echo requests sent by [`super::Interface::send_ping`].
     pub icmp_echo_requests_sent: u64,
     drops: [u64; DropReason::ALL.len()],
 }

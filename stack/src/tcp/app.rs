@@ -6,7 +6,7 @@
 //! they are given. Per-connection state (`App::Conn`) lives in the stack's
 //! connection slot, so nothing is boxed and nothing allocates.
 //!
-//! Data to send is not copied in: [`ConnRef::send`] queues a [`Writer`]
+//! Data to send is not copied in: [`ConnOps::send`] queues a [`Writer`]
 //! that the stack calls to write any part of the data straight into NIC
 //! buffers, as many times as retransmissions need. A writer that knows the
 //! ones' complement sum of its bytes (a precomputed table) lets the stack
@@ -44,7 +44,7 @@ pub struct ConnId {
     pub generation: u32,
 }
 
-/// Why [`ConnRef::send`] refused data.
+/// Why [`ConnOps::send`] refused data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendError {
     /// The connection's transmit queue has no free entry; retry after some
@@ -129,7 +129,12 @@ pub trait App {
 
     /// All bytes of an earlier `send` were acknowledged; the writer comes
     /// back (it may own resources).
-    fn on_acked(&mut self, c: &mut Self::Conn, conn: ConnRef<'_, Self::Writer>, writer: Self::Writer) {
+    fn on_acked(
+        &mut self,
+        c: &mut Self::Conn,
+        conn: ConnRef<'_, Self::Writer>,
+        writer: Self::Writer,
+    ) {
         let _ = (c, conn, writer);
     }
 

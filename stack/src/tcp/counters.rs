@@ -73,13 +73,36 @@ impl TcpCounters {
             ($($f:ident),*) => { $( self.$f += o.$f; )* };
         }
         add!(
-            segments_in, segments_out, bytes_received, bytes_sent, retransmits, fast_retransmits,
-            rto_expirations, retransmission_timeouts_fatal, handshake_timeouts, window_probes,
-            delayed_acks, keepalive_probes, keepalive_timeouts, connect_attempts, connect_no_port,
-            connections_opened, connections_accepted, connections_refused, connections_closed,
-            connections_reset, resets_received, resets_sent, challenge_acks, syn_cookies_sent,
-            syn_cookies_accepted, ooo_segments, time_wait_evicted, time_wait_reused,
-            stray_forwarded, timer_overflow
+            segments_in,
+            segments_out,
+            bytes_received,
+            bytes_sent,
+            retransmits,
+            fast_retransmits,
+            rto_expirations,
+            retransmission_timeouts_fatal,
+            handshake_timeouts,
+            window_probes,
+            delayed_acks,
+            keepalive_probes,
+            keepalive_timeouts,
+            connect_attempts,
+            connect_no_port,
+            connections_opened,
+            connections_accepted,
+            connections_refused,
+            connections_closed,
+            connections_reset,
+            resets_received,
+            resets_sent,
+            challenge_acks,
+            syn_cookies_sent,
+            syn_cookies_accepted,
+            ooo_segments,
+            time_wait_evicted,
+            time_wait_reused,
+            stray_forwarded,
+            timer_overflow
         );
     }
 }

@@ -17,5 +17,5 @@ pub mod time_wait;
 pub use self::app::{App, ConnId, ConnOps, ConnRef, Connect, SendError, StaticWriter, Writer};
 pub use self::config::TcpConfig;
 pub use self::counters::TcpCounters;
-pub use self::stack::{ConnectError, ListenError, Stack};
+pub use self::stack::{ConnInfo, ConnectError, ListenError, Stack};
 pub use self::tcb::State;

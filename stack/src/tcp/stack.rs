@@ -14,12 +14,12 @@ use tracing::{debug, trace};
 
 use super::app::{App, ConnId, Connect};
 use super::config::TcpConfig;
-use super::congestion::Congestion;
+use super::congestion::{AckAction, Congestion, DupAckAction, RecoveryMode};
 use super::counters::TcpCounters;
 use super::isn::{EphemeralPorts, IsnGenerator, Secret, SynCookies};
 use super::reassembly::{InsertOutcome, OooQueue, SegmentPool};
-use super::rtt::{RttEstimator, RttSampler};
-use super::scoreboard::Scoreboard;
+use super::rtt::{RttConfig, RttEstimator, RttSampler};
+use super::scoreboard::{NextSegKind, Scoreboard};
 use super::table::{FlowKey, FlowTable};
 use super::tcb::{ConnHandle, State, Tcb, TimerKey, TimerKind, TxEntry};
 use super::time_wait::{TimeWaitEntry, TimeWaitRing};
@@ -69,6 +69,19 @@ pub enum ConnectError {
     Unreachable,
     /// Port 0 or our own address.
     InvalidAddress,
+}
+
+/// A connection's identity and state, as [`Stack::connections`] lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// Its id.
+    pub id: ConnId,
+    /// Its state.
+    pub state: State,
+    /// Local address and port.
+    pub local: (Ipv4Addr, u16),
+    /// Remote address and port.
+    pub remote: (Ipv4Addr, u16),
 }
 
 /// Most listening ports one stack serves.
@@ -145,7 +158,11 @@ impl<A: App> Stack<A> {
         let max = config.max_connections.max(1);
         let mut slots = Vec::with_capacity(max);
         for i in 0..max {
-            slots.push(Slot { generation: 0, tcb: Tcb::new(&config, i as u32, mss), conn: None });
+            slots.push(Slot {
+                generation: 0,
+                tcb: Tcb::new(&config, i as u32, mss),
+                conn: None,
+            });
         }
         let free = (0..max as u32).rev().collect();
         let ports = EphemeralPorts::with_range(
@@ -153,7 +170,11 @@ impl<A: App> Stack<A> {
             config.ephemeral_ports.0..=config.ephemeral_ports.1,
         )
         .unwrap_or_else(|| EphemeralPorts::new(secret.derive(b"ports")));
-        let table_key = u64::from_le_bytes(secret.derive(b"table").as_bytes()[..8].try_into().unwrap_or([0; 8]));
+        let table_key = u64::from_le_bytes(
+            secret.derive(b"table").as_bytes()[..8]
+                .try_into()
+                .unwrap_or([0; 8]),
+        );
         let tcp = Tcp {
             local_ip: iface.ip.addr(),
             mss,
@@ -162,7 +183,7 @@ impl<A: App> Stack<A> {
             table: FlowTable::new(max + config.time_wait_capacity, table_key),
             listeners: Vec::with_capacity(MAX_LISTENERS),
             timers: TimerWheel::new(max * 3 + 16, config.timer_tick, now),
-            ooo: SegmentPool::new(config.ooo_pool_segments),
+            ooo: SegmentPool::new(u32::try_from(config.ooo_pool_segments).unwrap_or(u32::MAX)),
             time_wait: TimeWaitRing::new(config.time_wait_capacity),
             isn: IsnGenerator::new(secret.derive(b"isn")),
             cookies: SynCookies::new(secret.derive(b"cookies")),
@@ -172,7 +193,11 @@ impl<A: App> Stack<A> {
             active: 0,
             config,
         };
-        Stack { iface: Interface::new(iface), tcp, app }
+        Stack {
+            iface: Interface::new(iface),
+            tcp,
+            app,
+        }
     }
 
     /// The application.
@@ -218,7 +243,22 @@ impl<A: App> Stack<A> {
     /// The state of a connection, if it still exists.
     pub fn state(&self, id: ConnId) -> Option<State> {
         let slot = self.tcp.slots.get(id.index as usize)?;
-        (slot.generation == id.generation && slot.tcb.state != State::Closed).then_some(slot.tcb.state)
+        (slot.generation == id.generation && slot.tcb.state != State::Closed)
+            .then_some(slot.tcb.state)
+    }
+
+    /// Every connection holding a slot, in slot order (diagnostics, tests).
+    pub fn connections(&self) -> impl Iterator<Item = ConnInfo> + '_ {
+        self.tcp
+            .slots
+            .iter()
+            .filter(|s| s.tcb.state != State::Closed)
+            .map(|s| ConnInfo {
+                id: s.tcb.id,
+                state: s.tcb.state,
+                local: s.tcb.local,
+                remote: s.tcb.remote,
+            })
     }
 
     /// Accepts connections on `port`, with a SYN queue of `backlog`
@@ -233,7 +273,11 @@ impl<A: App> Stack<A> {
         if self.tcp.listeners.len() >= MAX_LISTENERS {
             return Err(ListenError::TooMany);
         }
-        self.tcp.listeners.push(Listener { port, backlog, syn_queue: 0 });
+        self.tcp.listeners.push(Listener {
+            port,
+            backlog,
+            syn_queue: 0,
+        });
         Ok(())
     }
 
@@ -260,10 +304,14 @@ impl<A: App> Stack<A> {
 
     /// The earliest instant at which [`Stack::poll`] has timer work.
     pub fn poll_at(&self) -> Option<Instant> {
-        [self.iface.poll_at(), self.tcp.timers.next_deadline(), self.tcp.time_wait.next_expiry()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.iface.poll_at(),
+            self.tcp.timers.next_deadline(),
+            self.tcp.time_wait.next_expiry(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs timers due at `now`, then receives and processes every frame
@@ -282,7 +330,9 @@ impl<A: App> Stack<A> {
     pub fn receive<D: Driver>(&mut self, driver: &mut D, frame: Chain, now: Instant) {
         let Stack { iface, tcp, app } = self;
         match iface.process(driver, &frame, now) {
-            Some(dg) if dg.ip.protocol == IpProtocol::Tcp => tcp.input(app, iface, driver, frame, dg, now),
+            Some(dg) if dg.ip.protocol == IpProtocol::Tcp => {
+                tcp.input(app, iface, driver, frame, dg, now)
+            }
             Some(_) => {
                 iface.counters_mut().drop(DropReason::Ipv4UnknownProtocol);
                 driver.release(frame);
@@ -306,7 +356,9 @@ impl<A: App> Stack<A> {
     fn poll_connects<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
         let mut worked = false;
         while !self.tcp.free.is_empty() {
-            let Some(Connect { addr, port, state }) = self.app.next_connect(now) else { break };
+            let Some(Connect { addr, port, state }) = self.app.next_connect(now) else {
+                break;
+            };
             worked = true;
             if let Err((_, state)) = self.connect(driver, now, addr, port, state) {
                 self.app.on_connect_failed(state);
@@ -326,7 +378,10 @@ impl<W> Tcb<W> {
     fn new(config: &TcpConfig, index: u32, mss: u16) -> Self {
         let smss = u32::from(mss);
         Tcb {
-            id: ConnId { index, generation: 0 },
+            id: ConnId {
+                index,
+                generation: 0,
+            },
             state: State::Closed,
             local: (Ipv4Addr::UNSPECIFIED, 0),
             remote: (Ipv4Addr::UNSPECIFIED, 0),
@@ -358,7 +413,7 @@ impl<W> Tcb<W> {
             close_requested: false,
             abort_requested: false,
             fin_sent: false,
-            rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
+            rtt: RttEstimator::new(rtt_config(config)),
             sampler: RttSampler::new(),
             cc: Congestion::new(smss, config.initial_window.unwrap_or(10 * smss)),
             scoreboard: Scoreboard::new(),
@@ -427,7 +482,7 @@ impl<W> Tcb<W> {
         self.close_requested = false;
         self.abort_requested = false;
         self.fin_sent = false;
-        self.rtt = RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto);
+        self.rtt = RttEstimator::new(rtt_config(config));
         self.sampler = RttSampler::new();
         self.cc = Congestion::new(smss, config.initial_window.unwrap_or(10 * smss));
         self.scoreboard.clear();
@@ -473,12 +528,27 @@ impl<W> Tcb<W> {
         self.smss = u32::from(peer_mss).saturating_sub(option_room).max(1);
         let iw = config.initial_window.unwrap_or(10 * self.smss);
         self.cc = Congestion::new(self.smss, iw);
+        self.cc.set_recovery_mode(if self.sack {
+            RecoveryMode::Sack
+        } else {
+            RecoveryMode::NewReno
+        });
     }
 
     /// The receive window we advertise, in bytes.
     fn rcv_window(&self, config: &TcpConfig) -> u32 {
         let max_field = 0xffff_u32 << self.rcv_shift;
         config.rx_budget.min(max_field)
+    }
+}
+
+/// The RTO settings of a connection.
+fn rtt_config(config: &TcpConfig) -> RttConfig {
+    RttConfig {
+        min_rto: config.min_rto,
+        max_rto: config.max_rto,
+        initial_rto: config.initial_rto,
+        granularity: config.timer_tick,
     }
 }
 
@@ -489,7 +559,10 @@ fn ts_value(now: Instant) -> u32 {
 
 impl<C, W: super::app::Writer> Tcp<C, W> {
     fn slot_id(&self, idx: usize) -> ConnId {
-        ConnId { index: idx as u32, generation: self.slots[idx].generation }
+        ConnId {
+            index: idx as u32,
+            generation: self.slots[idx].generation,
+        }
     }
 
     // ------------------------------------------------------------------
@@ -511,7 +584,11 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             driver.release(frame);
             return;
         };
-        let key = FlowKey { remote_addr: dg.ip.src, remote_port: seg.repr.src_port, local_port: seg.repr.dst_port };
+        let key = FlowKey {
+            remote_addr: dg.ip.src,
+            remote_port: seg.repr.src_port,
+            local_port: seg.repr.dst_port,
+        };
         let mut frame = Some(frame);
         match self.table.get(&key) {
             Some(Entry::Conn(idx)) => {
@@ -532,13 +609,14 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     /// Parses and checksums the TCP header; counts a drop on failure.
     fn parse(&mut self, iface: &mut Interface, frame: &Chain, dg: &IpDatagram) -> Option<Segment> {
         let cursor = dg.payload(frame);
-        let header_len = match cursor.read_with(tcp_wire::HEADER_LEN, |b| usize::from(b[12] >> 4) * 4) {
-            Ok((len, _)) if len >= tcp_wire::HEADER_LEN && len <= cursor.len() => len,
-            _ => {
-                iface.counters_mut().drop(DropReason::TcpMalformed);
-                return None;
-            }
-        };
+        let header_len =
+            match cursor.read_with(tcp_wire::HEADER_LEN, |b| usize::from(b[12] >> 4) * 4) {
+                Ok((len, _)) if len >= tcp_wire::HEADER_LEN && len <= cursor.len() => len,
+                _ => {
+                    iface.counters_mut().drop(DropReason::TcpMalformed);
+                    return None;
+                }
+            };
         let repr = match cursor.read_with(header_len, TcpRepr::parse_header) {
             Ok((Ok(repr), _)) => repr,
             _ => {
@@ -710,7 +788,9 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         let remote = (key.remote_addr, key.remote_port);
         let client_isn = seg.seq().wrapping_sub(1);
         let cookie = ack.wrapping_sub(1);
-        let info = self.cookies.validate(local, remote, client_isn, cookie, now)?;
+        let info = self
+            .cookies
+            .validate(local, remote, client_isn, cookie, now)?;
         if self.free.is_empty() || self.table.is_full() {
             iface.counters_mut().drop(DropReason::TcpTableFull);
             return None;
@@ -721,15 +801,32 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         let id = self.slot_id(idx);
         let config = &self.config;
         let tcb = &mut self.slots[idx].tcb;
-        tcb.open(config, id, State::SynReceived, local, remote, cookie, info.mss, now);
+        tcb.open(
+            config,
+            id,
+            State::SynReceived,
+            local,
+            remote,
+            cookie,
+            info.mss,
+            now,
+        );
         tcb.listener = Some(key.local_port);
         tcb.snd_nxt = cookie.wrapping_add(1);
         tcb.snd_max = tcb.snd_nxt;
         tcb.irs = client_isn;
         tcb.rcv_nxt = seg.seq();
         tcb.snd_wl1 = seg.seq();
-        let syn = TcpRepr { max_seg_size: Some(info.mss), ..seg.repr };
-        let syn = TcpRepr { window_scale: None, sack_permitted: false, timestamp: None, ..syn };
+        let syn = TcpRepr {
+            max_seg_size: Some(info.mss),
+            ..seg.repr
+        };
+        let syn = TcpRepr {
+            window_scale: None,
+            sack_permitted: false,
+            timestamp: None,
+            ..syn
+        };
         tcb.negotiate(config, &syn, info.mss);
         let inserted = self.table.insert(key, Entry::Conn(idx as u32));
         debug_assert!(inserted.is_ok());
@@ -772,8 +869,12 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                 return true;
             }
         }
-        // Retransmitted FIN or stray segment: acknowledge again.
         iface.counters_mut().drop(DropReason::TcpTimeWait);
+        // A retransmitted FIN, or anything unacceptable, is acknowledged
+        // again; an acceptable bare ACK needs no answer.
+        if !seg.has(TcpFlags::FIN) && seg.payload_len == 0 && seg.seq() == tw.rcv_nxt {
+            return false;
+        }
         let repr = TcpRepr {
             src_port: key.local_port,
             dst_port: key.remote_port,
@@ -923,7 +1024,11 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         let config_budget = self.config.rx_budget;
         let tcb = &mut self.slots[idx].tcb;
         // A retransmitted SYN in SYN-RECEIVED: resend our SYN-ACK.
-        if tcb.state == State::SynReceived && seg.has(TcpFlags::SYN) && seg.repr.ack_number.is_none() && seg.seq() == tcb.irs {
+        if tcb.state == State::SynReceived
+            && seg.has(TcpFlags::SYN)
+            && seg.repr.ack_number.is_none()
+            && seg.seq() == tcb.irs
+        {
             let _ = tcb;
             self.send_syn(iface, driver, idx, now);
             return false;
@@ -943,7 +1048,11 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         let len = seg.seg_len();
         let seq = seg.seq();
         let in_wnd = |s: TcpSeqNumber| s.in_window(tcb.rcv_nxt, wnd);
-        let acceptable = if len == 0 { in_wnd(seq) } else { in_wnd(seq) || in_wnd(seq.wrapping_add(len - 1)) };
+        let acceptable = if len == 0 {
+            in_wnd(seq)
+        } else {
+            in_wnd(seq) || in_wnd(seq.wrapping_add(len - 1))
+        };
         if !acceptable {
             if !seg.has(TcpFlags::RST) {
                 tcb.ack_now = true;
@@ -1059,7 +1168,8 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             iface.counters_mut().drop(DropReason::TcpBadAck);
             return false;
         }
-        let window_update = tcb.snd_wl1 < seg.seq() || (tcb.snd_wl1 == seg.seq() && tcb.snd_wl2 <= ack);
+        let window_update =
+            tcb.snd_wl1 < seg.seq() || (tcb.snd_wl1 == seg.seq() && tcb.snd_wl2 <= ack);
         let old_window = tcb.snd_wnd;
         if ack > tcb.snd_una {
             self.ack_new_data(app, idx, seg, ack, now);
@@ -1069,7 +1179,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             && window == old_window
             && tcb.in_flight() > 0
         {
-            self.duplicate_ack(iface, driver, idx, seg, now);
+            self.duplicate_ack(idx, seg);
         }
         let tcb = &mut self.slots[idx].tcb;
         if window_update {
@@ -1138,18 +1248,38 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             tcb.snd_nxt = ack;
         }
         tcb.dup_acks = 0;
-        tcb.cc.on_ack(acked, flight_before, ack);
+        let action = tcb.cc.on_ack(acked, ack, flight_before);
+        let mut newly_sacked = false;
         if tcb.sack {
             let blocks = sack_blocks_of(&sack_blocks);
-            tcb.scoreboard.update(tcb.snd_una, tcb.snd_max, blocks.as_slice());
+            newly_sacked = tcb
+                .scoreboard
+                .update(tcb.snd_una, tcb.snd_max, blocks.as_slice());
+        }
+        let mut restart_timer = true;
+        match action {
+            AckAction::RetransmitFirstUnacked {
+                restart_timer: restart,
+            } => {
+                restart_timer = restart;
+                tcb.retransmit_now = true;
+                tcb.high_rxt = tcb.snd_una;
+            }
+            AckAction::None | AckAction::ContinueSackRecovery | AckAction::RecoveryEnded => {}
         }
         // Release fully acknowledged writers.
-        let mut data_acked = if ack > tcb.txq_seq { dist(ack, tcb.txq_seq).min(tcb.txq_bytes) } else { 0 };
+        let mut data_acked = if ack > tcb.txq_seq {
+            dist(ack, tcb.txq_seq).min(tcb.txq_bytes)
+        } else {
+            0
+        };
         while let Some(front) = tcb.txq.front() {
             if front.len > data_acked {
                 break;
             }
-            let Some(entry) = tcb.txq.pop_front() else { break };
+            let Some(entry) = tcb.txq.pop_front() else {
+                break;
+            };
             data_acked -= entry.len;
             tcb.txq_seq = tcb.txq_seq.wrapping_add(entry.len);
             tcb.txq_bytes -= entry.len;
@@ -1160,16 +1290,12 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         // Retransmission timer: stop when all is acknowledged, else restart.
         if self.slots[idx].tcb.snd_una == self.slots[idx].tcb.snd_max {
             self.cancel_timer(idx, TimerKind::Retransmit);
-        } else {
+        } else if restart_timer {
             self.restart_rto(idx, now);
         }
-        // NewReno partial ACK: retransmit the next hole at once.
-        let tcb = &mut self.slots[idx].tcb;
-        if tcb.cc.in_recovery() && !tcb.sack && tcb.snd_una < tcb.snd_max {
-            tcb.snd_nxt = tcb.snd_nxt.max(tcb.snd_una);
-            tcb.high_rxt = tcb.snd_una;
-            tcb.ack_now = false;
-            self.pending_retransmit(idx);
+        // RFC 6675: an ACK that also SACKs new data counts as a duplicate.
+        if newly_sacked {
+            self.sack_duplicate(idx);
         }
     }
 
@@ -1177,32 +1303,59 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     /// next output (fast retransmit, NewReno partial ACK).
     fn pending_retransmit(&mut self, idx: usize) {
         let tcb = &mut self.slots[idx].tcb;
-        tcb.high_rxt = tcb.snd_una;
         tcb.persist = false;
         tcb.retransmit_now = true;
     }
 
-    /// A duplicate ACK (RFC 5681 §2): count it, and enter fast
-    /// retransmit/fast recovery at the third.
-    fn duplicate_ack<D: Driver>(
-        &mut self,
-        iface: &mut Interface,
-        driver: &mut D,
-        idx: usize,
-        seg: &Segment,
-        now: Instant,
-    ) {
-        let _ = (iface, driver, now);
+    /// A duplicate ACK (RFC 5681 §2; with SACK, RFC 6675's "newly SACKs
+    /// data"): count it, and enter fast retransmit/fast recovery at the
+    /// third.
+    fn duplicate_ack(&mut self, idx: usize, seg: &Segment) {
         let tcb = &mut self.slots[idx].tcb;
-        tcb.dup_acks += 1;
         if tcb.sack {
             let blocks = sack_blocks_of(&seg.repr.sack_ranges);
-            tcb.scoreboard.update(tcb.snd_una, tcb.snd_max, blocks.as_slice());
+            if tcb
+                .scoreboard
+                .update(tcb.snd_una, tcb.snd_max, blocks.as_slice())
+            {
+                self.sack_duplicate(idx);
+            }
+            return;
         }
+        tcb.dup_acks += 1;
         let flight = tcb.in_flight();
-        if tcb.cc.on_dup_ack(tcb.dup_acks, flight, tcb.snd_una, tcb.snd_max) {
+        match tcb.cc.on_dup_ack(tcb.snd_una, tcb.snd_max, flight) {
+            DupAckAction::FastRetransmit => {
+                self.counters.fast_retransmits += 1;
+                self.pending_retransmit(idx);
+            }
+            DupAckAction::None
+            | DupAckAction::LimitedTransmit
+            | DupAckAction::Inflated
+            | DupAckAction::ContinueSackRecovery => {}
+        }
+    }
+
+    /// SACK mode: an ACK newly SACKed data (RFC 6675 §5).
+    fn sack_duplicate(&mut self, idx: usize) {
+        let tcb = &mut self.slots[idx].tcb;
+        tcb.dup_acks += 1;
+        let flight = tcb.in_flight();
+        let mut start = matches!(
+            tcb.cc.on_dup_ack(tcb.snd_una, tcb.snd_max, flight),
+            DupAckAction::FastRetransmit
+        );
+        if !start && !tcb.cc.in_recovery() && tcb.scoreboard.is_lost(tcb.snd_una, tcb.smss) {
+            start = tcb.cc.enter_sack_recovery(tcb.snd_una, tcb.snd_max, flight);
+        }
+        if start {
             self.counters.fast_retransmits += 1;
             self.pending_retransmit(idx);
+            let tcb = &mut self.slots[idx].tcb;
+            let first_end = tcb
+                .snd_una
+                .wrapping_add(tcb.smss.min(dist(tcb.data_end(), tcb.snd_una).max(1)));
+            tcb.high_rxt = first_end;
         }
     }
 
@@ -1225,7 +1378,12 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         if seg.payload_len == 0 && !fin {
             return;
         }
-        let Tcp { slots, ooo, counters, .. } = self;
+        let Tcp {
+            slots,
+            ooo,
+            counters,
+            ..
+        } = self;
         let slot = &mut slots[idx];
         let tcb = &mut slot.tcb;
         if !tcb.state.receives_data() {
@@ -1246,7 +1404,11 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         let window_end = tcb.rcv_nxt.wrapping_add(budget);
         let mut fin_here = fin;
         if seq.wrapping_add(len) > window_end {
-            len = if seq < window_end { dist(window_end, seq) } else { 0 };
+            len = if seq < window_end {
+                dist(window_end, seq)
+            } else {
+                0
+            };
             fin_here = false;
         }
         let end = seq.wrapping_add(len);
@@ -1271,8 +1433,8 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                         |released| driver.release(released),
                     );
                     match outcome {
-                        InsertOutcome::Stored => counters.ooo_segments += 1,
-                        InsertOutcome::Rejected(f, _) => {
+                        InsertOutcome::Stored { .. } => counters.ooo_segments += 1,
+                        InsertOutcome::Rejected { frame: f, .. } => {
                             iface.counters_mut().drop(DropReason::TcpOooDropped);
                             driver.release(f);
                         }
@@ -1298,8 +1460,16 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         // Deliver what the new data made contiguous.
         let tcb = &mut slot.tcb;
         while !tcb.abort_requested {
-            let Some(ready) = ooo.pop_ready(&mut tcb.ooo, tcb.rcv_nxt, |released| driver.release(released)) else { break };
-            let data = ready.frame.cursor().drop(ready.offset as usize).take(ready.len as usize);
+            let Some(ready) = ooo.pop_ready(&mut tcb.ooo, tcb.rcv_nxt, |released| {
+                driver.release(released)
+            }) else {
+                break;
+            };
+            let data = ready
+                .frame
+                .cursor()
+                .drop(ready.offset as usize)
+                .take(ready.len as usize);
             tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(ready.len);
             counters.bytes_received += u64::from(ready.len);
             if let Some(c) = slot.conn.as_mut() {
@@ -1318,7 +1488,11 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             }
         }
         // FIN, in order.
-        let fin_seq = if fin_here && seg.seq().wrapping_add(seg.payload_len) == end { Some(end) } else { tcb.ooo_fin };
+        let fin_seq = if fin_here && seg.seq().wrapping_add(seg.payload_len) == end {
+            Some(end)
+        } else {
+            tcb.ooo_fin
+        };
         if fin_seq == Some(tcb.rcv_nxt) && !tcb.abort_requested {
             tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(1);
             tcb.ooo_fin = None;
@@ -1331,7 +1505,13 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     }
 
     /// The peer's FIN is in order: move state and tell the application.
-    fn remote_fin<A: App<Conn = C, Writer = W>, D: Driver>(&mut self, app: &mut A, driver: &mut D, idx: usize, now: Instant) {
+    fn remote_fin<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        driver: &mut D,
+        idx: usize,
+        now: Instant,
+    ) {
         let slot = &mut self.slots[idx];
         let tcb = &mut slot.tcb;
         let mut time_wait = false;
@@ -1403,7 +1583,9 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             self.schedule(idx, TimerKind::DelayedAck, at);
         }
         if let Some(idle) = self.config.keepalive {
-            if self.slots[idx].tcb.keepalive_timer.is_none() && self.slots[idx].tcb.state != State::SynSent {
+            if self.slots[idx].tcb.keepalive_timer.is_none()
+                && self.slots[idx].tcb.state != State::SynSent
+            {
                 self.schedule(idx, TimerKind::Keepalive, now + idle);
             }
         }
@@ -1414,10 +1596,19 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
 
     /// Sends what the windows allow: a pending retransmission, new data,
     /// and the FIN after the last byte.
-    fn output<D: Driver>(&mut self, iface: &mut Interface, driver: &mut D, idx: usize, now: Instant) {
+    fn output<D: Driver>(
+        &mut self,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        now: Instant,
+    ) {
         let nagle = self.config.nagle;
         let tcb = &mut self.slots[idx].tcb;
-        if matches!(tcb.state, State::Closed | State::SynSent | State::SynReceived) {
+        if matches!(
+            tcb.state,
+            State::Closed | State::SynSent | State::SynReceived
+        ) {
             return;
         }
         if tcb.close_requested && !tcb.fin_sent {
@@ -1432,28 +1623,59 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             let seq = tcb.snd_una;
             self.send_data(iface, driver, idx, seq, u32::MAX, now);
         }
-        // SACK-based recovery (RFC 6675): fill the pipe with holes first.
-        loop {
-            let tcb = &self.slots[idx].tcb;
-            if !(tcb.sack && tcb.cc.in_recovery()) {
-                break;
+        // SACK-based recovery (RFC 6675 §5 (C)): NextSeg() chooses holes,
+        // then new data, while cwnd - pipe allows a segment.
+        if self.slots[idx].tcb.sack && self.slots[idx].tcb.cc.in_recovery() {
+            loop {
+                let tcb = &self.slots[idx].tcb;
+                let pipe = tcb
+                    .scoreboard
+                    .pipe(tcb.snd_una, tcb.snd_max, tcb.high_rxt, tcb.smss);
+                if tcb.cc.sack_send_allowance(pipe) < tcb.smss {
+                    break;
+                }
+                let data_end = tcb.data_end();
+                let unsent = if tcb.snd_max < data_end {
+                    dist(data_end, tcb.snd_max)
+                } else {
+                    0
+                };
+                let peer_room = tcb.snd_wnd.saturating_sub(dist(tcb.snd_max, tcb.snd_una));
+                let sendable_new = unsent.min(peer_room);
+                let Some(next) = tcb.scoreboard.next_seg(
+                    tcb.snd_una,
+                    tcb.snd_max,
+                    tcb.high_rxt,
+                    Some(tcb.snd_max),
+                    tcb.smss,
+                    sendable_new,
+                ) else {
+                    break;
+                };
+                let before = (tcb.snd_max, tcb.high_rxt);
+                self.send_data(iface, driver, idx, next.seq, next.len, now);
+                let tcb = &mut self.slots[idx].tcb;
+                // The optional rescue retransmission (rule 4) is not used:
+                // `rescue_rxt = snd_max` keeps it ineligible.
+                if matches!(next.kind, NextSegKind::Lost | NextSegKind::Unsacked) {
+                    tcb.high_rxt = tcb.high_rxt.max(next.end());
+                }
+                if (tcb.snd_max, tcb.high_rxt) == before {
+                    break; // nothing could be sent
+                }
             }
-            let pipe = tcb.scoreboard.pipe(tcb.snd_una, tcb.snd_max, tcb.high_rxt, tcb.smss);
-            if tcb.cc.cwnd().saturating_sub(pipe) < tcb.smss {
-                break;
-            }
-            let Some((seq, len)) = tcb.scoreboard.next_seg(tcb.snd_una, tcb.snd_max, tcb.high_rxt, tcb.smss) else { break };
-            let seq_end = seq.wrapping_add(len);
-            self.send_data(iface, driver, idx, seq, len, now);
-            let tcb = &mut self.slots[idx].tcb;
-            tcb.high_rxt = tcb.high_rxt.max(seq_end);
+            return;
         }
         loop {
             let tcb = &self.slots[idx].tcb;
             let data_end = tcb.data_end();
-            let unsent = if tcb.snd_nxt < data_end { dist(data_end, tcb.snd_nxt) } else { 0 };
+            let unsent = if tcb.snd_nxt < data_end {
+                dist(data_end, tcb.snd_nxt)
+            } else {
+                0
+            };
             let fin_needed = tcb.close_requested && tcb.snd_nxt <= data_end;
-            let window = tcb.snd_wnd.min(tcb.cc.cwnd());
+            let window = tcb.snd_wnd.min(tcb.cc.window());
             let in_flight = tcb.in_flight();
             let usable = window.saturating_sub(in_flight);
             if unsent > 0 {
@@ -1494,14 +1716,25 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     ) {
         let tcb = &self.slots[idx].tcb;
         let data_end = tcb.data_end();
-        let available = if seq < data_end { dist(data_end, seq) } else { 0 };
+        let available = if seq < data_end {
+            dist(data_end, seq)
+        } else {
+            0
+        };
         let len = available.min(max_len).min(tcb.smss);
         let fin = tcb.close_requested && seq.wrapping_add(len) == data_end;
         if len == 0 && !fin {
             return;
         }
         let retransmission = seq < tcb.snd_max;
-        let flags = if fin { TcpFlags::FIN | TcpFlags::PSH } else if len > 0 && seq.wrapping_add(len) == data_end { TcpFlags::PSH } else { TcpFlags::empty() };
+        let mut flags = if fin {
+            TcpFlags::FIN
+        } else {
+            TcpFlags::empty()
+        };
+        if len > 0 && seq.wrapping_add(len) == data_end {
+            flags |= TcpFlags::PSH;
+        }
         if !self.send_segment(iface, driver, idx, seq, len, flags, now) {
             return;
         }
@@ -1535,13 +1768,25 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     }
 
     /// A pure ACK (also our answer to unacceptable segments).
-    fn send_ack<D: Driver>(&mut self, iface: &mut Interface, driver: &mut D, idx: usize, now: Instant) {
+    fn send_ack<D: Driver>(
+        &mut self,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        now: Instant,
+    ) {
         let seq = self.slots[idx].tcb.snd_nxt;
         self.send_segment(iface, driver, idx, seq, 0, TcpFlags::empty(), now);
     }
 
     /// Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), with options.
-    fn send_syn<D: Driver>(&mut self, iface: &mut Interface, driver: &mut D, idx: usize, now: Instant) {
+    fn send_syn<D: Driver>(
+        &mut self,
+        iface: &mut Interface,
+        driver: &mut D,
+        idx: usize,
+        now: Instant,
+    ) {
         let config = &self.config;
         let tcb = &self.slots[idx].tcb;
         let active = tcb.state == State::SynSent;
@@ -1553,7 +1798,11 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             seq_number: tcb.iss,
             ack_number: (!active).then_some(tcb.rcv_nxt),
             window_len: config.rx_budget.min(0xffff) as u16,
-            window_scale: if active { config.window_scaling.then_some(shift) } else { tcb.wscale_ok.then_some(tcb.rcv_shift) },
+            window_scale: if active {
+                config.window_scaling.then_some(shift)
+            } else {
+                tcb.wscale_ok.then_some(tcb.rcv_shift)
+            },
             max_seg_size: Some(self.mss),
             sack_permitted: if active { config.sack } else { tcb.sack },
             sack_ranges: [None; 3],
@@ -1572,7 +1821,8 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                 self.counters.retransmits += 1;
                 tcb.sampler.on_retransmit();
             }
-            tcb.sampler.on_send(tcb.iss.wrapping_add(1), now, retransmission);
+            tcb.sampler
+                .on_send(tcb.iss.wrapping_add(1), now, retransmission);
             tcb.snd_nxt = tcb.iss.wrapping_add(1);
             tcb.snd_max = tcb.snd_nxt;
             tcb.last_ack_sent = tcb.rcv_nxt;
@@ -1594,13 +1844,21 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         flags: TcpFlags,
         now: Instant,
     ) -> bool {
-        let Tcp { slots, ooo, config, timers, counters, local_ip, .. } = self;
+        let Tcp {
+            slots,
+            ooo,
+            config,
+            timers,
+            counters,
+            local_ip,
+            ..
+        } = self;
         let tcb = &mut slots[idx].tcb;
         let window = tcb.rcv_window(config);
         let mut sack_ranges = [None; 3];
         if tcb.sack && !tcb.ooo.is_empty() {
             let mut blocks = [(TcpSeqNumber(0), TcpSeqNumber(0)); 3];
-            let n = ooo.sack_blocks(&tcb.ooo, &mut blocks[..if tcb.timestamps { 3 } else { 3 }]);
+            let n = ooo.sack_blocks(&tcb.ooo, &mut blocks);
             for (slot, (l, r)) in sack_ranges.iter_mut().zip(blocks.iter().take(n)) {
                 *slot = Some((l.0, r.0));
             }
@@ -1622,43 +1880,54 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         let header_len = repr.header_len();
         let src = *local_ip;
         let dst = tcb.remote.0;
-        let data_offset = if len > 0 { dist(seq, tcb.txq_seq) as usize } else { 0 };
+        let data_offset = if len > 0 {
+            dist(seq, tcb.txq_seq) as usize
+        } else {
+            0
+        };
         let txq = &tcb.txq;
-        let sent = iface.send_ipv4(driver, now, dst, IpProtocol::Tcp, header_len + len as usize, |out| {
-            let (mut header, mut payload) = out.split_at(header_len);
-            let mut sum = Checksum::new();
-            let mut skip = data_offset;
-            let mut left = len as usize;
-            for entry in txq.iter() {
-                if left == 0 {
-                    break;
+        let sent = iface.send_ipv4(
+            driver,
+            now,
+            dst,
+            IpProtocol::Tcp,
+            header_len + len as usize,
+            |out| {
+                let (mut header, mut payload) = out.split_at(header_len);
+                let mut sum = Checksum::new();
+                let mut skip = data_offset;
+                let mut left = len as usize;
+                for entry in txq.iter() {
+                    if left == 0 {
+                        break;
+                    }
+                    let entry_len = entry.len as usize;
+                    if skip >= entry_len {
+                        skip -= entry_len;
+                        continue;
+                    }
+                    let n = (entry_len - skip).min(left);
+                    {
+                        let mut piece = payload.take(n);
+                        entry.writer.write(skip, &mut piece);
+                    }
+                    match entry.writer.sum(skip, n) {
+                        Some(partial) => sum.add_partial(partial, n),
+                        None => payload.take(n).add_to_checksum(&mut sum),
+                    }
+                    payload.advance(n)?;
+                    left -= n;
+                    skip = 0;
                 }
-                let entry_len = entry.len as usize;
-                if skip >= entry_len {
-                    skip -= entry_len;
-                    continue;
-                }
-                let n = (entry_len - skip).min(left);
-                {
-                    let mut piece = payload.take(n);
-                    entry.writer.write(skip, &mut piece);
-                }
-                match entry.writer.sum(skip, n) {
-                    Some(partial) => sum.add_partial(partial, n),
-                    None => payload.take(n).add_to_checksum(&mut sum),
-                }
-                payload.advance(n)?;
-                left -= n;
-                skip = 0;
-            }
-            header.write_with(header_len, |b| {
-                let written = repr.emit_header(b);
-                debug_assert!(written.is_ok());
-                let checksum = tcp_wire::tcp_checksum(src, dst, b, sum.sum(), len as usize);
-                b[16..18].copy_from_slice(&checksum.to_be_bytes());
-            })?;
-            Ok(())
-        });
+                header.write_with(header_len, |b| {
+                    let written = repr.emit_header(b);
+                    debug_assert!(written.is_ok());
+                    let checksum = tcp_wire::tcp_checksum(src, dst, b, sum.sum(), len as usize);
+                    b[16..18].copy_from_slice(&checksum.to_be_bytes());
+                })?;
+                Ok(())
+            },
+        );
         if sent.is_err() {
             return false;
         }
@@ -1736,7 +2005,11 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     // Timers
 
     fn schedule(&mut self, idx: usize, kind: TimerKind, at: Instant) {
-        let key = TimerKey { slot: idx as u32, generation: self.slots[idx].generation, kind };
+        let key = TimerKey {
+            slot: idx as u32,
+            generation: self.slots[idx].generation,
+            kind,
+        };
         let Ok(id) = self.timers.schedule(at, key) else {
             self.counters.timer_overflow += 1;
             return;
@@ -1787,7 +2060,9 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         now: Instant,
     ) {
         let idx = key.slot as usize;
-        let Some(slot) = self.slots.get_mut(idx) else { return };
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
         if slot.generation != key.generation || slot.tcb.state == State::Closed {
             return;
         }
@@ -1848,7 +2123,11 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                 tcb.rtt.backoff();
                 tcb.retries = 0;
                 self.counters.window_probes += 1;
-                let seq = if tcb.in_flight() > 0 { tcb.snd_una } else { tcb.snd_nxt };
+                let seq = if tcb.in_flight() > 0 {
+                    tcb.snd_una
+                } else {
+                    tcb.snd_nxt
+                };
                 self.send_data(iface, driver, idx, seq, 1, now);
                 self.arm_rto(idx, now);
             }
@@ -1889,7 +2168,9 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         idx: usize,
         now: Instant,
     ) {
-        let Some(idle) = self.config.keepalive else { return };
+        let Some(idle) = self.config.keepalive else {
+            return;
+        };
         let interval = self.config.keepalive_interval;
         let probes = self.config.keepalive_probes;
         let tcb = &mut self.slots[idx].tcb;
@@ -1929,7 +2210,11 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
 
     fn key_of(&self, idx: usize) -> FlowKey {
         let tcb = &self.slots[idx].tcb;
-        FlowKey { remote_addr: tcb.remote.0, remote_port: tcb.remote.1, local_port: tcb.local.1 }
+        FlowKey {
+            remote_addr: tcb.remote.0,
+            remote_port: tcb.remote.1,
+            local_port: tcb.local.1,
+        }
     }
 
     fn alloc_slot(&mut self) -> Option<usize> {
@@ -1968,11 +2253,20 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                     continue;
                 }
             }
-            let key = FlowKey { remote_addr: addr, remote_port: port, local_port: candidate };
+            let key = FlowKey {
+                remote_addr: addr,
+                remote_port: port,
+                local_port: candidate,
+            };
             if self.table.get(&key).is_some() {
                 continue;
             }
-            let flow = FlowTuple { src_addr: addr, src_port: port, dst_addr: local_ip, dst_port: candidate };
+            let flow = FlowTuple {
+                src_addr: addr,
+                src_port: port,
+                dst_addr: local_ip,
+                dst_port: candidate,
+            };
             if driver.queue_for(&flow).is_some_and(|q| q != my_queue) {
                 continue;
             }
@@ -1984,15 +2278,30 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             self.counters.connect_no_port += 1;
             return Err((ConnectError::NoPort, state));
         };
-        let Some(idx) = self.alloc_slot() else { return Err((ConnectError::TableFull, state)) };
+        let Some(idx) = self.alloc_slot() else {
+            return Err((ConnectError::TableFull, state));
+        };
         let id = self.slot_id(idx);
         let iss = self.isn.isn((local_ip, local_port), remote, now);
         let mss = self.mss;
         let config = &self.config;
         let slot = &mut self.slots[idx];
-        slot.tcb.open(config, id, State::SynSent, (local_ip, local_port), remote, iss, mss, now);
+        slot.tcb.open(
+            config,
+            id,
+            State::SynSent,
+            (local_ip, local_port),
+            remote,
+            iss,
+            mss,
+            now,
+        );
         slot.conn = Some(state);
-        let key = FlowKey { remote_addr: addr, remote_port: port, local_port };
+        let key = FlowKey {
+            remote_addr: addr,
+            remote_port: port,
+            local_port,
+        };
         let inserted = self.table.insert(key, Entry::Conn(idx as u32));
         debug_assert!(inserted.is_ok());
         self.active += 1;
@@ -2004,7 +2313,13 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
 
     /// Both sides closed and our FIN acknowledged: keep the 4-tuple in
     /// TIME-WAIT (compactly) and free the slot.
-    fn enter_time_wait<A: App<Conn = C, Writer = W>, D: Driver>(&mut self, app: &mut A, driver: &mut D, idx: usize, now: Instant) {
+    fn enter_time_wait<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        driver: &mut D,
+        idx: usize,
+        now: Instant,
+    ) {
         let key = self.key_of(idx);
         let tcb = &self.slots[idx].tcb;
         let wait = self.config.time_wait;
@@ -2040,7 +2355,12 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     }
 
     /// A graceful close completed (LAST-ACK acknowledged).
-    fn close_conn<A: App<Conn = C, Writer = W>, D: Driver>(&mut self, app: &mut A, driver: &mut D, idx: usize) {
+    fn close_conn<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        driver: &mut D,
+        idx: usize,
+    ) {
         self.counters.connections_closed += 1;
         let conn = self.slots[idx].conn.take();
         self.free_slot(driver, idx);
@@ -2050,7 +2370,12 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     }
 
     /// The connection was reset (by the peer, a timeout, or `abort`).
-    fn reset_conn<A: App<Conn = C, Writer = W>, D: Driver>(&mut self, app: &mut A, driver: &mut D, idx: usize) {
+    fn reset_conn<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        driver: &mut D,
+        idx: usize,
+    ) {
         self.counters.connections_reset += 1;
         let conn = self.slots[idx].conn.take();
         self.free_slot(driver, idx);
@@ -2066,14 +2391,29 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
 
     fn release_slot<D: Driver>(&mut self, driver: &mut D, idx: usize, remove_key: bool) {
         let key = self.key_of(idx);
-        for kind in [TimerKind::Retransmit, TimerKind::DelayedAck, TimerKind::Keepalive] {
+        for kind in [
+            TimerKind::Retransmit,
+            TimerKind::DelayedAck,
+            TimerKind::Keepalive,
+        ] {
             self.cancel_timer(idx, kind);
         }
-        let Tcp { slots, ooo, table, listeners, free, .. } = self;
+        let Tcp {
+            slots,
+            ooo,
+            table,
+            listeners,
+            free,
+            ..
+        } = self;
         let slot = &mut slots[idx];
         ooo.clear(&mut slot.tcb.ooo, |f| driver.release(f));
         if slot.tcb.in_syn_queue {
-            if let Some(l) = slot.tcb.listener.and_then(|p| listeners.iter_mut().find(|l| l.port == p)) {
+            if let Some(l) = slot
+                .tcb
+                .listener
+                .and_then(|p| listeners.iter_mut().find(|l| l.port == p))
+            {
                 l.syn_queue = l.syn_queue.saturating_sub(1);
             }
         }
@@ -2091,8 +2431,14 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
 }
 
 /// The SACK blocks of a parsed header, as sequence numbers.
-fn sack_blocks_of(ranges: &[Option<(u32, u32)>; 3]) -> arrayvec::ArrayVec<(TcpSeqNumber, TcpSeqNumber), 3> {
-    ranges.iter().flatten().map(|&(l, r)| (TcpSeqNumber(l), TcpSeqNumber(r))).collect()
+fn sack_blocks_of(
+    ranges: &[Option<(u32, u32)>; 3],
+) -> arrayvec::ArrayVec<(TcpSeqNumber, TcpSeqNumber), 3> {
+    ranges
+        .iter()
+        .flatten()
+        .map(|&(l, r)| (TcpSeqNumber(l), TcpSeqNumber(r)))
+        .collect()
 }
 
 #[allow(dead_code)]

@@ -50,7 +50,13 @@ impl<V: Copy> FlowTable<V> {
     /// A table for at most `max_len` entries, hashing with `key`.
     pub fn new(max_len: usize, key: u64) -> Self {
         let buckets = (max_len.max(1) * 2).next_power_of_two();
-        FlowTable { buckets: vec![None; buckets], mask: buckets - 1, len: 0, max_len: max_len.max(1), key }
+        FlowTable {
+            buckets: vec![None; buckets],
+            mask: buckets - 1,
+            len: 0,
+            max_len: max_len.max(1),
+            key,
+        }
     }
 
     /// Entries held.
@@ -135,7 +141,11 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn key(n: u32) -> FlowKey {
-        FlowKey { remote_addr: Ipv4Addr::from(0x0a00_0000 | (n >> 8)), remote_port: (n & 0xff) as u16 + 1, local_port: 80 }
+        FlowKey {
+            remote_addr: Ipv4Addr::from(0x0a00_0000 | (n >> 8)),
+            remote_port: (n & 0xff) as u16 + 1,
+            local_port: 80,
+        }
     }
 
     #[test]

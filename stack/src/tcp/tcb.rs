@@ -46,12 +46,18 @@ pub enum State {
 impl State {
     /// Whether the peer's FIN has been received.
     pub fn remote_closed(self) -> bool {
-        matches!(self, State::CloseWait | State::CloseWaitFinPending | State::Closing | State::LastAck)
+        matches!(
+            self,
+            State::CloseWait | State::CloseWaitFinPending | State::Closing | State::LastAck
+        )
     }
 
     /// Whether the state accepts data from the peer.
     pub fn receives_data(self) -> bool {
-        matches!(self, State::Established | State::FinPending | State::FinWait1 | State::FinWait2)
+        matches!(
+            self,
+            State::Established | State::FinPending | State::FinWait1 | State::FinWait2
+        )
     }
 
     /// Short upper-case name, as in traces.
@@ -219,7 +225,11 @@ impl<W> ConnOps<W> for ConnHandle<'_, W> {
             return Err(SendError::QueueFull);
         }
         let len = u32::try_from(len).map_err(|_| SendError::QueueFull)?;
-        if tcb.txq_bytes.checked_add(len).is_none_or(|total| total > i32::MAX as u32 / 2) {
+        if tcb
+            .txq_bytes
+            .checked_add(len)
+            .is_none_or(|total| total > i32::MAX as u32 / 2)
+        {
             return Err(SendError::QueueFull);
         }
         tcb.txq.push_back(TxEntry { writer, len });

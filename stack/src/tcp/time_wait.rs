@@ -43,7 +43,10 @@ pub struct TimeWaitRing {
 impl TimeWaitRing {
     /// A ring for at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
-        TimeWaitRing { entries: VecDeque::with_capacity(capacity.max(1)), front_id: 0 }
+        TimeWaitRing {
+            entries: VecDeque::with_capacity(capacity.max(1)),
+            front_id: 0,
+        }
     }
 
     /// Entries held (including dead ones not yet expired).

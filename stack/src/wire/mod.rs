@@ -34,6 +34,7 @@ pub mod arp;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
+pub mod pretty;
 pub mod tcp;
 
 pub use core::net::Ipv4Addr;

@@ -1,0 +1,623 @@
+//! Table-driven tests of the TCP state machine: a scripted raw peer sends
+//! hand-built segments to one Rusty stack and checks its answer and its
+//! new state, transition by transition (RFC 9293 §3.10, RFC 5961, and the
+//! two extra closing states).
+
+mod support;
+
+use rusty_stack::driver::Driver;
+use rusty_stack::iface::InterfaceConfig;
+use rusty_stack::pair::{pair, PairConfig, PairDriver};
+use rusty_stack::tcp::{Stack, State, TcpConfig};
+use rusty_stack::time::{Duration, Instant};
+use rusty_stack::wire::{
+    EtherType, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Cidr, Ipv4Packet, Ipv4Repr, TcpFlags,
+    TcpPacket, TcpRepr, TcpSeqNumber,
+};
+use support::{data, Script, IP_A, IP_B};
+
+const PEER_PORT: u16 = 40000;
+const PEER_ISN: u32 = 1_000_000;
+
+/// A segment as the peer saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Seen {
+    flags: TcpFlags,
+    seq: u32,
+    ack: Option<u32>,
+    window: u16,
+    payload: Vec<u8>,
+}
+
+impl Seen {
+    fn has(&self, f: TcpFlags) -> bool {
+        self.flags.contains(f)
+    }
+}
+
+/// One Rusty stack (10.0.0.2) and a raw peer (10.0.0.1) that writes
+/// segments by hand.
+struct Bench {
+    stack: Stack<Script>,
+    peer: PairDriver,
+    drv: PairDriver,
+    now: Instant,
+    /// Next sequence number the peer will use.
+    snd: u32,
+    /// The stack's ISN, once seen.
+    iss: u32,
+    port: u16,
+}
+
+impl Bench {
+    fn new(app: Script, config: TcpConfig) -> Bench {
+        let (peer, drv) = pair(&PairConfig::default());
+        let mut ic = InterfaceConfig::new(drv.mac(), Ipv4Cidr::new(IP_B, 24).unwrap());
+        ic.announce = false;
+        let mut stack = Stack::new(ic, config, app, Instant::ZERO);
+        stack.iface_mut().add_static_arp(IP_A, peer.mac()).unwrap();
+        stack.listen(80, 4).unwrap();
+        Bench {
+            stack,
+            peer,
+            drv,
+            now: Instant::ZERO,
+            snd: PEER_ISN,
+            iss: 0,
+            port: 80,
+        }
+    }
+
+    fn server() -> Bench {
+        Bench::new(
+            Script {
+                close_on_remote_close: false,
+                ..Script::default()
+            },
+            config(),
+        )
+    }
+
+    fn poll(&mut self) {
+        for _ in 0..100 {
+            if !self.stack.poll(&mut self.drv, self.now) {
+                break;
+            }
+        }
+    }
+
+    /// Sends a segment from the peer and returns what the stack answered.
+    fn send(&mut self, flags: TcpFlags, seq: u32, ack: Option<u32>, payload: &[u8]) -> Vec<Seen> {
+        self.send_win(flags, seq, ack, 65535, payload)
+    }
+
+    fn send_win(
+        &mut self,
+        flags: TcpFlags,
+        seq: u32,
+        ack: Option<u32>,
+        window: u16,
+        payload: &[u8],
+    ) -> Vec<Seen> {
+        let syn = flags.contains(TcpFlags::SYN);
+        let tcp = TcpRepr {
+            src_port: PEER_PORT,
+            dst_port: self.port,
+            flags,
+            seq_number: TcpSeqNumber(seq),
+            ack_number: ack.map(TcpSeqNumber),
+            window_len: window,
+            window_scale: None,
+            max_seg_size: syn.then_some(1460),
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload,
+        };
+        let ip = Ipv4Repr {
+            src: IP_A,
+            dst: IP_B,
+            protocol: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            ttl: 64,
+            dscp_ecn: 0,
+            ident: 0,
+            dont_frag: true,
+        };
+        let eth = EthernetRepr {
+            src: self.peer.mac(),
+            dst: self.drv.mac(),
+            ethertype: EtherType::Ipv4,
+        };
+        let mut bytes = vec![0u8; 14 + ip.buffer_len()];
+        eth.emit(&mut EthernetFrame::new_unchecked(&mut bytes[..]));
+        ip.emit(&mut Ipv4Packet::new_unchecked(&mut bytes[14..]));
+        tcp.emit(&mut TcpPacket::new_unchecked(&mut bytes[34..]), IP_A, IP_B);
+        let mut frame = self.peer.alloc_tx(bytes.len()).unwrap();
+        frame.cursor_mut().write(&bytes).unwrap();
+        self.peer.transmit(frame);
+        self.poll();
+        self.received()
+    }
+
+    fn received(&mut self) -> Vec<Seen> {
+        let mut out = Vec::new();
+        while let Some(frame) = self.peer.receive() {
+            let bytes = frame.copy_to_vec();
+            self.peer.release(frame);
+            let ip = Ipv4Packet::new_checked(&bytes[14..]).unwrap();
+            let tcp =
+                TcpRepr::parse(&TcpPacket::new_checked(ip.payload()).unwrap(), IP_B, IP_A).unwrap();
+            if tcp.flags.contains(TcpFlags::SYN) {
+                self.iss = tcp.seq_number.0;
+            }
+            out.push(Seen {
+                flags: tcp.flags,
+                seq: tcp.seq_number.0,
+                ack: tcp.ack_number.map(|a| a.0),
+                window: tcp.window_len,
+                payload: tcp.payload.to_vec(),
+            });
+        }
+        out
+    }
+
+    /// Advances virtual time, running timers.
+    fn advance(&mut self, by: Duration) -> Vec<Seen> {
+        let end = self.now + by;
+        loop {
+            let next = self.stack.poll_at().filter(|&t| t > self.now && t <= end);
+            self.now = next.unwrap_or(end);
+            self.drv.set_now(self.now);
+            self.poll();
+            if next.is_none() {
+                break;
+            }
+        }
+        self.received()
+    }
+
+    fn state(&self) -> Option<State> {
+        let states: Vec<State> = self.stack.connections().map(|c| c.state).collect();
+        assert!(states.len() <= 1, "{states:?}");
+        states.first().copied()
+    }
+
+    /// Our side of the three-way handshake; the stack ends ESTABLISHED.
+    fn establish(&mut self) {
+        let r = self.send(TcpFlags::SYN, self.snd, None, &[]);
+        assert!(
+            r.len() == 1 && r[0].has(TcpFlags::SYN) && r[0].ack == Some(self.snd + 1),
+            "{r:?}"
+        );
+        self.snd += 1;
+        let r = self.send(TcpFlags::empty(), self.snd, Some(self.iss + 1), &[]);
+        assert!(r.is_empty(), "{r:?}");
+        assert_eq!(self.state(), Some(State::Established));
+    }
+
+    /// Sends our FIN (with the right ACK) and returns the answer.
+    fn fin(&mut self, ack: u32) -> Vec<Seen> {
+        let r = self.send(TcpFlags::FIN, self.snd, Some(ack), &[]);
+        self.snd += 1;
+        r
+    }
+}
+
+fn config() -> TcpConfig {
+    TcpConfig {
+        max_connections: 8,
+        timestamps: false,
+        sack: false,
+        window_scaling: false,
+        delayed_ack: Duration::ZERO,
+        time_wait: Duration::from_secs(2),
+        ..TcpConfig::default()
+    }
+}
+
+/// The closing of the server side: the app closes after echoing whatever
+/// arrives.
+fn closing_server() -> Bench {
+    let app = Script {
+        reply: Some(data(10, 9)),
+        close_after_reply: true,
+        close_on_remote_close: false,
+        ..Script::default()
+    };
+    Bench::new(app, config())
+}
+
+type Case = (&'static str, fn());
+
+#[test]
+fn state_transitions() {
+    let cases: &[Case] = &[
+        ("LISTEN + SYN -> SYN-RECEIVED, SYN-ACK", || {
+            let mut b = Bench::server();
+            let r = b.send(TcpFlags::SYN, PEER_ISN, None, &[]);
+            assert_eq!(r.len(), 1);
+            assert!(r[0].has(TcpFlags::SYN) && r[0].ack == Some(PEER_ISN + 1));
+            assert_eq!(b.state(), Some(State::SynReceived));
+        }),
+        ("LISTEN + ACK -> RST <SEQ=SEG.ACK>", || {
+            let mut b = Bench::server();
+            let r = b.send(TcpFlags::empty(), PEER_ISN, Some(777), &[]);
+            assert!(
+                r.len() == 1 && r[0].has(TcpFlags::RST) && r[0].seq == 777 && r[0].ack.is_none(),
+                "{r:?}"
+            );
+            assert_eq!(b.state(), None);
+        }),
+        ("no listener + SYN -> RST/ACK", || {
+            let mut b = Bench::server();
+            b.port = 81;
+            let r = b.send(TcpFlags::SYN, PEER_ISN, None, &[]);
+            assert!(
+                r.len() == 1 && r[0].has(TcpFlags::RST) && r[0].ack == Some(PEER_ISN + 1),
+                "{r:?}"
+            );
+        }),
+        ("SYN-RECEIVED + ACK -> ESTABLISHED (accepted)", || {
+            let mut b = Bench::server();
+            b.establish();
+            assert_eq!(b.stack.app().logs.len(), 1);
+        }),
+        ("SYN-RECEIVED + retransmitted SYN -> SYN-ACK again", || {
+            let mut b = Bench::server();
+            b.send(TcpFlags::SYN, PEER_ISN, None, &[]);
+            let r = b.send(TcpFlags::SYN, PEER_ISN, None, &[]);
+            assert!(
+                r.len() == 1 && r[0].has(TcpFlags::SYN) && r[0].seq == b.iss,
+                "{r:?}"
+            );
+            assert_eq!(b.state(), Some(State::SynReceived));
+        }),
+        ("SYN-RECEIVED + RST -> back to LISTEN", || {
+            let mut b = Bench::server();
+            b.send(TcpFlags::SYN, PEER_ISN, None, &[]);
+            let r = b.send(TcpFlags::RST, PEER_ISN + 1, None, &[]);
+            assert!(r.is_empty());
+            assert_eq!(b.state(), None);
+            assert!(b.stack.app().logs.is_empty(), "the app never saw it");
+        }),
+        ("SYN-RECEIVED + bad ACK -> RST", || {
+            let mut b = Bench::server();
+            b.send(TcpFlags::SYN, PEER_ISN, None, &[]);
+            let r = b.send(TcpFlags::empty(), PEER_ISN + 1, Some(b.iss + 1000), &[]);
+            assert!(
+                r.len() == 1 && r[0].has(TcpFlags::RST) && r[0].seq == b.iss + 1000,
+                "{r:?}"
+            );
+        }),
+        (
+            "SYN-RECEIVED: SYN-ACK retransmitted on timeout, then given up",
+            || {
+                let mut b = Bench::server();
+                b.send(TcpFlags::SYN, PEER_ISN, None, &[]);
+                let r = b.advance(Duration::from_secs(200));
+                assert_eq!(r.len(), 5, "syn_retries SYN-ACKs: {r:?}");
+                assert!(r.iter().all(|s| s.has(TcpFlags::SYN)));
+                assert_eq!(b.state(), None);
+            },
+        ),
+        ("ESTABLISHED + data -> ACK, delivered", || {
+            let mut b = Bench::server();
+            b.establish();
+            let r = b.send(TcpFlags::PSH, b.snd, Some(b.iss + 1), b"hello");
+            assert!(
+                r.len() == 1 && r[0].ack == Some(b.snd + 5) && r[0].payload.is_empty(),
+                "{r:?}"
+            );
+            assert_eq!(b.stack.app().logs[0].received, b"hello");
+        }),
+        ("ESTABLISHED + FIN -> CLOSE-WAIT, ACK", || {
+            let mut b = Bench::server();
+            b.establish();
+            let r = b.fin(b.iss + 1);
+            assert!(
+                r.len() == 1 && r[0].ack == Some(b.snd) && !r[0].has(TcpFlags::FIN),
+                "{r:?}"
+            );
+            assert_eq!(b.state(), Some(State::CloseWait));
+            assert!(b.stack.app().logs[0].remote_closed);
+        }),
+        (
+            "CLOSE-WAIT + close -> LAST-ACK (FIN on the ACK of the FIN) -> CLOSED",
+            || {
+                let app = Script::default(); // closes on remote close
+                let mut b = Bench::new(app, config());
+                b.establish();
+                let r = b.fin(b.iss + 1);
+                assert!(
+                    r.len() == 1 && r[0].has(TcpFlags::FIN) && r[0].ack == Some(b.snd),
+                    "{r:?}"
+                );
+                assert_eq!(b.state(), Some(State::LastAck));
+                let r = b.send(TcpFlags::empty(), b.snd, Some(b.iss + 2), &[]);
+                assert!(r.is_empty());
+                assert_eq!(b.state(), None);
+                assert!(b.stack.app().logs[0].closed);
+            },
+        ),
+        ("ESTABLISHED + exact RST -> CLOSED (reset)", || {
+            let mut b = Bench::server();
+            b.establish();
+            let r = b.send(TcpFlags::RST, b.snd, None, &[]);
+            assert!(r.is_empty());
+            assert_eq!(b.state(), None);
+            assert!(b.stack.app().logs[0].reset);
+        }),
+        (
+            "ESTABLISHED + in-window RST -> challenge ACK (RFC 5961)",
+            || {
+                let mut b = Bench::server();
+                b.establish();
+                let r = b.send(TcpFlags::RST, b.snd + 100, None, &[]);
+                assert!(
+                    r.len() == 1 && !r[0].has(TcpFlags::RST) && r[0].ack == Some(b.snd),
+                    "{r:?}"
+                );
+                assert_eq!(b.state(), Some(State::Established));
+            },
+        ),
+        ("ESTABLISHED + out-of-window RST -> dropped", || {
+            let mut b = Bench::server();
+            b.establish();
+            let r = b.send(TcpFlags::RST, b.snd.wrapping_sub(100_000), None, &[]);
+            assert!(r.is_empty(), "{r:?}");
+            assert_eq!(b.state(), Some(State::Established));
+        }),
+        ("ESTABLISHED + SYN -> challenge ACK (RFC 5961)", || {
+            let mut b = Bench::server();
+            b.establish();
+            let r = b.send(TcpFlags::SYN, b.snd + 5, None, &[]);
+            assert!(
+                r.len() == 1 && r[0].flags == TcpFlags::empty() && r[0].ack == Some(b.snd),
+                "{r:?}"
+            );
+            assert_eq!(b.state(), Some(State::Established));
+        }),
+        ("ESTABLISHED + out-of-window data -> ACK, dropped", || {
+            let mut b = Bench::server();
+            b.establish();
+            let r = b.send(TcpFlags::empty(), b.snd + 1_000_000, Some(b.iss + 1), b"zz");
+            assert!(r.len() == 1 && r[0].ack == Some(b.snd), "{r:?}");
+            assert!(b.stack.app().logs[0].received.is_empty());
+        }),
+        ("ESTABLISHED + ACK of unsent data -> ACK, dropped", || {
+            let mut b = Bench::server();
+            b.establish();
+            let r = b.send(TcpFlags::empty(), b.snd, Some(b.iss + 5000), b"zz");
+            assert!(r.len() == 1 && r[0].ack == Some(b.snd), "{r:?}");
+            assert!(b.stack.app().logs[0].received.is_empty());
+        }),
+        (
+            "ESTABLISHED + close -> FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT -> gone",
+            || {
+                let mut b = closing_server();
+                b.establish();
+                let r = b.send(TcpFlags::PSH, b.snd, Some(b.iss + 1), b"x");
+                b.snd += 1;
+                assert!(
+                    r.len() == 1 && r[0].has(TcpFlags::FIN) && r[0].payload.len() == 10,
+                    "reply and FIN together: {r:?}"
+                );
+                assert_eq!(b.state(), Some(State::FinWait1));
+                let r = b.send(TcpFlags::empty(), b.snd, Some(b.iss + 12), &[]);
+                assert!(r.is_empty());
+                assert_eq!(b.state(), Some(State::FinWait2));
+                let r = b.fin(b.iss + 12);
+                assert!(r.len() == 1 && r[0].ack == Some(b.snd), "{r:?}");
+                assert_eq!(b.state(), None);
+                assert_eq!(b.stack.time_wait_connections(), 1);
+                assert!(b.stack.app().logs[0].closed);
+                // A retransmitted FIN in TIME-WAIT is acknowledged again.
+                let r = b.send(TcpFlags::FIN, b.snd - 1, Some(b.iss + 12), &[]);
+                assert!(r.len() == 1 && r[0].ack == Some(b.snd), "{r:?}");
+                b.advance(Duration::from_secs(3));
+                assert_eq!(b.stack.time_wait_connections(), 0, "2 MSL passed");
+            },
+        ),
+        (
+            "FIN-WAIT-1 + FIN -> CLOSING -> TIME-WAIT (simultaneous close)",
+            || {
+                let mut b = closing_server();
+                b.establish();
+                b.send(TcpFlags::PSH, b.snd, Some(b.iss + 1), b"x");
+                b.snd += 1;
+                // Our FIN does not acknowledge theirs.
+                let r = b.fin(b.iss + 11);
+                assert!(r.len() == 1 && r[0].ack == Some(b.snd), "{r:?}");
+                assert_eq!(b.state(), Some(State::Closing));
+                b.send(TcpFlags::empty(), b.snd, Some(b.iss + 12), &[]);
+                assert_eq!(b.state(), None);
+                assert_eq!(b.stack.time_wait_connections(), 1);
+            },
+        ),
+        (
+            "close with unsent data -> FIN-PENDING until the window opens",
+            || {
+                let mut b = closing_server();
+                // Handshake announcing a zero window: nothing can be sent.
+                b.send(TcpFlags::SYN, PEER_ISN, None, &[]);
+                b.snd += 1;
+                b.send_win(TcpFlags::empty(), b.snd, Some(b.iss + 1), 0, &[]);
+                let r = b.send_win(TcpFlags::PSH, b.snd, Some(b.iss + 1), 0, b"x");
+                b.snd += 1;
+                assert!(r.iter().all(|s| s.payload.is_empty()), "{r:?}");
+                assert_eq!(b.state(), Some(State::FinPending));
+                // The peer's FIN arrives meanwhile.
+                let r = b.send_win(TcpFlags::FIN, b.snd, Some(b.iss + 1), 0, &[]);
+                b.snd += 1;
+                assert!(r.len() == 1 && r[0].ack == Some(b.snd), "{r:?}");
+                assert_eq!(b.state(), Some(State::CloseWaitFinPending));
+                // Window opens: data and FIN go out together.
+                let r = b.send_win(TcpFlags::empty(), b.snd, Some(b.iss + 1), 1000, &[]);
+                assert!(
+                    r.len() == 1 && r[0].payload.len() == 10 && r[0].has(TcpFlags::FIN),
+                    "{r:?}"
+                );
+                assert_eq!(b.state(), Some(State::LastAck));
+            },
+        ),
+        ("zero window: probes until it opens", || {
+            let mut b = closing_server();
+            b.send(TcpFlags::SYN, PEER_ISN, None, &[]);
+            b.snd += 1;
+            b.send_win(TcpFlags::empty(), b.snd, Some(b.iss + 1), 0, &[]);
+            b.send_win(TcpFlags::PSH, b.snd, Some(b.iss + 1), 0, b"x");
+            b.snd += 1;
+            let r = b.advance(Duration::from_secs(2));
+            assert!(
+                !r.is_empty() && r.iter().all(|s| s.payload.len() == 1 && s.seq == b.iss + 1),
+                "probes: {r:?}"
+            );
+            assert_eq!(b.stack.tcp_counters().window_probes as usize, r.len());
+        }),
+    ];
+    for (name, case) in cases {
+        let result = std::panic::catch_unwind(case);
+        assert!(result.is_ok(), "case failed: {name}");
+    }
+}
+
+#[test]
+fn active_open_transitions() {
+    // SYN-SENT + SYN-ACK -> ESTABLISHED; + RST/ACK -> refused; + SYN ->
+    // simultaneous open; + bad ACK -> RST.
+    let client = || {
+        let app = Script {
+            connects: vec![(IP_A, PEER_PORT)],
+            close_on_remote_close: false,
+            ..Script::default()
+        };
+        let mut b = Bench::new(app, config());
+        b.port = 0;
+        b.poll();
+        let r = b.received();
+        assert!(
+            r.len() == 1 && r[0].has(TcpFlags::SYN) && r[0].ack.is_none(),
+            "{r:?}"
+        );
+        let port = b.stack.connections().next().unwrap().local.1;
+        b.port = port;
+        assert_eq!(b.state(), Some(State::SynSent));
+        b
+    };
+    let mut b = client();
+    let r = b.send(TcpFlags::SYN, PEER_ISN, Some(b.iss + 1), &[]);
+    assert!(
+        r.len() == 1 && r[0].ack == Some(PEER_ISN + 1) && !r[0].has(TcpFlags::SYN),
+        "{r:?}"
+    );
+    assert_eq!(b.state(), Some(State::Established));
+    assert!(b.stack.app().logs[0].connected);
+
+    let mut b = client();
+    let r = b.send(TcpFlags::RST, 0, Some(b.iss + 1), &[]);
+    assert!(r.is_empty());
+    assert_eq!(b.state(), None);
+    assert!(b.stack.app().logs[0].reset);
+
+    let mut b = client();
+    let r = b.send(TcpFlags::SYN, PEER_ISN, None, &[]);
+    assert!(
+        r.len() == 1 && r[0].has(TcpFlags::SYN) && r[0].ack == Some(PEER_ISN + 1),
+        "{r:?}"
+    );
+    assert_eq!(b.state(), Some(State::SynReceived));
+
+    let mut b = client();
+    let r = b.send(TcpFlags::SYN, PEER_ISN, Some(b.iss + 99), &[]);
+    assert!(
+        r.len() == 1 && r[0].has(TcpFlags::RST) && r[0].seq == b.iss + 99,
+        "{r:?}"
+    );
+    assert_eq!(b.state(), Some(State::SynSent));
+
+    // Unanswered SYNs: retried with backoff, then the open fails.
+    let mut b = client();
+    let r = b.advance(Duration::from_secs(300));
+    assert_eq!(r.len(), 5, "{r:?}");
+    assert_eq!(b.state(), None);
+    assert!(b.stack.app().logs[0].reset);
+}
+
+#[test]
+fn syn_flood_is_answered_with_cookies() {
+    let mut b = Bench::server();
+    // Fill the backlog (4) with half-open connections.
+    for i in 0..4 {
+        let r = b.send_from(41000 + i, TcpFlags::SYN, PEER_ISN, None);
+        assert!(r[0].has(TcpFlags::SYN));
+    }
+    assert_eq!(b.stack.tcp_counters().syn_cookies_sent, 0);
+    // More SYNs: answered statelessly.
+    let before = b.stack.active_connections();
+    let r = b.send_from(40001, TcpFlags::SYN, PEER_ISN, None);
+    let (flags, cookie) = (r[0].flags, r[0].seq);
+    assert!(flags.contains(TcpFlags::SYN));
+    assert_eq!(
+        b.stack.active_connections(),
+        before,
+        "no state for a cookie"
+    );
+    assert_eq!(b.stack.tcp_counters().syn_cookies_sent, 1);
+    // The final ACK carrying the cookie creates the connection.
+    let r = b.send_from(40001, TcpFlags::PSH, PEER_ISN + 1, Some(cookie + 1));
+    assert!(r.iter().all(|s| !s.has(TcpFlags::RST)), "{r:?}");
+    assert_eq!(b.stack.tcp_counters().syn_cookies_accepted, 1);
+    assert_eq!(b.stack.active_connections(), before + 1);
+    // A forged cookie is refused with a reset.
+    let r = b.send_from(40002, TcpFlags::empty(), PEER_ISN + 1, Some(cookie + 7));
+    assert!(r.len() == 1 && r[0].has(TcpFlags::RST), "{r:?}");
+}
+
+impl Bench {
+    /// Sends from another peer port (other 4-tuples).
+    fn send_from(&mut self, port: u16, flags: TcpFlags, seq: u32, ack: Option<u32>) -> Vec<Seen> {
+        let tcp = TcpRepr {
+            src_port: port,
+            dst_port: 80,
+            flags,
+            seq_number: TcpSeqNumber(seq),
+            ack_number: ack.map(TcpSeqNumber),
+            window_len: 65535,
+            window_scale: None,
+            max_seg_size: flags.contains(TcpFlags::SYN).then_some(1460),
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: if flags.contains(TcpFlags::PSH) {
+                b"GET"
+            } else {
+                &[]
+            },
+        };
+        let ip = Ipv4Repr {
+            src: IP_A,
+            dst: IP_B,
+            protocol: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            ttl: 64,
+            dscp_ecn: 0,
+            ident: 0,
+            dont_frag: true,
+        };
+        let eth = EthernetRepr {
+            src: self.peer.mac(),
+            dst: self.drv.mac(),
+            ethertype: EtherType::Ipv4,
+        };
+        let mut bytes = vec![0u8; 14 + ip.buffer_len()];
+        eth.emit(&mut EthernetFrame::new_unchecked(&mut bytes[..]));
+        ip.emit(&mut Ipv4Packet::new_unchecked(&mut bytes[14..]));
+        tcp.emit(&mut TcpPacket::new_unchecked(&mut bytes[34..]), IP_A, IP_B);
+        let mut frame = self.peer.alloc_tx(bytes.len()).unwrap();
+        frame.cursor_mut().write(&bytes).unwrap();
+        self.peer.transmit(frame);
+        self.poll();
+        self.received()
+    }
+}
