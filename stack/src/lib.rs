@@ -21,6 +21,7 @@
 //! * [`iface`] — the per-core stack: ARP, IPv4, ICMP, with drop counters.
 #![forbid(unsafe_code)]
 
+pub mod apps;
 pub mod buf;
 pub mod checksum;
 pub mod cursor;
