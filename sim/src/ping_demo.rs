@@ -132,10 +132,12 @@ mod tests {
 
     #[test]
     fn lost_arp_request_delays_the_first_reply() {
+        // The first two frames of A are its announcement and its first ARP
+        // request; the retry a second later resolves B.
         let report = run(&PingOptions {
             count: 2,
             size: 8,
-            lose_first: 1,
+            lose_first: 2,
         });
         assert_eq!(report.replies, 2, "{}", report.log);
         assert!(

@@ -508,3 +508,35 @@ fn chained_frames_parse_like_flat_ones() {
         icmp.icmp_type().calc_checksum(icmp.payload())
     );
 }
+
+#[test]
+fn mapping_learned_elsewhere_releases_waiting_datagrams() {
+    // Two "cores" of host A share one wire end; core 2 learns B's MAC from
+    // core 1's ARP exchange (as a multi-core owner forwards it) instead of
+    // resolving it again.
+    let mut net = Net::new(true);
+    let mut cfg = InterfaceConfig::new(net.da.mac(), Ipv4Cidr::new(IP_A, 24).unwrap());
+    cfg.announce = false;
+    cfg.report_arp = true;
+    let mut core1 = Interface::new(cfg.clone());
+    let mut core2 = Interface::new(cfg);
+    let now = net.da.now();
+    core2.send_ping(&mut net.da, now, IP_B, 2, 1, 8).unwrap();
+    core1.send_ping(&mut net.da, now, IP_B, 1, 1, 8).unwrap();
+    // B answers both requests; core 1 processes the frames.
+    net.b.poll(&mut net.db, now);
+    core1.poll(&mut net.da, now);
+    let learned = std::iter::from_fn(|| core1.take_event())
+        .find_map(|e| match e {
+            IfaceEvent::ArpLearned { ip, mac } => Some((ip, mac)),
+            _ => None,
+        })
+        .expect("ArpLearned reported");
+    assert_eq!(learned, (IP_B, net.db.mac()));
+    assert_eq!(core2.pending_len(), 1);
+    core2.learn_arp(learned.0, learned.1, now);
+    assert_eq!(core2.poll_at(), Some(now));
+    core2.poll_timers(&mut net.da, now);
+    assert_eq!(core2.pending_len(), 0, "released by the shared mapping");
+    assert_eq!(core2.counters().arp_requests_sent, 1, "no second request");
+}

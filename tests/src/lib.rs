@@ -1,1 +1,24 @@
-//! Cross-crate tests live in `tests/`; this library holds shared helpers.
+//! Cross-crate tests live in `tests/`; this library holds shared helpers:
+//! a deterministic in-memory network for interop tests between Rusty and
+//! smoltcp, an independent TCP/IP implementation.
+//!
+//! * [`link`] — a virtual-time two-port Ethernet link with seeded loss,
+//!   duplication, reordering and corruption;
+//! * [`rusty_host`] — a Rusty driver on one port of the link, and a host
+//!   wrapping an `Interface` or a TCP stack;
+//! * [`smoltcp_host`] — a smoltcp interface, sockets and device on one port;
+//! * [`net`] — the event loop that polls both hosts in virtual time.
+//!
+//! Everything is deterministic: no wall clock, no thread RNG; faults come
+//! from a seeded ChaCha8 generator.
+
+pub mod link;
+pub mod net;
+pub mod rusty_host;
+pub mod rusty_tcp;
+pub mod smoltcp_host;
+
+pub use link::{Link, LinkConfig, LinkStats, Port};
+pub use net::{Host, Net, NetError, NetLimits};
+pub use rusty_host::{LinkDriver, RustyHost, RustyNode};
+pub use smoltcp_host::SmolHost;

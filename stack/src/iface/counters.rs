@@ -60,8 +60,9 @@ drop_reasons! {
     IcmpBadChecksum => "icmp_bad_checksum",
     /// ICMP type the stack does not handle.
     IcmpUnsupported => "icmp_unsupported",
-    /// ICMP echo reply that arrived when the event queue was full.
-    IcmpEventOverflow => "icmp_event_overflow",
+    /// Event (echo reply, ARP learned) lost because the owner's event queue
+    /// was full.
+    IcmpEventOverflow => "event_overflow",
     /// Outgoing datagram with no route (off-subnet and no gateway).
     NoRoute => "no_route",
     /// Outgoing datagram dropped: the queue of datagrams waiting for ARP was full.

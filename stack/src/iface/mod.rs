@@ -59,6 +59,10 @@ pub struct InterfaceConfig {
     pub announce: bool,
     /// Events (echo replies) kept until the owner takes them.
     pub event_capacity: usize,
+    /// Report every mapping learned from ARP traffic as
+    /// [`IfaceEvent::ArpLearned`], so a multi-core owner can share it with
+    /// the other cores' interfaces.
+    pub report_arp: bool,
 }
 
 impl InterfaceConfig {
@@ -76,6 +80,7 @@ impl InterfaceConfig {
             arp_max_requests: 3,
             announce: true,
             event_capacity: 64,
+            report_arp: false,
         }
     }
 }
@@ -95,6 +100,14 @@ pub enum IfaceEvent {
         data_len: usize,
         /// When it arrived.
         at: Instant,
+    },
+    /// ARP traffic taught us (or changed) a mapping; only with
+    /// [`InterfaceConfig::report_arp`].
+    ArpLearned {
+        /// The address.
+        ip: Ipv4Addr,
+        /// Its MAC.
+        mac: MacAddr,
     },
 }
 
@@ -200,15 +213,27 @@ impl Interface {
     }
 
     /// Records a mapping learned elsewhere (another core's ARP traffic) as
-    /// if an ARP reply had arrived; waiting datagrams are not flushed until
-    /// the next [`Interface::poll`] with a driver.
+    /// if an ARP reply had arrived; datagrams waiting for it leave at the
+    /// next [`Interface::poll_timers`] (which [`Interface::poll_at`] asks for).
     pub fn learn_arp(&mut self, ip: Ipv4Addr, mac: MacAddr, now: Instant) {
         self.cache.insert(ip, mac, now, self.config.arp_entry_ttl);
+        for r in self.resolving.iter_mut().filter(|r| r.ip == ip) {
+            r.next_request = now;
+        }
     }
 
     /// The MAC of `ip` if it is in the ARP cache and fresh.
     pub fn arp_lookup(&mut self, ip: Ipv4Addr, now: Instant) -> Option<MacAddr> {
         self.cache.lookup(ip, now)
+    }
+
+    /// Queues an event for the owner; a full queue drops it and counts.
+    fn push_event(&mut self, event: IfaceEvent) {
+        if self.events.len() < self.events.capacity() {
+            self.events.push_back(event);
+        } else {
+            self.counters.drop(DropReason::IcmpEventOverflow);
+        }
     }
 
     /// The next event, if any.
@@ -268,6 +293,11 @@ impl Interface {
                 continue;
             }
             worked = true;
+            if let Some(mac) = self.cache.lookup(r.ip, now) {
+                // Learned meanwhile (from another core): send what waited.
+                self.resolved(driver, r.ip, mac);
+                continue;
+            }
             if r.requests_sent >= self.config.arp_max_requests {
                 debug!(ip = %r.ip, "ARP resolution failed");
                 self.resolving.swap_remove(i);
@@ -354,12 +384,19 @@ impl Interface {
         let for_us = repr.target_ip == our_ip;
         if sender_valid && (merge || for_us) {
             trace!(ip = %repr.source_ip, mac = %repr.source_mac, "ARP learned");
+            let known = self.cache.lookup(repr.source_ip, now);
             self.cache.insert(
                 repr.source_ip,
                 repr.source_mac,
                 now,
                 self.config.arp_entry_ttl,
             );
+            if self.config.report_arp && known != Some(repr.source_mac) {
+                self.push_event(IfaceEvent::ArpLearned {
+                    ip: repr.source_ip,
+                    mac: repr.source_mac,
+                });
+            }
             self.resolved(driver, repr.source_ip, repr.source_mac);
         }
         if !for_us {
@@ -548,11 +585,7 @@ impl Interface {
                     data_len: data.len(),
                     at: now,
                 };
-                if self.events.len() < self.events.capacity() {
-                    self.events.push_back(event);
-                } else {
-                    self.counters.drop(DropReason::IcmpEventOverflow);
-                }
+                self.push_event(event);
             }
             Ok(None) => self.counters.drop(DropReason::IcmpUnsupported),
             Err(_) => self.counters.drop(DropReason::IcmpMalformed),

@@ -40,6 +40,10 @@ pub struct TcpConfig {
     pub delayed_ack: Duration,
     /// How long a closed connection stays in TIME-WAIT (2 × MSL).
     pub time_wait: Duration,
+    /// How long a connection may stay in FIN-WAIT-2 without hearing from
+    /// the peer before its slot is freed (Linux's `tcp_fin_timeout`);
+    /// `None` waits for ever.
+    pub fin_wait2_timeout: Option<Duration>,
     /// Idle time before keepalive probes start; `None` disables keepalive.
     pub keepalive: Option<Duration>,
     /// Time between keepalive probes.
@@ -89,6 +93,7 @@ impl Default for TcpConfig {
             syn_retries: 5,
             delayed_ack: Duration::from_millis(40),
             time_wait: Duration::from_secs(60),
+            fin_wait2_timeout: Some(Duration::from_secs(60)),
             keepalive: None,
             keepalive_interval: Duration::from_secs(75),
             keepalive_probes: 9,

@@ -30,6 +30,8 @@ pub struct TcpCounters {
     pub keepalive_probes: u64,
     /// Connections reset because keepalive probes went unanswered.
     pub keepalive_timeouts: u64,
+    /// Connections freed after too long in FIN-WAIT-2.
+    pub fin_wait2_timeouts: u64,
     /// Active opens started.
     pub connect_attempts: u64,
     /// Active opens that found no usable ephemeral port.
@@ -86,6 +88,7 @@ impl TcpCounters {
             delayed_acks,
             keepalive_probes,
             keepalive_timeouts,
+            fin_wait2_timeouts,
             connect_attempts,
             connect_no_port,
             connections_opened,

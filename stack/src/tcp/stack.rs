@@ -1582,10 +1582,14 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             let at = now + self.config.delayed_ack;
             self.schedule(idx, TimerKind::DelayedAck, at);
         }
-        if let Some(idle) = self.config.keepalive {
-            if self.slots[idx].tcb.keepalive_timer.is_none()
-                && self.slots[idx].tcb.state != State::SynSent
-            {
+        // The idle timer: keepalive, and the FIN-WAIT-2 timeout.
+        let idle = match self.slots[idx].tcb.state {
+            State::SynSent => None,
+            State::FinWait2 => self.config.fin_wait2_timeout.or(self.config.keepalive),
+            _ => self.config.keepalive,
+        };
+        if let Some(idle) = idle {
+            if self.slots[idx].tcb.keepalive_timer.is_none() {
                 self.schedule(idx, TimerKind::Keepalive, now + idle);
             }
         }
@@ -1652,16 +1656,14 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                 ) else {
                     break;
                 };
-                let before = (tcb.snd_max, tcb.high_rxt);
-                self.send_data(iface, driver, idx, next.seq, next.len, now);
+                if !self.send_data(iface, driver, idx, next.seq, next.len, now) {
+                    break;
+                }
                 let tcb = &mut self.slots[idx].tcb;
                 // The optional rescue retransmission (rule 4) is not used:
                 // `rescue_rxt = snd_max` keeps it ineligible.
                 if matches!(next.kind, NextSegKind::Lost | NextSegKind::Unsacked) {
                     tcb.high_rxt = tcb.high_rxt.max(next.end());
-                }
-                if (tcb.snd_max, tcb.high_rxt) == before {
-                    break; // nothing could be sent
                 }
             }
             return;
@@ -1691,13 +1693,17 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                     break;
                 }
                 let seq = tcb.snd_nxt;
-                self.send_data(iface, driver, idx, seq, len, now);
-                continue;
+                if self.send_data(iface, driver, idx, seq, len, now) {
+                    continue;
+                }
+                break;
             }
             if fin_needed {
                 let seq = tcb.snd_nxt;
-                self.send_data(iface, driver, idx, seq, 0, now);
-                continue;
+                if self.send_data(iface, driver, idx, seq, 0, now) {
+                    continue;
+                }
+                break;
             }
             break;
         }
@@ -1705,6 +1711,8 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
 
     /// Sends (or resends) the data at `seq`, at most `max_len` bytes and one
     /// MSS, with the FIN if it ends at our FIN. Moves `snd_nxt` forward.
+    /// Returns whether a segment went out (false when there was nothing to
+    /// send or no buffer; the retransmission timer then retries).
     fn send_data<D: Driver>(
         &mut self,
         iface: &mut Interface,
@@ -1713,7 +1721,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         seq: TcpSeqNumber,
         max_len: u32,
         now: Instant,
-    ) {
+    ) -> bool {
         let tcb = &self.slots[idx].tcb;
         let data_end = tcb.data_end();
         let available = if seq < data_end {
@@ -1721,10 +1729,19 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         } else {
             0
         };
-        let len = available.min(max_len).min(tcb.smss);
+        // SACK blocks take room from the payload (RFC 6691: options and
+        // data together stay within the MSS).
+        let sack_room = if tcb.sack && !tcb.ooo.is_empty() {
+            4 + 8 * self.ooo.blocks(&tcb.ooo).take(3).count() as u32
+        } else {
+            0
+        };
+        let len = available
+            .min(max_len)
+            .min(tcb.smss.saturating_sub(sack_room).max(1));
         let fin = tcb.close_requested && seq.wrapping_add(len) == data_end;
         if len == 0 && !fin {
-            return;
+            return false;
         }
         let retransmission = seq < tcb.snd_max;
         let mut flags = if fin {
@@ -1736,7 +1753,8 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             flags |= TcpFlags::PSH;
         }
         if !self.send_segment(iface, driver, idx, seq, len, flags, now) {
-            return;
+            self.arm_rto(idx, now);
+            return false;
         }
         let tcb = &mut self.slots[idx].tcb;
         let seq_end = seq.wrapping_add(len + u32::from(fin));
@@ -1765,6 +1783,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         if self.slots[idx].tcb.rto_timer.is_none() {
             self.arm_rto(idx, now);
         }
+        true
     }
 
     /// A pure ACK (also our answer to unacceptable segments).
@@ -2168,6 +2187,20 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         idx: usize,
         now: Instant,
     ) {
+        if self.slots[idx].tcb.state == State::FinWait2 {
+            if let Some(limit) = self.config.fin_wait2_timeout {
+                // Our side is closed and the peer never sends its FIN: give
+                // the slot back, as Linux does with tcp_fin_timeout.
+                let last = self.slots[idx].tcb.last_activity;
+                if now - last >= limit {
+                    self.counters.fin_wait2_timeouts += 1;
+                    self.close_conn(app, driver, idx);
+                } else {
+                    self.schedule(idx, TimerKind::Keepalive, last + limit);
+                }
+                return;
+            }
+        }
         let Some(idle) = self.config.keepalive else {
             return;
         };

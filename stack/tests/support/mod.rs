@@ -59,6 +59,8 @@ pub struct Script {
     pub connects: Vec<(Ipv4Addr, u16)>,
     pub logs: Vec<ConnLog>,
     pub accept: bool,
+    /// Reset the connection when data arrives (after queueing any reply).
+    pub abort_on_data: bool,
 }
 
 impl Default for Script {
@@ -72,6 +74,7 @@ impl Default for Script {
             connects: Vec::new(),
             logs: Vec::new(),
             accept: true,
+            abort_on_data: false,
         }
     }
 }
@@ -111,6 +114,9 @@ impl App for Script {
                     conn.close();
                 }
             }
+        }
+        if self.abort_on_data {
+            conn.abort();
         }
     }
 

@@ -1,0 +1,802 @@
+//! The `rusty-sim` command line: argument parsing, the `run`, `ping` and
+//! `pages` subcommands, exit codes, progress and logging.
+//!
+//! The binary is a thin wrapper around [`main`], which takes the simulation
+//! engine as an [`Engine`] function so the command line can be tested with a
+//! stand-in engine.
+//!
+//! Exit codes: [`EXIT_OK`] (0) on success and for `--help`/`--version`,
+//! [`EXIT_USAGE`] (2) for bad arguments or a bad scenario, [`EXIT_FAILURE`]
+//! (1) when the run itself fails.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::Report;
+use crate::scenario::{
+    CliOverrides, ClientKind, Scenario, ScenarioError, DEFAULT_SCENARIO, MAX_MTU, MAX_WORKERS,
+    MIN_MTU,
+};
+
+/// Success (also `--help` and `--version`).
+pub const EXIT_OK: u8 = 0;
+/// The run failed (the engine reported an error, or output could not be
+/// written).
+pub const EXIT_FAILURE: u8 = 1;
+/// Bad arguments, an unknown scenario, or a bad scenario file.
+pub const EXIT_USAGE: u8 = 2;
+
+/// How long a run must take before its progress bar appears.
+pub const PROGRESS_DELAY: Duration = Duration::from_millis(500);
+
+/// The simulation engine: runs a validated scenario and reports on it.
+///
+/// * `scenario` has had the command-line overrides applied and has passed
+///   [`Scenario::validate`].
+/// * `options` says where to write a packet capture (the same path as
+///   `scenario.pcap`, whose `link` field says which link) and whether the
+///   output is JSON.
+/// * `progress` should be called now and then (for example every 10 ms of
+///   virtual time); it is cheap and may draw a progress bar.
+///
+/// The engine fills the report (start from [`Report::new`], then call
+/// [`Report::compute_rates`]). It need not set `wall_s` or `speed`: when
+/// `wall_s` is left at zero the command line measures the call and sets
+/// both. It need not set `pcap_sha256` either: when a capture was asked for
+/// and the field is `None`, the command line hashes the file. An `Err` is a
+/// runtime failure (exit code 1) with that message.
+pub type Engine = fn(&Scenario, &RunOptions, &mut dyn FnMut(Progress)) -> Result<Report, String>;
+
+/// How the engine should run, beyond the scenario itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Write a pcap file of link `scenario.pcap.link` here.
+    pub pcap: Option<PathBuf>,
+    /// The report will be printed as JSON (no progress bar is shown).
+    pub json: bool,
+}
+
+/// How far a run has come, passed to the progress callback.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Progress {
+    /// Virtual seconds simulated so far.
+    pub virtual_s: f64,
+    /// Virtual seconds the run will last at most (the scenario's duration).
+    pub total_s: f64,
+    /// Requests completed so far.
+    pub requests_ok: u64,
+}
+
+/// Rusty's deterministic simulator.
+#[derive(Parser, Debug)]
+#[command(name = "rusty-sim", version, about)]
+pub struct Cli {
+    /// What to do; without one, `run thesis`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Simulates a scenario and reports throughput, latency and drops (the
+    /// default, with the `thesis` scenario).
+    Run(RunArgs),
+    /// Two stacks ping each other over an in-memory wire.
+    Ping {
+        /// Echo requests to send.
+        #[arg(long, default_value_t = 4)]
+        count: u16,
+        /// Bytes of echo data per request.
+        #[arg(long, default_value_t = 56, value_parser = clap::value_parser!(u16).range(0..=1472))]
+        size: u16,
+        /// Frames of the pinging side to lose first (shows ARP retries).
+        #[arg(long, default_value_t = 0)]
+        lose_first: u32,
+    },
+    /// Writes the 500-page benchmark set as DIR/0.htm … DIR/499.htm.
+    Pages {
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// The client stack, as given on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClientArg {
+    /// Rusty itself.
+    Rusty,
+    /// smoltcp.
+    Smoltcp,
+}
+
+impl From<ClientArg> for ClientKind {
+    fn from(c: ClientArg) -> ClientKind {
+        match c {
+            ClientArg::Rusty => ClientKind::Rusty,
+            ClientArg::Smoltcp => ClientKind::Smoltcp,
+        }
+    }
+}
+
+/// Arguments of `rusty-sim run`. Each option replaces the scenario's value.
+#[derive(Args, Debug, Default, Clone, PartialEq)]
+pub struct RunArgs {
+    /// A built-in scenario (thesis, echo, bulk, small, small-echo,
+    /// small-lossy) or a TOML scenario file.
+    #[arg(value_name = "SCENARIO", default_value = DEFAULT_SCENARIO)]
+    pub scenario: Option<String>,
+    /// Seed of every random choice.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Server worker cores (1 to 64).
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_WORKERS)))]
+    pub workers: Option<u32>,
+    /// Concurrent client connections (at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub conns: Option<u32>,
+    /// Virtual seconds to simulate (above zero).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_duration, allow_negative_numbers = true)]
+    pub duration: Option<f64>,
+    /// End the run once N requests have completed (or at the duration,
+    /// whichever comes first).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+    /// MTU of the links in bytes (576 to 9000).
+    #[arg(long, value_name = "BYTES",
+          value_parser = clap::value_parser!(u16).range(i64::from(MIN_MTU)..=i64::from(MAX_MTU)))]
+    pub mtu: Option<u16>,
+    /// The client's TCP stack.
+    #[arg(long, value_enum)]
+    pub client: Option<ClientArg>,
+    /// Probability that a link loses a frame (0 to 1).
+    #[arg(long, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
+    pub loss: Option<f64>,
+    /// Probability that a link duplicates a frame (0 to 1).
+    #[arg(long, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
+    pub dup: Option<f64>,
+    /// Probability that a link delays a frame past later ones (0 to 1).
+    #[arg(long, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
+    pub reorder: Option<f64>,
+    /// Probability that a link flips a bit in a frame (0 to 1).
+    #[arg(long, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
+    pub corrupt: Option<f64>,
+    /// Write a pcap file of the first link (or the scenario's pcap link).
+    #[arg(long, value_name = "PATH")]
+    pub pcap: Option<PathBuf>,
+    /// Print the report as one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl RunArgs {
+    /// The scenario name or file (the default when none was given).
+    pub fn scenario_name(&self) -> &str {
+        self.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO)
+    }
+
+    /// The options that replace scenario values.
+    pub fn overrides(&self) -> CliOverrides {
+        CliOverrides {
+            seed: self.seed,
+            workers: self.workers,
+            conns: self.conns,
+            duration: self.duration,
+            requests: self.requests,
+            mtu: self.mtu,
+            client: self.client.map(ClientKind::from),
+            loss: self.loss,
+            dup: self.dup,
+            reorder: self.reorder,
+            corrupt: self.corrupt,
+            pcap: self.pcap.clone(),
+        }
+    }
+
+    /// Loads the scenario, applies the overrides and validates the result.
+    pub fn scenario(&self) -> Result<Scenario, ScenarioError> {
+        let mut scenario = Scenario::load(self.scenario_name())?;
+        scenario.apply_overrides(&self.overrides());
+        scenario.validate()?;
+        Ok(scenario)
+    }
+}
+
+/// Parses a probability in `[0, 1]`.
+fn parse_probability(s: &str) -> Result<f64, String> {
+    let p: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("must be a probability between 0 and 1, got {p}"))
+    }
+}
+
+/// Parses a finite number of seconds above zero.
+fn parse_duration(s: &str) -> Result<f64, String> {
+    let d: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if d.is_finite() && d > 0.0 {
+        Ok(d)
+    } else {
+        Err(format!(
+            "must be a finite number of seconds above 0, got {d}"
+        ))
+    }
+}
+
+/// Installs the `tracing` subscriber: `RUST_LOG` filtering (off when unset
+/// or invalid), written to stderr. Does nothing if one is installed.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs the command line `args` (program name first) with `engine`,
+/// printing to stdout and stderr; returns the exit code.
+pub fn main<I, T>(args: I, engine: Engine) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    init_tracing();
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    let interactive = std::io::stderr().is_terminal();
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    execute(
+        cli,
+        engine,
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+        interactive,
+    )
+}
+
+/// Carries out a parsed command line, writing the report or results to
+/// `out` and messages to `err`; returns the exit code. A progress bar is
+/// drawn on the terminal's stderr only when `interactive` is true (and the
+/// output is not JSON).
+pub fn execute(
+    cli: Cli,
+    engine: Engine,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    interactive: bool,
+) -> u8 {
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Run(RunArgs::default()));
+    match command {
+        Command::Run(args) => run(&args, engine, out, err, interactive),
+        Command::Ping {
+            count,
+            size,
+            lose_first,
+        } => ping(count, size, lose_first, out),
+        Command::Pages { out: dir } => pages(&dir, out, err),
+    }
+}
+
+/// `rusty-sim run`: loads, overrides and validates the scenario, runs the
+/// engine, and prints the report.
+pub fn run(
+    args: &RunArgs,
+    engine: Engine,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    interactive: bool,
+) -> u8 {
+    let scenario = match args.scenario() {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(err, "rusty-sim: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let pcap = scenario.pcap.as_ref().map(|p| p.path.clone());
+    if let Some(path) = &pcap {
+        if let Err(message) = check_output_path(path) {
+            let _ = writeln!(err, "rusty-sim: {message}");
+            return EXIT_USAGE;
+        }
+    }
+    let options = RunOptions {
+        pcap: pcap.clone(),
+        json: args.json,
+    };
+    tracing::info!(scenario = %scenario.name, seed = scenario.seed, "starting run");
+
+    let bar = ProgressDisplay::new(interactive && !args.json, scenario.duration);
+    let start = Instant::now();
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut progress = |p: Progress| bar.update(p);
+        engine(&scenario, &options, &mut progress)
+    }));
+    let wall_s = start.elapsed().as_secs_f64();
+    bar.finish();
+
+    let mut report = match result {
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => {
+            let _ = writeln!(err, "rusty-sim: simulation failed: {e}");
+            return EXIT_FAILURE;
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".into());
+            let _ = writeln!(err, "rusty-sim: the simulation panicked: {what}");
+            return EXIT_FAILURE;
+        }
+    };
+    if report.wall_s == 0.0 {
+        report.set_wall_clock(wall_s);
+    }
+    if let (Some(path), None) = (&pcap, &report.pcap_sha256) {
+        match sha256_file(path) {
+            Ok(hex) => report.pcap_sha256 = Some(hex),
+            Err(e) => {
+                let _ = writeln!(
+                    err,
+                    "rusty-sim: cannot read the pcap file {}: {e}",
+                    path.display()
+                );
+                return EXIT_FAILURE;
+            }
+        }
+    }
+    tracing::info!(wall_s = report.wall_s, "run finished");
+
+    let text = if args.json {
+        report.json() + "\n"
+    } else {
+        report.human()
+    };
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            let _ = writeln!(err, "rusty-sim: cannot write the report: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// Checks that a file can be created at `path`: its directory exists and
+/// the path is not a directory.
+fn check_output_path(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!(
+            "cannot write the pcap to {}: it is a directory",
+            path.display()
+        ));
+    }
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(format!(
+            "cannot write the pcap to {}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The SHA-256 of a file, in lowercase hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path)?;
+    let digest = Sha256::digest(&bytes);
+    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A progress bar on stderr that appears once a run has taken
+/// [`PROGRESS_DELAY`], or nothing when disabled.
+struct ProgressDisplay {
+    bar: Option<indicatif::ProgressBar>,
+    start: Instant,
+    shown: std::cell::Cell<bool>,
+}
+
+impl ProgressDisplay {
+    fn new(enabled: bool, total_s: f64) -> ProgressDisplay {
+        let bar = enabled.then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(seconds_to_ms(total_s)),
+                indicatif::ProgressDrawTarget::hidden(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {percent:>3}% {msg} [{elapsed_precise}, eta {eta}]",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        ProgressDisplay {
+            bar,
+            start: Instant::now(),
+            shown: std::cell::Cell::new(false),
+        }
+    }
+
+    fn update(&self, p: Progress) {
+        let Some(bar) = &self.bar else { return };
+        if !self.shown.get() {
+            if self.start.elapsed() < PROGRESS_DELAY {
+                return;
+            }
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            self.shown.set(true);
+        }
+        bar.set_length(seconds_to_ms(p.total_s));
+        bar.set_position(seconds_to_ms(p.virtual_s));
+        bar.set_message(format!(
+            "{:.3}/{:.3} s virtual, {} requests",
+            p.virtual_s, p.total_s, p.requests_ok
+        ));
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn seconds_to_ms(s: f64) -> u64 {
+    if s.is_finite() && s > 0.0 {
+        (s * 1000.0).round() as u64
+    } else {
+        0
+    }
+}
+
+/// `rusty-sim ping`.
+fn ping(count: u16, size: u16, lose_first: u32, out: &mut dyn Write) -> u8 {
+    let report = crate::ping_demo::run(&crate::ping_demo::PingOptions {
+        count,
+        size: usize::from(size),
+        lose_first,
+    });
+    let _ = write!(out, "{}", report.log);
+    let _ = writeln!(
+        out,
+        "{} sent, {} received, virtual time {}",
+        report.sent, report.replies, report.virtual_time
+    );
+    if report.replies == report.sent {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+/// `rusty-sim pages`.
+fn pages(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| rusty_fixtures::write_pages(dir)) {
+        let _ = writeln!(
+            err,
+            "rusty-sim: cannot write pages to {}: {e}",
+            dir.display()
+        );
+        return EXIT_USAGE;
+    }
+    let stats = rusty_fixtures::page_set().stats();
+    let _ = writeln!(
+        out,
+        "wrote {} pages ({} bytes) to {}",
+        stats.count,
+        stats.total,
+        dir.display()
+    );
+    EXIT_OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::CoreReport;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("rusty-sim").chain(args.iter().copied()))
+    }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        match parse(args).unwrap().command {
+            Some(Command::Run(a)) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A stand-in engine: one request per connection, progress reported.
+    fn fake_engine(
+        s: &Scenario,
+        o: &RunOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Report, String> {
+        progress(Progress {
+            virtual_s: s.duration / 2.0,
+            total_s: s.duration,
+            requests_ok: 1,
+        });
+        if let Some(path) = &o.pcap {
+            std::fs::write(path, b"abc").map_err(|e| e.to_string())?;
+        }
+        let mut r = Report::new(s);
+        r.virtual_s = s.duration;
+        r.requests_ok = u64::from(s.client.conns);
+        r.bytes_ok = 1000 * r.requests_ok;
+        r.per_core = (0..s.server.workers)
+            .map(|core| CoreReport {
+                core,
+                busy_frac: 0.5,
+                ..CoreReport::default()
+            })
+            .collect();
+        r.compute_rates();
+        Ok(r)
+    }
+
+    fn failing_engine(
+        _: &Scenario,
+        _: &RunOptions,
+        _: &mut dyn FnMut(Progress),
+    ) -> Result<Report, String> {
+        Err("boom".into())
+    }
+
+    fn panicking_engine(
+        _: &Scenario,
+        _: &RunOptions,
+        _: &mut dyn FnMut(Progress),
+    ) -> Result<Report, String> {
+        panic!("kaboom")
+    }
+
+    fn exec(args: &[&str], engine: Engine) -> (u8, String, String) {
+        let cli = parse(args).unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = execute(cli, engine, &mut out, &mut err, false);
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_to_thesis() {
+        let a = run_args(&["run"]);
+        assert_eq!(a.scenario_name(), "thesis");
+        assert_eq!(a.overrides(), CliOverrides::default());
+        assert_eq!(a.scenario().unwrap(), Scenario::thesis());
+        assert_eq!(RunArgs::default().scenario_name(), "thesis");
+        assert!(parse(&[]).unwrap().command.is_none());
+    }
+
+    #[test]
+    fn all_flags_parse() {
+        let a = run_args(&[
+            "run",
+            "small",
+            "--seed",
+            "5",
+            "--workers",
+            "3",
+            "--conns",
+            "7",
+            "--duration",
+            "0.5",
+            "--requests",
+            "9",
+            "--mtu",
+            "9000",
+            "--client",
+            "smoltcp",
+            "--loss",
+            "0.1",
+            "--dup",
+            "0.2",
+            "--reorder",
+            "0.3",
+            "--corrupt",
+            "0",
+            "--pcap",
+            "x.pcap",
+            "--json",
+        ]);
+        assert!(a.json);
+        let s = a.scenario().unwrap();
+        assert_eq!(s.name, "small");
+        assert_eq!(s.seed, 5);
+        assert_eq!(s.server.workers, 3);
+        assert_eq!(s.client.conns, 7);
+        assert_eq!(s.duration, 0.5);
+        assert_eq!(s.max_requests, Some(9));
+        assert_eq!(s.server.mtu, 9000);
+        assert_eq!(s.client.kind, ClientKind::Smoltcp);
+        assert_eq!(s.links.faults.loss, 0.1);
+        assert_eq!(s.links.faults.duplicate, 0.2);
+        assert_eq!(s.links.faults.reorder, 0.3);
+        assert_eq!(s.links.faults.corrupt, 0.0);
+        assert_eq!(s.pcap.unwrap().path, PathBuf::from("x.pcap"));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for args in [
+            &["run", "--loss", "1.5"][..],
+            &["run", "--loss", "-0.1"],
+            &["run", "--loss", "abc"],
+            &["run", "--dup", "NaN"],
+            &["run", "--workers", "0"],
+            &["run", "--workers", "65"],
+            &["run", "--conns", "0"],
+            &["run", "--mtu", "100"],
+            &["run", "--mtu", "9001"],
+            &["run", "--duration", "0"],
+            &["run", "--duration", "inf"],
+            &["run", "--requests", "0"],
+            &["run", "--client", "linux"],
+            &["run", "--frobnicate"],
+            &["frobnicate"],
+        ] {
+            let e = parse(args).unwrap_err();
+            assert!(e.use_stderr(), "{args:?}");
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+        }
+        let e = parse(&["run", "--loss", "-0.5"]).unwrap_err().to_string();
+        assert!(e.contains("between 0 and 1, got -0.5"), "{e}");
+        let e = parse(&["run", "--duration", "-1"]).unwrap_err().to_string();
+        assert!(e.contains("above 0, got -1"), "{e}");
+        let e = parse(&["run", "--loss", "1.5"]).unwrap_err().to_string();
+        assert!(e.contains("--loss") && e.contains("between 0 and 1"), "{e}");
+    }
+
+    #[test]
+    fn help_lists_builtins() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        let help = cmd
+            .find_subcommand_mut("run")
+            .unwrap()
+            .render_help()
+            .to_string();
+        for name in crate::scenario::BUILTIN_NAMES {
+            assert!(help.contains(name), "{name} missing from\n{help}");
+        }
+    }
+
+    #[test]
+    fn run_prints_a_human_report() {
+        let (code, out, err) = exec(&["run", "small"], fake_engine);
+        assert_eq!(code, EXIT_OK, "{err}");
+        assert!(out.contains("scenario     small (seed 1)"), "{out}");
+        assert!(out.contains("requests     20 ok"), "{out}");
+        assert!(out.contains("wall time"), "{out}");
+        assert!(err.is_empty(), "{err}");
+    }
+
+    #[test]
+    fn run_prints_json_and_hashes_the_pcap() {
+        let dir = std::env::temp_dir().join(format!("rusty-sim-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pcap = dir.join("a.pcap");
+        let (code, out, err) = exec(
+            &[
+                "run",
+                "small",
+                "--json",
+                "--conns",
+                "3",
+                "--pcap",
+                pcap.to_str().unwrap(),
+            ],
+            fake_engine,
+        );
+        assert_eq!(code, EXIT_OK, "{err}");
+        assert_eq!(out.lines().count(), 1);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["requests_ok"], 3);
+        assert_eq!(v["conns"], 3);
+        assert!(v["wall_s"].as_f64().unwrap() > 0.0);
+        // sha256("abc")
+        assert_eq!(
+            v["pcap_sha256"],
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_pcap_directory_is_a_usage_error() {
+        let (code, _, err) = exec(
+            &["run", "small", "--pcap", "/no/such/dir/x.pcap"],
+            fake_engine,
+        );
+        assert_eq!(code, EXIT_USAGE);
+        assert!(err.contains("/no/such/dir"), "{err}");
+    }
+
+    #[test]
+    fn scenario_errors_exit_2() {
+        let (code, out, err) = exec(&["run", "nonesuch"], fake_engine);
+        assert_eq!(code, EXIT_USAGE);
+        assert!(out.is_empty());
+        assert!(err.contains("unknown scenario 'nonesuch'"), "{err}");
+        assert!(err.contains("small-lossy"), "{err}");
+    }
+
+    #[test]
+    fn engine_failures_exit_1() {
+        let (code, _, err) = exec(&["run", "small"], failing_engine);
+        assert_eq!(code, EXIT_FAILURE);
+        assert!(err.contains("simulation failed: boom"), "{err}");
+        let (code, _, err) = exec(&["run", "small"], panicking_engine);
+        assert_eq!(code, EXIT_FAILURE);
+        assert!(err.contains("kaboom"), "{err}");
+    }
+
+    #[test]
+    fn progress_display_disabled_is_silent() {
+        let d = ProgressDisplay::new(false, 1.0);
+        d.update(Progress::default());
+        d.finish();
+        let d = ProgressDisplay::new(true, 1.0);
+        d.update(Progress {
+            virtual_s: 0.5,
+            total_s: 1.0,
+            requests_ok: 3,
+        });
+        d.finish();
+        assert_eq!(seconds_to_ms(1.5), 1500);
+        assert_eq!(seconds_to_ms(f64::NAN), 0);
+    }
+
+    #[test]
+    fn ping_runs() {
+        let (code, out, _) = exec(&["ping", "--count", "2"], fake_engine);
+        assert_eq!(code, EXIT_OK);
+        assert!(out.contains("2 sent, 2 received"), "{out}");
+    }
+
+    #[test]
+    fn probability_parser() {
+        assert_eq!(parse_probability("0"), Ok(0.0));
+        assert_eq!(parse_probability("1"), Ok(1.0));
+        assert_eq!(parse_probability(" 0.25 "), Ok(0.25));
+        assert!(parse_probability("1.0001").is_err());
+        assert!(parse_probability("nan").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert_eq!(parse_duration("2"), Ok(2.0));
+    }
+}

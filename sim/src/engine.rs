@@ -1,0 +1,426 @@
+//! The simulation engine: builds the world a [`Scenario`] describes, runs it
+//! in virtual time, and reports.
+//!
+//! The topology is the thesis benchmark's: a server host (Rusty, one stack
+//! per worker core and port, on the scenario's cost model) and a client
+//! host (Rusty on a fast x86 model, or smoltcp), joined by one or two
+//! links. With two links the client spreads its connections over both, as
+//! the thesis did from 29 workers on. Port `p` of both hosts lives on
+//! subnet `10.0.p.0/24`: the server is `.1`, the client `.2`.
+
+use std::fs::File;
+use std::io::BufWriter;
+
+use rusty_stack::apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer};
+use rusty_stack::buf::PoolConfig;
+use rusty_stack::rss::MICROSOFT_RSS_KEY;
+use rusty_stack::tcp::TcpConfig;
+use rusty_stack::time::{Duration, Instant};
+use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
+
+use crate::cli::{Progress, RunOptions};
+use crate::cost::CostModel;
+use crate::host::{PortSpec, RustyHost, RustyHostConfig};
+use crate::link::{Faults, Flap, GilbertElliott, Link, LinkConfig, TapPoint, Window};
+use crate::report::{CoreReport, LinkReport, Report};
+use crate::rng::Seeds;
+use crate::scenario::{ClientKind, FaultSpec, PageSpec, Scenario, Workload};
+use crate::workload::{BulkServer, ClientStats, Pages, StreamClient, StreamMode};
+use crate::world::World;
+
+/// The server's listening port.
+pub const SERVER_PORT: u16 = 80;
+
+/// Address of `host` (1 = server, 2 = client) on port `p`.
+pub fn address(p: usize, host: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 0, p as u8, host)
+}
+
+fn mac(p: usize, host: u8) -> MacAddr {
+    MacAddr([0x02, 0, 0, 0, p as u8, host])
+}
+
+/// The link settings of a scenario.
+pub fn link_config(scenario: &Scenario) -> LinkConfig {
+    let l = &scenario.links;
+    LinkConfig {
+        bandwidth_bps: (l.bandwidth_gbps * 1e9) as u64,
+        delay: Duration::from_nanos((l.delay_us * 1e3) as u64),
+        queue_limit_bytes: l.queue_kb as usize * 1024,
+        faults: faults(&l.faults),
+    }
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_nanos((s * 1e9) as u64)
+}
+
+fn faults(f: &FaultSpec) -> Faults {
+    Faults {
+        loss: f.loss,
+        burst: f.burst.as_ref().map(|b| GilbertElliott {
+            p_good_to_bad: b.p_good_to_bad,
+            p_bad_to_good: b.p_bad_to_good,
+            loss_good: b.loss_good,
+            loss_bad: b.loss_bad,
+        }),
+        duplicate: f.duplicate,
+        reorder: f.reorder,
+        reorder_delay: Duration::from_nanos((f.reorder_delay_us * 1e3) as u64),
+        corrupt: f.corrupt,
+        down: f
+            .down
+            .iter()
+            .map(|d| Window {
+                from: Instant::ZERO + secs(d.from_s),
+                until: Instant::ZERO + secs(d.until_s),
+            })
+            .collect(),
+        flap: f.flap.as_ref().map(|fl| Flap {
+            period: secs(fl.period_s),
+            down_for: secs(fl.down_s),
+            start: None,
+        }),
+    }
+}
+
+fn share(total: u32, parts: usize, index: usize) -> usize {
+    let parts = parts.max(1);
+    let base = total as usize / parts;
+    base + usize::from(index < total as usize % parts)
+}
+
+/// The hosts and links of a scenario, built and wired, not yet run.
+pub struct Setup {
+    /// The world.
+    pub world: World,
+    /// The server host.
+    pub server: usize,
+    /// The client host.
+    pub client: usize,
+}
+
+/// Builds the world of `scenario`.
+pub fn build(scenario: &Scenario) -> Result<Setup, String> {
+    let seeds = Seeds::new(scenario.seed);
+    let links = scenario.link_count().max(1) as usize;
+    let workers = scenario.server.workers.max(1) as usize;
+    let mtu = usize::from(scenario.server.mtu);
+    let conns = scenario.client.conns.max(1);
+    let mss = (mtu - 40) as u16;
+    let pages = match scenario.client.pages {
+        PageSpec::Thesis => Pages::Thesis(rusty_fixtures::page_set()),
+        PageSpec::Small { count, bytes } => Pages::small(count as usize, bytes as usize),
+    };
+    let cost = CostModel::by_name(&crate::report::enum_name(&scenario.server.cost_model))
+        .ok_or_else(|| "unknown cost model".to_string())?;
+
+    // Server TCP: the scenario's knobs, capacities for its share of conns.
+    let mut server_tcp = scenario.server.tcp_config();
+    let per_core = conns as usize / workers + 1;
+    server_tcp.max_connections = (per_core * 2 + 64).min(1 << 16);
+    server_tcp.time_wait_capacity = 4096;
+    server_tcp.ooo_pool_segments = 1024;
+    server_tcp.mss = Some(mss);
+    server_tcp.secret = seeds.stream_seed("server-secret", 0)[..16]
+        .try_into()
+        .unwrap_or([0; 16]);
+    let server_ports: Vec<PortSpec> = (0..links)
+        .map(|p| PortSpec {
+            mac: mac(p, 1),
+            ip: Ipv4Cidr::new(address(p, 1), 24).unwrap_or_else(|| unreachable_cidr()),
+        })
+        .collect();
+    let server_config = RustyHostConfig {
+        name: "server".into(),
+        cores: workers,
+        ports: server_ports,
+        mtu,
+        tcp: server_tcp,
+        pool: PoolConfig {
+            counts: [2048, 512, 256, 256, 2048, 8, 4, 4],
+            chaining: false,
+        },
+        ring: 1024,
+        batch: 16,
+        cost,
+        static_arp: Vec::new(),
+        rss_key: MICROSOFT_RSS_KEY,
+    };
+
+    // Client: a fast x86 host whose cores share the connections.
+    let client_cores = scenario.client.cores.max(1) as usize;
+    let mut client_tcp = TcpConfig {
+        initial_window: None,
+        mss: Some(mss),
+        max_connections: (conns as usize / client_cores + 64).min(1 << 16),
+        time_wait_capacity: 1024,
+        ooo_pool_segments: 4096,
+        rx_budget: 256 * 1024,
+        ..TcpConfig::default()
+    };
+    scenario.server.tcp.apply(&mut client_tcp);
+    client_tcp.secret = seeds.stream_seed("client-secret", scenario.client.seed_offset)[..16]
+        .try_into()
+        .unwrap_or([0; 16]);
+    let client_config = RustyHostConfig {
+        name: "client".into(),
+        cores: client_cores,
+        ports: (0..links)
+            .map(|p| PortSpec {
+                mac: mac(p, 2),
+                ip: Ipv4Cidr::new(address(p, 2), 24).unwrap_or_else(|| unreachable_cidr()),
+            })
+            .collect(),
+        mtu,
+        tcp: client_tcp,
+        pool: PoolConfig {
+            counts: [2048, 512, 256, 256, 8192, 8, 4, 4],
+            chaining: false,
+        },
+        ring: 4096,
+        batch: 64,
+        cost: CostModel::X86,
+        static_arp: Vec::new(),
+        rss_key: MICROSOFT_RSS_KEY,
+    };
+    if scenario.client.kind == ClientKind::Smoltcp {
+        return Err(
+            "the smoltcp client host is not available in the simulator yet; use --client rusty"
+                .into(),
+        );
+    }
+
+    let mut world = World::new();
+    let apps = client_cores * links;
+    let client_seed = scenario.seed ^ scenario.client.seed_offset.rotate_left(17);
+    let (server, client) = match scenario.workload {
+        Workload::ThesisHttp {} => {
+            let server = world.add_host(Box::new(RustyHost::new(server_config, |_, _| {
+                HttpServer::new(pages)
+            })));
+            let client = world.add_host(Box::new(RustyHost::new(client_config, |core, port| {
+                let index = core * links + port;
+                let mut config = HttpClientConfig::new(address(port, 1), SERVER_PORT);
+                config.concurrency = share(conns, apps, index);
+                config.seed = client_seed.wrapping_add(index as u64 * 0x9e37_79b9_7f4a_7c15);
+                HttpLoadClient::new(config, pages)
+            })));
+            (server, client)
+        }
+        Workload::Echo { message_bytes } => {
+            let server = world.add_host(Box::new(RustyHost::new(server_config, |_, _| {
+                EchoServer::new()
+            })));
+            let client = world.add_host(Box::new(RustyHost::new(client_config, |core, port| {
+                let mode = StreamMode::Echo {
+                    message: message_bytes,
+                };
+                StreamClient::new(
+                    (address(port, 1), SERVER_PORT),
+                    mode,
+                    share(conns, apps, core * links + port),
+                )
+            })));
+            (server, client)
+        }
+        Workload::Bulk { bytes } => {
+            let server = world.add_host(Box::new(RustyHost::new(server_config, move |_, _| {
+                BulkServer { bytes }
+            })));
+            let client = world.add_host(Box::new(RustyHost::new(client_config, |core, port| {
+                StreamClient::new(
+                    (address(port, 1), SERVER_PORT),
+                    StreamMode::Bulk { bytes },
+                    share(conns, apps, core * links + port),
+                )
+            })));
+            (server, client)
+        }
+    };
+    for p in 0..links {
+        let link = Link::seeded(link_config(scenario), &seeds, p as u64);
+        world.connect(link, (client, p), (server, p));
+    }
+    Ok(Setup {
+        world,
+        server,
+        client,
+    })
+}
+
+fn unreachable_cidr() -> Ipv4Cidr {
+    Ipv4Cidr::new(Ipv4Addr::new(10, 0, 0, 1), 24).expect("valid constant prefix")
+}
+
+/// Runs `scenario` and reports on it (see [`crate::cli::Engine`]).
+pub fn run(
+    scenario: &Scenario,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, String> {
+    let mut setup = build(scenario)?;
+    let (server, client) = (setup.server, setup.client);
+    let world = &mut setup.world;
+    // Listening ports on every server stack.
+    start_listening(world, server)?;
+
+    let pcap_path = options
+        .pcap
+        .clone()
+        .or_else(|| scenario.pcap.as_ref().map(|p| p.path.clone()));
+    let pcap_link = scenario
+        .pcap
+        .as_ref()
+        .map(|p| usize::from(p.link))
+        .unwrap_or(0);
+    if let Some(path) = &pcap_path {
+        let file =
+            File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let slot = world
+            .links_mut()
+            .get_mut(pcap_link)
+            .ok_or_else(|| format!("no link {pcap_link} to capture"))?;
+        slot.link
+            .attach_capture(TapPoint::Send, BufWriter::new(file))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+
+    let end = Instant::ZERO + secs(scenario.duration);
+    let slice = Duration::from_millis(1);
+    let max_requests = scenario.max_requests;
+    let mut checked = 0u64;
+    loop {
+        let limit = (world.now() + slice).min(end);
+        let mut done = false;
+        world.run_until(limit, |w| {
+            let Some(max) = max_requests else {
+                return false;
+            };
+            checked += 1;
+            if checked % 32 != 0 {
+                return false;
+            }
+            let stats = w.host(client).client_stats().unwrap_or_default();
+            done = stats.ok + stats.failed >= max;
+            done
+        });
+        if let Some(max) = max_requests {
+            let stats = world.host(client).client_stats().unwrap_or_default();
+            done |= stats.ok + stats.failed >= max;
+        }
+        let stats = world.host(client).client_stats().unwrap_or_default();
+        progress(Progress {
+            virtual_s: (world.now() - Instant::ZERO).as_secs_f64(),
+            total_s: scenario.duration,
+            requests_ok: stats.ok,
+        });
+        if done || world.now() >= end {
+            break;
+        }
+    }
+
+    let mut report = Report::new(scenario);
+    let now = world.now();
+    report.virtual_s = (now - Instant::ZERO).as_secs_f64();
+    let stats: ClientStats = world.host(client).client_stats().unwrap_or_default();
+    report.requests_ok = stats.ok;
+    report.requests_failed = stats.failed;
+    report.requests_in_flight = stats.in_flight;
+    report.bytes_ok = stats.bytes_ok;
+    report.bytes_corrupt = stats.bytes_corrupt;
+    report.latency_p50_ms = stats
+        .latency
+        .quantile(0.5)
+        .map(|d| d.as_nanos() as f64 / 1e6);
+    report.latency_p99_ms = stats
+        .latency
+        .quantile(0.99)
+        .map(|d| d.as_nanos() as f64 / 1e6);
+    let server_tcp = world.host(server).tcp_counters();
+    let client_tcp = world.host(client).tcp_counters();
+    report.retransmits = server_tcp.retransmits + client_tcp.retransmits;
+    for host in [server, client] {
+        let h = world.host(host);
+        for (reason, n) in h.iface_counters().nonzero_drops() {
+            *report.drops.entry(reason.as_str().to_string()).or_default() += n;
+        }
+        let nic = h.nic_stats();
+        for (name, n) in [
+            ("nic_queue_full", nic.rx_queue_full),
+            ("nic_no_buffer", nic.rx_no_buffer),
+            ("nic_too_long", nic.rx_too_long),
+        ] {
+            if n > 0 {
+                *report.drops.entry(name.to_string()).or_default() += n;
+            }
+        }
+    }
+    let busy = world.busy_fractions(server);
+    report.per_core = busy
+        .iter()
+        .enumerate()
+        .map(|(core, &busy_frac)| {
+            let s = world.host(server).core_stats(core);
+            CoreReport {
+                core: core as u32,
+                busy_frac,
+                rx_frames: s.rx_frames,
+                tx_frames: s.tx_frames,
+            }
+        })
+        .collect();
+    report.client_busy_frac = world.busy_fractions(client).into_iter().fold(0.0, f64::max);
+    let elapsed = report.virtual_s.max(1e-9);
+    for (i, slot) in world.links().iter().enumerate() {
+        let stats = slot.link.stats();
+        let (ab, ba) = (&stats.a_to_b, &stats.b_to_a);
+        for (name, n) in [
+            ("link_lost_random", ab.lost_random + ba.lost_random),
+            ("link_lost_burst", ab.lost_burst + ba.lost_burst),
+            ("link_lost_down", ab.lost_down + ba.lost_down),
+            ("link_queue_full", ab.lost_queue + ba.lost_queue),
+        ] {
+            if n > 0 {
+                *report.drops.entry(name.to_string()).or_default() += n;
+            }
+        }
+        let bytes = ab.delivered_bytes + ba.delivered_bytes;
+        let capacity = slot.link.config().bandwidth_bps as f64 * elapsed * 2.0 / 8.0;
+        report.per_link.push(LinkReport {
+            link: i as u8,
+            frames: ab.delivered_frames + ba.delivered_frames,
+            bytes,
+            utilization: if capacity > 0.0 {
+                (bytes as f64 / capacity).min(1.0)
+            } else {
+                0.0
+            },
+            lost: ab.lost_random
+                + ba.lost_random
+                + ab.lost_burst
+                + ba.lost_burst
+                + ab.lost_down
+                + ba.lost_down,
+            duplicated: ab.duplicated + ba.duplicated,
+            reordered: ab.reordered + ba.reordered,
+            corrupted: ab.corrupted + ba.corrupted,
+            queue_drops: ab.lost_queue + ba.lost_queue,
+        });
+    }
+    if pcap_path.is_some() {
+        let slot = &mut world.links_mut()[pcap_link];
+        for (_, result) in slot.link.finish_captures(now) {
+            let summary = result.map_err(|e| format!("pcap: {e}"))?;
+            report.pcap_sha256 = Some(summary.sha256);
+        }
+    }
+    report.compute_rates();
+    Ok(report)
+}
+
+fn start_listening(world: &mut World, server: usize) -> Result<(), String> {
+    let host = world.host_mut(server);
+    host.listen(SERVER_PORT, 1024)
+        .map_err(|e| format!("listen: {e:?}"))
+}

@@ -1,0 +1,342 @@
+//! Simulated hosts.
+//!
+//! A host owns NIC ports and cores. The world hands it frames as they
+//! arrive on a port ([`HostModel::deliver`]) and runs a core when it is
+//! due ([`HostModel::run_core`]); the core's work costs virtual time
+//! according to the host's [`CostModel`], and the frames it sends leave
+//! when that work is done.
+//!
+//! [`RustyHost`] runs one Rusty [`Stack`] per core and port, share-nothing:
+//! each core has its own receive queue and buffer pool on every port, and
+//! the only thing cores exchange is ARP mappings, through bounded
+//! single-producer single-consumer rings (one per core pair).
+
+use std::collections::VecDeque;
+
+use rusty_stack::buf::PoolConfig;
+use rusty_stack::iface::{Counters, IfaceEvent, InterfaceConfig};
+use rusty_stack::rss::RssTable;
+use rusty_stack::tcp::{App, Stack, TcpConfig, TcpCounters};
+use rusty_stack::time::{Duration, Instant};
+use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
+
+use crate::cost::{CostModel, Work};
+use crate::nic::{NicStats, SimNic};
+use crate::workload::{AppStats, ClientStats};
+
+/// What running a core produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoreRun {
+    /// When the core's work is done (its frames leave then).
+    pub busy_until: Instant,
+    /// When the core next has work, if it knows (timers, queued frames).
+    pub wake_at: Option<Instant>,
+}
+
+/// Per-core statistics for reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoreStats {
+    /// Virtual time the core spent busy.
+    pub busy: Duration,
+    /// Frames it received.
+    pub rx_frames: u64,
+    /// Frames it sent.
+    pub tx_frames: u64,
+}
+
+/// A host in the simulated network.
+pub trait HostModel {
+    /// Its name, for reports and logs.
+    fn name(&self) -> &str;
+    /// Number of cores.
+    fn cores(&self) -> usize;
+    /// Number of NIC ports.
+    fn ports(&self) -> usize;
+    /// A frame arrived on `port`: returns the core that must run for it.
+    fn deliver(&mut self, port: usize, frame: &[u8], now: Instant) -> Option<usize>;
+    /// Runs `core` at `now`; the frames it sends are appended to `out` as
+    /// `(port, frame)`, to leave at the returned `busy_until`.
+    fn run_core(&mut self, core: usize, now: Instant, out: &mut Vec<(usize, Vec<u8>)>) -> CoreRun;
+    /// Statistics of `core`.
+    fn core_stats(&self, core: usize) -> CoreStats;
+    /// Interface counters of all cores, merged.
+    fn iface_counters(&self) -> Counters;
+    /// TCP counters of all cores, merged.
+    fn tcp_counters(&self) -> TcpCounters;
+    /// NIC counters of all ports, merged.
+    fn nic_stats(&self) -> NicStats;
+    /// Listens on `port` on every stack (servers).
+    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::tcp::ListenError> {
+        let _ = (port, backlog);
+        Ok(())
+    }
+    /// What the host's client apps did, merged; `None` for servers.
+    fn client_stats(&self) -> Option<ClientStats> {
+        None
+    }
+}
+
+/// One port of a Rusty host.
+#[derive(Clone, Copy, Debug)]
+pub struct PortSpec {
+    /// The port's MAC address.
+    pub mac: MacAddr,
+    /// The port's address and subnet.
+    pub ip: Ipv4Cidr,
+}
+
+/// Settings of a [`RustyHost`].
+#[derive(Clone, Debug)]
+pub struct RustyHostConfig {
+    /// Name for reports.
+    pub name: String,
+    /// Number of cores (one stack per core and port).
+    pub cores: usize,
+    /// The ports.
+    pub ports: Vec<PortSpec>,
+    /// MTU of every port.
+    pub mtu: usize,
+    /// TCP settings of every stack (the secret is varied per core).
+    pub tcp: TcpConfig,
+    /// Buffer pool of each core on each port.
+    pub pool: PoolConfig,
+    /// Receive ring size of each queue.
+    pub ring: usize,
+    /// Frames a core takes from its queue per run (its batch).
+    pub batch: usize,
+    /// What work costs.
+    pub cost: CostModel,
+    /// Static ARP entries every stack starts with.
+    pub static_arp: Vec<(Ipv4Addr, MacAddr)>,
+    /// Toeplitz key of the NIC.
+    pub rss_key: [u8; 40],
+}
+
+/// Capacity of each inter-core ARP ring.
+const ARP_RING: usize = 64;
+
+struct Core<A: App> {
+    /// One stack per port.
+    stacks: Vec<Stack<A>>,
+    stats: CoreStats,
+    /// Mappings learned by other cores, to apply here.
+    arp_inbox: VecDeque<(Ipv4Addr, MacAddr)>,
+}
+
+/// A host running Rusty stacks with application `A` on every core.
+pub struct RustyHost<A: App> {
+    config: RustyHostConfig,
+    nics: Vec<SimNic>,
+    cores: Vec<Core<A>>,
+    /// Mappings dropped because a ring was full.
+    arp_ring_overflow: u64,
+}
+
+impl<A: App> RustyHost<A> {
+    /// A host whose stack on `core`, `port` runs `make_app(core, port)`.
+    pub fn new(config: RustyHostConfig, mut make_app: impl FnMut(usize, usize) -> A) -> Self {
+        let cores = config.cores.max(1);
+        let nics = config
+            .ports
+            .iter()
+            .map(|p| {
+                let rss = RssTable::new(&config.rss_key, cores as u16);
+                SimNic::new(p.mac, config.mtu, rss, cores, config.ring, &config.pool)
+            })
+            .collect();
+        let cores = (0..cores)
+            .map(|core| {
+                let stacks = config
+                    .ports
+                    .iter()
+                    .enumerate()
+                    .map(|(port, spec)| {
+                        let mut iface = InterfaceConfig::new(spec.mac, spec.ip);
+                        iface.report_arp = true;
+                        // Only core 0 announces the address.
+                        iface.announce = core == 0;
+                        let mut tcp = config.tcp.clone();
+                        tcp.secret[0] ^= core as u8;
+                        tcp.secret[1] ^= port as u8;
+                        let mut stack = Stack::new(iface, tcp, make_app(core, port), Instant::ZERO);
+                        for &(ip, mac) in &config.static_arp {
+                            let _ = stack.iface_mut().add_static_arp(ip, mac);
+                        }
+                        stack
+                    })
+                    .collect();
+                Core {
+                    stacks,
+                    stats: CoreStats::default(),
+                    arp_inbox: VecDeque::with_capacity(ARP_RING),
+                }
+            })
+            .collect();
+        RustyHost {
+            config,
+            nics,
+            cores,
+            arp_ring_overflow: 0,
+        }
+    }
+
+    /// The stacks of `core`, one per port.
+    pub fn stacks(&self, core: usize) -> &[Stack<A>] {
+        &self.cores[core].stacks
+    }
+
+    /// Every stack of the host.
+    pub fn all_stacks(&self) -> impl Iterator<Item = &Stack<A>> {
+        self.cores.iter().flat_map(|c| c.stacks.iter())
+    }
+
+    /// Every stack of the host, mutably.
+    pub fn all_stacks_mut(&mut self) -> impl Iterator<Item = &mut Stack<A>> {
+        self.cores.iter_mut().flat_map(|c| c.stacks.iter_mut())
+    }
+
+    /// ARP mappings lost to full inter-core rings.
+    pub fn arp_ring_overflow(&self) -> u64 {
+        self.arp_ring_overflow
+    }
+
+    fn work_of(stack: &Stack<A>) -> (u64, u64, u64, u64) {
+        let c = stack.iface().counters();
+        (c.rx_frames, c.rx_bytes, c.tx_frames, c.tx_bytes)
+    }
+}
+
+impl<A: App + AppStats> HostModel for RustyHost<A> {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn cores(&self) -> usize {
+        self.cores.len()
+    }
+
+    fn ports(&self) -> usize {
+        self.nics.len()
+    }
+
+    fn deliver(&mut self, port: usize, frame: &[u8], _now: Instant) -> Option<usize> {
+        self.nics.get_mut(port)?.receive_frame(frame)
+    }
+
+    fn run_core(&mut self, core: usize, now: Instant, out: &mut Vec<(usize, Vec<u8>)>) -> CoreRun {
+        let batch = self.config.batch.max(1);
+        let mut work = Work {
+            polls: 1,
+            ..Work::default()
+        };
+        let mut learned: Vec<(Ipv4Addr, MacAddr)> = Vec::new();
+        {
+            let c = &mut self.cores[core];
+            while let Some((ip, mac)) = c.arp_inbox.pop_front() {
+                for stack in &mut c.stacks {
+                    stack.iface_mut().learn_arp(ip, mac, now);
+                }
+            }
+            for (port, stack) in c.stacks.iter_mut().enumerate() {
+                let before = Self::work_of(stack);
+                let mut driver = self.nics[port].driver(core, now, batch);
+                stack.poll(&mut driver, now);
+                let after = Self::work_of(stack);
+                work.rx_frames += after.0 - before.0;
+                work.rx_bytes += after.1 - before.1;
+                work.tx_frames += after.2 - before.2;
+                work.tx_bytes += after.3 - before.3;
+                while let Some(event) = stack.take_iface_event() {
+                    if let IfaceEvent::ArpLearned { ip, mac } = event {
+                        learned.push((ip, mac));
+                    }
+                }
+            }
+        }
+        // Share what this core learned with every other core.
+        for &(ip, mac) in &learned {
+            for (i, other) in self.cores.iter_mut().enumerate() {
+                if i == core {
+                    continue;
+                }
+                if other.arp_inbox.len() < ARP_RING {
+                    other.arp_inbox.push_back((ip, mac));
+                } else {
+                    self.arp_ring_overflow += 1;
+                }
+            }
+        }
+        let busy = self.config.cost.time(&work);
+        let busy_until = now + busy;
+        let c = &mut self.cores[core];
+        c.stats.busy = c.stats.busy + busy;
+        c.stats.rx_frames += work.rx_frames;
+        c.stats.tx_frames += work.tx_frames;
+        let mut sent = Vec::new();
+        for (port, nic) in self.nics.iter_mut().enumerate() {
+            nic.take_tx(&mut sent);
+            out.extend(sent.drain(..).map(|(_queue, frame)| (port, frame)));
+        }
+        let queued = self.nics.iter().any(|n| n.pending(core) > 0);
+        let timers = c.stacks.iter().filter_map(|s| s.poll_at()).min();
+        let wake_at = if queued || !c.arp_inbox.is_empty() {
+            Some(busy_until)
+        } else {
+            timers.map(|t| t.max(busy_until))
+        };
+        CoreRun {
+            busy_until,
+            wake_at,
+        }
+    }
+
+    fn core_stats(&self, core: usize) -> CoreStats {
+        self.cores[core].stats
+    }
+
+    fn iface_counters(&self) -> Counters {
+        let mut total = Counters::default();
+        for stack in self.all_stacks() {
+            total.merge(stack.iface().counters());
+        }
+        total
+    }
+
+    fn tcp_counters(&self) -> TcpCounters {
+        let mut total = TcpCounters::default();
+        for stack in self.all_stacks() {
+            total.merge(stack.tcp_counters());
+        }
+        total
+    }
+
+    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::tcp::ListenError> {
+        for stack in self.all_stacks_mut() {
+            stack.listen(port, backlog)?;
+        }
+        Ok(())
+    }
+
+    fn client_stats(&self) -> Option<ClientStats> {
+        let mut total: Option<ClientStats> = None;
+        for stack in self.all_stacks() {
+            if let Some(stats) = stack.app().client_stats() {
+                total.get_or_insert_with(ClientStats::default).merge(&stats);
+            }
+        }
+        total
+    }
+
+    fn nic_stats(&self) -> NicStats {
+        let mut total = NicStats::default();
+        for nic in &self.nics {
+            let s = nic.stats();
+            total.rx_frames += s.rx_frames;
+            total.rx_queue_full += s.rx_queue_full;
+            total.rx_no_buffer += s.rx_no_buffer;
+            total.rx_too_long += s.rx_too_long;
+            total.tx_frames += s.tx_frames;
+        }
+        total
+    }
+}

@@ -1,0 +1,243 @@
+//! The discrete-event world: hosts joined by links, run in virtual time.
+//!
+//! Two kinds of events drive everything, ordered by (virtual time,
+//! insertion sequence): a frame arriving at a host's port, and a core
+//! becoming due (frames in its queue, a timer, work it deferred). A core
+//! that runs is busy until its work's cost has elapsed; the frames it sent
+//! enter the link then. Everything random comes from streams derived from
+//! the one seed, so the same scenario and seed give the same bytes on every
+//! link, on every machine.
+
+use rusty_stack::time::{Duration, Instant};
+
+use crate::event::EventQueue;
+use crate::host::HostModel;
+use crate::link::{Link, Side};
+
+/// Identifies a host in the world.
+pub type HostId = usize;
+
+/// What happens.
+#[derive(Debug)]
+enum Event {
+    /// A frame arrives at `host`'s `port`.
+    Arrive {
+        host: HostId,
+        port: usize,
+        frame: Vec<u8>,
+    },
+    /// `host`'s `core` is due; `token` tells stale wake-ups apart.
+    Wake {
+        host: HostId,
+        core: usize,
+        token: u64,
+    },
+}
+
+/// A link and the two ports it joins.
+pub struct LinkSlot {
+    /// The link.
+    pub link: Link,
+    /// `(host, port)` at side A and at side B.
+    pub ends: [(HostId, usize); 2],
+}
+
+/// Scheduling state of one core.
+#[derive(Clone, Copy, Debug, Default)]
+struct CoreSlot {
+    busy_until: Instant,
+    /// Time of the pending wake-up, if one is queued.
+    wake: Option<Instant>,
+    token: u64,
+}
+
+/// Hosts, links and the event queue.
+pub struct World {
+    now: Instant,
+    events: EventQueue<Event>,
+    hosts: Vec<Box<dyn HostModel>>,
+    cores: Vec<Vec<CoreSlot>>,
+    links: Vec<LinkSlot>,
+    /// `(host, port) -> (link, side)`.
+    wiring: Vec<Vec<Option<(usize, Side)>>>,
+    scratch: Vec<(usize, Vec<u8>)>,
+    events_processed: u64,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World::new()
+    }
+}
+
+impl World {
+    /// An empty world at time zero.
+    pub fn new() -> Self {
+        World {
+            now: Instant::ZERO,
+            events: EventQueue::new(),
+            hosts: Vec::new(),
+            cores: Vec::new(),
+            links: Vec::new(),
+            wiring: Vec::new(),
+            scratch: Vec::new(),
+            events_processed: 0,
+        }
+    }
+
+    /// Adds a host; every core is due at time zero (start-up work).
+    pub fn add_host(&mut self, host: Box<dyn HostModel>) -> HostId {
+        let id = self.hosts.len();
+        self.cores.push(vec![CoreSlot::default(); host.cores()]);
+        self.wiring.push(vec![None; host.ports()]);
+        for core in 0..host.cores() {
+            self.schedule_wake(id, core, Instant::ZERO);
+        }
+        self.hosts.push(host);
+        id
+    }
+
+    /// Joins `a`'s port and `b`'s port with `link`.
+    pub fn connect(&mut self, link: Link, a: (HostId, usize), b: (HostId, usize)) -> usize {
+        let index = self.links.len();
+        self.wiring[a.0][a.1] = Some((index, Side::A));
+        self.wiring[b.0][b.1] = Some((index, Side::B));
+        self.links.push(LinkSlot { link, ends: [a, b] });
+        index
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The hosts.
+    pub fn hosts(&self) -> &[Box<dyn HostModel>] {
+        &self.hosts
+    }
+
+    /// A host, to read its statistics.
+    pub fn host(&self, id: HostId) -> &dyn HostModel {
+        self.hosts[id].as_ref()
+    }
+
+    /// A host, mutably.
+    pub fn host_mut(&mut self, id: HostId) -> &mut dyn HostModel {
+        self.hosts[id].as_mut()
+    }
+
+    /// The links.
+    pub fn links(&self) -> &[LinkSlot] {
+        &self.links
+    }
+
+    /// The links, mutably (captures).
+    pub fn links_mut(&mut self) -> &mut [LinkSlot] {
+        &mut self.links
+    }
+
+    /// Events processed so far.
+    pub fn events_processed(&self) -> u64 {
+        self.events_processed
+    }
+
+    fn schedule_wake(&mut self, host: HostId, core: usize, at: Instant) {
+        let slot = &mut self.cores[host][core];
+        let at = at.max(slot.busy_until);
+        if slot.wake.is_some_and(|w| w <= at) {
+            return;
+        }
+        slot.token += 1;
+        slot.wake = Some(at);
+        let token = slot.token;
+        self.events.push(at, Event::Wake { host, core, token });
+    }
+
+    /// Processes events up to `limit` (inclusive), or until `stop` says so
+    /// (checked after every event). Returns whether events remain.
+    pub fn run_until(&mut self, limit: Instant, mut stop: impl FnMut(&World) -> bool) -> bool {
+        while let Some(at) = self.events.peek_time() {
+            if at > limit {
+                self.now = limit;
+                return true;
+            }
+            let Some((at, event)) = self.events.pop() else {
+                break;
+            };
+            self.now = at;
+            self.events_processed += 1;
+            self.handle(event);
+            if stop(self) {
+                return true;
+            }
+        }
+        self.now = self.now.max(limit);
+        false
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Arrive { host, port, frame } => {
+                let now = self.now;
+                if let Some(core) = self.hosts[host].deliver(port, &frame, now) {
+                    self.schedule_wake(host, core, now);
+                }
+                if let Some((link, _)) = self.wiring[host][port] {
+                    self.links[link].link.recycle(frame);
+                }
+            }
+            Event::Wake { host, core, token } => {
+                let slot = &mut self.cores[host][core];
+                if slot.token != token {
+                    return; // superseded by an earlier wake-up
+                }
+                slot.wake = None;
+                let now = self.now;
+                let mut out = std::mem::take(&mut self.scratch);
+                let run = self.hosts[host].run_core(core, now, &mut out);
+                self.cores[host][core].busy_until = run.busy_until;
+                for (port, frame) in out.drain(..) {
+                    self.transmit(host, port, frame, run.busy_until);
+                }
+                self.scratch = out;
+                if let Some(at) = run.wake_at {
+                    self.schedule_wake(host, core, at);
+                }
+            }
+        }
+    }
+
+    /// A frame leaves `host`'s `port` at `at`.
+    fn transmit(&mut self, host: HostId, port: usize, frame: Vec<u8>, at: Instant) {
+        let Some((link, side)) = self.wiring[host][port] else {
+            return;
+        };
+        let slot = &mut self.links[link];
+        let result = slot.link.send(side, frame, at);
+        for delivery in result {
+            let (to_host, to_port) = match delivery.to {
+                Side::A => slot.ends[0],
+                Side::B => slot.ends[1],
+            };
+            self.events.push(
+                delivery.at,
+                Event::Arrive {
+                    host: to_host,
+                    port: to_port,
+                    frame: delivery.frame,
+                },
+            );
+        }
+    }
+
+    /// Busy fraction of every core of `host` over the time run so far.
+    pub fn busy_fractions(&self, host: HostId) -> Vec<f64> {
+        let elapsed = (self.now - Instant::ZERO).as_nanos().max(1) as f64;
+        (0..self.hosts[host].cores())
+            .map(|c| {
+                let busy: Duration = self.hosts[host].core_stats(c).busy;
+                (busy.as_nanos() as f64 / elapsed).min(1.0)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,320 @@
+//! smoltcp (an independent TCP/IP stack) on one port of a
+//! [`Link`](crate::link::Link).
+//!
+//! [`SmolHost`] owns a smoltcp [`Interface`], its [`SocketSet`] and a
+//! [`LinkDevice`]: a [`Device`] with an Ethernet medium, 1514-byte frames,
+//! and every checksum computed and verified in software. smoltcp time is
+//! the harness's virtual time in microseconds.
+
+use std::collections::VecDeque;
+
+use rusty_stack::time::Instant;
+use rusty_stack::wire::{Ipv4Addr, MacAddr};
+use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::phy::{self, ChecksumCapabilities, Device, DeviceCapabilities, Medium};
+use smoltcp::socket::{icmp, tcp};
+use smoltcp::wire::{
+    EthernetAddress, HardwareAddress, Icmpv4Packet, Icmpv4Repr, IpAddress, IpCidr, IpEndpoint,
+    IpListenEndpoint,
+};
+
+use crate::net::Host;
+
+/// The largest Ethernet frame the device carries (1500-byte MTU).
+pub const FRAME_MTU: usize = 1514;
+
+/// smoltcp's view of a harness instant (whole microseconds).
+pub fn to_smol(now: Instant) -> smoltcp::time::Instant {
+    smoltcp::time::Instant::from_micros(i64::try_from(now.as_nanos() / 1000).unwrap_or(i64::MAX))
+}
+
+/// A harness instant from a smoltcp instant (negative clamps to zero).
+pub fn from_smol(at: smoltcp::time::Instant) -> Instant {
+    Instant::from_micros(u64::try_from(at.total_micros()).unwrap_or(0))
+}
+
+/// A smoltcp [`Device`] backed by two queues: frames the harness delivered
+/// and frames smoltcp transmitted.
+#[derive(Debug, Default)]
+pub struct LinkDevice {
+    rx: VecDeque<Vec<u8>>,
+    tx: Vec<Vec<u8>>,
+    received: u64,
+    transmitted: u64,
+}
+
+impl LinkDevice {
+    /// Frames received and transmitted so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.received, self.transmitted)
+    }
+}
+
+/// Receive token of a [`LinkDevice`].
+#[doc(hidden)]
+pub struct RxToken(Vec<u8>);
+
+/// Transmit token of a [`LinkDevice`].
+#[doc(hidden)]
+pub struct TxToken<'a> {
+    tx: &'a mut Vec<Vec<u8>>,
+    count: &'a mut u64,
+}
+
+impl phy::RxToken for RxToken {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for TxToken<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = vec![0; len];
+        let result = f(&mut frame);
+        *self.count += 1;
+        self.tx.push(frame);
+        result
+    }
+}
+
+impl Device for LinkDevice {
+    type RxToken<'a> = RxToken;
+    type TxToken<'a> = TxToken<'a>;
+
+    fn receive(
+        &mut self,
+        _timestamp: smoltcp::time::Instant,
+    ) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        let frame = self.rx.pop_front()?;
+        self.received += 1;
+        Some((
+            RxToken(frame),
+            TxToken {
+                tx: &mut self.tx,
+                count: &mut self.transmitted,
+            },
+        ))
+    }
+
+    fn transmit(&mut self, _timestamp: smoltcp::time::Instant) -> Option<Self::TxToken<'_>> {
+        Some(TxToken {
+            tx: &mut self.tx,
+            count: &mut self.transmitted,
+        })
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = FRAME_MTU;
+        caps.checksum = ChecksumCapabilities::default();
+        caps
+    }
+}
+
+/// An ICMP echo reply read from a smoltcp ICMP socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EchoReply {
+    /// Who answered.
+    pub from: Ipv4Addr,
+    /// Identifier.
+    pub ident: u16,
+    /// Sequence number.
+    pub seq_no: u16,
+    /// Echo data.
+    pub data: Vec<u8>,
+}
+
+/// A smoltcp host: interface, sockets and device.
+pub struct SmolHost {
+    /// The smoltcp interface.
+    pub iface: Interface,
+    /// Its sockets.
+    pub sockets: SocketSet<'static>,
+    /// The device joining it to the link.
+    pub device: LinkDevice,
+    now: Instant,
+    next_local_port: u16,
+}
+
+impl core::fmt::Debug for SmolHost {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SmolHost")
+            .field("addrs", &self.iface.ip_addrs())
+            .field("device", &self.device)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmolHost {
+    /// A host with MAC `mac` and address `ip/prefix_len`; `seed` seeds
+    /// smoltcp's ISNs and ephemeral choices.
+    pub fn new(mac: MacAddr, ip: Ipv4Addr, prefix_len: u8, seed: u64) -> Self {
+        let mut device = LinkDevice::default();
+        let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac.0)));
+        config.random_seed = seed;
+        let mut iface = Interface::new(config, &mut device, to_smol(Instant::ZERO));
+        iface.update_ip_addrs(|addrs| {
+            addrs
+                .push(IpCidr::new(IpAddress::Ipv4(ip), prefix_len))
+                .expect("one address fits");
+        });
+        SmolHost {
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            device,
+            now: Instant::ZERO,
+            next_local_port: 49152,
+        }
+    }
+
+    /// The virtual time of the last poll.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// A TCP socket with buffers of `rx_len` and `tx_len` bytes, Nagle
+    /// off (the echo tests want small segments out at once).
+    fn tcp_socket(rx_len: usize, tx_len: usize) -> tcp::Socket<'static> {
+        let mut socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; rx_len]),
+            tcp::SocketBuffer::new(vec![0; tx_len]),
+        );
+        socket.set_nagle_enabled(false);
+        socket
+    }
+
+    /// A TCP socket listening on `port`.
+    pub fn add_tcp_listener(&mut self, port: u16, rx_len: usize, tx_len: usize) -> SocketHandle {
+        let mut socket = Self::tcp_socket(rx_len, tx_len);
+        socket.listen(port).expect("listen on a fresh socket");
+        self.sockets.add(socket)
+    }
+
+    /// A TCP socket connecting to `addr:port` from the next local port
+    /// (49152 upwards).
+    pub fn add_tcp_client(
+        &mut self,
+        addr: Ipv4Addr,
+        port: u16,
+        rx_len: usize,
+        tx_len: usize,
+    ) -> SocketHandle {
+        let mut socket = Self::tcp_socket(rx_len, tx_len);
+        let local = self.next_local_port;
+        self.next_local_port = self.next_local_port.wrapping_add(1).max(49152);
+        socket
+            .connect(
+                self.iface.context(),
+                IpEndpoint::new(IpAddress::Ipv4(addr), port),
+                IpListenEndpoint::from(local),
+            )
+            .expect("connect on a fresh socket");
+        self.sockets.add(socket)
+    }
+
+    /// The TCP socket `handle`.
+    pub fn tcp(&mut self, handle: SocketHandle) -> &mut tcp::Socket<'static> {
+        self.sockets.get_mut::<tcp::Socket>(handle)
+    }
+
+    /// An ICMP socket bound to echo identifier `ident`, holding `packets`
+    /// packets of up to 2048 bytes each way.
+    pub fn add_icmp_socket(&mut self, ident: u16, packets: usize) -> SocketHandle {
+        let buffer = || {
+            icmp::PacketBuffer::new(
+                vec![icmp::PacketMetadata::EMPTY; packets],
+                vec![0; packets * 2048],
+            )
+        };
+        let mut socket = icmp::Socket::new(buffer(), buffer());
+        socket
+            .bind(icmp::Endpoint::Ident(ident))
+            .expect("bind a fresh socket");
+        self.sockets.add(socket)
+    }
+
+    /// Queues an echo request on ICMP socket `handle`.
+    pub fn send_ping(
+        &mut self,
+        handle: SocketHandle,
+        dst: Ipv4Addr,
+        ident: u16,
+        seq_no: u16,
+        data: &[u8],
+    ) -> Result<(), icmp::SendError> {
+        let repr = Icmpv4Repr::EchoRequest {
+            ident,
+            seq_no,
+            data,
+        };
+        let socket = self.sockets.get_mut::<icmp::Socket>(handle);
+        let buf = socket.send(repr.buffer_len(), IpAddress::Ipv4(dst))?;
+        repr.emit(
+            &mut Icmpv4Packet::new_unchecked(buf),
+            &ChecksumCapabilities::default(),
+        );
+        Ok(())
+    }
+
+    /// The next echo reply received on ICMP socket `handle` (other ICMP
+    /// messages are skipped).
+    pub fn recv_ping(&mut self, handle: SocketHandle) -> Option<EchoReply> {
+        let socket = self.sockets.get_mut::<icmp::Socket>(handle);
+        loop {
+            let (bytes, from) = socket.recv().ok()?;
+            let Ok(packet) = Icmpv4Packet::new_checked(bytes) else {
+                continue;
+            };
+            let Ok(repr) = Icmpv4Repr::parse(&packet, &ChecksumCapabilities::default()) else {
+                continue;
+            };
+            if let (
+                Icmpv4Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                },
+                IpAddress::Ipv4(from),
+            ) = (repr, from)
+            {
+                return Some(EchoReply {
+                    from,
+                    ident,
+                    seq_no,
+                    data: data.to_vec(),
+                });
+            }
+        }
+    }
+}
+
+impl Host for SmolHost {
+    fn set_now(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    fn deliver(&mut self, frame: Vec<u8>) {
+        self.device.rx.push_back(frame);
+    }
+
+    fn poll(&mut self, now: Instant) -> bool {
+        self.now = now;
+        let before = self.device.counts();
+        let result = self
+            .iface
+            .poll(to_smol(now), &mut self.device, &mut self.sockets);
+        result == PollResult::SocketStateChanged || self.device.counts() != before
+    }
+
+    fn take_tx(&mut self, out: &mut Vec<Vec<u8>>) {
+        out.append(&mut self.device.tx);
+    }
+
+    fn poll_at(&mut self, now: Instant) -> Option<Instant> {
+        self.iface
+            .poll_at(to_smol(now), &self.sockets)
+            .map(from_smol)
+    }
+}
