@@ -43,7 +43,10 @@ fn echoes_payloads_of_every_size() {
         ..config()
     };
     let mut net = echo_net(payloads.iter().map(|&p| vec![p]).collect(), server_config);
-    assert!(net.run_until(Duration::from_secs(30), |n| n.client.app().all_done()));
+    assert!(
+        net.run_until(Duration::from_secs(30), |n| n.client.app().all_done()
+            && n.server.active_connections() == 0)
+    );
     for (log, payload) in net.client.app().logs.iter().zip(&payloads) {
         assert!(log.closed && !log.reset, "{} bytes: {log:?}", payload.len());
         assert_eq!(log.received.len(), payload.len());
@@ -65,7 +68,10 @@ fn echoes_payloads_of_every_size() {
 fn echoes_pieces_sent_one_by_one() {
     let pieces: Vec<&'static [u8]> = vec![b"hel", b"lo, ", b"wor", b"ld", b"!"];
     let mut net = echo_net(vec![pieces], config());
-    assert!(net.run_until(Duration::from_secs(10), |n| n.client.app().all_done()));
+    assert!(
+        net.run_until(Duration::from_secs(10), |n| n.client.app().all_done()
+            && n.server.active_connections() == 0)
+    );
     let log = &net.client.app().logs[0];
     assert_eq!(log.received, b"hello, world!");
     assert!(
@@ -87,7 +93,10 @@ fn echo_through_losses(sack: bool) {
     let mut net = echo_net(vec![vec![payload]], server_config);
     net.ds.set_loss_filter(|n, _| n % 5 == 3);
     net.dc.set_loss_filter(|n, _| n % 7 == 4);
-    assert!(net.run_until(Duration::from_secs(120), |n| n.client.app().all_done()));
+    assert!(
+        net.run_until(Duration::from_secs(120), |n| n.client.app().all_done()
+            && n.server.active_connections() == 0)
+    );
     let log = &net.client.app().logs[0];
     assert!(log.closed, "{log:?}");
     assert!(log.received == payload);
@@ -122,7 +131,10 @@ fn overflow_resets_the_connection() {
         ..config()
     };
     let mut net = echo_net(vec![vec![payload]], server_config);
-    assert!(net.run_until(Duration::from_secs(30), |n| n.client.app().all_done()));
+    assert!(
+        net.run_until(Duration::from_secs(30), |n| n.client.app().all_done()
+            && n.server.active_connections() == 0)
+    );
     assert!(net.client.app().logs[0].reset);
     let c = net.server.app().counters();
     assert_eq!((c.overflows, c.resets), (1, 1));

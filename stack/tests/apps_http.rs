@@ -8,6 +8,7 @@ mod apps_common;
 use apps_common::{config, leak_pages, page_bytes, Net, RawClient, SERVER_IP};
 use rusty_stack::apps::http_server::{BAD_REQUEST, NOT_FOUND};
 use rusty_stack::apps::{FailReason, HttpClientConfig, HttpLoadClient, HttpServer, Page};
+use rusty_stack::iface::DropReason;
 use rusty_stack::time::Duration;
 
 type Pages = &'static [Page<'static>];
@@ -67,8 +68,22 @@ fn check_all_ok(net: &Net<HttpServer<Pages>, HttpLoadClient<Pages>>, requests: u
     assert_eq!((s.send_failed, s.incomplete, s.resets), (0, 0, 0));
     assert_eq!(s.body_bytes, c.bytes_ok);
     assert_eq!(c.body_bytes, c.bytes_ok);
-    // Every page was asked for.
     assert!(c.bytes_ok > 0);
+    // Checksums from the prefix-sum tables verified at the receiver.
+    assert_eq!(
+        net.client
+            .iface()
+            .counters()
+            .drops(DropReason::TcpBadChecksum),
+        0
+    );
+    assert_eq!(
+        net.server
+            .iface()
+            .counters()
+            .drops(DropReason::TcpBadChecksum),
+        0
+    );
 }
 
 #[test]
@@ -170,7 +185,10 @@ fn raw_net(jobs: Vec<Vec<&'static [u8]>>) -> Net<HttpServer<Pages>, RawClient> {
         config(),
     );
     net.server.listen(80, 128).unwrap();
-    assert!(net.run_until(Duration::from_secs(60), |n| n.client.app().all_done()));
+    assert!(
+        net.run_until(Duration::from_secs(60), |n| n.client.app().all_done()
+            && n.server.active_connections() == 0)
+    );
     net
 }
 
@@ -244,8 +262,66 @@ fn client_closing_before_a_whole_line_is_counted() {
     client.port = 80;
     let mut net = Net::new(HttpServer::new(pages(true)), client, config(), config());
     net.server.listen(80, 128).unwrap();
-    assert!(net.run_until(Duration::from_secs(60), |n| n.client.app().all_done()));
+    assert!(
+        net.run_until(Duration::from_secs(60), |n| n.client.app().all_done()
+            && n.server.active_connections() == 0)
+    );
     assert!(net.client.app().logs[0].received.is_empty());
     let s = net.server.app().counters();
     assert_eq!((s.incomplete, s.requests()), (1, 0));
+}
+
+#[test]
+fn the_stack_checksums_bodies_from_the_tables() {
+    // A table built from other bytes of the same length: if the stack uses
+    // the writer's sums, every data segment of that page fails its checksum
+    // at the client.
+    let body = page_bytes(5000, 1);
+    let other = page_bytes(5000, 2);
+    let sums: &'static rusty_stack::prefix_sum::PrefixSums =
+        Box::leak(Box::new(rusty_stack::prefix_sum::PrefixSums::new(&other)));
+    let lying: Pages = Box::leak(Box::new([Page::with_sums(
+        Box::leak(body.clone().into_boxed_slice()),
+        sums,
+    )]));
+    let honest = leak_pages(vec![body], false);
+    let mut net = load_net(lying, honest, 1, 1);
+    net.run_until(Duration::from_secs(5), |_| false);
+    assert_eq!(net.client.app().counters().ok, 0);
+    assert!(
+        net.client
+            .iface()
+            .counters()
+            .drops(DropReason::TcpBadChecksum)
+            > 0
+    );
+}
+
+#[test]
+fn unlimited_load_stopped_midway() {
+    let p = pages(true);
+    let client = HttpLoadClient::new(
+        HttpClientConfig {
+            concurrency: 12,
+            seed: 9,
+            ..HttpClientConfig::new(SERVER_IP, 80)
+        },
+        p,
+    );
+    let mut net = Net::new(HttpServer::new(p), client, config(), config());
+    net.server.listen(80, 128).unwrap();
+    assert!(
+        net.run_until(Duration::from_secs(60), |n| n.client.app().counters().ok
+            >= 100)
+    );
+    let c = *net.client.app().counters();
+    assert_eq!(c.failed_total(), 0);
+    assert_eq!(c.started, c.ok + c.in_flight());
+    assert!(c.in_flight() <= 12);
+    assert!(!net.client.app().is_finished());
+    net.client.app_mut().stop();
+    assert!(net.run_until(Duration::from_secs(60), |n| n.client.app().is_finished()));
+    let c = *net.client.app().counters();
+    assert_eq!((c.in_flight(), c.failed_total()), (0, 0));
+    assert_eq!(c.started, c.ok);
 }

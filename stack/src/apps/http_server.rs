@@ -64,7 +64,7 @@ use arrayvec::ArrayVec;
 use super::http::{decimal, RequestLineParser};
 use super::{sum_slice, write_slice, Content, Page};
 use crate::cursor::{Cursor, CursorMut};
-use crate::tcp::{App, ConnRef, Writer};
+use crate::tcp::{App, ConnRef, SendError, Writer};
 
 /// Capacity of an inline response head.
 pub const HEAD_CAPACITY: usize = 128;
@@ -225,46 +225,45 @@ impl<C: Content> HttpServer<C> {
         &self.counters
     }
 
-    /// Queues `response` and closes.
+    /// Queues `response` and closes; resets if it cannot be queued.
     fn respond(&mut self, conn: ConnRef<'_, HttpWriter>, response: Response) {
-        let sent = match response {
-            Response::Ok(page) => {
-                let len = page.body.len();
-                let writers = if len == 0 { 1 } else { 2 };
-                if conn.send_capacity() < writers {
-                    Err(())
-                } else {
-                    let head = ok_head(len as u64);
-                    let head_len = head.len();
-                    let result = conn.send(head_len, HttpWriter::Head(head)).and_then(|()| {
-                        if len > 0 {
-                            conn.send(len, HttpWriter::Body(page))
-                        } else {
-                            Ok(())
-                        }
-                    });
-                    if result.is_ok() {
-                        self.counters.head_bytes += head_len as u64;
-                        self.counters.body_bytes += len as u64;
-                    }
-                    result.map_err(|_| ())
-                }
-            }
-            Response::Fixed(bytes) => match conn.send(bytes.len(), HttpWriter::Static(bytes)) {
-                Ok(()) => {
-                    self.counters.head_bytes += bytes.len() as u64;
-                    Ok(())
-                }
-                Err(_) => Err(()),
-            },
-        };
-        match sent {
+        match self.queue(&mut *conn, response) {
             Ok(()) => conn.close(),
-            Err(()) => {
+            Err(_) => {
                 self.counters.send_failed += 1;
                 conn.abort();
             }
         }
+    }
+
+    /// Queues the writers of `response`: a head and the page, or a fixed
+    /// response.
+    fn queue(
+        &mut self,
+        conn: ConnRef<'_, HttpWriter>,
+        response: Response,
+    ) -> Result<(), SendError> {
+        match response {
+            Response::Ok(page) => {
+                let len = page.body.len();
+                if conn.send_capacity() < 1 + usize::from(len > 0) {
+                    return Err(SendError::QueueFull);
+                }
+                let head = ok_head(len as u64);
+                let head_len = head.len();
+                conn.send(head_len, HttpWriter::Head(head))?;
+                self.counters.head_bytes += head_len as u64;
+                if len > 0 {
+                    conn.send(len, HttpWriter::Body(page))?;
+                    self.counters.body_bytes += len as u64;
+                }
+            }
+            Response::Fixed(bytes) => {
+                conn.send(bytes.len(), HttpWriter::Static(bytes))?;
+                self.counters.head_bytes += bytes.len() as u64;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -284,7 +283,7 @@ impl<C: Content> App for HttpServer<C> {
         c.parser.feed_cursor(data);
         let response = match c.parser.result() {
             None => return,
-            Some(Ok(line)) if line.method == b"GET" => match self.content.get(line.target) {
+            Some(Ok(line)) if line.method == b"GET" => match self.content.by_path(line.target) {
                 Some(page) => {
                     self.counters.ok += 1;
                     Response::Ok(page)
@@ -328,7 +327,7 @@ mod tests {
     use super::*;
     use crate::checksum::ones_sum;
     use crate::prefix_sum::PrefixSums;
-    use crate::tcp::{ConnId, ConnOps, SendError};
+    use crate::tcp::{ConnId, ConnOps};
     use crate::time::Instant;
     use crate::wire::Ipv4Addr;
 

@@ -85,11 +85,30 @@ impl<'a> Page<'a> {
 /// ```
 /// use rusty_stack::apps::{Content, Page};
 ///
-/// let pages: &'static [Page<'static>] = &[Page::new(b"zero"), Page::new(b"one")];
+/// static PAGES: [Page<'static>; 2] = [Page::new(b"zero"), Page::new(b"one")];
+/// let pages: &'static [Page<'static>] = &PAGES;
 /// assert_eq!(pages.count(), 2);
-/// assert_eq!(pages.get(b"/1.htm").map(|p| p.body), Some(&b"one"[..]));
-/// assert!(pages.get(b"/01.htm").is_none());
-/// assert!(pages.get(b"/2.htm").is_none());
+/// assert_eq!(pages.by_path(b"/1.htm").map(|p| p.body), Some(&b"one"[..]));
+/// assert!(pages.by_path(b"/01.htm").is_none());
+/// assert!(pages.by_path(b"/2.htm").is_none());
+/// ```
+///
+/// The benchmark's 500 pages (the `rusty-fixtures` crate, which depends on
+/// this one) adapt with a wrapper:
+///
+/// ```ignore
+/// struct Fixtures(&'static rusty_fixtures::PageSet);
+///
+/// impl Content for Fixtures {
+///     fn count(&self) -> usize {
+///         self.0.pages().len()
+///     }
+///     fn page(&self, index: usize) -> Option<Page<'static>> {
+///         let page = self.0.get(index)?;
+///         Some(Page::with_sums(&page.body, &page.sums))
+///     }
+/// }
+/// let server = HttpServer::new(Fixtures(rusty_fixtures::page_set()));
 /// ```
 pub trait Content {
     /// Number of pages.
@@ -100,7 +119,7 @@ pub trait Content {
 
     /// The page served at request target `path`. The default maps `/N.htm`
     /// to [`Content::page`]`(N)` with [`parse_page_path`].
-    fn get(&self, path: &[u8]) -> Option<Page<'static>> {
+    fn by_path(&self, path: &[u8]) -> Option<Page<'static>> {
         self.page(parse_page_path(path)?)
     }
 }
@@ -112,8 +131,8 @@ impl<T: Content + ?Sized> Content for &T {
     fn page(&self, index: usize) -> Option<Page<'static>> {
         (**self).page(index)
     }
-    fn get(&self, path: &[u8]) -> Option<Page<'static>> {
-        (**self).get(path)
+    fn by_path(&self, path: &[u8]) -> Option<Page<'static>> {
+        (**self).by_path(path)
     }
 }
 
@@ -215,7 +234,7 @@ mod tests {
         assert_eq!(pages.page(1).map(|p| p.body.len()), Some(2));
         assert!(pages.page(2).is_none());
         let by_ref = &pages;
-        assert_eq!(by_ref.get(b"/0.htm").map(|p| p.body), Some(&b"a"[..]));
+        assert_eq!(by_ref.by_path(b"/0.htm").map(|p| p.body), Some(&b"a"[..]));
     }
 
     #[test]

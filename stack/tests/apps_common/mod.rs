@@ -68,24 +68,33 @@ impl<S: App, C: App> Net<S, C> {
 
     /// Polls both stacks until neither has anything to do now.
     pub fn settle(&mut self) {
+        self.settle_until(|_| false);
+    }
+
+    /// Polls both stacks until neither has anything to do now, or `done`
+    /// holds (checked after every round: a load generator with no request
+    /// limit keeps the network busy at one instant). Returns whether `done`
+    /// held.
+    pub fn settle_until(&mut self, mut done: impl FnMut(&Self) -> bool) -> bool {
         for _ in 0..1_000_000 {
             let ws = self.server.poll(&mut self.ds, self.now);
             let wc = self.client.poll(&mut self.dc, self.now);
+            if done(self) {
+                return true;
+            }
             if !ws && !wc && self.ds.pending() == 0 && self.dc.pending() == 0 {
-                return;
+                return false;
             }
         }
         panic!("no quiescence at {}", self.now);
     }
 
-    /// Runs until `done` holds (checked whenever the network is quiet) or
-    /// `limit` of virtual time has passed, jumping from timer to timer.
-    /// Returns whether `done` held.
+    /// Runs until `done` holds or `limit` of virtual time has passed,
+    /// jumping from timer to timer. Returns whether `done` held.
     pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Self) -> bool) -> bool {
         let end = self.now + limit;
         loop {
-            self.settle();
-            if done(self) {
+            if done(self) || self.settle_until(&mut done) {
                 return true;
             }
             let next = [self.server.poll_at(), self.client.poll_at()]

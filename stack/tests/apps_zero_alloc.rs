@@ -1,0 +1,176 @@
+//! The applications allocate nothing per connection or per packet: a
+//! counting global allocator watches thousands of HTTP transactions (page
+//! server and load client, both stacks in this process) and of echo
+//! round trips, after a warm-up.
+
+mod apps_common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use apps_common::{config, leak_pages, page_bytes, Net, SERVER_IP};
+use rusty_stack::apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer, Page};
+use rusty_stack::cursor::Cursor;
+use rusty_stack::tcp::{App, ConnRef, Connect, StaticWriter, TcpConfig};
+use rusty_stack::time::{Duration, Instant};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call unchanged to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Tests in this file run one at a time, so that allocations of one are not
+/// counted in another.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn zero_alloc_http_transactions() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let sizes = [0usize, 1, 1461, 5000, 20_000, 40_000];
+    let pages: &'static [Page<'static>] = leak_pages(
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| page_bytes(n, i as u32))
+            .collect(),
+        true,
+    );
+    let client = HttpLoadClient::new(
+        HttpClientConfig {
+            concurrency: 16,
+            seed: 7,
+            ..HttpClientConfig::new(SERVER_IP, 80)
+        },
+        pages,
+    );
+    let mut net = Net::new(HttpServer::new(pages), client, config(), config());
+    net.server.listen(80, 128).unwrap();
+    // Warm-up: more transactions than the TIME-WAIT ring holds, so that it
+    // has wrapped.
+    assert!(
+        net.run_until(Duration::from_secs(3600), |n| n.client.app().counters().ok
+            >= 1500)
+    );
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let ok_before = net.client.app().counters().ok;
+    assert!(
+        net.run_until(Duration::from_secs(3600), |n| n.client.app().counters().ok
+            >= 4000)
+    );
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let c = *net.client.app().counters();
+    assert_eq!(c.failed_total(), 0, "{c:?}");
+    assert!(c.ok - ok_before >= 2500);
+    assert_eq!(
+        allocations,
+        0,
+        "allocations during {} transactions",
+        c.ok - ok_before
+    );
+}
+
+/// Opens connections forever (`concurrency` at a time), sends `message` on
+/// each, closes once it has all come back. No allocation.
+struct EchoLoad {
+    message: &'static [u8],
+    concurrency: usize,
+    open: usize,
+    done: u64,
+    bad: u64,
+}
+
+impl App for EchoLoad {
+    /// Bytes received back.
+    type Conn = usize;
+    type Writer = StaticWriter;
+
+    fn accept(&mut self, _: u16, _: ConnRef<'_, StaticWriter>) -> Option<usize> {
+        None
+    }
+    fn on_connected(&mut self, _: &mut usize, conn: ConnRef<'_, StaticWriter>) {
+        conn.send(self.message.len(), StaticWriter(self.message))
+            .unwrap();
+    }
+    fn on_data(&mut self, c: &mut usize, conn: ConnRef<'_, StaticWriter>, data: Cursor<'_>) {
+        let expected = &self.message[*c..];
+        if data.len() > expected.len() || !data.eq_slice(&expected[..data.len()]) {
+            self.bad += 1;
+        }
+        *c += data.len();
+        if *c >= self.message.len() {
+            conn.close();
+        }
+    }
+    fn on_remote_close(&mut self, _: &mut usize, conn: ConnRef<'_, StaticWriter>) {
+        conn.close();
+    }
+    fn on_close(&mut self, c: usize) {
+        self.open -= 1;
+        if c == self.message.len() {
+            self.done += 1;
+        } else {
+            self.bad += 1;
+        }
+    }
+    fn on_reset(&mut self, _: usize) {
+        self.open -= 1;
+        self.bad += 1;
+    }
+    fn next_connect(&mut self, _: Instant) -> Option<Connect<usize>> {
+        if self.open >= self.concurrency {
+            return None;
+        }
+        self.open += 1;
+        Some(Connect {
+            addr: SERVER_IP,
+            port: 7,
+            state: 0,
+        })
+    }
+}
+
+#[test]
+fn zero_alloc_echo_round_trips() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let message: &'static [u8] = Box::leak(page_bytes(6000, 1).into_boxed_slice());
+    let client = EchoLoad {
+        message,
+        concurrency: 8,
+        open: 0,
+        done: 0,
+        bad: 0,
+    };
+    let server_config = TcpConfig {
+        tx_queue_entries: 16,
+        ..config()
+    };
+    let mut net = Net::new(EchoServer::new(), client, server_config, config());
+    net.server.listen(7, 128).unwrap();
+    assert!(net.run_until(Duration::from_secs(3600), |n| n.client.app().done >= 1500));
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    assert!(net.run_until(Duration::from_secs(3600), |n| n.client.app().done >= 4000));
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    assert_eq!(net.client.app().bad, 0);
+    assert_eq!(net.server.app().counters().overflows, 0);
+    assert_eq!(allocations, 0);
+}
