@@ -26,7 +26,7 @@ proptest! {
 
     #[test]
     fn transfers_survive_loss(
-        request_len in 1usize..5000,
+        request_len in 1usize..40_000,
         response_len in 1usize..60_000,
         seed_a in any::<u64>(),
         seed_b in any::<u64>(),

@@ -56,6 +56,8 @@ pub struct TcpCounters {
     pub syn_cookies_sent: u64,
     /// Connections established from a valid cookie.
     pub syn_cookies_accepted: u64,
+    /// Old segments (entirely before RCV.NXT) whose ACK was still used.
+    pub old_segments: u64,
     /// Out-of-order segments stored.
     pub ooo_segments: u64,
     /// TIME-WAIT entries dropped early to make room.
@@ -101,6 +103,7 @@ impl TcpCounters {
             challenge_acks,
             syn_cookies_sent,
             syn_cookies_accepted,
+            old_segments,
             ooo_segments,
             time_wait_evicted,
             time_wait_reused,

@@ -1057,8 +1057,22 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             if !seg.has(TcpFlags::RST) {
                 tcb.ack_now = true;
             }
-            iface.counters_mut().drop(DropReason::TcpOutOfWindow);
-            return false;
+            // An old segment (entirely before RCV.NXT) still carries a
+            // valid acknowledgment: keep processing its ACK, as BSD does,
+            // so that two peers which both went back to SND.UNA after a
+            // timeout do not ignore each other's ACKs for ever. Its data
+            // and FIN are discarded by the data step (they are old).
+            let old = seq.wrapping_add(len) <= tcb.rcv_nxt;
+            if !(old
+                && seg.repr.ack_number.is_some()
+                && !seg.has(TcpFlags::RST)
+                && !seg.has(TcpFlags::SYN))
+            {
+                iface.counters_mut().drop(DropReason::TcpOutOfWindow);
+                return false;
+            }
+            self.counters.old_segments += 1;
+            return true;
         }
         // Timestamp recording (RFC 7323 §4.3).
         if tcb.timestamps {
@@ -1498,8 +1512,11 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             tcb.ooo_fin = None;
             tcb.ack_now = true;
             self.remote_fin(app, driver, idx, now);
-        } else if fin_here {
+        } else if fin_here && end > tcb.rcv_nxt {
             tcb.ooo_fin = Some(end);
+            tcb.ack_now = true;
+        } else if fin_here {
+            // An old FIN, already processed: acknowledge again.
             tcb.ack_now = true;
         }
     }
@@ -1794,7 +1811,11 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         idx: usize,
         now: Instant,
     ) {
-        let seq = self.slots[idx].tcb.snd_nxt;
+        // SND.MAX, not SND.NXT: after a timeout SND.NXT goes back to
+        // SND.UNA, and an ACK carrying that old number would be below the
+        // peer's RCV.NXT (Linux, which never moves SND.NXT back, does the
+        // same).
+        let seq = self.slots[idx].tcb.snd_max;
         self.send_segment(iface, driver, idx, seq, 0, TcpFlags::empty(), now);
     }
 

@@ -41,6 +41,7 @@ impl<S: App, C: App> Net<S, C> {
     pub fn new(server: S, client: C, server_config: TcpConfig, client_config: TcpConfig) -> Self {
         let (ds, dc) = pair(&PairConfig {
             queue_capacity: 4096,
+            capture: std::env::var("CAPTURE").is_ok(),
             ..PairConfig::default()
         });
         let mut is = InterfaceConfig::new(ds.mac(), Ipv4Cidr::new(SERVER_IP, 24).unwrap());
