@@ -111,11 +111,10 @@ fn echoes_through_losses() {
     echo_through_losses(false);
 }
 
-/// The same with SACK. Hangs with the engine as of this writing: a
-/// full-sized data segment sent while the connection holds out-of-order
-/// data carries SACK blocks that `smss` has no room for (it only subtracts
-/// the timestamp option), so the frame exceeds the MTU (`TxTooBig`),
-/// `send_segment` fails, and `Tcp::output`'s send loop retries forever.
+/// The same with SACK. Once stalled: after a retransmission timeout both
+/// peers went back to `snd_una` and sent pure ACKs below the other's
+/// `rcv_nxt`, which were dropped unread. Fixed by sending pure ACKs at
+/// `snd_max` and using the ACK of old segments.
 #[test]
 fn echoes_through_losses_with_sack() {
     echo_through_losses(true);

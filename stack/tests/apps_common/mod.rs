@@ -108,7 +108,13 @@ impl<S: App, C: App> Net<S, C> {
                     self.now = t;
                     self.ds.set_now(t);
                 }
-                _ => return false,
+                _ => {
+                    // Nothing before the limit: end there, so that a later
+                    // call goes on from it.
+                    self.now = end;
+                    self.ds.set_now(end);
+                    return self.settle_until(&mut done);
+                }
             }
         }
     }
