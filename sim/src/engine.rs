@@ -254,6 +254,178 @@ fn cidr(p: usize, host: u8) -> Ipv4Cidr {
     Ipv4Cidr::new(address(p, host), 24).expect("24 is a valid prefix length")
 }
 
+impl Setup {
+    /// Starts the server listening.
+    pub fn start(&mut self) -> Result<(), String> {
+        self.world
+            .host_mut(self.server)
+            .listen(SERVER_PORT, 1024)
+            .map_err(|e| format!("listen: {e:?}"))
+    }
+
+    /// The client's statistics so far.
+    pub fn client_stats(&self) -> ClientStats {
+        self.world
+            .host(self.client)
+            .client_stats()
+            .unwrap_or_default()
+    }
+
+    /// Runs until `end`, or until `max_requests` requests have completed,
+    /// reporting progress every virtual millisecond.
+    pub fn run_until(
+        &mut self,
+        end: Instant,
+        max_requests: Option<u64>,
+        progress: &mut dyn FnMut(Progress),
+    ) {
+        let total_s = (end - Instant::ZERO).as_secs_f64();
+        let client = self.client;
+        let slice = Duration::from_millis(1);
+        let mut checked = 0u64;
+        loop {
+            let limit = (self.world.now() + slice).min(end);
+            self.world.run_until(limit, |w| {
+                let Some(max) = max_requests else {
+                    return false;
+                };
+                checked += 1;
+                if checked % 32 != 0 {
+                    return false;
+                }
+                let stats = w.host(client).client_stats().unwrap_or_default();
+                stats.ok + stats.failed >= max
+            });
+            let stats = self.client_stats();
+            progress(Progress {
+                virtual_s: (self.world.now() - Instant::ZERO).as_secs_f64(),
+                total_s,
+                requests_ok: stats.ok,
+            });
+            let done = max_requests.is_some_and(|max| stats.ok + stats.failed >= max);
+            if done || self.world.now() >= end {
+                break;
+            }
+        }
+    }
+
+    /// Stops the clients from opening connections and runs until every
+    /// connection of both hosts is gone (TIME-WAIT aside), or `limit` more
+    /// virtual time has passed. Returns whether everything closed.
+    pub fn drain(&mut self, limit: Duration) -> bool {
+        self.world.host_mut(self.client).stop_clients();
+        let end = self.world.now() + limit;
+        let (server, client) = (self.server, self.client);
+        let idle = |w: &World| {
+            w.host(server).active_connections() == 0 && w.host(client).active_connections() == 0
+        };
+        while self.world.now() < end {
+            let step = (self.world.now() + Duration::from_millis(100)).min(end);
+            self.world.run_until(step, |_| false);
+            if idle(&self.world) {
+                return true;
+            }
+        }
+        idle(&self.world)
+    }
+
+    /// The report of what happened so far.
+    pub fn report(&mut self, scenario: &Scenario) -> Report {
+        let (server, client) = (self.server, self.client);
+        let world = &mut self.world;
+        let mut report = Report::new(scenario);
+        let now = world.now();
+        report.virtual_s = (now - Instant::ZERO).as_secs_f64();
+        let stats: ClientStats = world.host(client).client_stats().unwrap_or_default();
+        report.requests_ok = stats.ok;
+        report.requests_failed = stats.failed;
+        report.requests_in_flight = stats.in_flight;
+        report.bytes_ok = stats.bytes_ok;
+        report.bytes_corrupt = stats.bytes_corrupt;
+        report.latency_p50_ms = stats
+            .latency
+            .quantile(0.5)
+            .map(|d| d.as_nanos() as f64 / 1e6);
+        report.latency_p99_ms = stats
+            .latency
+            .quantile(0.99)
+            .map(|d| d.as_nanos() as f64 / 1e6);
+        let server_tcp = world.host(server).tcp_counters();
+        let client_tcp = world.host(client).tcp_counters();
+        report.retransmits = server_tcp.retransmits + client_tcp.retransmits;
+        for host in [server, client] {
+            let h = world.host(host);
+            for (reason, n) in h.iface_counters().nonzero_drops() {
+                *report.drops.entry(reason.as_str().to_string()).or_default() += n;
+            }
+            let nic = h.nic_stats();
+            for (name, n) in [
+                ("nic_queue_full", nic.rx_queue_full),
+                ("nic_no_buffer", nic.rx_no_buffer),
+                ("nic_too_long", nic.rx_too_long),
+            ] {
+                if n > 0 {
+                    *report.drops.entry(name.to_string()).or_default() += n;
+                }
+            }
+        }
+        let busy = world.busy_fractions(server);
+        report.per_core = busy
+            .iter()
+            .enumerate()
+            .map(|(core, &busy_frac)| {
+                let s = world.host(server).core_stats(core);
+                CoreReport {
+                    core: core as u32,
+                    busy_frac,
+                    rx_frames: s.rx_frames,
+                    tx_frames: s.tx_frames,
+                }
+            })
+            .collect();
+        report.client_busy_frac = world.busy_fractions(client).into_iter().fold(0.0, f64::max);
+        let elapsed = report.virtual_s.max(1e-9);
+        for (i, slot) in world.links().iter().enumerate() {
+            let stats = slot.link.stats();
+            let (ab, ba) = (&stats.a_to_b, &stats.b_to_a);
+            for (name, n) in [
+                ("link_lost_random", ab.lost_random + ba.lost_random),
+                ("link_lost_burst", ab.lost_burst + ba.lost_burst),
+                ("link_lost_down", ab.lost_down + ba.lost_down),
+                ("link_queue_full", ab.lost_queue + ba.lost_queue),
+            ] {
+                if n > 0 {
+                    *report.drops.entry(name.to_string()).or_default() += n;
+                }
+            }
+            let bytes = ab.delivered_bytes + ba.delivered_bytes;
+            let capacity = slot.link.config().bandwidth_bps as f64 * elapsed * 2.0 / 8.0;
+            report.per_link.push(LinkReport {
+                link: i as u8,
+                frames: ab.delivered_frames + ba.delivered_frames,
+                bytes,
+                utilization: if capacity > 0.0 {
+                    (bytes as f64 / capacity).min(1.0)
+                } else {
+                    0.0
+                },
+                lost: ab.lost_random
+                    + ba.lost_random
+                    + ab.lost_burst
+                    + ba.lost_burst
+                    + ab.lost_down
+                    + ba.lost_down,
+                duplicated: ab.duplicated + ba.duplicated,
+                reordered: ab.reordered + ba.reordered,
+                corrupted: ab.corrupted + ba.corrupted,
+                queue_drops: ab.lost_queue + ba.lost_queue,
+            });
+        }
+        report.compute_rates();
+        report
+    }
+}
+
 /// Runs `scenario` and reports on it (see [`crate::cli::Engine`]).
 pub fn run(
     scenario: &Scenario,
@@ -261,11 +433,7 @@ pub fn run(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report, String> {
     let mut setup = build(scenario)?;
-    let (server, client) = (setup.server, setup.client);
-    let world = &mut setup.world;
-    // Listening ports on every server stack.
-    start_listening(world, server)?;
-
+    setup.start()?;
     let pcap_path = options
         .pcap
         .clone()
@@ -278,7 +446,8 @@ pub fn run(
     if let Some(path) = &pcap_path {
         let file =
             File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let slot = world
+        let slot = setup
+            .world
             .links_mut()
             .get_mut(pcap_link)
             .ok_or_else(|| format!("no link {pcap_link} to capture"))?;
@@ -286,142 +455,16 @@ pub fn run(
             .attach_capture(TapPoint::Send, BufWriter::new(file))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-
     let end = Instant::ZERO + secs(scenario.duration);
-    let slice = Duration::from_millis(1);
-    let max_requests = scenario.max_requests;
-    let mut checked = 0u64;
-    loop {
-        let limit = (world.now() + slice).min(end);
-        let mut done = false;
-        world.run_until(limit, |w| {
-            let Some(max) = max_requests else {
-                return false;
-            };
-            checked += 1;
-            if checked % 32 != 0 {
-                return false;
-            }
-            let stats = w.host(client).client_stats().unwrap_or_default();
-            done = stats.ok + stats.failed >= max;
-            done
-        });
-        if let Some(max) = max_requests {
-            let stats = world.host(client).client_stats().unwrap_or_default();
-            done |= stats.ok + stats.failed >= max;
-        }
-        let stats = world.host(client).client_stats().unwrap_or_default();
-        progress(Progress {
-            virtual_s: (world.now() - Instant::ZERO).as_secs_f64(),
-            total_s: scenario.duration,
-            requests_ok: stats.ok,
-        });
-        if done || world.now() >= end {
-            break;
-        }
-    }
-
-    let mut report = Report::new(scenario);
-    let now = world.now();
-    report.virtual_s = (now - Instant::ZERO).as_secs_f64();
-    let stats: ClientStats = world.host(client).client_stats().unwrap_or_default();
-    report.requests_ok = stats.ok;
-    report.requests_failed = stats.failed;
-    report.requests_in_flight = stats.in_flight;
-    report.bytes_ok = stats.bytes_ok;
-    report.bytes_corrupt = stats.bytes_corrupt;
-    report.latency_p50_ms = stats
-        .latency
-        .quantile(0.5)
-        .map(|d| d.as_nanos() as f64 / 1e6);
-    report.latency_p99_ms = stats
-        .latency
-        .quantile(0.99)
-        .map(|d| d.as_nanos() as f64 / 1e6);
-    let server_tcp = world.host(server).tcp_counters();
-    let client_tcp = world.host(client).tcp_counters();
-    report.retransmits = server_tcp.retransmits + client_tcp.retransmits;
-    for host in [server, client] {
-        let h = world.host(host);
-        for (reason, n) in h.iface_counters().nonzero_drops() {
-            *report.drops.entry(reason.as_str().to_string()).or_default() += n;
-        }
-        let nic = h.nic_stats();
-        for (name, n) in [
-            ("nic_queue_full", nic.rx_queue_full),
-            ("nic_no_buffer", nic.rx_no_buffer),
-            ("nic_too_long", nic.rx_too_long),
-        ] {
-            if n > 0 {
-                *report.drops.entry(name.to_string()).or_default() += n;
-            }
-        }
-    }
-    let busy = world.busy_fractions(server);
-    report.per_core = busy
-        .iter()
-        .enumerate()
-        .map(|(core, &busy_frac)| {
-            let s = world.host(server).core_stats(core);
-            CoreReport {
-                core: core as u32,
-                busy_frac,
-                rx_frames: s.rx_frames,
-                tx_frames: s.tx_frames,
-            }
-        })
-        .collect();
-    report.client_busy_frac = world.busy_fractions(client).into_iter().fold(0.0, f64::max);
-    let elapsed = report.virtual_s.max(1e-9);
-    for (i, slot) in world.links().iter().enumerate() {
-        let stats = slot.link.stats();
-        let (ab, ba) = (&stats.a_to_b, &stats.b_to_a);
-        for (name, n) in [
-            ("link_lost_random", ab.lost_random + ba.lost_random),
-            ("link_lost_burst", ab.lost_burst + ba.lost_burst),
-            ("link_lost_down", ab.lost_down + ba.lost_down),
-            ("link_queue_full", ab.lost_queue + ba.lost_queue),
-        ] {
-            if n > 0 {
-                *report.drops.entry(name.to_string()).or_default() += n;
-            }
-        }
-        let bytes = ab.delivered_bytes + ba.delivered_bytes;
-        let capacity = slot.link.config().bandwidth_bps as f64 * elapsed * 2.0 / 8.0;
-        report.per_link.push(LinkReport {
-            link: i as u8,
-            frames: ab.delivered_frames + ba.delivered_frames,
-            bytes,
-            utilization: if capacity > 0.0 {
-                (bytes as f64 / capacity).min(1.0)
-            } else {
-                0.0
-            },
-            lost: ab.lost_random
-                + ba.lost_random
-                + ab.lost_burst
-                + ba.lost_burst
-                + ab.lost_down
-                + ba.lost_down,
-            duplicated: ab.duplicated + ba.duplicated,
-            reordered: ab.reordered + ba.reordered,
-            corrupted: ab.corrupted + ba.corrupted,
-            queue_drops: ab.lost_queue + ba.lost_queue,
-        });
-    }
+    setup.run_until(end, scenario.max_requests, progress);
+    let mut report = setup.report(scenario);
     if pcap_path.is_some() {
-        let slot = &mut world.links_mut()[pcap_link];
+        let now = setup.world.now();
+        let slot = &mut setup.world.links_mut()[pcap_link];
         for (_, result) in slot.link.finish_captures(now) {
             let summary = result.map_err(|e| format!("pcap: {e}"))?;
             report.pcap_sha256 = Some(summary.sha256);
         }
     }
-    report.compute_rates();
     Ok(report)
-}
-
-fn start_listening(world: &mut World, server: usize) -> Result<(), String> {
-    let host = world.host_mut(server);
-    host.listen(SERVER_PORT, 1024)
-        .map_err(|e| format!("listen: {e:?}"))
 }

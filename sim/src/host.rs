@@ -79,6 +79,12 @@ pub trait HostModel {
     fn client_stats(&self) -> Option<ClientStats> {
         None
     }
+    /// Tells client apps to open no more connections.
+    fn stop_clients(&mut self) {}
+    /// Connections holding a slot (TIME-WAIT excluded), all cores and ports.
+    fn active_connections(&self) -> usize {
+        0
+    }
 }
 
 /// One port of a Rusty host.
@@ -330,6 +336,16 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
             stack.listen(port, backlog)?;
         }
         Ok(())
+    }
+
+    fn stop_clients(&mut self) {
+        for stack in self.all_stacks_mut() {
+            stack.app_mut().stop();
+        }
+    }
+
+    fn active_connections(&self) -> usize {
+        self.all_stacks().map(|s| s.active_connections()).sum()
     }
 
     fn client_stats(&self) -> Option<ClientStats> {

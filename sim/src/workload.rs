@@ -47,6 +47,9 @@ pub trait AppStats {
     fn client_stats(&self) -> Option<ClientStats> {
         None
     }
+
+    /// Stops opening new connections (clients); requests in flight go on.
+    fn stop(&mut self) {}
 }
 
 impl<C: Content> AppStats for HttpServer<C> {}
@@ -64,6 +67,10 @@ impl<C: Content> AppStats for HttpLoadClient<C> {
             bytes_corrupt: c.bytes_corrupt,
             latency: self.latency().clone(),
         })
+    }
+
+    fn stop(&mut self) {
+        HttpLoadClient::stop(self);
     }
 }
 
@@ -221,6 +228,7 @@ pub struct StreamClient {
     mode: StreamMode,
     concurrency: usize,
     open: usize,
+    stopped: bool,
     stats: ClientStats,
 }
 
@@ -232,6 +240,7 @@ impl StreamClient {
             mode,
             concurrency,
             open: 0,
+            stopped: false,
             stats: ClientStats::default(),
         }
     }
@@ -262,6 +271,10 @@ impl AppStats for StreamClient {
     fn client_stats(&self) -> Option<ClientStats> {
         Some(self.stats.clone())
     }
+
+    fn stop(&mut self) {
+        self.stopped = true;
+    }
 }
 
 impl App for StreamClient {
@@ -273,7 +286,7 @@ impl App for StreamClient {
     }
 
     fn next_connect(&mut self, now: Instant) -> Option<Connect<StreamConn>> {
-        if self.open >= self.concurrency {
+        if self.stopped || self.open >= self.concurrency {
             return None;
         }
         self.open += 1;

@@ -1063,11 +1063,11 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             // timeout do not ignore each other's ACKs for ever. Its data
             // and FIN are discarded by the data step (they are old).
             let old = seq.wrapping_add(len) <= tcb.rcv_nxt;
-            if !(old
+            let usable_ack = old
                 && seg.repr.ack_number.is_some()
                 && !seg.has(TcpFlags::RST)
-                && !seg.has(TcpFlags::SYN))
-            {
+                && !seg.has(TcpFlags::SYN);
+            if !usable_ack {
                 iface.counters_mut().drop(DropReason::TcpOutOfWindow);
                 return false;
             }
