@@ -146,6 +146,7 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
         cost,
         static_arp: Vec::new(),
         rss_key: MICROSOFT_RSS_KEY,
+        hash_known: true,
     };
 
     // Client: a fast x86 host whose cores share the connections.
@@ -183,6 +184,7 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
         cost: CostModel::X86,
         static_arp: Vec::new(),
         rss_key: MICROSOFT_RSS_KEY,
+        hash_known: scenario.client.hash_known,
     };
     if scenario.client.kind == ClientKind::Smoltcp {
         return Err(
@@ -203,7 +205,8 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
                 let index = core * links + port;
                 let mut config = HttpClientConfig::new(address(port, 1), SERVER_PORT);
                 config.concurrency = share(conns, apps, index);
-                config.seed = client_seed.wrapping_add(index as u64 * 0x9e37_79b9_7f4a_7c15);
+                config.seed =
+                    client_seed.wrapping_add((index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
                 HttpLoadClient::new(config, pages)
             })));
             (server, client)

@@ -14,6 +14,7 @@
 use std::collections::VecDeque;
 
 use rusty_stack::buf::PoolConfig;
+use rusty_stack::driver::Driver;
 use rusty_stack::iface::{Counters, IfaceEvent, InterfaceConfig};
 use rusty_stack::rss::RssTable;
 use rusty_stack::tcp::{App, Stack, TcpConfig, TcpCounters};
@@ -121,10 +122,16 @@ pub struct RustyHostConfig {
     pub static_arp: Vec<(Ipv4Addr, MacAddr)>,
     /// Toeplitz key of the NIC.
     pub rss_key: [u8; 40],
+    /// Whether the stacks know the NIC's flow hash; without it, ephemeral
+    /// ports are partitioned by core and stray frames are forwarded.
+    pub hash_known: bool,
 }
 
 /// Capacity of each inter-core ARP ring.
 const ARP_RING: usize = 64;
+
+/// Capacity of each core's ring of forwarded frames.
+const STRAY_RING: usize = 256;
 
 struct Core<A: App> {
     /// One stack per port.
@@ -132,6 +139,8 @@ struct Core<A: App> {
     stats: CoreStats,
     /// Mappings learned by other cores, to apply here.
     arp_inbox: VecDeque<(Ipv4Addr, MacAddr)>,
+    /// Frames of this core's flows that arrived on another core: `(port, frame)`.
+    stray_inbox: VecDeque<(usize, Vec<u8>)>,
 }
 
 /// A host running Rusty stacks with application `A` on every core.
@@ -143,6 +152,10 @@ pub struct RustyHost<A: App> {
     arp_ring_overflow: u64,
     /// Cores with new messages in their rings.
     wakeups: Vec<usize>,
+    /// Forwarded frames dropped because the owner's ring was full.
+    stray_ring_overflow: u64,
+    /// Frames forwarded between cores.
+    strays_forwarded: u64,
 }
 
 impl<A: App> RustyHost<A> {
@@ -154,7 +167,9 @@ impl<A: App> RustyHost<A> {
             .iter()
             .map(|p| {
                 let rss = RssTable::new(&config.rss_key, cores as u16);
-                SimNic::new(p.mac, config.mtu, rss, cores, config.ring, &config.pool)
+                let mut nic = SimNic::new(p.mac, config.mtu, rss, cores, config.ring, &config.pool);
+                nic.set_hash_known(config.hash_known);
+                nic
             })
             .collect();
         let cores = (0..cores)
@@ -171,6 +186,9 @@ impl<A: App> RustyHost<A> {
                         let mut tcp = config.tcp.clone();
                         tcp.secret[0] ^= core as u8;
                         tcp.secret[1] ^= port as u8;
+                        if !config.hash_known && cores > 1 {
+                            tcp.port_partition = Some((core as u16, cores as u16));
+                        }
                         let mut stack = Stack::new(iface, tcp, make_app(core, port), Instant::ZERO);
                         for &(ip, mac) in &config.static_arp {
                             let _ = stack.iface_mut().add_static_arp(ip, mac);
@@ -182,6 +200,7 @@ impl<A: App> RustyHost<A> {
                     stacks,
                     stats: CoreStats::default(),
                     arp_inbox: VecDeque::with_capacity(ARP_RING),
+                    stray_inbox: VecDeque::with_capacity(STRAY_RING),
                 }
             })
             .collect();
@@ -191,6 +210,8 @@ impl<A: App> RustyHost<A> {
             cores,
             arp_ring_overflow: 0,
             wakeups: Vec::new(),
+            stray_ring_overflow: 0,
+            strays_forwarded: 0,
         }
     }
 
@@ -207,6 +228,12 @@ impl<A: App> RustyHost<A> {
     /// Every stack of the host, mutably.
     pub fn all_stacks_mut(&mut self) -> impl Iterator<Item = &mut Stack<A>> {
         self.cores.iter_mut().flat_map(|c| c.stacks.iter_mut())
+    }
+
+    /// Frames forwarded between cores (replies to active opens that the
+    /// NIC delivered to another core), and those lost to full rings.
+    pub fn strays(&self) -> (u64, u64) {
+        (self.strays_forwarded, self.stray_ring_overflow)
     }
 
     /// ARP mappings lost to full inter-core rings.
@@ -244,12 +271,16 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
             ..Work::default()
         };
         let mut learned: Vec<(Ipv4Addr, MacAddr)> = Vec::new();
+        let mut strays: Vec<(usize, Vec<u8>)> = Vec::new();
         {
             let c = &mut self.cores[core];
             while let Some((ip, mac)) = c.arp_inbox.pop_front() {
                 for stack in &mut c.stacks {
                     stack.iface_mut().learn_arp(ip, mac, now);
                 }
+            }
+            while let Some((port, frame)) = c.stray_inbox.pop_front() {
+                self.nics[port].inject(core, &frame);
             }
             for (port, stack) in c.stacks.iter_mut().enumerate() {
                 let before = Self::work_of(stack);
@@ -264,6 +295,10 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
                     if let IfaceEvent::ArpLearned { ip, mac } = event {
                         learned.push((ip, mac));
                     }
+                }
+                while let Some(frame) = stack.take_stray() {
+                    strays.push((port, frame.copy_to_vec()));
+                    self.nics[port].driver(core, now, 0).release(frame);
                 }
             }
         }
@@ -283,6 +318,23 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
                 }
             }
         }
+        // Frames of flows another core owns go to the owner's ring; the
+        // owner is the one whose port partition holds the destination port.
+        let cores = self.cores.len();
+        for (port, frame) in strays {
+            let dst_port = frame_dst_port(&frame).unwrap_or(0);
+            let owner = usize::from(dst_port) % cores;
+            let ring = &mut self.cores[owner].stray_inbox;
+            if owner != core && ring.len() < STRAY_RING {
+                ring.push_back((port, frame));
+                self.strays_forwarded += 1;
+                if !self.wakeups.contains(&owner) {
+                    self.wakeups.push(owner);
+                }
+            } else {
+                self.stray_ring_overflow += 1;
+            }
+        }
         let busy = self.config.cost.time(&work);
         let busy_until = now + busy;
         let c = &mut self.cores[core];
@@ -296,7 +348,7 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         }
         let queued = self.nics.iter().any(|n| n.pending(core) > 0);
         let timers = c.stacks.iter().filter_map(|s| s.poll_at()).min();
-        let wake_at = if queued || !c.arp_inbox.is_empty() {
+        let wake_at = if queued || !c.arp_inbox.is_empty() || !c.stray_inbox.is_empty() {
             Some(busy_until)
         } else {
             timers.map(|t| t.max(busy_until))
@@ -370,4 +422,11 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         }
         total
     }
+}
+
+/// The TCP destination port of an IPv4 frame.
+fn frame_dst_port(frame: &[u8]) -> Option<u16> {
+    let ihl = usize::from(frame.get(14)? & 0x0f) * 4;
+    let at = 14 + ihl + 2;
+    Some(u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]))
 }

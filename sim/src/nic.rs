@@ -51,6 +51,8 @@ pub struct SimNic {
     /// Frames transmitted, in order, with the core that sent them.
     tx: Vec<(usize, Vec<u8>)>,
     stats: NicStats,
+    /// Whether drivers tell the stack the flow hash (`Driver::queue_for`).
+    hash_known: bool,
 }
 
 impl SimNic {
@@ -78,7 +80,14 @@ impl SimNic {
             pools: (0..queues).map(|_| BufPool::new(pool)).collect(),
             tx: Vec::new(),
             stats: NicStats::default(),
+            hash_known: true,
         }
+    }
+
+    /// Hides (or shows) the flow hash from the stacks: with it hidden,
+    /// `Driver::queue_for` answers `None`.
+    pub fn set_hash_known(&mut self, known: bool) {
+        self.hash_known = known;
     }
 
     /// The port's MAC address.
@@ -242,6 +251,9 @@ impl Driver for SimDriver<'_> {
     }
 
     fn queue_for(&self, flow: &FlowTuple) -> Option<QueueId> {
+        if !self.nic.hash_known {
+            return None;
+        }
         Some((usize::from(self.nic.rss.queue_for(flow)) % self.nic.queues.len()) as QueueId)
     }
 }

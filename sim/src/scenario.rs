@@ -157,6 +157,12 @@ pub struct ClientSpec {
     pub seed_offset: u64,
     /// The pages the server serves.
     pub pages: PageSpec,
+    /// Whether the client's stacks know the NIC's flow hash. When they do,
+    /// active opens pick ports whose replies reach the opening core; when
+    /// they don't, ports are partitioned by core and replies that land on
+    /// another core are forwarded to their owner through the inter-core
+    /// rings.
+    pub hash_known: bool,
 }
 
 /// Which TCP stack the load generator runs.
@@ -464,6 +470,7 @@ impl Default for ClientSpec {
             cores: 16,
             seed_offset: 0,
             pages: PageSpec::Thesis,
+            hash_known: true,
         }
     }
 }

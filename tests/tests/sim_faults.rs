@@ -160,3 +160,34 @@ fn sim_faults_everything_at_once() {
     };
     run_with(faults, 8);
 }
+
+#[test]
+fn sim_strays_are_forwarded_when_the_hash_is_unknown() {
+    // The client's stacks don't know the NIC's hash: replies to its active
+    // opens often land on another core and must be forwarded there.
+    let mut scenario = Scenario::small();
+    scenario.client.hash_known = false;
+    scenario.client.cores = 4;
+    let mut setup = build(&scenario).unwrap();
+    setup.start().unwrap();
+    setup.run_until(
+        Instant::ZERO + Duration::from_millis(100),
+        None,
+        &mut |_| {},
+    );
+    assert!(setup.drain(Duration::from_secs(60)));
+    let stats = setup.client_stats();
+    let report = setup.report(&scenario);
+    assert!(stats.ok > 100, "{}", report.json());
+    assert_eq!(stats.failed, 0, "{}", report.json());
+    let client = setup.world.host(setup.client);
+    assert!(
+        client.tcp_counters().stray_forwarded > 0,
+        "strays were forwarded"
+    );
+    assert_eq!(
+        client.tcp_counters().resets_sent,
+        0,
+        "no stray answered with a reset"
+    );
+}
