@@ -265,6 +265,8 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
     }
 
     fn run_core(&mut self, core: usize, now: Instant, out: &mut Vec<(usize, Vec<u8>)>) -> CoreRun {
+        let span = tracing::debug_span!("core", host = %self.config.name, core, t = %now);
+        let _entered = span.enter();
         let batch = self.config.batch.max(1);
         let mut work = Work {
             polls: 1,

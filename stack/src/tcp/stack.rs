@@ -589,6 +589,13 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             remote_port: seg.repr.src_port,
             local_port: seg.repr.dst_port,
         };
+        let span = tracing::trace_span!(
+            "conn",
+            remote = %key.remote_addr,
+            remote_port = key.remote_port,
+            local_port = key.local_port
+        );
+        let _entered = span.enter();
         let mut frame = Some(frame);
         match self.table.get(&key) {
             Some(Entry::Conn(idx)) => {
