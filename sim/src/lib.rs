@@ -1,19 +1,28 @@
 //! # rusty-sim
 //!
-//! The deterministic simulator for the Rusty stack. For now it holds the
-//! two-stack ping demo that the `rusty-sim` binary runs by default, and the
-//! building blocks of the discrete-event simulator (multi-queue NIC, peers
-//! and workloads grow here):
+//! The deterministic discrete-event simulator for the Rusty stack, and the
+//! `rusty-sim` command line.
 //!
 //! * [`event`] — the event queue, ordered by (virtual time, insertion order);
 //! * [`rng`] — independent seeded ChaCha8 streams derived from one seed;
 //! * [`link`] — point-to-point Ethernet links with bandwidth, latency, a
 //!   transmit queue and seeded faults;
-//! * [`pcap`] — pcap captures stamped with virtual time.
+//! * [`pcap`] — pcap captures stamped with virtual time;
+//! * [`nic`] — a multi-queue NIC port: Toeplitz RSS, bounded rings, pools;
+//! * [`host`] — hosts: Rusty stacks per core and port, inter-core rings;
+//! * [`cost`] — what a core's work costs in virtual time;
+//! * [`world`] — hosts and links run by the event loop;
+//! * [`workload`], [`engine`], [`scenario`], [`report`], [`cli`] — what to
+//!   run, running it, and telling what happened;
+//! * [`ping_demo`] — two stacks pinging over the in-memory pair driver.
 //!
 //! ```
-//! let report = rusty_sim::ping_demo::run(&rusty_sim::ping_demo::PingOptions { count: 3, size: 56, lose_first: 0 });
-//! assert_eq!(report.replies, 3);
+//! use rusty_sim::{cli::RunOptions, engine, scenario::Scenario};
+//!
+//! let mut scenario = Scenario::small();
+//! scenario.duration = 0.02;
+//! let report = engine::run(&scenario, &RunOptions { pcap: None, json: false }, &mut |_| {}).unwrap();
+//! assert!(report.requests_ok > 0 && report.bytes_corrupt == 0);
 //! ```
 
 pub mod cli;
