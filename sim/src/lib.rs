@@ -37,5 +37,6 @@ pub mod ping_demo;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod scripted;
 pub mod workload;
 pub mod world;
