@@ -621,3 +621,93 @@ impl Bench {
         self.received()
     }
 }
+
+impl Bench {
+    /// Sends a segment carrying the timestamp option `(tsval, tsecr)`.
+    fn send_ts(
+        &mut self,
+        flags: TcpFlags,
+        seq: u32,
+        ack: Option<u32>,
+        ts: (u32, u32),
+        payload: &[u8],
+    ) -> Vec<Seen> {
+        let syn = flags.contains(TcpFlags::SYN);
+        let tcp = TcpRepr {
+            src_port: PEER_PORT,
+            dst_port: self.port,
+            flags,
+            seq_number: TcpSeqNumber(seq),
+            ack_number: ack.map(TcpSeqNumber),
+            window_len: 65535,
+            window_scale: None,
+            max_seg_size: syn.then_some(1460),
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: Some(ts),
+            payload,
+        };
+        let ip = Ipv4Repr {
+            src: IP_A,
+            dst: IP_B,
+            protocol: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            ttl: 64,
+            dscp_ecn: 0,
+            ident: 0,
+            dont_frag: true,
+        };
+        let eth = EthernetRepr {
+            src: self.peer.mac(),
+            dst: self.drv.mac(),
+            ethertype: EtherType::Ipv4,
+        };
+        let mut bytes = vec![0u8; 14 + ip.buffer_len()];
+        eth.emit(&mut EthernetFrame::new_unchecked(&mut bytes[..]));
+        ip.emit(&mut Ipv4Packet::new_unchecked(&mut bytes[14..]));
+        tcp.emit(&mut TcpPacket::new_unchecked(&mut bytes[34..]), IP_A, IP_B);
+        let mut frame = self.peer.alloc_tx(bytes.len()).unwrap();
+        frame.cursor_mut().write(&bytes).unwrap();
+        self.peer.transmit(frame);
+        self.poll();
+        self.received()
+    }
+}
+
+#[test]
+fn paws_drops_segments_with_old_timestamps() {
+    let app = Script {
+        close_on_remote_close: false,
+        ..Script::default()
+    };
+    let mut b = Bench::new(
+        app,
+        TcpConfig {
+            timestamps: true,
+            ..config()
+        },
+    );
+    let r = b.send_ts(TcpFlags::SYN, PEER_ISN, None, (100, 0), &[]);
+    assert!(r[0].has(TcpFlags::SYN));
+    b.snd += 1;
+    b.send_ts(TcpFlags::empty(), b.snd, Some(b.iss + 1), (101, 1), &[]);
+    assert_eq!(b.state(), Some(State::Established));
+    let r = b.send_ts(TcpFlags::PSH, b.snd, Some(b.iss + 1), (200, 1), b"new");
+    b.snd += 3;
+    assert_eq!(r.len(), 1);
+    // A segment from an older incarnation (TSval 150 < 200): dropped, and
+    // answered with an ACK (RFC 7323 §5.3).
+    let r = b.send_ts(TcpFlags::PSH, b.snd, Some(b.iss + 1), (150, 1), b"old");
+    assert!(r.len() == 1 && r[0].ack == Some(b.snd), "{r:?}");
+    assert_eq!(b.stack.app().logs[0].received, b"new");
+    assert_eq!(
+        b.stack
+            .iface()
+            .counters()
+            .drops(rusty_stack::iface::DropReason::TcpPaws),
+        1
+    );
+    // A newer timestamp is accepted again.
+    b.send_ts(TcpFlags::PSH, b.snd, Some(b.iss + 1), (300, 1), b"!");
+    assert_eq!(b.stack.app().logs[0].received, b"new!");
+}
