@@ -20,7 +20,7 @@ pub struct ScriptedHost {
     /// Frames still to send, in time order: `(at, frame)`.
     script: Vec<(Instant, Vec<u8>)>,
     next: usize,
-    received: Rc<RefCell<Vec<(Instant, Vec<u8>)>>>,
+    received: ReceivedLog,
     stats: CoreStats,
 }
 
