@@ -99,19 +99,34 @@ impl Bench {
         window: u16,
         payload: &[u8],
     ) -> Vec<Seen> {
-        let syn = flags.contains(TcpFlags::SYN);
+        self.inject(PEER_PORT, flags, seq, ack, window, None, payload)
+    }
+
+    /// Builds a segment from the peer's `src_port` with our wire layer,
+    /// sends it, and returns what the stack answered.
+    #[allow(clippy::too_many_arguments)]
+    fn inject(
+        &mut self,
+        src_port: u16,
+        flags: TcpFlags,
+        seq: u32,
+        ack: Option<u32>,
+        window: u16,
+        timestamp: Option<(u32, u32)>,
+        payload: &[u8],
+    ) -> Vec<Seen> {
         let tcp = TcpRepr {
-            src_port: PEER_PORT,
+            src_port,
             dst_port: self.port,
             flags,
             seq_number: TcpSeqNumber(seq),
             ack_number: ack.map(TcpSeqNumber),
             window_len: window,
             window_scale: None,
-            max_seg_size: syn.then_some(1460),
+            max_seg_size: flags.contains(TcpFlags::SYN).then_some(1460),
             sack_permitted: false,
             sack_ranges: [None; 3],
-            timestamp: None,
+            timestamp,
             payload,
         };
         let ip = Ipv4Repr {
@@ -577,48 +592,15 @@ fn syn_flood_is_answered_with_cookies() {
 impl Bench {
     /// Sends from another peer port (other 4-tuples).
     fn send_from(&mut self, port: u16, flags: TcpFlags, seq: u32, ack: Option<u32>) -> Vec<Seen> {
-        let tcp = TcpRepr {
-            src_port: port,
-            dst_port: 80,
-            flags,
-            seq_number: TcpSeqNumber(seq),
-            ack_number: ack.map(TcpSeqNumber),
-            window_len: 65535,
-            window_scale: None,
-            max_seg_size: flags.contains(TcpFlags::SYN).then_some(1460),
-            sack_permitted: false,
-            sack_ranges: [None; 3],
-            timestamp: None,
-            payload: if flags.contains(TcpFlags::PSH) {
-                b"GET"
-            } else {
-                &[]
-            },
+        let payload: &[u8] = if flags.contains(TcpFlags::PSH) {
+            b"GET"
+        } else {
+            &[]
         };
-        let ip = Ipv4Repr {
-            src: IP_A,
-            dst: IP_B,
-            protocol: IpProtocol::Tcp,
-            payload_len: tcp.buffer_len(),
-            ttl: 64,
-            dscp_ecn: 0,
-            ident: 0,
-            dont_frag: true,
-        };
-        let eth = EthernetRepr {
-            src: self.peer.mac(),
-            dst: self.drv.mac(),
-            ethertype: EtherType::Ipv4,
-        };
-        let mut bytes = vec![0u8; 14 + ip.buffer_len()];
-        eth.emit(&mut EthernetFrame::new_unchecked(&mut bytes[..]));
-        ip.emit(&mut Ipv4Packet::new_unchecked(&mut bytes[14..]));
-        tcp.emit(&mut TcpPacket::new_unchecked(&mut bytes[34..]), IP_A, IP_B);
-        let mut frame = self.peer.alloc_tx(bytes.len()).unwrap();
-        frame.cursor_mut().write(&bytes).unwrap();
-        self.peer.transmit(frame);
-        self.poll();
-        self.received()
+        let saved = std::mem::replace(&mut self.port, 80);
+        let r = self.inject(port, flags, seq, ack, 65535, None, payload);
+        self.port = saved;
+        r
     }
 }
 
@@ -632,45 +614,7 @@ impl Bench {
         ts: (u32, u32),
         payload: &[u8],
     ) -> Vec<Seen> {
-        let syn = flags.contains(TcpFlags::SYN);
-        let tcp = TcpRepr {
-            src_port: PEER_PORT,
-            dst_port: self.port,
-            flags,
-            seq_number: TcpSeqNumber(seq),
-            ack_number: ack.map(TcpSeqNumber),
-            window_len: 65535,
-            window_scale: None,
-            max_seg_size: syn.then_some(1460),
-            sack_permitted: false,
-            sack_ranges: [None; 3],
-            timestamp: Some(ts),
-            payload,
-        };
-        let ip = Ipv4Repr {
-            src: IP_A,
-            dst: IP_B,
-            protocol: IpProtocol::Tcp,
-            payload_len: tcp.buffer_len(),
-            ttl: 64,
-            dscp_ecn: 0,
-            ident: 0,
-            dont_frag: true,
-        };
-        let eth = EthernetRepr {
-            src: self.peer.mac(),
-            dst: self.drv.mac(),
-            ethertype: EtherType::Ipv4,
-        };
-        let mut bytes = vec![0u8; 14 + ip.buffer_len()];
-        eth.emit(&mut EthernetFrame::new_unchecked(&mut bytes[..]));
-        ip.emit(&mut Ipv4Packet::new_unchecked(&mut bytes[14..]));
-        tcp.emit(&mut TcpPacket::new_unchecked(&mut bytes[34..]), IP_A, IP_B);
-        let mut frame = self.peer.alloc_tx(bytes.len()).unwrap();
-        frame.cursor_mut().write(&bytes).unwrap();
-        self.peer.transmit(frame);
-        self.poll();
-        self.received()
+        self.inject(PEER_PORT, flags, seq, ack, 65535, Some(ts), payload)
     }
 }
 

@@ -2062,11 +2062,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             return;
         };
         let tcb = &mut self.slots[idx].tcb;
-        let field = match kind {
-            TimerKind::Retransmit => &mut tcb.rto_timer,
-            TimerKind::DelayedAck => &mut tcb.delack_timer,
-            TimerKind::Keepalive => &mut tcb.keepalive_timer,
-        };
+        let field = tcb.timer_mut(kind);
         if let Some(old) = field.replace(id) {
             self.timers.cancel(old);
         }
@@ -2074,11 +2070,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
 
     fn cancel_timer(&mut self, idx: usize, kind: TimerKind) {
         let tcb = &mut self.slots[idx].tcb;
-        let field = match kind {
-            TimerKind::Retransmit => &mut tcb.rto_timer,
-            TimerKind::DelayedAck => &mut tcb.delack_timer,
-            TimerKind::Keepalive => &mut tcb.keepalive_timer,
-        };
+        let field = tcb.timer_mut(kind);
         if let Some(id) = field.take() {
             self.timers.cancel(id);
         }
@@ -2115,11 +2107,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         }
         let tcb = &mut slot.tcb;
         tcb.now = now;
-        let field = match key.kind {
-            TimerKind::Retransmit => &mut tcb.rto_timer,
-            TimerKind::DelayedAck => &mut tcb.delack_timer,
-            TimerKind::Keepalive => &mut tcb.keepalive_timer,
-        };
+        let field = tcb.timer_mut(key.kind);
         if *field != Some(id) {
             return;
         }

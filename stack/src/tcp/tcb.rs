@@ -201,6 +201,15 @@ impl<W> Tcb<W> {
         self.snd_nxt.0.wrapping_sub(self.snd_una.0)
     }
 
+    /// The id slot of the timer of `kind`.
+    pub fn timer_mut(&mut self, kind: TimerKind) -> &mut Option<TimerId> {
+        match kind {
+            TimerKind::Retransmit => &mut self.rto_timer,
+            TimerKind::DelayedAck => &mut self.delack_timer,
+            TimerKind::Keepalive => &mut self.keepalive_timer,
+        }
+    }
+
     /// Whether our FIN is acknowledged.
     pub fn fin_acked(&self) -> bool {
         self.fin_sent && self.snd_una == self.fin_seq().wrapping_add(1)
