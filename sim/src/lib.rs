@@ -28,5 +28,6 @@ pub mod ping_demo;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod smol_host;
 pub mod workload;
 pub mod world;
