@@ -187,10 +187,32 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
         hash_known: scenario.client.hash_known,
     };
     if scenario.client.kind == ClientKind::Smoltcp {
-        return Err(
-            "the smoltcp client host is not available in the simulator yet; use --client rusty"
-                .into(),
-        );
+        let smol = crate::smol_host::SmolHostConfig::for_scenario(scenario, pages)?;
+        let mut world = World::new();
+        let server = match scenario.workload {
+            Workload::ThesisHttp {} => world
+                .add_host(Box::new(RustyHost::new(server_config, |_, _| {
+                    HttpServer::new(pages)
+                }))),
+            Workload::Echo { .. } => world
+                .add_host(Box::new(RustyHost::new(server_config, |_, _| {
+                    EchoServer::new()
+                }))),
+            Workload::Bulk { bytes } => world
+                .add_host(Box::new(RustyHost::new(server_config, move |_, _| {
+                    BulkServer { bytes }
+                }))),
+        };
+        let client = world.add_host(Box::new(crate::smol_host::SmolHost::new(smol)));
+        for p in 0..links {
+            let link = Link::seeded(link_config(scenario), &seeds, p as u64);
+            world.connect(link, (client, p), (server, p));
+        }
+        return Ok(Setup {
+            world,
+            server,
+            client,
+        });
     }
 
     let mut world = World::new();

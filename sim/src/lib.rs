@@ -14,6 +14,8 @@
 //! * [`world`] — hosts and links run by the event loop;
 //! * [`workload`], [`engine`], [`scenario`], [`report`], [`cli`] — what to
 //!   run, running it, and telling what happened;
+//! * [`smol_host`] — a smoltcp client host, the independent implementation;
+//! * [`scripted`] — a scripted raw-frame peer for tests;
 //! * [`ping_demo`] — two stacks pinging over the in-memory pair driver.
 //!
 //! ```
@@ -38,5 +40,6 @@ pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod scripted;
+pub mod smol_host;
 pub mod workload;
 pub mod world;
