@@ -32,6 +32,13 @@ enum Event {
         core: usize,
         token: u64,
     },
+    /// A frame a core sent leaves `host`'s `port` when the core's work is
+    /// done, so frames enter the link in departure order.
+    Depart {
+        host: HostId,
+        port: usize,
+        frame: Vec<u8>,
+    },
 }
 
 /// A link and the two ports it joins.
@@ -188,6 +195,10 @@ impl World {
                     self.links[link].link.recycle(frame);
                 }
             }
+            Event::Depart { host, port, frame } => {
+                let now = self.now;
+                self.transmit(host, port, frame, now);
+            }
             Event::Wake { host, core, token } => {
                 let slot = &mut self.cores[host][core];
                 if slot.token != token {
@@ -199,7 +210,12 @@ impl World {
                 let run = self.hosts[host].run_core(core, now, &mut out);
                 self.cores[host][core].busy_until = run.busy_until;
                 for (port, frame) in out.drain(..) {
-                    self.transmit(host, port, frame, run.busy_until);
+                    if run.busy_until > now {
+                        self.events
+                            .push(run.busy_until, Event::Depart { host, port, frame });
+                    } else {
+                        self.transmit(host, port, frame, now);
+                    }
                 }
                 self.scratch = out;
                 if let Some(at) = run.wake_at {
