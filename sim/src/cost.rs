@@ -4,8 +4,9 @@
 //! cost comes from counters the stack exposes — frames and bytes received
 //! and sent, and polls — priced in cycles of a target CPU and converted to
 //! nanoseconds at its clock rate. The TILE-Gx36 model is a first, coarse
-//! calibration against the thesis's single-core figure (one worker serving
-//! the page set at about 0.4 Gbps); a later calibration refines it.
+//! calibration: the thesis scenario gives about 13 Gbps with 35 workers
+//! (thesis: 12 Gbps), 3.1 Gbps with 8, and 0.19 Gbps with one worker over a
+//! one-second run (thesis: 0.395 Gbps). A later calibration refines it.
 
 use rusty_stack::time::Duration;
 
