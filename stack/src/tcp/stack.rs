@@ -21,11 +21,10 @@ use super::reassembly::{InsertOutcome, OooQueue, SegmentPool};
 use super::rtt::{RttConfig, RttEstimator, RttSampler};
 use super::scoreboard::{NextSegKind, Scoreboard};
 use super::table::{FlowKey, FlowTable};
-use super::tcb::{ConnHandle, State, Tcb, TimerKey, TimerKind, TxEntry};
+use super::tcb::{ConnHandle, State, Tcb, TimerKey, TimerKind};
 use super::time_wait::{TimeWaitEntry, TimeWaitRing};
 use crate::buf::Chain;
 use crate::checksum::{pseudo_header_sum, Checksum};
-use crate::cursor::Cursor;
 use crate::driver::{Driver, FlowTuple};
 use crate::iface::{DropReason, IfaceEvent, Interface, InterfaceConfig, IpDatagram};
 use crate::time::{Duration, Instant};
@@ -674,7 +673,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                 return;
             }
             if seg.repr.ack_number.is_some() && !seg.has(TcpFlags::SYN) && self.config.syn_cookies {
-                if let Some(idx) = self.cookie_ack(iface, driver, li, key, seg, now) {
+                if let Some(idx) = self.cookie_ack(iface, key, seg, now) {
                     self.segment_arrives(app, iface, driver, idx, seg, frame, now);
                     return;
                 }
@@ -781,11 +780,9 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     }
 
     /// The final ACK of a cookie handshake: rebuild the connection.
-    fn cookie_ack<D: Driver>(
+    fn cookie_ack(
         &mut self,
         iface: &mut Interface,
-        driver: &mut D,
-        li: usize,
         key: FlowKey,
         seg: &Segment,
         now: Instant,
@@ -802,7 +799,6 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             iface.counters_mut().drop(DropReason::TcpTableFull);
             return None;
         }
-        let _ = (driver, li);
         let idx = self.alloc_slot()?;
         self.counters.syn_cookies_accepted += 1;
         let id = self.slot_id(idx);
@@ -940,7 +936,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             return;
         }
         // Data and FIN.
-        self.process_data(app, iface, driver, idx, seg, frame, now);
+        self.process_data(app, iface, driver, idx, seg, frame);
         if self.slots[idx].tcb.state != State::Closed {
             self.after_event(app, iface, driver, idx, now);
         }
@@ -1390,7 +1386,6 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         idx: usize,
         seg: &Segment,
         frame: &mut Option<Chain>,
-        now: Instant,
     ) {
         let budget = self.config.rx_budget;
         let max_segments = self.config.ooo_max_segments;
@@ -1518,7 +1513,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(1);
             tcb.ooo_fin = None;
             tcb.ack_now = true;
-            self.remote_fin(app, driver, idx, now);
+            self.remote_fin(app, idx);
         } else if fin_here && end > tcb.rcv_nxt {
             tcb.ooo_fin = Some(end);
             tcb.ack_now = true;
@@ -1529,13 +1524,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     }
 
     /// The peer's FIN is in order: move state and tell the application.
-    fn remote_fin<A: App<Conn = C, Writer = W>, D: Driver>(
-        &mut self,
-        app: &mut A,
-        driver: &mut D,
-        idx: usize,
-        now: Instant,
-    ) {
+    fn remote_fin<A: App<Conn = C, Writer = W>>(&mut self, app: &mut A, idx: usize) {
         let slot = &mut self.slots[idx];
         let tcb = &mut slot.tcb;
         let mut time_wait = false;
@@ -1561,7 +1550,6 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             self.slots[idx].tcb.ack_now = true;
             self.pending_time_wait(idx);
         }
-        let _ = (driver, now);
     }
 
     /// Marks a connection to enter TIME-WAIT once its final ACK is out.
@@ -2488,10 +2476,4 @@ fn sack_blocks_of(
         .flatten()
         .map(|&(l, r)| (TcpSeqNumber(l), TcpSeqNumber(r)))
         .collect()
-}
-
-#[allow(dead_code)]
-fn _assert_entry_is_small() {
-    let _ = core::mem::size_of::<TxEntry<()>>();
-    let _ = Cursor::empty();
 }
