@@ -2398,12 +2398,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         driver: &mut D,
         idx: usize,
     ) {
-        self.counters.connections_closed += 1;
-        let conn = self.slots[idx].conn.take();
-        self.free_slot(driver, idx);
-        if let Some(c) = conn {
-            app.on_close(c);
-        }
+        self.end_conn(app, driver, idx, false);
     }
 
     /// The connection was reset (by the peer, a timeout, or `abort`).
@@ -2413,11 +2408,29 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         driver: &mut D,
         idx: usize,
     ) {
-        self.counters.connections_reset += 1;
+        self.end_conn(app, driver, idx, true);
+    }
+
+    /// Frees the slot, then hands the application its state back through
+    /// `on_reset` or `on_close`.
+    fn end_conn<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        app: &mut A,
+        driver: &mut D,
+        idx: usize,
+        reset: bool,
+    ) {
+        if reset {
+            self.counters.connections_reset += 1;
+        } else {
+            self.counters.connections_closed += 1;
+        }
         let conn = self.slots[idx].conn.take();
         self.free_slot(driver, idx);
-        if let Some(c) = conn {
-            app.on_reset(c);
+        match conn {
+            Some(c) if reset => app.on_reset(c),
+            Some(c) => app.on_close(c),
+            None => {}
         }
     }
 
