@@ -284,54 +284,8 @@ impl App for EchoServer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tcp::{ConnId, ConnOps};
-    use crate::time::Instant;
-    use crate::wire::Ipv4Addr;
 
-    /// A connection handle recording what the app did.
-    #[derive(Default)]
-    struct Mock {
-        sent: Vec<EchoWriter>,
-        capacity: usize,
-        closed: bool,
-        aborted: bool,
-    }
-
-    impl ConnOps<EchoWriter> for Mock {
-        fn send(&mut self, len: usize, writer: EchoWriter) -> Result<(), SendError> {
-            assert_eq!(len, writer.len());
-            if self.capacity == 0 {
-                return Err(SendError::QueueFull);
-            }
-            self.capacity -= 1;
-            self.sent.push(writer);
-            Ok(())
-        }
-        fn close(&mut self) {
-            self.closed = true;
-        }
-        fn abort(&mut self) {
-            self.aborted = true;
-        }
-        fn send_capacity(&self) -> usize {
-            self.capacity
-        }
-        fn id(&self) -> ConnId {
-            ConnId {
-                index: 0,
-                generation: 0,
-            }
-        }
-        fn local(&self) -> (Ipv4Addr, u16) {
-            (Ipv4Addr::UNSPECIFIED, 7)
-        }
-        fn remote(&self) -> (Ipv4Addr, u16) {
-            (Ipv4Addr::UNSPECIFIED, 5000)
-        }
-        fn now(&self) -> Instant {
-            Instant::ZERO
-        }
-    }
+    type Mock = super::super::mock::MockConn<EchoWriter>;
 
     fn echoed(mock: &Mock) -> Vec<u8> {
         mock.sent

@@ -522,57 +522,9 @@ impl<C: Content> App for HttpLoadClient<C> {
 mod tests {
     use super::*;
     use crate::apps::Page;
-    use crate::tcp::{ConnId, ConnOps, SendError};
     use crate::time::Duration;
 
-    struct Mock {
-        sent: Vec<RequestWriter>,
-        closed: bool,
-        aborted: bool,
-        now: Instant,
-    }
-
-    impl Mock {
-        fn new() -> Self {
-            Mock {
-                sent: Vec::new(),
-                closed: false,
-                aborted: false,
-                now: Instant::ZERO,
-            }
-        }
-    }
-
-    impl ConnOps<RequestWriter> for Mock {
-        fn send(&mut self, _len: usize, writer: RequestWriter) -> Result<(), SendError> {
-            self.sent.push(writer);
-            Ok(())
-        }
-        fn close(&mut self) {
-            self.closed = true;
-        }
-        fn abort(&mut self) {
-            self.aborted = true;
-        }
-        fn send_capacity(&self) -> usize {
-            8
-        }
-        fn id(&self) -> ConnId {
-            ConnId {
-                index: 0,
-                generation: 0,
-            }
-        }
-        fn local(&self) -> (Ipv4Addr, u16) {
-            (Ipv4Addr::new(10, 0, 0, 2), 50_000)
-        }
-        fn remote(&self) -> (Ipv4Addr, u16) {
-            (Ipv4Addr::new(10, 0, 0, 1), 80)
-        }
-        fn now(&self) -> Instant {
-            self.now
-        }
-    }
+    type Mock = super::super::mock::MockConn<RequestWriter>;
 
     fn pages() -> &'static [Page<'static>] {
         Box::leak(Box::new([Page::new(b"hello"), Page::new(b"0123456789")]))

@@ -327,56 +327,8 @@ mod tests {
     use super::*;
     use crate::checksum::ones_sum;
     use crate::prefix_sum::PrefixSums;
-    use crate::tcp::{ConnId, ConnOps};
-    use crate::time::Instant;
-    use crate::wire::Ipv4Addr;
 
-    #[derive(Default)]
-    struct Mock {
-        sent: Vec<HttpWriter>,
-        capacity: usize,
-        closed: bool,
-        aborted: bool,
-    }
-
-    impl ConnOps<HttpWriter> for Mock {
-        fn send(&mut self, len: usize, writer: HttpWriter) -> Result<(), SendError> {
-            assert_eq!(len, writer.len());
-            if self.closed {
-                return Err(SendError::Closed);
-            }
-            if self.capacity == 0 {
-                return Err(SendError::QueueFull);
-            }
-            self.capacity -= 1;
-            self.sent.push(writer);
-            Ok(())
-        }
-        fn close(&mut self) {
-            self.closed = true;
-        }
-        fn abort(&mut self) {
-            self.aborted = true;
-        }
-        fn send_capacity(&self) -> usize {
-            self.capacity
-        }
-        fn id(&self) -> ConnId {
-            ConnId {
-                index: 0,
-                generation: 0,
-            }
-        }
-        fn local(&self) -> (Ipv4Addr, u16) {
-            (Ipv4Addr::UNSPECIFIED, 80)
-        }
-        fn remote(&self) -> (Ipv4Addr, u16) {
-            (Ipv4Addr::UNSPECIFIED, 5000)
-        }
-        fn now(&self) -> Instant {
-            Instant::ZERO
-        }
-    }
+    type Mock = super::super::mock::MockConn<HttpWriter>;
 
     fn pages() -> &'static [Page<'static>] {
         let big: &'static [u8] = Box::leak((0..20_000u32).map(|i| (i * 7) as u8).collect());

@@ -23,6 +23,8 @@ pub mod histogram;
 pub mod http;
 pub mod http_client;
 pub mod http_server;
+#[cfg(test)]
+mod mock;
 pub mod rng;
 
 use crate::checksum;
