@@ -14,7 +14,6 @@
 use std::collections::VecDeque;
 
 use rusty_stack::buf::PoolConfig;
-use rusty_stack::driver::Driver;
 use rusty_stack::iface::{Counters, IfaceEvent, InterfaceConfig};
 use rusty_stack::rss::RssTable;
 use rusty_stack::tcp::{App, Stack, TcpConfig, TcpCounters};
@@ -162,7 +161,7 @@ impl<A: App> RustyHost<A> {
     /// A host whose stack on `core`, `port` runs `make_app(core, port)`.
     pub fn new(config: RustyHostConfig, mut make_app: impl FnMut(usize, usize) -> A) -> Self {
         let cores = config.cores.max(1);
-        let nics = config
+        let nics: Vec<SimNic> = config
             .ports
             .iter()
             .map(|p| {
@@ -179,7 +178,7 @@ impl<A: App> RustyHost<A> {
                     .iter()
                     .enumerate()
                     .map(|(port, spec)| {
-                        let mut iface = InterfaceConfig::new(spec.mac, spec.ip);
+                        let mut iface = InterfaceConfig::new(spec.ip);
                         iface.report_arp = true;
                         // Only core 0 announces the address.
                         iface.announce = core == 0;
@@ -189,7 +188,9 @@ impl<A: App> RustyHost<A> {
                         if !config.hash_known && cores > 1 {
                             tcp.port_partition = Some((core as u16, cores as u16));
                         }
-                        let mut stack = Stack::new(iface, tcp, make_app(core, port), Instant::ZERO);
+                        let caps = nics[port].capabilities(core);
+                        let mut stack =
+                            Stack::new(&caps, iface, tcp, make_app(core, port), Instant::ZERO);
                         for &(ip, mac) in &config.static_arp {
                             let _ = stack.iface_mut().add_static_arp(ip, mac);
                         }
@@ -286,7 +287,7 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
             }
             for (port, stack) in c.stacks.iter_mut().enumerate() {
                 let before = Self::work_of(stack);
-                let mut driver = self.nics[port].driver(core, now, batch);
+                let mut driver = self.nics[port].driver(core, batch);
                 stack.poll(&mut driver, now);
                 let after = Self::work_of(stack);
                 work.rx_frames += after.0 - before.0;
@@ -300,7 +301,6 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
                 }
                 while let Some(frame) = stack.take_stray() {
                     strays.push((port, frame.copy_to_vec()));
-                    self.nics[port].driver(core, now, 0).release(frame);
                 }
             }
         }

@@ -12,10 +12,9 @@
 
 use std::collections::VecDeque;
 
-use rusty_stack::buf::{BufPool, Chain, PoolConfig};
-use rusty_stack::driver::{Driver, FlowTuple, QueueId};
+use rusty_stack::buf::{BufPool, Frame, PoolConfig};
+use rusty_stack::driver::{Capabilities, Driver, FlowSteering, FlowTuple, TxFull};
 use rusty_stack::rss::RssTable;
-use rusty_stack::time::Instant;
 use rusty_stack::wire::{Ipv4Addr, MacAddr};
 
 /// Counters of one NIC port.
@@ -36,7 +35,7 @@ pub struct NicStats {
 /// One receive queue.
 #[derive(Debug)]
 struct RxQueue {
-    ring: VecDeque<Chain>,
+    ring: VecDeque<Frame>,
     capacity: usize,
 }
 
@@ -51,7 +50,7 @@ pub struct SimNic {
     /// Frames transmitted, in order, with the core that sent them.
     tx: Vec<(usize, Vec<u8>)>,
     stats: NicStats,
-    /// Whether drivers tell the stack the flow hash (`Driver::queue_for`).
+    /// Whether drivers tell the stack the flow hash (in their capabilities).
     hash_known: bool,
 }
 
@@ -85,7 +84,7 @@ impl SimNic {
     }
 
     /// Hides (or shows) the flow hash from the stacks: with it hidden,
-    /// `Driver::queue_for` answers `None`.
+    /// the capabilities carry no flow steering.
     pub fn set_hash_known(&mut self, known: bool) {
         self.hash_known = known;
     }
@@ -93,6 +92,20 @@ impl SimNic {
     /// The port's MAC address.
     pub fn mac(&self) -> MacAddr {
         self.mac
+    }
+
+    /// What core `queue`'s driver tells its stack: the port's MAC and MTU,
+    /// the queue, and the flow hash unless it is hidden.
+    pub fn capabilities(&self, queue: usize) -> Capabilities {
+        Capabilities {
+            mac: self.mac,
+            mtu: self.mtu,
+            queue: queue as u16,
+            steering: self.hash_known.then(|| FlowSteering {
+                rss: self.rss.clone(),
+                queues: self.queues.len() as u16,
+            }),
+        }
     }
 
     /// Number of receive queues.
@@ -157,13 +170,12 @@ impl SimNic {
         out.append(&mut self.tx);
     }
 
-    /// The driver through which core `queue` uses this port at `now`,
-    /// receiving at most `budget` frames.
-    pub fn driver(&mut self, queue: usize, now: Instant, budget: usize) -> SimDriver<'_> {
+    /// The driver through which core `queue` uses this port, receiving at
+    /// most `budget` frames.
+    pub fn driver(&mut self, queue: usize, budget: usize) -> SimDriver<'_> {
         SimDriver {
             nic: self,
             queue,
-            now,
             budget,
         }
     }
@@ -206,16 +218,15 @@ fn tcp_flow(frame: &[u8]) -> Option<FlowTuple> {
 pub struct SimDriver<'a> {
     nic: &'a mut SimNic,
     queue: usize,
-    now: Instant,
     budget: usize,
 }
 
 impl Driver for SimDriver<'_> {
-    fn now(&self) -> Instant {
-        self.now
+    fn capabilities(&self) -> Capabilities {
+        self.nic.capabilities(self.queue)
     }
 
-    fn receive(&mut self) -> Option<Chain> {
+    fn receive(&mut self) -> Option<Frame> {
         if self.budget == 0 {
             return None;
         }
@@ -224,37 +235,14 @@ impl Driver for SimDriver<'_> {
         Some(frame)
     }
 
-    fn alloc_tx(&mut self, len: usize) -> Option<Chain> {
+    fn alloc_tx(&mut self, len: usize) -> Option<Frame> {
         self.nic.pools[self.queue].alloc_chain(len)
     }
 
-    fn transmit(&mut self, frame: Chain) {
+    fn transmit(&mut self, frame: Frame) -> Result<(), TxFull> {
         self.nic.stats.tx_frames += 1;
         self.nic.tx.push((self.queue, frame.copy_to_vec()));
-        self.nic.pools[self.queue].free_chain(frame);
-    }
-
-    fn release(&mut self, frame: Chain) {
-        self.nic.pools[self.queue].free_chain(frame);
-    }
-
-    fn mac(&self) -> MacAddr {
-        self.nic.mac
-    }
-
-    fn mtu(&self) -> usize {
-        self.nic.mtu
-    }
-
-    fn queue(&self) -> QueueId {
-        self.queue as QueueId
-    }
-
-    fn queue_for(&self, flow: &FlowTuple) -> Option<QueueId> {
-        if !self.nic.hash_known {
-            return None;
-        }
-        Some((usize::from(self.nic.rss.queue_for(flow)) % self.nic.queues.len()) as QueueId)
+        Ok(())
     }
 }
 
@@ -318,7 +306,7 @@ mod tests {
         assert!(nic.receive_frame(&frame).is_some());
         assert!(nic.receive_frame(&frame).is_none());
         assert_eq!(nic.stats().rx_queue_full, 1);
-        let mut driver = nic.driver(0, Instant::ZERO, 1);
+        let mut driver = nic.driver(0, 1);
         let got = driver.receive().unwrap();
         assert!(driver.receive().is_none(), "budget of one frame");
         assert_eq!(got.copy_to_vec(), frame);

@@ -40,14 +40,14 @@ pub fn run(options: &PingOptions) -> PingReport {
     let (mut da, mut db) = pair(&PairConfig::default());
     let ip_a = Ipv4Addr::new(10, 0, 0, 1);
     let ip_b = Ipv4Addr::new(10, 0, 0, 2);
-    let mut a = Interface::new(InterfaceConfig::new(
-        da.mac(),
-        Ipv4Cidr::new(ip_a, 24).expect("valid prefix"),
-    ));
-    let mut b = Interface::new(InterfaceConfig::new(
-        db.mac(),
-        Ipv4Cidr::new(ip_b, 24).expect("valid prefix"),
-    ));
+    let mut a = Interface::new(
+        &da.capabilities(),
+        InterfaceConfig::new(Ipv4Cidr::new(ip_a, 24).expect("valid prefix")),
+    );
+    let mut b = Interface::new(
+        &db.capabilities(),
+        InterfaceConfig::new(Ipv4Cidr::new(ip_b, 24).expect("valid prefix")),
+    );
     da.lose_next(options.lose_first);
     let mut report = PingReport::default();
     let interval = Duration::from_secs(1);

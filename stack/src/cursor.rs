@@ -1,7 +1,7 @@
 //! Zero-copy cursors over frames stored in one or more buffers.
 //!
 //! A cursor is a position in a byte stream made of segments (a plain slice,
-//! or the windows of the buffers of a [`Chain`](crate::buf::Chain)) together
+//! or the windows of the buffers of a [`Frame`](crate::buf::Frame)) together
 //! with the number of bytes left in the stream, as in the thesis' cursors
 //! (after Haskell's ByteStrings):
 //!
@@ -18,15 +18,14 @@
 //! bytes only when they span segments.
 //!
 //! ```
-//! use rusty_stack::buf::{Buf, Chain};
+//! use rusty_stack::buf::{BufPool, PoolConfig};
 //!
 //! // A frame of 16 bytes in two buffers: 6 bytes, then 10 bytes.
-//! let mut first = Buf::new_unpooled(0);
-//! first.set_window(0, 6)?;
-//! let mut second = Buf::new_unpooled(0);
-//! second.set_window(0, 10)?;
-//! let mut chain = Chain::from_buf(first);
-//! chain.push(second).expect("room in the chain");
+//! let pool = BufPool::new(&PoolConfig::uniform(2));
+//! let mut chain = pool.alloc(0).expect("free buffer");
+//! chain.push(pool.alloc(0).expect("free buffer")).expect("same pool");
+//! chain.set_window(0, 0, 6)?;
+//! chain.set_window(1, 0, 10)?;
 //! assert_eq!(chain.len(), 16);
 //!
 //! // Write a 32-bit word across the buffer boundary (bytes 4..8).
@@ -49,7 +48,7 @@
 
 use core::fmt;
 
-use crate::buf::Buf;
+use crate::buf::{Segs, SegsMut};
 use crate::checksum::Checksum;
 
 /// Largest number of bytes [`Cursor::read_with`] and
@@ -110,7 +109,7 @@ pub struct Cursor<'a> {
     /// Remaining part of the current segment.
     head: &'a [u8],
     /// The following buffers (their windows are the following segments).
-    rest: &'a [Buf],
+    rest: Segs<'a>,
     /// Bytes left in the cursor.
     len: usize,
 }
@@ -120,7 +119,7 @@ impl<'a> Cursor<'a> {
     pub const fn empty() -> Cursor<'a> {
         Cursor {
             head: &[],
-            rest: &[],
+            rest: Segs::EMPTY,
             len: 0,
         }
     }
@@ -129,18 +128,19 @@ impl<'a> Cursor<'a> {
     pub const fn from_slice(slice: &'a [u8]) -> Cursor<'a> {
         Cursor {
             head: slice,
-            rest: &[],
+            rest: Segs::EMPTY,
             len: slice.len(),
         }
     }
 
-    /// A cursor over the windows of `bufs`, in order (empty windows are
-    /// skipped).
-    pub fn from_buffers(bufs: &'a [Buf]) -> Cursor<'a> {
+    /// A cursor over the windows of a frame's buffers, in order (empty
+    /// windows are skipped); `len` is the sum of the windows.
+    #[inline]
+    pub(crate) fn from_segs(rest: Segs<'a>, len: usize) -> Cursor<'a> {
         Cursor {
             head: &[],
-            rest: bufs,
-            len: bufs.iter().map(Buf::len).sum(),
+            rest,
+            len,
         }
         .consume(0, |_| {})
     }
@@ -185,11 +185,8 @@ impl<'a> Cursor<'a> {
             if remaining == 0 && new_len == 0 {
                 return Cursor::empty();
             }
-            match rest.split_first() {
-                Some((buf, after)) => {
-                    head = buf.as_slice();
-                    rest = after;
-                }
+            match rest.next_segment() {
+                Some(segment) => head = segment,
                 // Unreachable while `len` matches the segments.
                 None => return Cursor::empty(),
             }
@@ -399,7 +396,7 @@ pub struct CursorMut<'a> {
     /// Remaining part of the current segment.
     head: &'a mut [u8],
     /// The following buffers (their windows are the following segments).
-    rest: &'a mut [Buf],
+    rest: SegsMut<'a>,
     /// The last segment, after `rest`.
     tail: &'a mut [u8],
     /// Bytes left in the cursor.
@@ -417,19 +414,19 @@ impl<'a> CursorMut<'a> {
         let len = slice.len();
         CursorMut {
             head: slice,
-            rest: &mut [],
+            rest: SegsMut::default(),
             tail: &mut [],
             len,
         }
     }
 
-    /// A write cursor over the windows of `bufs`, in order (empty windows
-    /// are skipped).
-    pub fn from_buffers(bufs: &'a mut [Buf]) -> CursorMut<'a> {
-        let len = bufs.iter().map(Buf::len).sum();
+    /// A write cursor over the windows of a frame's buffers, in order
+    /// (empty windows are skipped); `len` is the sum of the windows.
+    #[inline]
+    pub(crate) fn from_segs(rest: SegsMut<'a>, len: usize) -> CursorMut<'a> {
         CursorMut {
             head: &mut [],
-            rest: bufs,
+            rest,
             tail: &mut [],
             len,
         }
@@ -481,16 +478,9 @@ impl<'a> CursorMut<'a> {
             if remaining == 0 && new_len == 0 {
                 return CursorMut::empty();
             }
-            let bufs = rest;
-            match bufs.split_first_mut() {
-                Some((buf, after)) => {
-                    head = buf.as_mut_slice();
-                    rest = after;
-                }
-                None if !tail.is_empty() => {
-                    head = core::mem::take(&mut tail);
-                    rest = &mut [];
-                }
+            match rest.next_segment() {
+                Some(segment) => head = segment,
+                None if !tail.is_empty() => head = core::mem::take(&mut tail),
                 // Unreachable while `len` matches the segments.
                 None => return CursorMut::empty(),
             }
@@ -502,19 +492,16 @@ impl<'a> CursorMut<'a> {
     /// (for instance to checksum a payload a writer just produced).
     pub fn for_each_segment(&self, mut f: impl FnMut(&[u8])) {
         let mut left = self.len;
-        let pieces = core::iter::once(&*self.head)
-            .chain(self.rest.iter().map(Buf::as_slice))
-            .chain(core::iter::once(&*self.tail));
-        for piece in pieces {
-            if left == 0 {
-                break;
-            }
+        let mut visit = |piece: &[u8]| {
             let piece = &piece[..piece.len().min(left)];
             if !piece.is_empty() {
                 f(piece);
                 left -= piece.len();
             }
-        }
+        };
+        visit(self.head);
+        self.rest.for_each(&mut visit);
+        visit(self.tail);
     }
 
     /// Adds the cursor's bytes to a running checksum without moving it.
@@ -653,7 +640,7 @@ impl<'a> CursorMut<'a> {
     pub fn take(&mut self, n: usize) -> CursorMut<'_> {
         CursorMut {
             head: &mut *self.head,
-            rest: &mut *self.rest,
+            rest: self.rest.reborrow(),
             tail: &mut *self.tail,
             len: self.len.min(n),
         }
@@ -686,19 +673,19 @@ impl<'a> CursorMut<'a> {
         }
         // The split point is in a buffer of `rest`, or in `tail`.
         let mut remaining = n - head.len();
-        let mut index = rest.len();
-        for (i, buf) in rest.iter().enumerate() {
-            if remaining < buf.len() {
+        let mut index = rest.count();
+        for (i, len) in rest.lens().enumerate() {
+            if remaining < len {
                 index = i;
                 break;
             }
-            remaining -= buf.len();
+            remaining -= len;
         }
-        let (before, from) = rest.split_at_mut(index);
-        let (mid, after, tail_of_second): (&mut [u8], &mut [Buf], &mut [u8]) =
-            match from.split_first_mut() {
-                Some((buf, after)) => (buf.as_mut_slice(), after, tail),
-                None => (tail, &mut [], &mut []),
+        let (before, mut from) = rest.split(index);
+        let (mid, after, tail_of_second): (&mut [u8], SegsMut<'a>, &mut [u8]) =
+            match from.next_segment() {
+                Some(segment) => (segment, from, tail),
+                None => (tail, SegsMut::default(), &mut []),
             };
         // `remaining < mid.len()` while `len` matches the segments.
         let (mid_first, mid_second) = mid.split_at_mut(remaining.min(mid.len()));
@@ -724,7 +711,7 @@ impl fmt::Debug for CursorMut<'_> {
         f.debug_struct("CursorMut")
             .field("len", &self.len)
             .field("head", &self.head.len())
-            .field("rest", &self.rest.len())
+            .field("rest", &self.rest.count())
             .field("tail", &self.tail.len())
             .finish()
     }
@@ -733,18 +720,21 @@ impl fmt::Debug for CursorMut<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buf::{Buf, Chain};
+    use crate::buf::{BufPool, Frame, PoolConfig};
     use crate::checksum::{ones_sum, Checksum};
 
-    /// A chain with one class-0 buffer per piece, each window starting at
+    /// A frame with one class-0 buffer per piece, each window starting at
     /// offset 3 (headroom) and holding the piece.
-    fn chain_of(pieces: &[&[u8]]) -> Chain {
-        let mut chain = Chain::new();
-        for piece in pieces {
-            let mut buf = Buf::new_unpooled(0);
-            buf.storage_mut()[3..3 + piece.len()].copy_from_slice(piece);
-            buf.set_window(3, piece.len()).unwrap();
-            chain.push(buf).unwrap();
+    fn chain_of(pieces: &[&[u8]]) -> Frame {
+        let pool = BufPool::new(&PoolConfig::uniform(16));
+        let mut chain = pool.alloc(0).unwrap();
+        for _ in 1..pieces.len() {
+            chain.push(pool.alloc(0).unwrap()).unwrap();
+        }
+        for (i, piece) in pieces.iter().enumerate() {
+            chain.storage_mut(i).unwrap().fill(0);
+            chain.storage_mut(i).unwrap()[3..3 + piece.len()].copy_from_slice(piece);
+            chain.set_window(i, 3, piece.len()).unwrap();
         }
         chain
     }
@@ -783,7 +773,7 @@ mod tests {
             CursorError::Truncated
         );
         assert!(c.eq_slice(b""));
-        assert!(Chain::new().cursor().is_empty());
+        assert!(Cursor::empty().is_empty());
         let mut chain = chain_of(&[b"", b""]);
         let mut w = chain.cursor_mut();
         assert!(w.is_empty());
@@ -833,8 +823,8 @@ mod tests {
     fn read_with_direct_points_into_buffer() {
         let chain = chain_of(&[b"abcd", b"efgh"]);
         let c = chain.cursor();
-        let first = chain.buffers()[0].as_slice();
-        let second = chain.buffers()[1].as_slice();
+        let segments: Vec<&[u8]> = chain.segments().collect();
+        let (first, second) = (segments[0], segments[1]);
         let (ptr, after) = c.drop(1).read_with(3, |s| s.as_ptr()).unwrap();
         assert_eq!(ptr, first[1..].as_ptr());
         let (ptr, _) = after.read_with(2, |s| s.as_ptr()).unwrap();
@@ -854,12 +844,12 @@ mod tests {
 
     #[test]
     fn read_with_too_long_only_when_spanning() {
-        let mut big = Buf::new_unpooled(3);
-        big.set_window(0, 1000).unwrap();
-        let mut chain = Chain::from_buf(big);
+        let pool = BufPool::new(&PoolConfig::uniform(2));
+        let mut chain = pool.alloc(3).unwrap();
+        chain.set_window(0, 0, 1000).unwrap();
         let (n, _) = chain.cursor().read_with(1000, |s| s.len()).unwrap();
         assert_eq!(n, 1000);
-        chain.push(Buf::new_unpooled(3)).unwrap();
+        chain.push(pool.alloc(3).unwrap()).unwrap();
         let c = chain.cursor();
         assert_eq!(c.read_with(1001, |_| ()).unwrap_err(), CursorError::TooLong);
         assert!(c
@@ -926,14 +916,14 @@ mod tests {
         assert_eq!(w.fill(b'!', 1), Err(Truncated));
         assert_eq!(chain.copy_to_vec(), b".abcde!!");
         // Headroom untouched.
-        assert_eq!(&chain.buffers()[0].storage()[..3], [0, 0, 0]);
-        assert_eq!(chain.buffers()[2].storage()[7], 0);
+        assert_eq!(&chain.storage_mut(0).unwrap()[..3], [0, 0, 0]);
+        assert_eq!(chain.storage_mut(2).unwrap()[7], 0);
     }
 
     #[test]
     fn write_with_direct_and_spanning() {
         let mut chain = chain_of(&[b"abcd", b"efgh"]);
-        let first = chain.buffers()[0].as_slice().as_ptr();
+        let first = chain.segments().next().unwrap().as_ptr();
         let mut w = chain.cursor_mut();
         let ptr = w
             .write_with(2, |s| {
@@ -1037,9 +1027,9 @@ mod cursor_mut_read_tests {
 
     #[test]
     fn written_bytes_can_be_summed_in_place() {
-        let mut pool = BufPool::new(&PoolConfig::default().with_chaining(true));
+        let pool = BufPool::new(&PoolConfig::default().with_chaining(true));
         let mut chain = pool.alloc_chain(700).unwrap();
-        assert!(chain.buffers().len() > 1);
+        assert!(chain.buffer_count() > 1);
         let data: Vec<u8> = (0..700u32).map(|i| (i * 13) as u8).collect();
         let mut cursor = chain.cursor_mut();
         let (_, mut second) = core::mem::take(&mut cursor).split_at(3);

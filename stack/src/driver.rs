@@ -3,11 +3,16 @@
 //! A [`Driver`] is one receive/transmit queue pair owned by one core: the
 //! mPIPE NotifRing and eDMA ring on a TILE-Gx, a simulated NIC queue in the
 //! simulator, an in-memory [`crate::pair`] in tests. Drivers only move
-//! frames and buffers; the stack does all protocol work.
+//! frames, which are descriptors of buffers in memory the driver owns
+//! ([`crate::buf::Frame`]); the stack does all protocol work. What the stack
+//! needs to know about the NIC it reads once, at construction, from the
+//! driver's [`Capabilities`].
 
-use crate::buf::Chain;
-use crate::time::Instant;
-use crate::wire::{Ipv4Addr, MacAddr};
+use core::fmt;
+
+use crate::buf::Frame;
+use crate::rss::RssTable;
+use crate::wire::{ethernet, ipv4, tcp, Ipv4Addr, MacAddr};
 
 /// Index of a NIC receive queue (one per core).
 pub type QueueId = u16;
@@ -26,44 +31,116 @@ pub struct FlowTuple {
     pub dst_port: u16,
 }
 
+/// How the NIC spreads incoming flows over its receive queues, when the
+/// driver knows it: the RSS table (Toeplitz key and indirection table) and
+/// the number of queues.
+#[derive(Clone, Debug)]
+pub struct FlowSteering {
+    /// The hash and indirection table.
+    pub rss: RssTable,
+    /// Number of receive queues; table entries are taken modulo this.
+    pub queues: u16,
+}
+
+impl FlowSteering {
+    /// The queue the NIC delivers an incoming frame of `flow` to.
+    pub fn queue_for(&self, flow: &FlowTuple) -> QueueId {
+        self.rss.queue_for(flow) % self.queues.max(1)
+    }
+}
+
+/// What a driver tells the stack about its NIC queue, once, at
+/// construction.
+#[derive(Clone, Debug)]
+pub struct Capabilities {
+    /// The interface's MAC address.
+    pub mac: MacAddr,
+    /// The interface's MTU: the largest IPv4 datagram, in bytes.
+    pub mtu: usize,
+    /// The receive queue this driver reads.
+    pub queue: QueueId,
+    /// The NIC's flow hash, if known (Toeplitz in the simulator and
+    /// mpipe-emu); `None` when the stack cannot predict where a flow's
+    /// frames arrive.
+    pub steering: Option<FlowSteering>,
+}
+
+impl Capabilities {
+    /// A single-queue interface with this MAC and MTU and no known flow
+    /// hash.
+    pub fn new(mac: MacAddr, mtu: usize) -> Self {
+        Capabilities {
+            mac,
+            mtu,
+            queue: 0,
+            steering: None,
+        }
+    }
+
+    /// The TCP maximum segment size this MTU allows without options: the
+    /// MTU less the IPv4 and TCP headers (1460 for Ethernet's 1500),
+    /// clamped to what a TCP MSS option can carry.
+    pub fn mss(&self) -> u16 {
+        let mss = self
+            .mtu
+            .saturating_sub(ipv4::HEADER_LEN + tcp::HEADER_LEN)
+            .max(1);
+        u16::try_from(mss).unwrap_or(u16::MAX)
+    }
+
+    /// The longest Ethernet frame (header included) this MTU allows.
+    pub fn max_frame_len(&self) -> usize {
+        self.mtu + ethernet::HEADER_LEN
+    }
+
+    /// The queue the NIC would deliver a flow's incoming frames to, when
+    /// the flow hash is known.
+    pub fn queue_for(&self, flow: &FlowTuple) -> Option<QueueId> {
+        self.steering.as_ref().map(|s| s.queue_for(flow))
+    }
+}
+
+/// The driver could not queue a frame for transmission: its transmit ring
+/// is full. The frame was dropped (its buffers are back in the pool); the
+/// stack counts it and stops sending until the next poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxFull;
+
+impl fmt::Display for TxFull {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("transmit ring full")
+    }
+}
+
+impl std::error::Error for TxFull {}
+
 /// One NIC queue, owned by one core.
 ///
-/// Buffers are the driver's: frames from [`Driver::receive`] must be given
-/// back with [`Driver::release`] once the stack is done with them (possibly
-/// much later, for out-of-order data), and frames from
-/// [`Driver::alloc_tx`] are consumed by [`Driver::transmit`] (or released if
-/// the stack decides not to send them).
+/// Buffers are the driver's: frames from [`Driver::receive`] and
+/// [`Driver::alloc_tx`] are descriptors of its memory. The stack gives a
+/// received frame back with [`Driver::release`] once it is done with it
+/// (possibly much later, for out-of-order data); a transmit frame is
+/// consumed by [`Driver::transmit`]. Dropping a frame anywhere also returns
+/// its buffers to their pool, so none can leak.
+///
+/// Time is not the driver's business: the stack is told `now` by its
+/// owner on every call.
 pub trait Driver {
-    /// The current time: the cycle counter on a TILE-Gx, virtual time in
-    /// the simulator. The stack itself never reads a clock.
-    fn now(&self) -> Instant;
+    /// What the stack needs to know about this queue and its NIC.
+    fn capabilities(&self) -> Capabilities;
 
     /// The next received frame, if any.
-    fn receive(&mut self) -> Option<Chain>;
+    fn receive(&mut self) -> Option<Frame>;
 
     /// A frame of exactly `len` bytes to fill and transmit, or `None` when
     /// the buffer pools are exhausted.
-    fn alloc_tx(&mut self, len: usize) -> Option<Chain>;
+    fn alloc_tx(&mut self, len: usize) -> Option<Frame>;
 
-    /// Queues a filled frame for transmission.
-    fn transmit(&mut self, frame: Chain);
+    /// Queues a filled frame for transmission, or reports back-pressure.
+    fn transmit(&mut self, frame: Frame) -> Result<(), TxFull>;
 
-    /// Gives a frame's buffers back to the pools.
-    fn release(&mut self, frame: Chain);
-
-    /// The interface's MAC address.
-    fn mac(&self) -> MacAddr;
-
-    /// The interface's MTU: the largest IPv4 datagram, in bytes.
-    fn mtu(&self) -> usize;
-
-    /// The receive queue this driver reads.
-    fn queue(&self) -> QueueId;
-
-    /// The queue the NIC would deliver a flow's incoming frames to, when the
-    /// NIC's flow hash is known (Toeplitz in the simulator and mpipe-emu).
-    fn queue_for(&self, flow: &FlowTuple) -> Option<QueueId> {
-        let _ = flow;
-        None
+    /// Gives a received frame's buffers back to the NIC.
+    fn release(&mut self, frame: Frame) {
+        drop(frame);
     }
 }

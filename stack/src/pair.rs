@@ -1,10 +1,12 @@
 //! An in-memory pair of drivers joined by a perfect wire, for tests and
 //! examples.
 //!
-//! [`pair`] returns two [`PairDriver`]s. A frame transmitted on one end is
-//! copied into a buffer of the other end's pool (as a real wire would
-//! serialise it) and queued for that end's `receive`. Both ends share one
-//! clock, moved by the test with [`PairDriver::advance`]. Frames can be
+//! [`pair`] returns two [`PairDriver`]s, each owning its buffer memory as a
+//! NIC does (a [`BufPool`]). A frame transmitted on one end is copied into a
+//! buffer of the other end's pool (as a real wire would serialise it) and
+//! queued for that end's `receive`. Both ends share one clock, which the
+//! stacks do not read (they are told `now`) but tests and loss filters do;
+//! it is moved by the test with [`PairDriver::advance`]. Frames can be
 //! captured, and the next frames of one end can be dropped to test
 //! retransmissions. Queues and pools are sized at construction; a full queue
 //! or an exhausted pool drops the frame and counts it.
@@ -13,8 +15,8 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use crate::buf::{BufPool, Chain, PoolConfig};
-use crate::driver::{Driver, QueueId};
+use crate::buf::{BufPool, Frame, PoolConfig};
+use crate::driver::{Capabilities, Driver, TxFull};
 use crate::time::{Duration, Instant};
 use crate::wire::MacAddr;
 
@@ -78,7 +80,7 @@ pub struct PairStats {
 struct Shared {
     now: Instant,
     pools: [BufPool; 2],
-    queues: [VecDeque<Chain>; 2],
+    queues: [VecDeque<Frame>; 2],
     queue_capacity: usize,
     stats: [PairStats; 2],
     lose_next: [u32; 2],
@@ -128,6 +130,16 @@ impl PairDriver {
         self.end
     }
 
+    /// The shared clock.
+    pub fn now(&self) -> Instant {
+        self.shared.borrow().now
+    }
+
+    /// This end's MAC address.
+    pub fn mac(&self) -> MacAddr {
+        self.mac
+    }
+
     /// Sets the shared clock.
     pub fn set_now(&self, now: Instant) {
         self.shared.borrow_mut().now = now;
@@ -167,6 +179,12 @@ impl PairDriver {
         self.shared.borrow().pools[self.end].available(class)
     }
 
+    /// Buffers of this end's pool held by frames (received frames the
+    /// stack keeps, frames in the receive queue, frames being built).
+    pub fn buffers_in_use(&self) -> usize {
+        self.shared.borrow().pools[self.end].in_use()
+    }
+
     /// Takes the frames captured so far (both directions, in order).
     pub fn take_capture(&self) -> Vec<CapturedFrame> {
         self.shared
@@ -179,15 +197,15 @@ impl PairDriver {
 }
 
 impl Driver for PairDriver {
-    fn now(&self) -> Instant {
-        self.shared.borrow().now
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new(self.mac, self.mtu)
     }
 
-    fn receive(&mut self) -> Option<Chain> {
+    fn receive(&mut self) -> Option<Frame> {
         self.shared.borrow_mut().queues[self.end].pop_front()
     }
 
-    fn alloc_tx(&mut self, len: usize) -> Option<Chain> {
+    fn alloc_tx(&mut self, len: usize) -> Option<Frame> {
         let mut s = self.shared.borrow_mut();
         let chain = s.pools[self.end].alloc_chain(len);
         if chain.is_none() {
@@ -196,7 +214,7 @@ impl Driver for PairDriver {
         chain
     }
 
-    fn transmit(&mut self, frame: Chain) {
+    fn transmit(&mut self, frame: Frame) -> Result<(), TxFull> {
         let mut s = self.shared.borrow_mut();
         let (me, peer) = (self.end, 1 - self.end);
         let index = s.stats[me].sent;
@@ -231,22 +249,8 @@ impl Driver for PairDriver {
         } else {
             s.stats[peer].no_buffer += 1;
         }
-        s.pools[me].free_chain(frame);
-    }
-
-    fn release(&mut self, frame: Chain) {
-        self.shared.borrow_mut().pools[self.end].free_chain(frame);
-    }
-
-    fn mac(&self) -> MacAddr {
-        self.mac
-    }
-
-    fn mtu(&self) -> usize {
-        self.mtu
-    }
-
-    fn queue(&self) -> QueueId {
-        0
+        // The wire took the bytes: `frame` is dropped and its buffers go
+        // back to this end's pool.
+        Ok(())
     }
 }

@@ -5,8 +5,7 @@
 
 mod apps_common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use rusty_alloc_counter::{thread_allocations, CountingAllocator};
 
 use apps_common::{config, leak_pages, page_bytes, Net, SERVER_IP};
 use rusty_stack::apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer, Page};
@@ -14,38 +13,11 @@ use rusty_stack::cursor::Cursor;
 use rusty_stack::tcp::{App, ConnRef, Connect, StaticWriter, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call unchanged to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Tests in this file run one at a time, so that allocations of one are not
-/// counted in another.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn zero_alloc_http_transactions() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let sizes = [0usize, 1, 1461, 5000, 20_000, 40_000];
     let pages: &'static [Page<'static>] = leak_pages(
         sizes
@@ -71,13 +43,13 @@ fn zero_alloc_http_transactions() {
         net.run_until(Duration::from_secs(3600), |n| n.client.app().counters().ok
             >= 1500)
     );
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = thread_allocations();
     let ok_before = net.client.app().counters().ok;
     assert!(
         net.run_until(Duration::from_secs(3600), |n| n.client.app().counters().ok
             >= 12_000)
     );
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = thread_allocations() - before;
     let c = *net.client.app().counters();
     assert_eq!(c.failed_total(), 0, "{c:?}");
     assert!(
@@ -154,7 +126,6 @@ impl App for EchoLoad {
 
 #[test]
 fn zero_alloc_echo_round_trips() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let message: &'static [u8] = Box::leak(page_bytes(6000, 1).into_boxed_slice());
     let client = EchoLoad {
         message,
@@ -170,9 +141,9 @@ fn zero_alloc_echo_round_trips() {
     let mut net = Net::new(EchoServer::new(), client, server_config, config());
     net.server.listen(7, 128).unwrap();
     assert!(net.run_until(Duration::from_secs(3600), |n| n.client.app().done >= 1500));
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = thread_allocations();
     assert!(net.run_until(Duration::from_secs(3600), |n| n.client.app().done >= 4000));
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = thread_allocations() - before;
     assert_eq!(net.client.app().bad, 0);
     assert_eq!(net.server.app().counters().overflows, 0);
     assert_eq!(allocations, 0);

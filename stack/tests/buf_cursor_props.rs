@@ -2,7 +2,7 @@
 //! operations on a flat `Vec<u8>`.
 
 use proptest::prelude::*;
-use rusty_stack::buf::{class_for_len, Buf, Chain, MAX_CHAIN};
+use rusty_stack::buf::{class_for_len, BufPool, Frame, PoolConfig, MAX_CHAIN};
 use rusty_stack::checksum::{ones_sum, Checksum};
 use rusty_stack::cursor::{Cursor, CursorError, CursorMut, Truncated, READ_WITH_MAX};
 
@@ -42,17 +42,25 @@ fn layout() -> impl Strategy<Value = Layout> {
 }
 
 impl Layout {
-    fn chain(&self) -> Chain {
-        let mut chain = Chain::new();
+    fn chain(&self) -> Frame {
+        let pool = BufPool::new(&PoolConfig::uniform(MAX_CHAIN));
+        let mut chain: Option<Frame> = None;
         let mut off = 0;
         for (&len, &(head, tail)) in self.pieces.iter().zip(&self.rooms) {
-            let mut buf = Buf::new_unpooled(class_for_len(head + len + tail).unwrap());
-            buf.storage_mut()[head..head + len].copy_from_slice(&self.data[off..off + len]);
-            buf.set_window(head, len).unwrap();
-            chain.push(buf).unwrap();
+            let mut buf = pool
+                .alloc(class_for_len(head + len + tail).unwrap())
+                .unwrap();
+            let storage = buf.storage_mut(0).unwrap();
+            storage.fill(0);
+            storage[head..head + len].copy_from_slice(&self.data[off..off + len]);
+            buf.set_window(0, head, len).unwrap();
+            match chain.as_mut() {
+                Some(chain) => chain.push(buf).unwrap(),
+                None => chain = Some(buf),
+            }
             off += len;
         }
-        chain
+        chain.expect("at least one piece")
     }
 
     /// Non-empty segments as flat ranges, with their buffer index.
@@ -195,7 +203,7 @@ fn run_read_ops(layout: &Layout, ops: &[ReadOp], flat: bool) -> Result<(), TestC
                         let window = if flat {
                             &data[..]
                         } else {
-                            chain.buffers()[i].as_slice()
+                            chain.window(i).unwrap()
                         };
                         prop_assert_eq!(ptr, window[off..].as_ptr(), "not zero-copy");
                     }
@@ -301,10 +309,8 @@ fn run_write_ops(layout: &Layout, ops: &[WriteOp]) -> Result<(), TestCaseError> 
     let mut chain = layout.chain();
     let segs = layout.segments();
     // Addresses only, compared but never dereferenced.
-    let starts: Vec<*const u8> = chain
-        .buffers()
-        .iter()
-        .map(|b| b.as_slice().as_ptr())
+    let starts: Vec<*const u8> = (0..chain.buffer_count())
+        .map(|i| chain.window(i).unwrap().as_ptr())
         .collect();
     let mut model = layout.data.clone();
     let end = model.len();
@@ -413,10 +419,11 @@ fn run_write_ops(layout: &Layout, ops: &[WriteOp]) -> Result<(), TestCaseError> 
     }
     prop_assert_eq!(chain.copy_to_vec(), model);
     // Nothing was written outside the windows.
-    for buf in chain.buffers() {
-        let storage = buf.storage();
-        prop_assert!(storage[..buf.start()].iter().all(|&b| b == 0));
-        prop_assert!(storage[buf.start() + buf.len()..].iter().all(|&b| b == 0));
+    let infos: Vec<_> = chain.buffers().collect();
+    for (i, buf) in infos.iter().enumerate() {
+        let storage = chain.storage_mut(i).unwrap();
+        prop_assert!(storage[..buf.start].iter().all(|&b| b == 0));
+        prop_assert!(storage[buf.start + buf.len..].iter().all(|&b| b == 0));
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! echo, retries, and drop counting for malformed input. Frames on the wire
 //! are checked with etherparse, an independent parser.
 
-use rusty_stack::buf::Chain;
+use rusty_stack::buf::Frame;
 use rusty_stack::driver::Driver;
 use rusty_stack::iface::{DropReason, IfaceEvent, Interface, InterfaceConfig};
 use rusty_stack::pair::{pair, PairConfig, PairDriver};
@@ -26,14 +26,14 @@ impl Net {
             ..PairConfig::default()
         };
         let (da, db) = pair(&config);
-        let a = Interface::new(InterfaceConfig::new(
-            da.mac(),
-            Ipv4Cidr::new(IP_A, 24).unwrap(),
-        ));
-        let b = Interface::new(InterfaceConfig::new(
-            db.mac(),
-            Ipv4Cidr::new(IP_B, 24).unwrap(),
-        ));
+        let a = Interface::new(
+            &da.capabilities(),
+            InterfaceConfig::new(Ipv4Cidr::new(IP_A, 24).unwrap()),
+        );
+        let b = Interface::new(
+            &db.capabilities(),
+            InterfaceConfig::new(Ipv4Cidr::new(IP_B, 24).unwrap()),
+        );
         Net { a, b, da, db }
     }
 
@@ -211,15 +211,15 @@ fn off_subnet_without_gateway_has_no_route() {
 fn off_subnet_goes_through_gateway() {
     let config = PairConfig::default();
     let (mut da, mut db) = pair(&config);
-    let mut cfg_a = InterfaceConfig::new(da.mac(), Ipv4Cidr::new(IP_A, 24).unwrap());
+    let mut cfg_a = InterfaceConfig::new(Ipv4Cidr::new(IP_A, 24).unwrap());
     cfg_a.gateway = Some(IP_B);
-    let mut a = Interface::new(cfg_a);
+    let mut a = Interface::new(&da.capabilities(), cfg_a);
     // B owns the far address too, as a router answering for it would.
     let far = Ipv4Addr::new(192, 0, 2, 1);
-    let mut b = Interface::new(InterfaceConfig::new(
-        db.mac(),
-        Ipv4Cidr::new(far, 24).unwrap(),
-    ));
+    let mut b = Interface::new(
+        &db.capabilities(),
+        InterfaceConfig::new(Ipv4Cidr::new(far, 24).unwrap()),
+    );
     a.add_static_arp(IP_B, db.mac()).unwrap();
     let now = Instant::ZERO;
     a.send_ping(&mut da, now, far, 3, 3, 16).unwrap();
@@ -235,9 +235,9 @@ fn off_subnet_goes_through_gateway() {
 fn pending_queue_is_bounded() {
     let config = PairConfig::default();
     let (mut da, _db) = pair(&config);
-    let mut cfg = InterfaceConfig::new(da.mac(), Ipv4Cidr::new(IP_A, 24).unwrap());
+    let mut cfg = InterfaceConfig::new(Ipv4Cidr::new(IP_A, 24).unwrap());
     cfg.arp_pending_capacity = 2;
-    let mut a = Interface::new(cfg);
+    let mut a = Interface::new(&da.capabilities(), cfg);
     let now = Instant::ZERO;
     a.send_ping(&mut da, now, IP_B, 1, 1, 8).unwrap();
     a.send_ping(&mut da, now, IP_B, 1, 2, 8).unwrap();
@@ -250,7 +250,7 @@ fn pending_queue_is_bounded() {
 
 /// Builds a frame from raw bytes into a driver-owned chain and feeds it.
 fn inject(iface: &mut Interface, driver: &mut PairDriver, bytes: &[u8]) {
-    let mut frame: Chain = driver.alloc_tx(bytes.len()).expect("buffer");
+    let mut frame: Frame = driver.alloc_tx(bytes.len()).expect("buffer");
     frame.cursor_mut().write(bytes).unwrap();
     let now = driver.now();
     let up = iface.process(driver, &frame, now);
@@ -479,10 +479,10 @@ fn chained_frames_parse_like_flat_ones() {
         ..PairConfig::default()
     };
     let (mut da, mut db) = pair(&config);
-    let mut b = Interface::new(InterfaceConfig::new(
-        db.mac(),
-        Ipv4Cidr::new(IP_B, 24).unwrap(),
-    ));
+    let mut b = Interface::new(
+        &db.capabilities(),
+        InterfaceConfig::new(Ipv4Cidr::new(IP_B, 24).unwrap()),
+    );
     let _ = &mut da;
     let builder = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 9], db.mac().0)
         .ipv4(IP_A.octets(), IP_B.octets(), 64)
@@ -491,7 +491,7 @@ fn chained_frames_parse_like_flat_ones() {
     let mut bytes = Vec::new();
     builder.write(&mut bytes, &payload).unwrap();
     let mut chain = db.alloc_tx(bytes.len()).unwrap();
-    assert!(chain.buffers().len() > 1, "chained");
+    assert!(chain.buffer_count() > 1, "chained");
     chain.cursor_mut().write(&bytes).unwrap();
     let now = db.now();
     assert!(b.process(&mut db, &chain, now).is_none());
@@ -515,11 +515,11 @@ fn mapping_learned_elsewhere_releases_waiting_datagrams() {
     // core 1's ARP exchange (as a multi-core owner forwards it) instead of
     // resolving it again.
     let mut net = Net::new(true);
-    let mut cfg = InterfaceConfig::new(net.da.mac(), Ipv4Cidr::new(IP_A, 24).unwrap());
+    let mut cfg = InterfaceConfig::new(Ipv4Cidr::new(IP_A, 24).unwrap());
     cfg.announce = false;
     cfg.report_arp = true;
-    let mut core1 = Interface::new(cfg.clone());
-    let mut core2 = Interface::new(cfg);
+    let mut core1 = Interface::new(&net.da.capabilities(), cfg.clone());
+    let mut core2 = Interface::new(&net.da.capabilities(), cfg);
     let now = net.da.now();
     core2.send_ping(&mut net.da, now, IP_B, 2, 1, 8).unwrap();
     core1.send_ping(&mut net.da, now, IP_B, 1, 1, 8).unwrap();

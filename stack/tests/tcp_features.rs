@@ -3,52 +3,11 @@
 
 mod support;
 
-use rusty_stack::buf::Chain;
-use rusty_stack::driver::{Driver, FlowTuple, QueueId};
-use rusty_stack::pair::PairDriver;
+use rusty_stack::driver::{Driver, FlowSteering, FlowTuple};
 use rusty_stack::rss::{RssTable, MICROSOFT_RSS_KEY};
 use rusty_stack::tcp::{State, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
-use rusty_stack::wire::MacAddr;
 use support::*;
-
-/// A pair-driver end that says which queue of a 4-queue Toeplitz NIC each
-/// flow lands on, and claims to be queue `queue`.
-struct RssDriver {
-    inner: PairDriver,
-    rss: RssTable,
-    queue: QueueId,
-}
-
-impl Driver for RssDriver {
-    fn now(&self) -> Instant {
-        self.inner.now()
-    }
-    fn receive(&mut self) -> Option<Chain> {
-        self.inner.receive()
-    }
-    fn alloc_tx(&mut self, len: usize) -> Option<Chain> {
-        self.inner.alloc_tx(len)
-    }
-    fn transmit(&mut self, frame: Chain) {
-        self.inner.transmit(frame)
-    }
-    fn release(&mut self, frame: Chain) {
-        self.inner.release(frame)
-    }
-    fn mac(&self) -> MacAddr {
-        self.inner.mac()
-    }
-    fn mtu(&self) -> usize {
-        self.inner.mtu()
-    }
-    fn queue(&self) -> QueueId {
-        self.queue
-    }
-    fn queue_for(&self, flow: &FlowTuple) -> Option<QueueId> {
-        Some(self.rss.queue_for(flow))
-    }
-}
 
 #[test]
 fn active_open_picks_ports_whose_replies_hash_to_this_queue() {
@@ -57,17 +16,26 @@ fn active_open_picks_ports_whose_replies_hash_to_this_queue() {
         connects,
         ..Script::default()
     };
-    let mut net = Net::new(client, Script::default(), test_config(), test_config());
-    net.b.listen(80, 64).unwrap();
+    // A's stack is told it is queue 2 of a 4-queue Toeplitz NIC.
     let rss = RssTable::new(&MICROSOFT_RSS_KEY, 4);
-    let mut da = RssDriver {
-        inner: net.da,
+    let steering = FlowSteering {
         rss: rss.clone(),
-        queue: 2,
+        queues: 4,
     };
+    let mut net = Net::with_caps_a(
+        client,
+        Script::default(),
+        test_config(),
+        test_config(),
+        |caps| {
+            caps.queue = 2;
+            caps.steering = Some(steering);
+        },
+    );
+    net.b.listen(80, 64).unwrap();
     let now = Instant::ZERO;
     for _ in 0..10 {
-        net.a.poll(&mut da, now);
+        net.a.poll(&mut net.da, now);
         net.b.poll(&mut net.db, now);
     }
     let conns: Vec<_> = net.a.connections().collect();

@@ -1,39 +1,16 @@
 //! The out-of-order queue allocates nothing after start-up: a counting
-//! global allocator watches a 1 MiB stream of NIC-buffer frames (`Chain`s
+//! global allocator watches a 1 MiB stream of NIC-buffer frames (`Frame`s
 //! from a `BufPool`) received out of order, with duplicates, reassembled
 //! through `insert`, `pop_ready`, `sack_blocks` and `clear`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use rusty_alloc_counter::{thread_allocations, CountingAllocator};
 
-use rusty_stack::buf::{BufPool, Chain, PoolConfig};
+use rusty_stack::buf::{BufPool, Frame, PoolConfig};
 use rusty_stack::tcp::reassembly::{window_end, OooQueue, SegmentPool};
 use rusty_stack::wire::TcpSeqNumber;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call unchanged to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 const HEADER: usize = 54;
 const MSS: u32 = 1460;
@@ -47,7 +24,7 @@ fn byte(i: u32) -> u8 {
 
 struct Receiver {
     bufs: BufPool,
-    pool: SegmentPool<Chain>,
+    pool: SegmentPool<Frame>,
     q: OooQueue,
     /// Stream offset of RCV.NXT.
     delivered: u32,
@@ -71,10 +48,9 @@ impl Receiver {
         w.write(&payload).unwrap();
         self.frames_out += 1;
         let rcv_nxt = self.rcv_nxt();
-        let bufs = &mut self.bufs;
         let frames_out = &mut self.frames_out;
-        let mut release = |c: Chain| {
-            bufs.free_chain(c);
+        let mut release = |c: Frame| {
+            drop(c);
             *frames_out -= 1;
         };
         let out = self.pool.insert(
@@ -136,19 +112,19 @@ fn zero_alloc_reassembly() {
         rx.receive(base + 7 * MSS + MSS / 2);
     };
     group(&mut rx, 0); // warm-up: first use of every path
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = thread_allocations();
     for g in 1..90 {
         group(&mut rx, g);
     }
-    let (bufs, frames_out) = (&mut rx.bufs, &mut rx.frames_out);
+    let frames_out = &mut rx.frames_out;
     rx.pool.clear(&mut rx.q, |c| {
-        bufs.free_chain(c);
+        drop(c);
         *frames_out -= 1;
     });
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    let after = thread_allocations();
     assert_eq!(after - before, 0, "allocations after start-up");
     assert!(rx.delivered >= 90 * 8 * MSS);
     assert_eq!(rx.pool.free_entries(), 32);
     assert_eq!(rx.frames_out, 0, "every frame given back");
-    assert_eq!(rx.bufs.foreign_frees(), 0);
+    assert_eq!(rx.bufs.in_use(), 0, "every buffer back in the pool");
 }

@@ -52,9 +52,9 @@ struct Bench {
 impl Bench {
     fn new(app: Script, config: TcpConfig) -> Bench {
         let (peer, drv) = pair(&PairConfig::default());
-        let mut ic = InterfaceConfig::new(drv.mac(), Ipv4Cidr::new(IP_B, 24).unwrap());
+        let mut ic = InterfaceConfig::new(Ipv4Cidr::new(IP_B, 24).unwrap());
         ic.announce = false;
-        let mut stack = Stack::new(ic, config, app, Instant::ZERO);
+        let mut stack = Stack::new(&drv.capabilities(), ic, config, app, Instant::ZERO);
         stack.iface_mut().add_static_arp(IP_A, peer.mac()).unwrap();
         stack.listen(80, 4).unwrap();
         Bench {
@@ -150,7 +150,7 @@ impl Bench {
         tcp.emit(&mut TcpPacket::new_unchecked(&mut bytes[34..]), IP_A, IP_B);
         let mut frame = self.peer.alloc_tx(bytes.len()).unwrap();
         frame.cursor_mut().write(&bytes).unwrap();
-        self.peer.transmit(frame);
+        self.peer.transmit(frame).unwrap();
         self.poll();
         self.received()
     }

@@ -10,8 +10,8 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 
-use rusty_stack::buf::{BufPool, Chain, PoolConfig, NUM_CLASSES};
-use rusty_stack::driver::{Driver, QueueId};
+use rusty_stack::buf::{BufPool, Frame, PoolConfig};
+use rusty_stack::driver::{Capabilities, Driver, TxFull};
 use rusty_stack::iface::{Interface, InterfaceConfig};
 use rusty_stack::time::Instant;
 use rusty_stack::wire::{Ipv4Cidr, MacAddr};
@@ -156,19 +156,22 @@ impl LinkDriver {
 
     /// Buffers currently out of the pool (held by the stack).
     pub fn buffers_in_use(&self) -> usize {
-        (0..NUM_CLASSES)
-            .map(|c| self.pool.capacity(c) - self.pool.available(c))
-            .sum()
+        self.pool.in_use()
+    }
+
+    /// The virtual time set by the harness.
+    pub fn now(&self) -> Instant {
+        self.now
     }
 }
 
 impl Driver for LinkDriver {
-    fn now(&self) -> Instant {
-        self.count_call("now");
-        self.now
+    fn capabilities(&self) -> Capabilities {
+        self.count_call("capabilities");
+        Capabilities::new(self.mac, self.mtu)
     }
 
-    fn receive(&mut self) -> Option<Chain> {
+    fn receive(&mut self) -> Option<Frame> {
         self.count_call("receive");
         while let Some(frame) = self.rx.pop_front() {
             let Some(mut chain) = self.pool.alloc_chain(frame.len()) else {
@@ -184,7 +187,7 @@ impl Driver for LinkDriver {
         None
     }
 
-    fn alloc_tx(&mut self, len: usize) -> Option<Chain> {
+    fn alloc_tx(&mut self, len: usize) -> Option<Frame> {
         self.count_call("alloc_tx");
         let chain = self.pool.alloc_chain(len);
         if chain.is_none() {
@@ -193,30 +196,16 @@ impl Driver for LinkDriver {
         chain
     }
 
-    fn transmit(&mut self, frame: Chain) {
+    fn transmit(&mut self, frame: Frame) -> Result<(), TxFull> {
         self.count_call("transmit");
         self.stats.transmitted += 1;
         self.tx.push(frame.copy_to_vec());
-        self.pool.free_chain(frame);
+        Ok(())
     }
 
-    fn release(&mut self, frame: Chain) {
+    fn release(&mut self, frame: Frame) {
         self.count_call("release");
-        self.pool.free_chain(frame);
-    }
-
-    fn mac(&self) -> MacAddr {
-        self.count_call("mac");
-        self.mac
-    }
-
-    fn mtu(&self) -> usize {
-        self.count_call("mtu");
-        self.mtu
-    }
-
-    fn queue(&self) -> QueueId {
-        0
+        drop(frame);
     }
 }
 
@@ -267,7 +256,10 @@ impl RustyHost<Interface> {
     /// address `ip` on `port`.
     pub fn interface(port: Port, mac: MacAddr, ip: Ipv4Cidr) -> Self {
         let driver = LinkDriver::new(port, mac, 1500, &PoolConfig::default(), 1024);
-        RustyHost::new(Interface::new(InterfaceConfig::new(mac, ip)), driver)
+        RustyHost::new(
+            Interface::new(&driver.capabilities(), InterfaceConfig::new(ip)),
+            driver,
+        )
     }
 }
 

@@ -29,7 +29,13 @@ impl<A: App> RustyHost<Stack<A>> {
     /// and address `ip` on `port`.
     pub fn stack(port: Port, mac: MacAddr, ip: Ipv4Cidr, config: TcpConfig, app: A) -> Self {
         let driver = LinkDriver::new(port, mac, 1500, &PoolConfig::default(), 1024);
-        let stack = Stack::new(InterfaceConfig::new(mac, ip), config, app, driver.now());
+        let stack = Stack::new(
+            &driver.capabilities(),
+            InterfaceConfig::new(ip),
+            config,
+            app,
+            driver.now(),
+        );
         RustyHost::new(stack, driver)
     }
 }

@@ -47,9 +47,9 @@
 //! let (server_ip, client_ip) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
 //! let (mut ds, mut dc) = pair(&PairConfig::default());
 //! let now = ds.now();
-//! let iface = |mac, ip| InterfaceConfig::new(mac, Ipv4Cidr::new(ip, 24).unwrap());
-//! let mut server = Stack::new(iface(ds.mac(), server_ip), TcpConfig::default(), EchoServer::new(), now);
-//! let mut client = Stack::new(iface(dc.mac(), client_ip), TcpConfig::default(), Once(Vec::new()), now);
+//! let iface = |ip| InterfaceConfig::new(Ipv4Cidr::new(ip, 24).unwrap());
+//! let mut server = Stack::new(&ds.capabilities(), iface(server_ip), TcpConfig::default(), EchoServer::new(), now);
+//! let mut client = Stack::new(&dc.capabilities(), iface(client_ip), TcpConfig::default(), Once(Vec::new()), now);
 //! server.listen(7, 16).unwrap();
 //! client.connect(&mut dc, now, server_ip, 7, ()).unwrap();
 //! for _ in 0..50 {

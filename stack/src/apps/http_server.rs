@@ -37,12 +37,12 @@
 //! let (server_ip, client_ip) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
 //! let (mut ds, mut dc) = pair(&PairConfig::default());
 //! let now = ds.now();
-//! let iface = |mac, ip| InterfaceConfig::new(mac, Ipv4Cidr::new(ip, 24).unwrap());
-//! let mut server = Stack::new(iface(ds.mac(), server_ip), TcpConfig::default(), HttpServer::new(pages), now);
+//! let iface = |ip| InterfaceConfig::new(Ipv4Cidr::new(ip, 24).unwrap());
+//! let mut server = Stack::new(&ds.capabilities(), iface(server_ip), TcpConfig::default(), HttpServer::new(pages), now);
 //! server.listen(80, 64).unwrap();
 //! let config = HttpClientConfig { concurrency: 4, max_requests: Some(20), ..HttpClientConfig::new(server_ip, 80) };
 //! let client = HttpLoadClient::new(config, pages);
-//! let mut client = Stack::new(iface(dc.mac(), client_ip), TcpConfig::default(), client, now);
+//! let mut client = Stack::new(&dc.capabilities(), iface(client_ip), TcpConfig::default(), client, now);
 //! for _ in 0..1000 {
 //!     if client.app().is_finished() {
 //!         break;

@@ -71,6 +71,8 @@ drop_reasons! {
     ArpUnresolved => "arp_unresolved",
     /// No transmit buffer was available.
     TxNoBuffer => "tx_no_buffer",
+    /// The driver's transmit ring was full (back-pressure).
+    TxRingFull => "tx_ring_full",
     /// Outgoing datagram larger than the MTU.
     TxTooBig => "tx_too_big",
     /// TCP header truncated or malformed (bad offset, bad option, port 0).

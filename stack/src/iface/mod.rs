@@ -24,21 +24,20 @@ use tracing::{debug, trace};
 pub use self::arp_cache::{ArpCache, ArpCacheFull};
 pub use self::counters::{Counters, DropReason};
 
-use crate::buf::Chain;
+use crate::buf::Frame;
 use crate::checksum;
 use crate::cursor::{Cursor, CursorMut};
-use crate::driver::Driver;
+use crate::driver::{Capabilities, Driver};
 use crate::time::{Duration, Instant};
 use crate::wire::{
     arp, ethernet, icmp, ipv4, ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame,
     EthernetRepr, IcmpRepr, IpProtocol, Ipv4Addr, Ipv4Cidr, Ipv4Packet, Ipv4Repr, MacAddr,
 };
 
-/// Settings of an [`Interface`], fixed at construction.
+/// Settings of an [`Interface`], fixed at construction. What the NIC
+/// decides (MAC address, MTU) comes from the driver's [`Capabilities`].
 #[derive(Clone, Debug)]
 pub struct InterfaceConfig {
-    /// Our MAC address (the driver's).
-    pub mac: MacAddr,
     /// Our IPv4 address and subnet.
     pub ip: Ipv4Cidr,
     /// Next hop for destinations outside the subnet.
@@ -66,10 +65,9 @@ pub struct InterfaceConfig {
 }
 
 impl InterfaceConfig {
-    /// Defaults for an interface with this MAC and address.
-    pub fn new(mac: MacAddr, ip: Ipv4Cidr) -> Self {
+    /// Defaults for an interface with this address.
+    pub fn new(ip: Ipv4Cidr) -> Self {
         InterfaceConfig {
-            mac,
             ip,
             gateway: None,
             ttl: 64,
@@ -127,7 +125,7 @@ pub struct IpDatagram {
 
 impl IpDatagram {
     /// The payload as a cursor over `frame`, the frame it was parsed from.
-    pub fn payload<'a>(&self, frame: &'a Chain) -> Cursor<'a> {
+    pub fn payload<'a>(&self, frame: &'a Frame) -> Cursor<'a> {
         frame
             .cursor()
             .drop(self.payload_offset)
@@ -139,7 +137,7 @@ impl IpDatagram {
 #[derive(Debug)]
 struct PendingFrame {
     next_hop: Ipv4Addr,
-    frame: Chain,
+    frame: Frame,
 }
 
 /// An address being resolved.
@@ -154,6 +152,8 @@ struct Resolving {
 #[derive(Debug)]
 pub struct Interface {
     config: InterfaceConfig,
+    mac: MacAddr,
+    mtu: usize,
     cache: ArpCache,
     pending: VecDeque<PendingFrame>,
     resolving: Vec<Resolving>,
@@ -167,10 +167,13 @@ pub struct Interface {
 const L2_L3_LEN: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
 
 impl Interface {
-    /// An interface with all its tables sized from `config`.
-    pub fn new(config: InterfaceConfig) -> Self {
+    /// An interface on the NIC queue described by `caps`, with all its
+    /// tables sized from `config`.
+    pub fn new(caps: &Capabilities, config: InterfaceConfig) -> Self {
         let pending_capacity = config.arp_pending_capacity.max(1);
         Interface {
+            mac: caps.mac,
+            mtu: caps.mtu,
             cache: ArpCache::new(config.arp_cache_capacity),
             pending: VecDeque::with_capacity(pending_capacity),
             resolving: Vec::with_capacity(pending_capacity),
@@ -194,7 +197,12 @@ impl Interface {
 
     /// Our MAC address.
     pub fn mac(&self) -> MacAddr {
-        self.config.mac
+        self.mac
+    }
+
+    /// The MTU: the largest IPv4 datagram we send, in bytes.
+    pub fn mtu(&self) -> usize {
+        self.mtu
     }
 
     /// Traffic and drop counters.
@@ -325,7 +333,7 @@ impl Interface {
     pub fn process<D: Driver>(
         &mut self,
         driver: &mut D,
-        frame: &Chain,
+        frame: &Frame,
         now: Instant,
     ) -> Option<IpDatagram> {
         self.counters.rx_frames += 1;
@@ -341,7 +349,7 @@ impl Interface {
             self.counters.drop(DropReason::EthernetTruncated);
             return None;
         };
-        if eth.dst != self.config.mac && !eth.dst.is_broadcast() {
+        if eth.dst != self.mac && !eth.dst.is_broadcast() {
             self.counters.drop(DropReason::EthernetNotForUs);
             return None;
         }
@@ -436,13 +444,13 @@ impl Interface {
             return;
         };
         let eth = EthernetRepr {
-            src: self.config.mac,
+            src: self.mac,
             dst: eth_dst,
             ethertype: EtherType::Arp,
         };
         let repr = ArpRepr {
             operation,
-            source_mac: self.config.mac,
+            source_mac: self.mac,
             source_ip: self.ip(),
             target_mac,
             target_ip,
@@ -462,7 +470,7 @@ impl Interface {
             ArpOperation::Reply => self.counters.arp_replies_sent += 1,
             _ => self.counters.arp_requests_sent += 1,
         }
-        self.transmit(driver, frame);
+        let _ = self.transmit(driver, frame); // a refusal is counted
     }
 
     fn process_ipv4<D: Driver>(
@@ -630,7 +638,7 @@ impl Interface {
         match result {
             Ok(frame) => {
                 self.counters.icmp_echo_replies_sent += 1;
-                self.transmit(driver, frame);
+                let _ = self.transmit(driver, frame); // a refusal is counted
             }
             Err(reason) => self.counters.drop(reason),
         }
@@ -711,15 +719,15 @@ impl Interface {
         dst_mac: MacAddr,
         ip: &Ipv4Repr,
         fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::cursor::CursorError>,
-    ) -> Result<Chain, DropReason> {
-        if ipv4::HEADER_LEN + ip.payload_len > driver.mtu() {
+    ) -> Result<Frame, DropReason> {
+        if ipv4::HEADER_LEN + ip.payload_len > self.mtu {
             return Err(DropReason::TxTooBig);
         }
         let Some(mut frame) = driver.alloc_tx(L2_L3_LEN + ip.payload_len) else {
             return Err(DropReason::TxNoBuffer);
         };
         let eth = EthernetRepr {
-            src: self.config.mac,
+            src: self.mac,
             dst: dst_mac,
             ethertype: EtherType::Ipv4,
         };
@@ -778,8 +786,7 @@ impl Interface {
         let ip = self.ipv4_repr(dst, protocol, payload_len);
         if let Some(mac) = self.cache.lookup(next_hop, now) {
             let frame = self.build_frame(driver, mac, &ip, fill)?;
-            self.transmit(driver, frame);
-            return Ok(());
+            return self.hand_to_driver(driver, frame);
         }
         if self.pending.len() >= self.pending.capacity() {
             return Err(DropReason::ArpPendingFull);
@@ -813,7 +820,7 @@ impl Interface {
             }
             let patched = waiting.frame.cursor_mut().write(&mac.0);
             debug_assert!(patched.is_ok());
-            self.transmit(driver, waiting.frame);
+            let _ = self.transmit(driver, waiting.frame); // a refusal is counted
         }
     }
 
@@ -832,10 +839,27 @@ impl Interface {
         }
     }
 
-    /// Hands a finished frame to the driver and counts it.
-    pub fn transmit<D: Driver>(&mut self, driver: &mut D, frame: Chain) {
+    /// Hands a finished frame to the driver and counts it; a full transmit
+    /// ring drops it, counted as [`DropReason::TxRingFull`].
+    pub fn transmit<D: Driver>(&mut self, driver: &mut D, frame: Frame) -> Result<(), DropReason> {
+        let result = self.hand_to_driver(driver, frame);
+        if let Err(reason) = result {
+            self.counters.drop(reason);
+        }
+        result
+    }
+
+    /// [`Interface::transmit`] without counting a refusal (for callers that
+    /// count it themselves).
+    fn hand_to_driver<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        frame: Frame,
+    ) -> Result<(), DropReason> {
+        let len = frame.len() as u64;
+        driver.transmit(frame).map_err(|_| DropReason::TxRingFull)?;
         self.counters.tx_frames += 1;
-        self.counters.tx_bytes += frame.len() as u64;
-        driver.transmit(frame);
+        self.counters.tx_bytes += len;
+        Ok(())
     }
 }

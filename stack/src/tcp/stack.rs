@@ -23,9 +23,9 @@ use super::scoreboard::{NextSegKind, Scoreboard};
 use super::table::{FlowKey, FlowTable};
 use super::tcb::{ConnHandle, State, Tcb, TimerKey, TimerKind};
 use super::time_wait::{TimeWaitEntry, TimeWaitRing};
-use crate::buf::Chain;
+use crate::buf::Frame;
 use crate::checksum::{pseudo_header_sum, Checksum};
-use crate::driver::{Driver, FlowTuple};
+use crate::driver::{Capabilities, Driver, FlowSteering, FlowTuple, QueueId};
 use crate::iface::{DropReason, IfaceEvent, Interface, InterfaceConfig, IpDatagram};
 use crate::time::{Duration, Instant};
 use crate::timer::TimerWheel;
@@ -126,13 +126,16 @@ struct Tcp<C, W> {
     table: FlowTable<Entry>,
     listeners: Vec<Listener>,
     timers: TimerWheel<TimerKey>,
-    ooo: SegmentPool<Chain>,
+    ooo: SegmentPool<Frame>,
+    /// Our NIC queue, and how the NIC steers flows over queues (if known).
+    queue: QueueId,
+    steering: Option<FlowSteering>,
     time_wait: TimeWaitRing,
     isn: IsnGenerator,
     cookies: SynCookies,
     ports: EphemeralPorts,
     counters: TcpCounters,
-    stray: VecDeque<Chain>,
+    stray: VecDeque<Frame>,
     active: usize,
 }
 
@@ -148,11 +151,20 @@ fn dist(a: TcpSeqNumber, b: TcpSeqNumber) -> u32 {
 }
 
 impl<A: App> Stack<A> {
-    /// A stack with every table sized from the configurations. `now` is the
-    /// driver's current time.
-    pub fn new(iface: InterfaceConfig, config: TcpConfig, app: A, now: Instant) -> Self {
-        let mtu_mss = 1460u16;
-        let mss = config.mss.unwrap_or(mtu_mss);
+    /// A stack on the NIC queue described by `caps` (see
+    /// [`Driver::capabilities`]), with every table sized from the
+    /// configurations. `now` is the current time. The MSS we announce is
+    /// the one the MTU allows ([`Capabilities::mss`]), or
+    /// [`TcpConfig::mss`] if that is smaller.
+    pub fn new(
+        caps: &Capabilities,
+        iface: InterfaceConfig,
+        config: TcpConfig,
+        app: A,
+        now: Instant,
+    ) -> Self {
+        let mtu_mss = caps.mss();
+        let mss = config.mss.map_or(mtu_mss, |m| m.min(mtu_mss));
         let secret = Secret::new(config.secret);
         let max = config.max_connections.max(1);
         let mut slots = Vec::with_capacity(max);
@@ -183,6 +195,8 @@ impl<A: App> Stack<A> {
             listeners: Vec::with_capacity(MAX_LISTENERS),
             timers: TimerWheel::new(max * 3 + 16, config.timer_tick, now),
             ooo: SegmentPool::new(u32::try_from(config.ooo_pool_segments).unwrap_or(u32::MAX)),
+            queue: caps.queue,
+            steering: caps.steering.clone(),
             time_wait: TimeWaitRing::new(config.time_wait_capacity),
             isn: IsnGenerator::new(secret.derive(b"isn")),
             cookies: SynCookies::new(secret.derive(b"cookies")),
@@ -193,7 +207,7 @@ impl<A: App> Stack<A> {
             config,
         };
         Stack {
-            iface: Interface::new(iface),
+            iface: Interface::new(caps, iface),
             tcp,
             app,
         }
@@ -297,7 +311,7 @@ impl<A: App> Stack<A> {
 
     /// Frames that belong to a flow owned by another core (active opens
     /// whose replies the NIC hashed here); the owner forwards them.
-    pub fn take_stray(&mut self) -> Option<Chain> {
+    pub fn take_stray(&mut self) -> Option<Frame> {
         self.tcp.stray.pop_front()
     }
 
@@ -326,7 +340,7 @@ impl<A: App> Stack<A> {
     }
 
     /// Processes one frame (from the driver, or forwarded by another core).
-    pub fn receive<D: Driver>(&mut self, driver: &mut D, frame: Chain, now: Instant) {
+    pub fn receive<D: Driver>(&mut self, driver: &mut D, frame: Frame, now: Instant) {
         let Stack { iface, tcp, app } = self;
         match iface.process(driver, &frame, now) {
             Some(dg) if dg.ip.protocol == IpProtocol::Tcp => {
@@ -574,7 +588,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         app: &mut A,
         iface: &mut Interface,
         driver: &mut D,
-        frame: Chain,
+        frame: Frame,
         dg: IpDatagram,
         now: Instant,
     ) {
@@ -613,7 +627,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     }
 
     /// Parses and checksums the TCP header; counts a drop on failure.
-    fn parse(&mut self, iface: &mut Interface, frame: &Chain, dg: &IpDatagram) -> Option<Segment> {
+    fn parse(&mut self, iface: &mut Interface, frame: &Frame, dg: &IpDatagram) -> Option<Segment> {
         let cursor = dg.payload(frame);
         let header_len =
             match cursor.read_with(tcp_wire::HEADER_LEN, |b| usize::from(b[12] >> 4) * 4) {
@@ -659,7 +673,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         driver: &mut D,
         key: FlowKey,
         seg: &Segment,
-        frame: &mut Option<Chain>,
+        frame: &mut Option<Frame>,
         now: Instant,
     ) {
         let listener = self.listeners.iter().position(|l| l.port == key.local_port);
@@ -905,7 +919,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         driver: &mut D,
         idx: usize,
         seg: &Segment,
-        frame: &mut Option<Chain>,
+        frame: &mut Option<Frame>,
         now: Instant,
     ) {
         self.slots[idx].tcb.now = now;
@@ -1385,7 +1399,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         driver: &mut D,
         idx: usize,
         seg: &Segment,
-        frame: &mut Option<Chain>,
+        frame: &mut Option<Frame>,
     ) {
         let budget = self.config.rx_budget;
         let max_segments = self.config.ooo_max_segments;
@@ -2279,7 +2293,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         }
         let local_ip = self.local_ip;
         let remote = (addr, port);
-        let my_queue = driver.queue();
+        let my_queue = self.queue;
         let partition = self.config.port_partition;
         let mut tried = 0u32;
         let mut chosen = None;
@@ -2304,7 +2318,8 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                 dst_addr: local_ip,
                 dst_port: candidate,
             };
-            if driver.queue_for(&flow).is_some_and(|q| q != my_queue) {
+            let steered = self.steering.as_ref().map(|s| s.queue_for(&flow));
+            if steered.is_some_and(|q| q != my_queue) {
                 continue;
             }
             chosen = Some(candidate);

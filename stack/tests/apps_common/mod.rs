@@ -44,12 +44,12 @@ impl<S: App, C: App> Net<S, C> {
             capture: std::env::var("CAPTURE").is_ok(),
             ..PairConfig::default()
         });
-        let mut is = InterfaceConfig::new(ds.mac(), Ipv4Cidr::new(SERVER_IP, 24).unwrap());
-        let mut ic = InterfaceConfig::new(dc.mac(), Ipv4Cidr::new(CLIENT_IP, 24).unwrap());
+        let mut is = InterfaceConfig::new(Ipv4Cidr::new(SERVER_IP, 24).unwrap());
+        let mut ic = InterfaceConfig::new(Ipv4Cidr::new(CLIENT_IP, 24).unwrap());
         is.announce = false;
         ic.announce = false;
-        let mut server = Stack::new(is, server_config, server, Instant::ZERO);
-        let mut client = Stack::new(ic, client_config, client, Instant::ZERO);
+        let mut server = Stack::new(&ds.capabilities(), is, server_config, server, Instant::ZERO);
+        let mut client = Stack::new(&dc.capabilities(), ic, client_config, client, Instant::ZERO);
         server
             .iface_mut()
             .add_static_arp(CLIENT_IP, dc.mac())

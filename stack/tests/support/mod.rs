@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use rusty_stack::cursor::{Cursor, CursorMut};
-use rusty_stack::driver::Driver;
+use rusty_stack::driver::{Capabilities, Driver};
 use rusty_stack::iface::InterfaceConfig;
 use rusty_stack::pair::{pair, CapturedFrame, PairConfig, PairDriver};
 use rusty_stack::tcp::{App, ConnRef, Connect, Stack, TcpConfig, Writer};
@@ -167,17 +167,32 @@ pub fn test_config() -> TcpConfig {
 
 impl<A: App, B: App> Net<A, B> {
     pub fn new(app_a: A, app_b: B, config_a: TcpConfig, config_b: TcpConfig) -> Self {
+        Self::with_caps_a(app_a, app_b, config_a, config_b, |_| {})
+    }
+
+    /// As [`Net::new`], with A's stack built on the pair driver's
+    /// capabilities as changed by `caps_a` (say, another queue and a known
+    /// flow hash).
+    pub fn with_caps_a(
+        app_a: A,
+        app_b: B,
+        config_a: TcpConfig,
+        config_b: TcpConfig,
+        caps_a: impl FnOnce(&mut Capabilities),
+    ) -> Self {
         let (da, db) = pair(&PairConfig {
             capture: true,
             queue_capacity: 4096,
             ..PairConfig::default()
         });
-        let mut ia = InterfaceConfig::new(da.mac(), Ipv4Cidr::new(IP_A, 24).unwrap());
-        let mut ib = InterfaceConfig::new(db.mac(), Ipv4Cidr::new(IP_B, 24).unwrap());
+        let mut ia = InterfaceConfig::new(Ipv4Cidr::new(IP_A, 24).unwrap());
+        let mut ib = InterfaceConfig::new(Ipv4Cidr::new(IP_B, 24).unwrap());
         ia.announce = false;
         ib.announce = false;
-        let mut a = Stack::new(ia, config_a, app_a, Instant::ZERO);
-        let mut b = Stack::new(ib, config_b, app_b, Instant::ZERO);
+        let mut caps = da.capabilities();
+        caps_a(&mut caps);
+        let mut a = Stack::new(&caps, ia, config_a, app_a, Instant::ZERO);
+        let mut b = Stack::new(&db.capabilities(), ib, config_b, app_b, Instant::ZERO);
         // Static ARP keeps traces about TCP.
         a.iface_mut().add_static_arp(IP_B, db.mac()).unwrap();
         b.iface_mut().add_static_arp(IP_A, da.mac()).unwrap();
