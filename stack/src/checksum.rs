@@ -289,6 +289,186 @@ mod tests {
         assert_eq!(checksum(&header), 0);
     }
 
+    /// Sums `data` in pieces cut at `cuts` (sorted, each at most `data.len()`).
+    fn chained_sum(data: &[u8], cuts: &[usize]) -> u16 {
+        let mut acc = Checksum::new();
+        let mut prev = 0;
+        for &cut in cuts.iter().chain([&data.len()]) {
+            acc.add_bytes(&data[prev..cut]);
+            prev = cut;
+        }
+        acc.sum()
+    }
+
+    /// Deterministic bytes with every value and no short period.
+    fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_short_length_at_every_alignment_is_exact() {
+        // The fast sum is bit-identical to the naive loop (no 0/0xffff
+        // normalisation): both give 0 exactly for all-zero data.
+        let random = pseudo_random(300, 11);
+        let ones = vec![0xffu8; 300];
+        let zeros = vec![0u8; 300];
+        for buf in [&random, &ones, &zeros] {
+            for offset in 0..16 {
+                for len in 0..=buf.len() - offset {
+                    let s = &buf[offset..offset + len];
+                    assert_eq!(ones_sum(s), naive_sum(s), "offset={offset} len={len}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn all_ones_sums() {
+        // Maximum carries: every word is 0xffff (the non-zero form of zero);
+        // an odd end adds 0xff00.
+        assert_eq!(ones_sum(&[]), 0);
+        assert_eq!(ones_sum(&[0xff]), 0xff00);
+        for len in [2usize, 64, 1460, 65_536, 1 << 20] {
+            let data = vec![0xffu8; len + 1];
+            assert_eq!(ones_sum(&data[..len]), 0xffff, "len={len}");
+            assert_eq!(ones_sum(&data[1..]), 0xffff, "len={len}");
+            assert_eq!(ones_sum(&data), 0xff00, "len={}", len + 1);
+            assert_eq!(ones_sum(&data), naive_sum(&data), "len={}", len + 1);
+        }
+    }
+
+    #[test]
+    fn zero_data_sums_to_zero_and_nonzero_never_does() {
+        assert_eq!(ones_sum(&[0u8; 4096]), 0);
+        // 0x0001 + 0xfffe is 0xffff, the non-zero form of zero.
+        assert_eq!(ones_sum(&[0x00, 0x01, 0xff, 0xfe]), 0xffff);
+        let mut data = vec![0u8; 4096];
+        data[4095] = 1;
+        assert_eq!(ones_sum(&data), 0x0001);
+    }
+
+    #[test]
+    fn runs_split_like_one_pass() {
+        // The path for slices over `MAX_RUN` bytes, with small runs.
+        let data = pseudo_random(5000, 3);
+        for run in [2usize, 16, 18, 64, 1460, 4096] {
+            for len in [0usize, 1, 2, 17, 999, 5000] {
+                let s = &data[..len];
+                assert_eq!(
+                    fold(sum_runs(s, run)),
+                    fold(accumulate_native(s)),
+                    "run={run} len={len}"
+                );
+            }
+        }
+        const { assert!(MAX_RUN % 2 == 0 && MAX_RUN as u64 <= 1 << 32) };
+    }
+
+    proptest! {
+        #[test]
+        fn random_slices_at_random_offsets_match_naive(
+            data in proptest::collection::vec(any::<u8>(), 0..10_064),
+            a in any::<usize>(),
+            b in any::<usize>(),
+        ) {
+            // A slice anywhere inside a larger buffer: every alignment of
+            // its start and end relative to the allocation.
+            let offset = a % (data.len() + 1);
+            let len = b % (data.len() - offset + 1);
+            let s = &data[offset..offset + len];
+            prop_assert_eq!(ones_sum(s), naive_sum(s));
+        }
+
+        #[test]
+        fn lengths_up_to_10000_match_naive(len in 0usize..=10_000, seed in any::<u32>(),
+                                           offset in 0usize..64) {
+            let data = pseudo_random(offset + len, seed);
+            let s = &data[offset..];
+            prop_assert_eq!(ones_sum(s), naive_sum(s));
+            prop_assert_eq!(checksum(s), !naive_sum(s));
+        }
+
+        #[test]
+        fn all_ones_match_naive(len in 0usize..=10_000, offset in 0usize..64) {
+            let data = vec![0xffu8; offset + len];
+            let s = &data[offset..];
+            let want = match len {
+                0 => 0,
+                n if n % 2 == 1 => 0xff00,
+                _ => 0xffff,
+            };
+            prop_assert_eq!(naive_sum(s), want);
+            prop_assert_eq!(ones_sum(s), want);
+            let mut acc = Checksum::new();
+            acc.add_bytes(&s[..len / 3]);
+            acc.add_bytes(&s[len / 3..]);
+            prop_assert_eq!(acc.sum(), want);
+        }
+
+        #[test]
+        fn random_splits_match_naive(data in proptest::collection::vec(any::<u8>(), 0..=10_000),
+                                     cuts in proptest::collection::vec(any::<usize>(), 0..8),
+                                     offset in 0usize..16) {
+            // 1..=8 pieces of any (often odd) lengths, from any alignment.
+            let offset = offset.min(data.len());
+            let s = &data[offset..];
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (s.len() + 1)).collect();
+            cuts.sort_unstable();
+            // Chained sums of `add_bytes` pieces are exact too: each piece is
+            // zero only when all its bytes are.
+            prop_assert_eq!(chained_sum(s, &cuts), naive_sum(s));
+            prop_assert_eq!(chained_sum(s, &cuts), ones_sum(s));
+        }
+
+        #[test]
+        fn odd_length_pieces_match_naive(lens in proptest::collection::vec(0usize..1500, 1..=8),
+                                         seed in any::<u32>(), offset in 0usize..16,
+                                         ff in any::<bool>()) {
+            // Every piece has an odd length, so the stream parity flips at
+            // each piece: pieces alternately start at odd and even positions.
+            let lens: Vec<usize> = lens.into_iter().map(|l| 2 * l + 1).collect();
+            let total: usize = lens.iter().sum();
+            let data = if ff {
+                vec![0xffu8; offset + total]
+            } else {
+                pseudo_random(offset + total, seed)
+            };
+            let s = &data[offset..];
+            let cuts: Vec<usize> = lens
+                .iter()
+                .scan(0, |end, l| {
+                    *end += l;
+                    Some(*end)
+                })
+                .take(lens.len() - 1)
+                .collect();
+            let mut acc = Checksum::new();
+            let mut prev = 0;
+            for &cut in cuts.iter().chain([&s.len()]) {
+                acc.add_bytes(&s[prev..cut]);
+                prev = cut;
+            }
+            prop_assert_eq!(acc.is_odd(), lens.len() % 2 == 1);
+            prop_assert_eq!(acc.sum(), naive_sum(s));
+            prop_assert_eq!(acc.finish(), !naive_sum(s));
+        }
+
+        #[test]
+        fn runs_match_naive(data in proptest::collection::vec(any::<u8>(), 0..3000),
+                            run in 1usize..200) {
+            let run = 2 * run;
+            prop_assert_eq!(u16::from_be(fold(sum_runs(&data, run))), naive_sum(&data));
+        }
+    }
+
     proptest! {
         #[test]
         fn fast_sum_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..2000), start in 0usize..8) {
