@@ -42,10 +42,11 @@
 //! The words are read with [`u64::from_ne_bytes`] from any alignment (safe
 //! Rust, no intrinsics), and the slice is cut into two halves of whole words
 //! summed side by side: two independent dependency chains, which the loop
-//! vectoriser turns into four vector accumulators per iteration.
+//! vectoriser turns into 64 bytes per iteration with four vector
+//! accumulators (two for `S`, two for `H`).
 //!
-//! **No overflow.** One pass ([`accumulate_native`]'s run) takes at most
-//! `MAX_RUN < 2^32` bytes, so fewer than `2^29` words: `H` and `L` stay below
+//! **No overflow.** One pass (a "run") takes at most `MAX_RUN < 2^32`
+//! bytes, so fewer than `2^29` words: `H` and `L` stay below
 //! `2^29 · 2^32 = 2^61`, the fewer than 16 bytes left after the two halves
 //! add less than `2^34`, and the total stays below `2^63`. A longer slice is
 //! cut into runs of `MAX_RUN` bytes (an even length), each folded to 16 bits
