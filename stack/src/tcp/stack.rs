@@ -136,6 +136,9 @@ struct Tcp<C, W> {
     ports: EphemeralPorts,
     counters: TcpCounters,
     stray: VecDeque<Frame>,
+    /// Connections owed an ACK for in-order data of the current receive
+    /// batch, acknowledged once when the batch ends (see [`Stack::poll`]).
+    ack_batch: Vec<u32>,
     active: usize,
 }
 
@@ -203,6 +206,7 @@ impl<A: App> Stack<A> {
             ports,
             counters: TcpCounters::default(),
             stray: VecDeque::with_capacity(256),
+            ack_batch: Vec::with_capacity(max),
             active: 0,
             config,
         };
@@ -328,15 +332,48 @@ impl<A: App> Stack<A> {
     }
 
     /// Runs timers due at `now`, then receives and processes every frame
-    /// the driver holds, then lets the application open connections.
-    /// Returns whether anything was done.
+    /// the driver holds, acknowledges the batch, then lets the application
+    /// open connections. Returns whether anything was done.
+    ///
+    /// # Acknowledgments
+    ///
+    /// In-order data is acknowledged once per receive batch, as Linux does
+    /// after GRO: the segments a connection receives in one poll are
+    /// counted, and when the driver has no more frames every connection
+    /// holding at least two unacknowledged segments (counted across polls,
+    /// so RFC 5681's "at least every second full-sized segment" holds)
+    /// gets one ACK, unless a reply already carried it. A single segment
+    /// waits for the delayed-ACK timer ([`TcpConfig::delayed_ack`]) or a
+    /// reply to ride on. Out-of-order segments, segments that fill a gap,
+    /// FINs, window updates and duplicates are acknowledged at once, as the
+    /// RFCs ask (fast retransmit depends on those duplicate ACKs).
     pub fn poll<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
         let mut worked = self.poll_timers(driver, now);
         while let Some(frame) = driver.receive() {
             worked = true;
             self.receive(driver, frame, now);
         }
+        self.flush_acks(driver, now);
         worked | self.poll_connects(driver, now)
+    }
+
+    /// Sends the ACKs the receive batch owes (see [`Stack::poll`]). A
+    /// caller feeding frames with [`Stack::receive`] itself calls this
+    /// after each batch; [`Stack::poll`] does it on its own.
+    pub fn flush_acks<D: Driver>(&mut self, driver: &mut D, now: Instant) {
+        let Stack { iface, tcp, .. } = self;
+        for i in 0..tcp.ack_batch.len() {
+            let idx = tcp.ack_batch[i] as usize;
+            let tcb = &mut tcp.slots[idx].tcb;
+            // A slot freed and reused within the batch lost its flag.
+            if !core::mem::take(&mut tcb.ack_batched) {
+                continue;
+            }
+            if tcb.ack_pending && tcb.unacked_segments >= 2 {
+                tcp.send_ack(iface, driver, idx, now);
+            }
+        }
+        tcp.ack_batch.clear();
     }
 
     /// Processes one frame (from the driver, or forwarded by another core).
@@ -444,6 +481,7 @@ impl<W> Tcb<W> {
             unacked_segments: 0,
             ack_now: false,
             ack_pending: false,
+            ack_batched: false,
             enter_time_wait: false,
             now: Instant::ZERO,
         }
@@ -513,6 +551,7 @@ impl<W> Tcb<W> {
         self.unacked_segments = 0;
         self.ack_now = false;
         self.ack_pending = false;
+        self.ack_batched = false;
         self.enter_time_wait = false;
         self.now = now;
     }
@@ -1412,6 +1451,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             slots,
             ooo,
             counters,
+            ack_batch,
             ..
         } = self;
         let slot = &mut slots[idx];
@@ -1507,14 +1547,21 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             }
             driver.release(ready.frame);
         }
-        // Acknowledgment policy: every second segment, at once after a gap
-        // was filled, else delayed (and piggybacked on any reply).
+        // Acknowledgment policy (see `Stack::poll`): at once after a gap was
+        // filled; else once per receive batch from the second unacknowledged
+        // segment on; else delayed (and piggybacked on any reply).
         if len > 0 {
             tcb.unacked_segments += 1;
-            if tcb.unacked_segments >= 2 || had_gap || immediate_ack {
+            if had_gap || immediate_ack {
                 tcb.ack_now = true;
             } else {
                 tcb.ack_pending = true;
+                if tcb.unacked_segments >= 2 && !tcb.ack_batched {
+                    tcb.ack_batched = true;
+                    // Each slot is in the batch at most once (the flag), so
+                    // the list never outgrows its capacity.
+                    ack_batch.push(idx as u32);
+                }
             }
         }
         // FIN, in order.

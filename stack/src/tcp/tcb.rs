@@ -179,6 +179,9 @@ pub(crate) struct Tcb<W> {
     pub ack_now: bool,
     /// An ACK is owed (delayed).
     pub ack_pending: bool,
+    /// The connection is in the stack's list of ACKs owed at the end of
+    /// the current receive batch.
+    pub ack_batched: bool,
     /// Enter TIME-WAIT once the final ACK is sent.
     pub enter_time_wait: bool,
 
