@@ -44,6 +44,62 @@ pub struct CoreStats {
     pub tx_frames: u64,
 }
 
+/// Spare frame buffers kept by an [`Outbox`]: enough for every frame a
+/// busy world has in flight at once, so steady state allocates nothing.
+const SPARE_BUFFERS: usize = 1 << 16;
+
+/// The frames a core run sends, as `(port, bytes)`, and spare buffers to
+/// copy them into: frames that arrived are recycled here, so the world's
+/// frame path reuses its buffers instead of allocating one per frame.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    frames: Vec<(usize, Vec<u8>)>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Outbox {
+    /// An empty buffer to build a frame in (recycled when one is spare).
+    pub fn buffer(&mut self) -> Vec<u8> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf
+    }
+
+    /// Queues `frame` to leave on `port`.
+    pub fn send(&mut self, port: usize, frame: Vec<u8>) {
+        self.frames.push((port, frame));
+    }
+
+    /// Queues a copy of `bytes` to leave on `port`.
+    pub fn send_copy(&mut self, port: usize, bytes: &[u8]) {
+        let mut buf = self.buffer();
+        buf.extend_from_slice(bytes);
+        self.send(port, buf);
+    }
+
+    /// Gives a buffer that is no longer needed back for reuse.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && buf.capacity() > 0 {
+            self.spare.push(buf);
+        }
+    }
+
+    /// Number of frames queued.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// No frame queued.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Takes the queued frames, in order.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, (usize, Vec<u8>)> {
+        self.frames.drain(..)
+    }
+}
+
 /// A host in the simulated network.
 pub trait HostModel {
     /// Its name, for reports and logs.
@@ -54,9 +110,9 @@ pub trait HostModel {
     fn ports(&self) -> usize;
     /// A frame arrived on `port`: returns the core that must run for it.
     fn deliver(&mut self, port: usize, frame: &[u8], now: Instant) -> Option<usize>;
-    /// Runs `core` at `now`; the frames it sends are appended to `out` as
-    /// `(port, frame)`, to leave at the returned `busy_until`.
-    fn run_core(&mut self, core: usize, now: Instant, out: &mut Vec<(usize, Vec<u8>)>) -> CoreRun;
+    /// Runs `core` at `now`; the frames it sends are queued in `out`, to
+    /// leave at the returned `busy_until`.
+    fn run_core(&mut self, core: usize, now: Instant, out: &mut Outbox) -> CoreRun;
     /// Cores that other cores sent messages to during the last run (they
     /// must run to read them), appended to `out`.
     fn take_wakeups(&mut self, out: &mut Vec<usize>) {
@@ -265,7 +321,7 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         self.nics.get_mut(port)?.receive_frame(frame)
     }
 
-    fn run_core(&mut self, core: usize, now: Instant, out: &mut Vec<(usize, Vec<u8>)>) -> CoreRun {
+    fn run_core(&mut self, core: usize, now: Instant, out: &mut Outbox) -> CoreRun {
         let span = tracing::debug_span!("core", host = %self.config.name, core, t = %now);
         let _entered = span.enter();
         let batch = self.config.batch.max(1);
@@ -343,10 +399,8 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         c.stats.busy = c.stats.busy + busy;
         c.stats.rx_frames += work.rx_frames;
         c.stats.tx_frames += work.tx_frames;
-        let mut sent = Vec::new();
         for (port, nic) in self.nics.iter_mut().enumerate() {
-            nic.take_tx(&mut sent);
-            out.extend(sent.drain(..).map(|(_queue, frame)| (port, frame)));
+            nic.take_tx(port, out);
         }
         let queued = self.nics.iter().any(|n| n.pending(core) > 0);
         let timers = c.stacks.iter().filter_map(|s| s.poll_at()).min();
@@ -421,6 +475,7 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
             total.rx_no_buffer += s.rx_no_buffer;
             total.rx_too_long += s.rx_too_long;
             total.tx_frames += s.tx_frames;
+            total.tx_ring_full += s.tx_ring_full;
         }
         total
     }

@@ -17,6 +17,8 @@ use rusty_stack::driver::{Capabilities, Driver, FlowSteering, FlowTuple, TxFull}
 use rusty_stack::rss::RssTable;
 use rusty_stack::wire::{Ipv4Addr, MacAddr};
 
+use crate::host::Outbox;
+
 /// Counters of one NIC port.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct NicStats {
@@ -30,6 +32,8 @@ pub struct NicStats {
     pub rx_too_long: u64,
     /// Frames transmitted by the cores.
     pub tx_frames: u64,
+    /// Frames the cores could not transmit because the ring was full.
+    pub tx_ring_full: u64,
 }
 
 /// One receive queue.
@@ -47,8 +51,10 @@ pub struct SimNic {
     rss: RssTable,
     queues: Vec<RxQueue>,
     pools: Vec<BufPool>,
-    /// Frames transmitted, in order, with the core that sent them.
-    tx: Vec<(usize, Vec<u8>)>,
+    /// Frames transmitted and not yet taken by the world, in order: the
+    /// port's transmit ring (bounded by the receive ring size).
+    tx: Vec<Frame>,
+    tx_capacity: usize,
     stats: NicStats,
     /// Whether drivers tell the stack the flow hash (in their capabilities).
     hash_known: bool,
@@ -77,7 +83,8 @@ impl SimNic {
                 })
                 .collect(),
             pools: (0..queues).map(|_| BufPool::new(pool)).collect(),
-            tx: Vec::new(),
+            tx: Vec::with_capacity(ring * queues),
+            tx_capacity: ring * queues,
             stats: NicStats::default(),
             hash_known: true,
         }
@@ -165,9 +172,17 @@ impl SimNic {
         true
     }
 
-    /// Takes the frames transmitted since the last call, in order.
-    pub fn take_tx(&mut self, out: &mut Vec<(usize, Vec<u8>)>) {
-        out.append(&mut self.tx);
+    /// Moves the frames transmitted since the last call, in order, into
+    /// `out` as leaving on `port` (serialising each into a buffer of
+    /// `out`); their NIC buffers go back to the pools.
+    pub fn take_tx(&mut self, port: usize, out: &mut Outbox) {
+        for frame in self.tx.drain(..) {
+            let mut buf = out.buffer();
+            for piece in frame.segments() {
+                buf.extend_from_slice(piece);
+            }
+            out.send(port, buf);
+        }
     }
 
     /// The driver through which core `queue` uses this port, receiving at
@@ -240,8 +255,12 @@ impl Driver for SimDriver<'_> {
     }
 
     fn transmit(&mut self, frame: Frame) -> Result<(), TxFull> {
+        if self.nic.tx.len() >= self.nic.tx_capacity {
+            self.nic.stats.tx_ring_full += 1;
+            return Err(TxFull);
+        }
         self.nic.stats.tx_frames += 1;
-        self.nic.tx.push((self.queue, frame.copy_to_vec()));
+        self.nic.tx.push(frame);
         Ok(())
     }
 }

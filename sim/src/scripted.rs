@@ -10,7 +10,7 @@ use rusty_stack::iface::Counters;
 use rusty_stack::tcp::TcpCounters;
 use rusty_stack::time::Instant;
 
-use crate::host::{CoreRun, CoreStats, HostModel};
+use crate::host::{CoreRun, CoreStats, HostModel, Outbox};
 use crate::nic::NicStats;
 
 /// A host with one port and one core that follows a script.
@@ -71,12 +71,12 @@ impl HostModel for ScriptedHost {
         None
     }
 
-    fn run_core(&mut self, _core: usize, now: Instant, out: &mut Vec<(usize, Vec<u8>)>) -> CoreRun {
+    fn run_core(&mut self, _core: usize, now: Instant, out: &mut Outbox) -> CoreRun {
         while let Some((at, frame)) = self.script.get(self.next) {
             if *at > now {
                 break;
             }
-            out.push((0, frame.clone()));
+            out.send_copy(0, frame);
             self.stats.tx_frames += 1;
             self.next += 1;
         }

@@ -69,7 +69,7 @@ use smoltcp::wire::{
 };
 
 use crate::cost::{CostModel, Work};
-use crate::host::{CoreRun, CoreStats, HostModel, PortSpec};
+use crate::host::{CoreRun, CoreStats, HostModel, Outbox, PortSpec};
 use crate::nic::NicStats;
 use crate::rng::Seeds;
 use crate::scenario::{Scenario, Workload};
@@ -1085,7 +1085,7 @@ impl HostModel for SmolHost {
         }
     }
 
-    fn run_core(&mut self, core: usize, now: Instant, out: &mut Vec<(usize, Vec<u8>)>) -> CoreRun {
+    fn run_core(&mut self, core: usize, now: Instant, out: &mut Outbox) -> CoreRun {
         let batch = self.config.batch.max(1);
         let env = self.env;
         let mut work = Work::default();
@@ -1116,7 +1116,9 @@ impl HostModel for SmolHost {
             work.rx_bytes += after.rx_bytes - before.rx_bytes;
             work.tx_frames += after.tx_frames - before.tx_frames;
             work.tx_bytes += after.tx_bytes - before.tx_bytes;
-            out.extend(iface.device.tx.drain(..).map(|frame| (port, frame)));
+            for frame in iface.device.tx.drain(..) {
+                out.send(port, frame);
+            }
             soon |= !iface.device.rx.is_empty() || iface.needs_pass();
             let timers = [
                 iface.iface.poll_at(smol_now, &iface.sockets).map(from_smol),

@@ -11,34 +11,66 @@
 use rusty_stack::time::{Duration, Instant};
 
 use crate::event::EventQueue;
-use crate::host::HostModel;
+use crate::host::{HostModel, Outbox};
 use crate::link::{Link, Side};
 
 /// Identifies a host in the world.
 pub type HostId = usize;
 
-/// What happens.
+/// What happens. Kept small (24 bytes) because the queue moves events on
+/// every push and pop: frame bytes wait in the world's slabs, and the
+/// event names them by slot.
 #[derive(Debug)]
 enum Event {
-    /// A frame arrives at `host`'s `port`.
-    Arrive {
-        host: HostId,
-        port: usize,
-        frame: Vec<u8>,
-    },
+    /// The frame in slot `frame` of the in-flight slab arrives at `host`'s
+    /// `port`.
+    Arrive { host: u32, port: u32, frame: u32 },
     /// `host`'s `core` is due; `token` tells stale wake-ups apart.
-    Wake {
-        host: HostId,
-        core: usize,
-        token: u64,
-    },
-    /// A frame a core sent leaves `host`'s `port` when the core's work is
-    /// done, so frames enter the link in departure order.
-    Depart {
-        host: HostId,
-        port: usize,
-        frame: Vec<u8>,
-    },
+    Wake { host: u32, core: u32, token: u64 },
+    /// The frames one core run sent (slot `batch` of the departure slab)
+    /// leave when the core's work is done, in the order they were sent, so
+    /// frames enter the links in departure order.
+    Depart { host: u32, batch: u32 },
+}
+
+/// Values parked while their event waits in the queue, by slot; free slots
+/// are reused, so steady state allocates nothing.
+#[derive(Debug)]
+struct Slab<T> {
+    slots: Vec<Option<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    fn insert(&mut self, value: T) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(value);
+                i
+            }
+            None => {
+                self.slots.push(Some(value));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn take(&mut self, i: u32) -> Option<T> {
+        let value = self.slots.get_mut(i as usize)?.take();
+        if value.is_some() {
+            self.free.push(i);
+        }
+        value
+    }
 }
 
 /// A link and the two ports it joins.
@@ -67,7 +99,14 @@ pub struct World {
     links: Vec<LinkSlot>,
     /// `(host, port) -> (link, side)`.
     wiring: Vec<Vec<Option<(usize, Side)>>>,
-    scratch: Vec<(usize, Vec<u8>)>,
+    /// Frames on their way to a host (named by `Event::Arrive`).
+    in_flight: Slab<Vec<u8>>,
+    /// Frames a core sent that leave when its run is over (named by
+    /// `Event::Depart`); emptied lists are kept for reuse.
+    departing: Slab<Vec<(usize, Vec<u8>)>>,
+    spare_lists: Vec<Vec<(usize, Vec<u8>)>>,
+    /// What core runs send, and the frame buffers recycled for them.
+    outbox: Outbox,
     woken: Vec<usize>,
     events_processed: u64,
 }
@@ -88,7 +127,10 @@ impl World {
             cores: Vec::new(),
             links: Vec::new(),
             wiring: Vec::new(),
-            scratch: Vec::new(),
+            in_flight: Slab::default(),
+            departing: Slab::default(),
+            spare_lists: Vec::new(),
+            outbox: Outbox::default(),
             woken: Vec::new(),
             events_processed: 0,
         }
@@ -159,6 +201,7 @@ impl World {
         slot.token += 1;
         slot.wake = Some(at);
         let token = slot.token;
+        let (host, core) = (host as u32, core as u32);
         self.events.push(at, Event::Wake { host, core, token });
     }
 
@@ -187,37 +230,52 @@ impl World {
     fn handle(&mut self, event: Event) {
         match event {
             Event::Arrive { host, port, frame } => {
+                let (host, port) = (host as usize, port as usize);
+                let Some(frame) = self.in_flight.take(frame) else {
+                    return;
+                };
                 let now = self.now;
                 if let Some(core) = self.hosts[host].deliver(port, &frame, now) {
                     self.schedule_wake(host, core, now);
                 }
-                if let Some((link, _)) = self.wiring[host][port] {
-                    self.links[link].link.recycle(frame);
-                }
+                self.outbox.recycle(frame);
             }
-            Event::Depart { host, port, frame } => {
+            Event::Depart { host, batch } => {
+                let Some(mut frames) = self.departing.take(batch) else {
+                    return;
+                };
                 let now = self.now;
-                self.transmit(host, port, frame, now);
+                for (port, frame) in frames.drain(..) {
+                    self.transmit(host as usize, port, frame, now);
+                }
+                self.spare_lists.push(frames);
             }
             Event::Wake { host, core, token } => {
+                let (host, core) = (host as usize, core as usize);
                 let slot = &mut self.cores[host][core];
                 if slot.token != token {
                     return; // superseded by an earlier wake-up
                 }
                 slot.wake = None;
                 let now = self.now;
-                let mut out = std::mem::take(&mut self.scratch);
-                let run = self.hosts[host].run_core(core, now, &mut out);
+                let run = self.hosts[host].run_core(core, now, &mut self.outbox);
                 self.cores[host][core].busy_until = run.busy_until;
-                for (port, frame) in out.drain(..) {
+                if !self.outbox.is_empty() {
+                    let mut frames = self.spare_lists.pop().unwrap_or_default();
+                    frames.extend(self.outbox.drain());
                     if run.busy_until > now {
+                        // One event for the whole run.
+                        let batch = self.departing.insert(frames);
+                        let host = host as u32;
                         self.events
-                            .push(run.busy_until, Event::Depart { host, port, frame });
+                            .push(run.busy_until, Event::Depart { host, batch });
                     } else {
-                        self.transmit(host, port, frame, now);
+                        for (port, frame) in frames.drain(..) {
+                            self.transmit(host, port, frame, now);
+                        }
+                        self.spare_lists.push(frames);
                     }
                 }
-                self.scratch = out;
                 if let Some(at) = run.wake_at {
                     self.schedule_wake(host, core, at);
                 }
@@ -244,12 +302,13 @@ impl World {
                 Side::A => slot.ends[0],
                 Side::B => slot.ends[1],
             };
+            let frame = self.in_flight.insert(delivery.frame);
             self.events.push(
                 delivery.at,
                 Event::Arrive {
-                    host: to_host,
-                    port: to_port,
-                    frame: delivery.frame,
+                    host: to_host as u32,
+                    port: to_port as u32,
+                    frame,
                 },
             );
         }
