@@ -879,6 +879,16 @@ impl<'a> TcpRepr<'a> {
             timestamp: None,
             payload,
         };
+        // The usual option area after the handshake, `NOP, NOP, TS`: no
+        // walk through the generic option parser.
+        if let [kind::NOP, kind::NOP, kind::TIMESTAMPS, 10, ts @ ..] = packet.options() {
+            if let Ok(ts) = <[u8; 8]>::try_from(&ts[..]) {
+                let tsval = u32::from_be_bytes([ts[0], ts[1], ts[2], ts[3]]);
+                let tsecr = u32::from_be_bytes([ts[4], ts[5], ts[6], ts[7]]);
+                repr.timestamp = Some((tsval, tsecr));
+                return Ok(repr);
+            }
+        }
         for option in packet.options_iter() {
             match option? {
                 TcpOption::MaxSegmentSize(mss) => repr.max_seg_size = Some(mss),
@@ -902,6 +912,20 @@ impl<'a> TcpRepr<'a> {
     /// long, trailing SACK blocks are dropped. Any `Repr` that `parse`
     /// returns fits packed, so nothing it holds is ever dropped.
     fn write_options(&self, out: &mut [u8; MAX_OPTIONS_LEN]) -> usize {
+        // The option set of almost every segment after the handshake:
+        // `NOP, NOP, TS`, written directly.
+        if let (Some((tsval, tsecr)), None, None, false, true) = (
+            self.timestamp,
+            self.max_seg_size,
+            self.window_scale,
+            self.sack_permitted,
+            self.sack_ranges.iter().all(Option::is_none),
+        ) {
+            out[..4].copy_from_slice(&[kind::NOP, kind::NOP, kind::TIMESTAMPS, 10]);
+            out[4..8].copy_from_slice(&tsval.to_be_bytes());
+            out[8..12].copy_from_slice(&tsecr.to_be_bytes());
+            return 12;
+        }
         let mut sack = [None; 4];
         for (slot, range) in sack.iter_mut().zip(self.sack_ranges.iter().flatten()) {
             *slot = Some(*range);
@@ -991,9 +1015,45 @@ impl<'a> TcpRepr<'a> {
         at.next_multiple_of(4)
     }
 
+    /// Length of the option area [`TcpRepr::write_options`] writes,
+    /// computed without writing it (the same layout rules).
+    fn options_len(&self) -> usize {
+        let sack_count = self.sack_ranges.iter().flatten().count();
+        let ts = self.timestamp.is_some();
+        let aligned_len = 4 * usize::from(self.max_seg_size.is_some())
+            + 4 * usize::from(self.window_scale.is_some())
+            + match (self.sack_permitted, ts) {
+                (_, true) => 12,
+                (true, false) => 4,
+                (false, false) => 0,
+            }
+            + if sack_count > 0 {
+                4 + 8 * sack_count
+            } else {
+                0
+            };
+        if aligned_len <= MAX_OPTIONS_LEN {
+            return aligned_len;
+        }
+        let fixed = 4 * usize::from(self.max_seg_size.is_some())
+            + 3 * usize::from(self.window_scale.is_some())
+            + 2 * usize::from(self.sack_permitted)
+            + 10 * usize::from(ts);
+        let mut sack_count = sack_count;
+        while sack_count > 0 && fixed + 2 + 8 * sack_count > MAX_OPTIONS_LEN {
+            sack_count -= 1;
+        }
+        let sack_len = if sack_count > 0 {
+            2 + 8 * sack_count
+        } else {
+            0
+        };
+        (fixed + sack_len).next_multiple_of(4)
+    }
+
     /// Length of the header this emits: 20 plus the padded options (≤ 60).
     pub fn header_len(&self) -> usize {
-        HEADER_LEN + self.write_options(&mut [0; MAX_OPTIONS_LEN])
+        HEADER_LEN + self.options_len()
     }
 
     /// Length of the whole segment: header and payload.
@@ -1022,6 +1082,7 @@ impl<'a> TcpRepr<'a> {
     pub fn emit_header(&self, buf: &mut [u8]) -> Result<usize> {
         let mut options = [0u8; MAX_OPTIONS_LEN];
         let options_len = self.write_options(&mut options);
+        debug_assert_eq!(options_len, self.options_len(), "option layout rules agree");
         let header_len = HEADER_LEN + options_len;
         let header = buf.get_mut(..header_len).ok_or(Error::Truncated)?;
         let mut packet = TcpPacket::new_unchecked(header);
