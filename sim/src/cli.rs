@@ -1,5 +1,5 @@
-//! The `rusty-sim` command line: argument parsing, the `run`, `ping` and
-//! `pages` subcommands, exit codes, progress and logging.
+//! The `rusty-sim` command line: argument parsing, the `run`, `bench`,
+//! `ping` and `pages` subcommands, exit codes, progress and logging.
 //!
 //! The binary is a thin wrapper around [`main`], which takes the simulation
 //! engine as an [`Engine`] function so the command line can be tested with a
@@ -7,7 +7,8 @@
 //!
 //! Exit codes: [`EXIT_OK`] (0) on success and for `--help`/`--version`,
 //! [`EXIT_USAGE`] (2) for bad arguments or a bad scenario, [`EXIT_FAILURE`]
-//! (1) when the run itself fails.
+//! (1) when the run itself fails (for `bench`, also when a request failed
+//! or a byte was corrupt).
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::bench::{BenchConfig, BenchStack, Stop, DEFAULT_REQUESTS, MAX_CONNS};
 use crate::report::Report;
 use crate::scenario::{
     CliOverrides, ClientKind, Scenario, ScenarioError, DEFAULT_SCENARIO, MAX_MTU, MAX_WORKERS,
@@ -87,6 +89,9 @@ pub enum Command {
     /// Simulates a scenario and reports throughput, latency and drops (the
     /// default, with the `thesis` scenario).
     Run(RunArgs),
+    /// Rusty and smoltcp side by side: both ends of the page workload on
+    /// one thread over an in-memory link, measured in wall-clock time.
+    Bench(BenchArgs),
     /// Two stacks ping each other over an in-memory wire.
     Ping {
         /// Echo requests to send.
@@ -209,6 +214,41 @@ impl RunArgs {
     }
 }
 
+/// Arguments of `rusty-sim bench`.
+#[derive(Args, Debug, Clone, PartialEq)]
+pub struct BenchArgs {
+    /// The stack of both ends.
+    #[arg(long, value_enum, default_value = "rusty")]
+    pub stack: BenchStack,
+    /// Concurrent connections (1 to 100000; at most 60000 can run).
+    #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_CONNS)))]
+    pub conns: u32,
+    /// Requests to measure (after the warm-up); the default when neither
+    /// this nor --seconds is given is 5000.
+    #[arg(long, value_name = "N", conflicts_with = "seconds",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+    /// Wall-clock seconds to measure (after the warm-up).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_duration, allow_negative_numbers = true)]
+    pub seconds: Option<f64>,
+    /// Print the report as one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl BenchArgs {
+    /// The bench these arguments ask for.
+    pub fn config(&self) -> BenchConfig {
+        let stop = match (self.requests, self.seconds) {
+            (_, Some(s)) => Stop::Seconds(s),
+            (Some(n), None) => Stop::Requests(n),
+            (None, None) => Stop::Requests(DEFAULT_REQUESTS),
+        };
+        BenchConfig::new(self.stack, self.conns, stop)
+    }
+}
+
 /// Parses a probability in `[0, 1]`.
 fn parse_probability(s: &str) -> Result<f64, String> {
     let p: f64 = s
@@ -292,6 +332,7 @@ pub fn execute(
         .unwrap_or_else(|| Command::Run(RunArgs::default()));
     match command {
         Command::Run(args) => run(&args, engine, out, err, interactive),
+        Command::Bench(args) => bench(&args, out, err),
         Command::Ping {
             count,
             size,
@@ -473,6 +514,50 @@ fn seconds_to_ms(s: f64) -> u64 {
     } else {
         0
     }
+}
+
+/// `rusty-sim bench`: validates, runs and prints; exit code 1 when the run
+/// failed or any request failed or byte was corrupt.
+pub fn bench(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let config = args.config();
+    if let Err(e) = config.validate() {
+        let _ = writeln!(err, "rusty-sim: {e}");
+        return EXIT_USAGE;
+    }
+    let report = match std::panic::catch_unwind(|| crate::bench::run(&config)) {
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => {
+            let _ = writeln!(err, "rusty-sim: bench failed: {e}");
+            return EXIT_FAILURE;
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".into());
+            let _ = writeln!(err, "rusty-sim: the bench panicked: {what}");
+            return EXIT_FAILURE;
+        }
+    };
+    let text = if args.json {
+        report.json() + "\n"
+    } else {
+        report.human()
+    };
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        let _ = writeln!(err, "rusty-sim: cannot write the report: {e}");
+        return EXIT_FAILURE;
+    }
+    if report.failed() {
+        let _ = writeln!(
+            err,
+            "rusty-sim: {} requests failed, {} bytes corrupt",
+            report.requests_failed, report.bytes_corrupt
+        );
+        return EXIT_FAILURE;
+    }
+    EXIT_OK
 }
 
 /// `rusty-sim ping`.
@@ -681,6 +766,60 @@ mod tests {
         assert!(e.contains("above 0, got -1"), "{e}");
         let e = parse(&["run", "--loss", "1.5"]).unwrap_err().to_string();
         assert!(e.contains("--loss") && e.contains("between 0 and 1"), "{e}");
+    }
+
+    #[test]
+    fn bench_args() {
+        let bench = |args: &[&str]| match parse(args).unwrap().command {
+            Some(Command::Bench(a)) => a,
+            other => panic!("{other:?}"),
+        };
+        let a = bench(&["bench"]);
+        assert_eq!(
+            a.config(),
+            BenchConfig::new(BenchStack::Rusty, 1, Stop::Requests(DEFAULT_REQUESTS))
+        );
+        assert!(!a.json);
+        let a = bench(&[
+            "bench",
+            "--stack",
+            "smoltcp",
+            "--conns",
+            "7",
+            "--seconds",
+            "2.5",
+            "--json",
+        ]);
+        assert_eq!(a.config().stop, Stop::Seconds(2.5));
+        assert_eq!(
+            (a.config().stack, a.config().conns),
+            (BenchStack::Smoltcp, 7)
+        );
+        assert!(a.json);
+        assert_eq!(
+            bench(&["bench", "--requests", "9"]).config().stop,
+            Stop::Requests(9)
+        );
+        for args in [
+            &["bench", "--conns", "0"][..],
+            &["bench", "--conns", "100001"],
+            &["bench", "--requests", "1", "--seconds", "1"],
+            &["bench", "--seconds", "-2"],
+            &["bench", "--seconds", "nan"],
+            &["bench", "--stack", "linux"],
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+        }
+        assert!(parse(&["bench", "--conns", "100000"]).is_ok());
+    }
+
+    #[test]
+    fn bench_refuses_more_connections_than_ports() {
+        let (code, out, err) = exec(&["bench", "--conns", "70000"], fake_engine);
+        assert_eq!(code, EXIT_USAGE);
+        assert!(out.is_empty());
+        assert!(err.contains("at most 60000"), "{err}");
     }
 
     #[test]

@@ -16,7 +16,9 @@
 //!   run, running it, and telling what happened;
 //! * [`smol_host`] — a smoltcp client host, the independent implementation;
 //! * [`scripted`] — a scripted raw-frame peer for tests;
-//! * [`ping_demo`] — two stacks pinging over the in-memory pair driver.
+//! * [`ping_demo`] — two stacks pinging over the in-memory pair driver;
+//! * [`bench`] — `rusty-sim bench`: Rusty and smoltcp side by side in wall
+//!   time, one thread, an in-memory link.
 //!
 //! ```
 //! use rusty_sim::{cli::RunOptions, engine, scenario::Scenario};
@@ -27,6 +29,7 @@
 //! assert!(report.requests_ok > 0 && report.bytes_corrupt == 0);
 //! ```
 
+pub mod bench;
 pub mod cli;
 pub mod cost;
 pub mod engine;

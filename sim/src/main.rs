@@ -2,6 +2,12 @@
 
 use std::process::ExitCode;
 
+/// Counts the allocations of `rusty-sim bench`'s measuring thread (and
+/// otherwise just forwards to the system allocator).
+#[global_allocator]
+static ALLOCATOR: rusty_sim::bench::alloc_count::CountingAlloc =
+    rusty_sim::bench::alloc_count::CountingAlloc;
+
 fn main() -> ExitCode {
     ExitCode::from(rusty_sim::cli::main(
         std::env::args_os(),

@@ -461,6 +461,10 @@ pub struct SmolServerCounters {
     pub closed: u64,
     /// Connections that ended before the whole response was queued.
     pub aborted: u64,
+    /// Stale duplicate SYNs of an open connection that smoltcp handed to a
+    /// listening socket (see [`SmolHttpServer::step`]); that socket went
+    /// back to listening.
+    pub stale_syns: u64,
 }
 
 /// One server socket.
@@ -571,7 +575,20 @@ impl<C: Content> SmolHttpServer<C> {
     /// Keeps `listeners` sockets listening, reads request lines, queues
     /// responses, closes answered connections and frees closed sockets.
     /// Call after the hosts settle.
+    ///
+    /// smoltcp hands an incoming segment to the first socket of its set
+    /// that accepts it, so a listening socket that sits before an open
+    /// connection's socket takes a late duplicate of that connection's SYN
+    /// and answers it as a new connection, with a new ISN; the peer's ACK
+    /// of its real connection then draws a reset from that socket that
+    /// kills the real connection (seen with a retransmitted SYN delayed
+    /// past the handshake). A stack that looks the 4-tuple up before its
+    /// listeners would have given the SYN to the open connection. Such a
+    /// socket is put back to listening here, silently (its SYN-ACK has
+    /// gone; the peer answers it with an ACK that the open connection
+    /// takes), and counted in [`SmolServerCounters::stale_syns`].
     pub fn step(&mut self, host: &mut SmolHost) {
+        self.drop_stale_syns(host);
         let listening = self.conns.iter().filter(|c| !c.established).count();
         for _ in listening..self.listeners {
             let handle = host.add_tcp_listener(self.port, self.rx_len, self.tx_len);
@@ -605,6 +622,34 @@ impl<C: Content> SmolHttpServer<C> {
                 true
             }
         });
+    }
+
+    /// Puts back to listening the sockets in SYN-RECEIVED for the remote
+    /// end of an open connection (see [`SmolHttpServer::step`]).
+    fn drop_stale_syns(&mut self, host: &mut SmolHost) {
+        let open: Vec<_> = self
+            .conns
+            .iter()
+            .filter(|c| c.established)
+            .filter_map(|c| {
+                let socket = host.tcp(c.handle);
+                let open = !matches!(socket.state(), State::Closed | State::TimeWait);
+                socket.remote_endpoint().filter(|_| open)
+            })
+            .collect();
+        for c in self.conns.iter().filter(|c| !c.established) {
+            let socket = host.tcp(c.handle);
+            let stale = socket.state() == State::SynReceived
+                && socket.remote_endpoint().is_some_and(|r| open.contains(&r));
+            if stale {
+                // Closed, then listening again: no reset goes out.
+                socket.abort();
+                socket
+                    .listen(self.port)
+                    .expect("a closed socket can listen");
+                self.counters.stale_syns += 1;
+            }
+        }
     }
 
     fn drive(&mut self, host: &mut SmolHost, i: usize) {

@@ -13,8 +13,9 @@
 //! The smoltcp side's HTTP code (`rusty_tests::smoltcp_http`) parses
 //! requests and responses on its own. A failing test prints Rusty's
 //! counters and connections, the smoltcp side's state and, when the link
-//! traces, its last frames. smoltcp 0.12 sockets that stop retransmitting
-//! their FIN are tolerated and counted (see `smoltcp_stuck`).
+//! traces, its last frames. smoltcp sockets that stop retransmitting
+//! their FIN (a flaw of smoltcp 0.12, fixed since 0.13) are tolerated and
+//! counted (see `smoltcp_stuck`); with 0.14 none has been seen.
 
 use core::fmt::Debug;
 
@@ -73,6 +74,8 @@ fn net<A: App>(link: LinkConfig, app: A) -> HttpNet<A> {
     )
     .with_limits(NetLimits {
         max_iterations: 20_000_000,
+        // Room for the sweep's deadline and the closing phase after it.
+        time_limit: Instant::from_secs(2_400),
         ..NetLimits::default()
     })
 }
@@ -123,7 +126,9 @@ fn lossy_link(seed: u64) -> LinkConfig {
 ///
 /// Rusty is not at fault in either case: it acknowledges what arrives and
 /// retransmits its own FIN. Runs accept such sockets once every response
-/// was verified, and count them.
+/// was verified, and count them. smoltcp 0.13 fixed both (the workspace
+/// now uses 0.14, and no run here has left one), so the tolerance only
+/// matters for an older smoltcp.
 fn smoltcp_stuck(state: SmolState) -> bool {
     matches!(state, SmolState::LastAck | SmolState::Closing)
 }
@@ -363,6 +368,7 @@ fn rusty_client_fetches<C: Content + Clone + Debug>(
             ok: requests,
             body_bytes: client.bytes_ok,
             closed: requests - stuck as u64,
+            stale_syns: s.stale_syns,
             ..SmolServerCounters::default()
         },
         "{}",
@@ -429,10 +435,19 @@ fn interop_smoltcp_http_under_loss_both_ways() {
 
 /// Several seeds, both directions, pages of every size (the 1.1 MB one
 /// included): loss, duplication, reordering and corruption. Cheap in
-/// virtual time, and it shakes out interleavings one seed never shows.
+/// wall time, and it shakes out interleavings one seed never shows.
+///
+/// The deadline is long in virtual time because the smoltcp server
+/// (0.14) recovers slowly from heavy loss: it keeps its backed-off
+/// retransmission timeout until a fresh RTT sample (RFC 6298 and Karn's
+/// rule; it takes none from retransmitted data and uses no timestamps
+/// here), and under 5% loss of a 64 KiB window every flight loses a
+/// segment, so its RTO reaches the 60 s ceiling and the 1.1 MB page
+/// takes up to about 800 virtual seconds (smoltcp 0.12 did not back off
+/// and stayed under 600).
 #[test]
 fn interop_smoltcp_http_seed_sweep_all_page_sizes() {
-    let deadline = Instant::from_secs(600);
+    let deadline = Instant::from_secs(1_800);
     let link = |seed| lossy_link(seed).with_corrupt(0.01);
     // Every 8th page, then the largest one.
     let largest = (0..500)

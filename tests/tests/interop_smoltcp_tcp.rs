@@ -400,12 +400,13 @@ fn rusty_client_to_smoltcp_echo(
         let app = net.a.node.app();
         app.closed || app.reset || app.connect_failed
     });
-    // smoltcp 0.12 has a known flaw (smoltcp-rs/smoltcp#1060, fixed
-    // upstream by PR #1126): a stale ACK arriving in LAST-ACK stops its
-    // retransmission timer, so if its FIN (or the ACK of its FIN) is lost
-    // after that, it never sends the FIN again and sits in LAST-ACK. Rusty
-    // then waits in FIN-WAIT-2 (it has no FIN-WAIT-2 timeout) and the net
-    // goes idle. That outcome is accepted once everything was echoed.
+    // smoltcp 0.12 had a known flaw (smoltcp-rs/smoltcp#1060, fixed by
+    // PR #1126 in 0.13; the workspace uses 0.14): a stale ACK arriving in
+    // LAST-ACK stopped its retransmission timer, so if its FIN (or the ACK
+    // of its FIN) was lost after that, it never sent the FIN again and sat
+    // in LAST-ACK. Rusty then waits in FIN-WAIT-2 (it has no FIN-WAIT-2
+    // timeout) and the net goes idle. That outcome is accepted once
+    // everything was echoed.
     let smoltcp_stuck = |net: &mut TcpNet<Client>| {
         let rusty_state = net.a.node.app().id.and_then(|id| net.a.node.state(id));
         net.b.tcp(handle).state() == SmolState::LastAck
