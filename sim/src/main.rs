@@ -5,8 +5,7 @@ use std::process::ExitCode;
 /// Counts the allocations of `rusty-sim bench`'s measuring thread (and
 /// otherwise just forwards to the system allocator).
 #[global_allocator]
-static ALLOCATOR: rusty_sim::bench::alloc_count::CountingAlloc =
-    rusty_sim::bench::alloc_count::CountingAlloc;
+static ALLOCATOR: rusty_alloc_counter::CountingAllocator = rusty_alloc_counter::CountingAllocator;
 
 fn main() -> ExitCode {
     ExitCode::from(rusty_sim::cli::main(

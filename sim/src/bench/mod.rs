@@ -10,9 +10,7 @@
 //! * [`rusty`] — Rusty's [`HttpServer`](rusty_stack::apps::HttpServer) and
 //!   [`HttpLoadClient`](rusty_stack::apps::HttpLoadClient) on two
 //!   [`Stack`](rusty_stack::tcp::Stack)s over [`rusty_stack::pair`];
-//! * [`smoltcp`] — both ends smoltcp, over a device pair of the same kind;
-//! * [`alloc_count`] — the counting allocator the `rusty-sim` binary
-//!   installs, to count heap allocations per request.
+//! * [`smoltcp`] — both ends smoltcp, over a device pair of the same kind.
 //!
 //! # Time
 //!
@@ -35,7 +33,6 @@
 //! measured). Failed requests and corrupt bytes are counted over the whole
 //! run.
 
-pub mod alloc_count;
 pub mod rusty;
 pub mod smoltcp;
 
@@ -399,7 +396,10 @@ fn measure<P: BenchPair>(config: &BenchConfig, mut pair: P) -> Result<BenchRepor
     let virtual_before = pair.virtual_ns();
     let cpu_before = thread_cpu_time();
     let wall_before = WallInstant::now();
-    alloc_count::start();
+    let allocs_before = (
+        rusty_alloc_counter::thread_allocations(),
+        rusty_alloc_counter::thread_allocated_bytes(),
+    );
     let measured = match config.stop {
         Stop::Requests(n) => {
             let target = before.completed().saturating_add(n);
@@ -414,7 +414,10 @@ fn measure<P: BenchPair>(config: &BenchConfig, mut pair: P) -> Result<BenchRepor
             })
         }
     };
-    let allocs = alloc_count::stop();
+    let allocs = (
+        rusty_alloc_counter::thread_allocations() - allocs_before.0,
+        rusty_alloc_counter::thread_allocated_bytes() - allocs_before.1,
+    );
     let wall_s = wall_before.elapsed().as_secs_f64();
     let cpu_s = match (cpu_before, thread_cpu_time()) {
         (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64(),
@@ -438,7 +441,7 @@ fn measure<P: BenchPair>(config: &BenchConfig, mut pair: P) -> Result<BenchRepor
         }
     };
     let per_s = |x: f64| if wall_s > 0.0 { x / wall_s } else { 0.0 };
-    let counted = alloc_count::installed();
+    let counted = rusty_alloc_counter::is_installed();
     Ok(BenchReport {
         stack: config.stack,
         conns: config.conns,
@@ -449,14 +452,14 @@ fn measure<P: BenchPair>(config: &BenchConfig, mut pair: P) -> Result<BenchRepor
         gbps: per_s(bytes as f64 * 8.0) / 1e9,
         us_cpu_per_req: per_req(cpu_s * 1e6),
         frames_per_req: per_req(frames as f64),
-        allocs_per_req: counted.then(|| per_req(allocs.allocs as f64)),
+        allocs_per_req: counted.then(|| per_req(allocs.0 as f64)),
         requests_failed: end.failed,
         bytes_corrupt: end.bytes_corrupt,
         requests_ok: after.ok - before.ok,
         bytes,
         frames,
-        allocs: counted.then_some(allocs.allocs),
-        alloc_bytes: counted.then_some(allocs.bytes),
+        allocs: counted.then_some(allocs.0),
+        alloc_bytes: counted.then_some(allocs.1),
         warmup_requests: before.completed(),
         virtual_s,
         link_drops: end.link_drops,

@@ -106,12 +106,13 @@ impl RustyPair {
         let pages = Pages::Thesis(rusty_fixtures::page_set());
         let (ds, dc) = pair(&pair_config(config.conns));
         let cidr = |ip| Ipv4Cidr::new(ip, 24).ok_or("bad prefix");
-        let mut is = InterfaceConfig::new(ds.mac(), cidr(SERVER_IP)?);
-        let mut ic = InterfaceConfig::new(dc.mac(), cidr(CLIENT_IP)?);
+        let mut is = InterfaceConfig::new(cidr(SERVER_IP)?);
+        let mut ic = InterfaceConfig::new(cidr(CLIENT_IP)?);
         is.announce = false;
         ic.announce = false;
         let now = Instant::ZERO;
         let mut server = Stack::new(
+            &ds.capabilities(),
             is,
             tcp_config(config.conns, true),
             HttpServer::new(pages),
@@ -124,6 +125,7 @@ impl RustyPair {
             ..HttpClientConfig::new(SERVER_IP, HTTP_PORT)
         };
         let mut client = Stack::new(
+            &dc.capabilities(),
             ic,
             tcp_config(config.conns, false),
             HttpLoadClient::new(client_config, pages),

@@ -29,16 +29,19 @@ thread_local! {
     /// Allocations made by this thread so far. `const`-initialised, so
     /// touching it never allocates (which would recurse).
     static COUNT: Cell<u64> = const { Cell::new(0) };
+    /// Bytes those allocations asked for.
+    static BYTES: Cell<u64> = const { Cell::new(0) };
 }
 
 /// The counting allocator; see the [crate documentation](crate).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CountingAllocator;
 
-fn count_one() {
+fn count_one(bytes: usize) {
     // `try_with`: during thread teardown the slot may be gone; not counting
     // then is harmless.
     let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+    let _ = BYTES.try_with(|c| c.set(c.get() + bytes as u64));
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator, which
@@ -46,13 +49,13 @@ fn count_one() {
 // `Cell` and never allocates.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
+        count_one(layout.size());
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
+        count_one(layout.size());
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc_zeroed(layout) }
     }
@@ -63,7 +66,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
+        count_one(new_size);
         // SAFETY: same contract as our caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -73,6 +76,12 @@ unsafe impl GlobalAlloc for CountingAllocator {
 /// allocator is not installed).
 pub fn thread_allocations() -> u64 {
     COUNT.try_with(Cell::get).unwrap_or(0)
+}
+
+/// Bytes the calling thread's allocations asked for since it started
+/// (a reallocation counts its new size).
+pub fn thread_allocated_bytes() -> u64 {
+    BYTES.try_with(Cell::get).unwrap_or(0)
 }
 
 /// Runs `f` and returns its result with the number of allocations the
