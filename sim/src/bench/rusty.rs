@@ -75,11 +75,12 @@ pub fn pair_config(conns: u32) -> PairConfig {
     // 128 bytes: handshakes, ACKs, requests. 256 to 1024: the last,
     // short segment of a response, one per connection at most. 1664:
     // full-sized segments.
-    counts[0] = frames;
+    // One pool serves both ends, hence twice the frames.
+    counts[0] = 2 * frames;
     for c in &mut counts[1..4] {
-        *c = conns as usize + 256;
+        *c = 2 * (conns as usize + 256);
     }
-    counts[4] = frames;
+    counts[4] = 2 * frames;
     PairConfig {
         mtu: 1500,
         pool: PoolConfig {
@@ -87,6 +88,8 @@ pub fn pair_config(conns: u32) -> PairConfig {
             chaining: false,
         },
         queue_capacity: frames,
+        // Frames cross by hand-over, as smoltcp's device pair does here.
+        shared_pool: true,
         ..PairConfig::default()
     }
 }

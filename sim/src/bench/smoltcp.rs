@@ -180,7 +180,7 @@ struct RxToken<'a> {
     free: &'a RefCell<Vec<Box<[u8]>>>,
 }
 
-/// Room to write a frame that is then copied to the other end.
+/// Room to write a frame that is then handed to the other end.
 struct TxToken<'a> {
     tx: &'a mut VecDeque<Frame>,
     capacity: usize,
@@ -199,30 +199,11 @@ impl phy::RxToken for RxToken<'_> {
     }
 }
 
-/// Copies `bytes` into a pool buffer queued on `tx`, or counts a drop
-/// when `tx` is full.
-fn deliver(
-    tx: &mut VecDeque<Frame>,
-    capacity: usize,
-    free: &RefCell<Vec<Box<[u8]>>>,
-    peer_dropped: &mut u64,
-    bytes: &[u8],
-) {
-    if tx.len() >= capacity {
-        *peer_dropped += 1;
-        return;
-    }
-    let len = bytes.len();
-    let pooled = free.borrow_mut().pop();
-    let mut buf = match pooled {
-        Some(buf) if buf.len() >= len => buf,
-        _ => vec![0u8; len.max(MAX_FRAME)].into_boxed_slice(),
-    };
-    buf[..len].copy_from_slice(bytes);
-    tx.push_back(Frame { buf, len });
-}
-
 impl phy::TxToken for TxToken<'_> {
+    /// smoltcp writes the frame straight into a pool buffer, which is then
+    /// handed to the other end as it is (no copy), as Rusty's pair driver
+    /// does with a shared pool. With the other end's queue full the frame
+    /// is written into scratch space and dropped.
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let TxToken {
             tx,
@@ -233,19 +214,21 @@ impl phy::TxToken for TxToken<'_> {
             peer_dropped,
         } = self;
         *sent += 1;
-        match scratch.get_mut(..len) {
-            Some(frame) => {
-                let result = f(frame);
-                deliver(tx, capacity, free, peer_dropped, frame);
-                result
-            }
-            None => {
-                let mut big = vec![0u8; len];
-                let result = f(&mut big);
-                deliver(tx, capacity, free, peer_dropped, &big);
-                result
-            }
+        if tx.len() >= capacity {
+            *peer_dropped += 1;
+            return match scratch.get_mut(..len) {
+                Some(frame) => f(frame),
+                None => f(&mut vec![0u8; len]),
+            };
         }
+        let pooled = free.borrow_mut().pop();
+        let mut buf = match pooled {
+            Some(buf) if buf.len() >= len => buf,
+            _ => vec![0u8; len.max(MAX_FRAME)].into_boxed_slice(),
+        };
+        let result = f(&mut buf[..len]);
+        tx.push_back(Frame { buf, len });
+        result
     }
 }
 
