@@ -356,6 +356,9 @@ struct Worker {
     idle_timeout: Duration,
     /// Scratch buffer for reads.
     scratch: Box<[u8]>,
+    /// Input buffers of closed connections, for new ones: no allocation
+    /// per connection once warm.
+    spare_inputs: Vec<Vec<u8>>,
 }
 
 impl Worker {
@@ -374,6 +377,7 @@ impl Worker {
             counters,
             idle_timeout,
             scratch: vec![0; 16 * 1024].into(),
+            spare_inputs: Vec::new(),
         })
     }
 
@@ -427,7 +431,7 @@ impl Worker {
             bump(&self.counters.connections);
             self.conns[slot] = Some(Conn {
                 stream,
-                input: Vec::new(),
+                input: self.spare_inputs.pop().unwrap_or_default(),
                 out: None,
                 draining: false,
                 last_active: now,
@@ -452,7 +456,9 @@ impl Worker {
                 }
                 // Dropping the stream closes it, which also removes it from
                 // the epoll set.
-                self.conns[slot] = None;
+                if let Some(conn) = self.conns[slot].take() {
+                    self.recycle(conn.input);
+                }
                 self.free.push(slot);
             }
         }
@@ -474,7 +480,7 @@ impl Worker {
                         return Turn::Failed;
                     }
                     conn.draining = true;
-                    conn.input = Vec::new();
+                    conn.input.clear();
                 }
                 continue;
             }
@@ -506,6 +512,14 @@ impl Worker {
                 Ok(None) => return Turn::Wait,
                 Err(_) => return Turn::Failed,
             }
+        }
+    }
+
+    /// Keeps an input buffer of a closed connection for a later one.
+    fn recycle(&mut self, mut input: Vec<u8>) {
+        if input.capacity() <= 2 * request::MAX_HEAD && self.spare_inputs.len() < 4096 {
+            input.clear();
+            self.spare_inputs.push(input);
         }
     }
 
