@@ -382,7 +382,7 @@ for c in "${concurrency[@]}"; do
     }')
   lf() { field "$1" "$linux"; }
 
-  rusty_us="" rusty_rps="" ratio="" rusty_note="unavailable"
+  rusty_us="" rusty_rps="" ratio="" ratio_attributed="" rusty_note="unavailable"
   if [ "$rusty_available" = 1 ]; then
     log "concurrency $c: rusty-sim bench --stack rusty --conns $c${rusty_requests:+ --requests $rusty_requests}"
     if out=$("$sim_bin" bench --stack rusty --conns "$c" ${rusty_requests:+--requests "$rusty_requests"} --json 2>"$work/bench.err"); then
@@ -396,6 +396,7 @@ for c in "${concurrency[@]}"; do
         [ "${rusty_failed:-0}" = 0 ] && [ "${rusty_corrupt:-0}" = 0 ] ||
           rusty_note="failed=$rusty_failed corrupt=$rusty_corrupt"
         ratio=$(awk -v l="$(lf us)" -v r="$rusty_us" 'BEGIN { if (r > 0) printf "%.2f", l / r }')
+        ratio_attributed=$(awk -v l="$(lf us_attributed)" -v r="$rusty_us" 'BEGIN { if (r > 0) printf "%.2f", l / r }')
       else
         rusty_note="no us_cpu_per_req in its output"
       fi
@@ -405,9 +406,11 @@ for c in "${concurrency[@]}"; do
     [ "$rusty_note" = ok ] || { is_ci && die "rusty-sim bench at concurrency $c: $rusty_note"; log "warning: rusty-sim bench at concurrency $c: $rusty_note"; }
   fi
 
-  rows_text+=("$(printf '%6s %10s %10s %8s %8s %8s %6s %8s %6s %7s %10s %8s' \
+  rusty_text=-
+  [ -z "$rusty_us" ] || rusty_text=$(awk -v r="$rusty_us" 'BEGIN { printf "%.2f", r }')
+  rows_text+=("$(printf '%6s %10s %10s %8s %8s %8s %6s %8s %6s %7s %9s %12s %11s' \
     "$c" "$(lf rps)" "$(lf us)" "$(lf us_user)" "$(lf us_system)" "$(lf us_softirq)" "$(lf us_other)" "$(lf us_attributed)" \
-    "$(lf background_pct)" "$errors" "${rusty_us:--}" "${ratio:--}")")
+    "$(lf background_pct)" "$errors" "$rusty_text" "${ratio:--}" "${ratio_attributed:--}")")
   num() { if [ -n "$1" ]; then echo "$1"; else echo null; fi; }
   rows_json+=("{\"concurrency\": $c, \"wrk_threads\": $threads, \"requests\": $requests, \"wall_s\": $(lf wall_s), \
 \"rps\": $(lf rps), \"cpu_s\": $(lf cpu_s), \"user_s\": $(lf user_s), \"system_s\": $(lf system_s), \
@@ -417,7 +420,7 @@ for c in "${concurrency[@]}"; do
 \"server_cpu_s\": $(lf server_cpu_s), \"wrk_cpu_s\": $(lf wrk_cpu_s), \"us_attributed_per_req\": $(lf us_attributed), \"latency_p50_us\": $p50_us, \"latency_p99_us\": $p99_us, \
 \"errors\": {\"connect\": $errors_connect, \"read\": $errors_read, \"write\": $errors_write, \"status\": $errors_status, \"timeout\": $errors_timeout}, \
 \"rusty_us_cpu_per_req\": $(num "$rusty_us"), \"rusty_rps\": $(num "$rusty_rps"), \"rusty\": $(json_string "$rusty_note"), \
-\"ratio_linux_rusty\": $(num "$ratio")}")
+\"ratio_linux_rusty\": $(num "$ratio"), \"ratio_attributed_linux_rusty\": $(num "$ratio_attributed")}")
 done
 
 # --- report -------------------------------------------------------------------
@@ -435,9 +438,10 @@ else
   echo "Linux $kernel TCP over veth ($cpus CPUs, server $cpus workers, wrk in the other namespace), one request per connection, ${duration} s per level"
   echo "offloads: $(printf '%s; ' "${offloads[@]}" | sed 's/; $//')"
   echo "CPU per completed request, in us: whole machine from /proc/stat (USER_HZ $hz) during the wrk run (us/req = user + sys + softirq + other);"
-  echo "  attrib = server + wrk processes + all softirq/irq (less sensitive to other load); bg% = load just before, in % of one CPU"
-  printf '%6s %10s %10s %8s %8s %8s %6s %8s %6s %7s %10s %8s\n' \
-    conns req/s us/req user sys softirq other attrib bg% errors rusty_us linux/rusty
+  echo "  attrib = server + wrk processes + all softirq/irq (less sensitive to other load); bg% = load just before, in % of one CPU;"
+  echo "  rusty_us = us_cpu_per_req of rusty-sim bench --stack rusty (both ends, one thread, process CPU)"
+  printf '%6s %10s %10s %8s %8s %8s %6s %8s %6s %7s %9s %12s %11s\n' \
+    conns req/s us/req user sys softirq other attrib bg% errors rusty_us linux/rusty attrib/rusty
   for row in "${rows_text[@]}"; do echo "$row"; done
   [ "$rusty_available" = 1 ] || echo "Rusty: unavailable ($sim_bin has no 'bench' command)"
 fi
