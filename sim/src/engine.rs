@@ -13,7 +13,7 @@ use std::io::BufWriter;
 
 use rusty_stack::apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer};
 use rusty_stack::buf::PoolConfig;
-use rusty_stack::rss::MICROSOFT_RSS_KEY;
+use rusty_stack::nic::rss::MICROSOFT_RSS_KEY;
 use rusty_stack::tcp::TcpConfig;
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};

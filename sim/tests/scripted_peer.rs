@@ -11,7 +11,7 @@ use rusty_sim::workload::BulkServer;
 use rusty_sim::world::World;
 use rusty_stack::buf::PoolConfig;
 use rusty_stack::iface::DropReason;
-use rusty_stack::rss::MICROSOFT_RSS_KEY;
+use rusty_stack::nic::rss::MICROSOFT_RSS_KEY;
 use rusty_stack::tcp::TcpConfig;
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};

@@ -4,7 +4,7 @@
 //! network processors (Tilera TILE-Gx mPIPE) that also runs on a simulated
 //! multi-core NIC with virtual time.
 //!
-//! The stack is a sans-IO state machine: a [`driver::Driver`] hands it frames
+//! The stack is a sans-IO state machine: a [`nic::Driver`] hands it frames
 //! and the current [`time::Instant`]; it answers with frames to transmit.
 //! It never reads a clock or an RNG, and allocates nothing per packet.
 //!
@@ -16,8 +16,9 @@
 //!   accumulator, incremental updates, and precomputed prefix-sum tables;
 //! * [`wire`] — typed views and `Repr`s for Ethernet, ARP, IPv4, ICMP, TCP;
 //! * [`timer`] — an allocation-free hierarchical timer wheel;
-//! * [`driver`] — the driver trait, and [`pair`], an in-memory pair of
-//!   drivers for tests;
+//! * [`nic`] — the driver trait and capabilities, [`nic::pair`], an
+//!   in-memory pair of drivers for tests, and [`nic::rss`], the NIC's flow
+//!   hash;
 //! * [`iface`] — the per-core stack: ARP, IPv4, ICMP, with drop counters.
 // `unsafe` is denied everywhere but in `buf::region`, the one module that
 // lends buffer memory to frames (its soundness argument is in its docs).
@@ -27,11 +28,9 @@ pub mod apps;
 pub mod buf;
 pub mod checksum;
 pub mod cursor;
-pub mod driver;
 pub mod iface;
-pub mod pair;
+pub mod nic;
 pub mod prefix_sum;
-pub mod rss;
 pub mod tcp;
 pub mod time;
 pub mod timer;

@@ -3,9 +3,9 @@
 //! are checked with etherparse, an independent parser.
 
 use rusty_stack::buf::Frame;
-use rusty_stack::driver::Driver;
 use rusty_stack::iface::{DropReason, IfaceEvent, Interface, InterfaceConfig};
-use rusty_stack::pair::{pair, PairConfig, PairDriver};
+use rusty_stack::nic::pair::{pair, PairConfig, PairDriver};
+use rusty_stack::nic::Driver;
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 

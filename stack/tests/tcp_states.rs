@@ -5,9 +5,9 @@
 
 mod support;
 
-use rusty_stack::driver::Driver;
 use rusty_stack::iface::InterfaceConfig;
-use rusty_stack::pair::{pair, PairConfig, PairDriver};
+use rusty_stack::nic::pair::{pair, PairConfig, PairDriver};
+use rusty_stack::nic::Driver;
 use rusty_stack::tcp::{Stack, State, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{

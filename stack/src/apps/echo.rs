@@ -19,9 +19,9 @@
 //!
 //! ```
 //! use rusty_stack::apps::EchoServer;
-//! use rusty_stack::driver::Driver;
+//! use rusty_stack::nic::Driver;
 //! use rusty_stack::iface::InterfaceConfig;
-//! use rusty_stack::pair::{pair, PairConfig};
+//! use rusty_stack::nic::pair::{pair, PairConfig};
 //! use rusty_stack::tcp::{App, ConnRef, Stack, StaticWriter, TcpConfig};
 //! use rusty_stack::cursor::Cursor;
 //! use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};

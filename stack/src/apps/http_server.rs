@@ -20,9 +20,9 @@
 //!
 //! ```
 //! use rusty_stack::apps::{Content, HttpClientConfig, HttpLoadClient, HttpServer, Page};
-//! use rusty_stack::driver::Driver;
+//! use rusty_stack::nic::Driver;
 //! use rusty_stack::iface::InterfaceConfig;
-//! use rusty_stack::pair::{pair, PairConfig};
+//! use rusty_stack::nic::pair::{pair, PairConfig};
 //! use rusty_stack::prefix_sum::PrefixSums;
 //! use rusty_stack::tcp::{Stack, TcpConfig};
 //! use rusty_stack::time::Duration;

@@ -27,7 +27,7 @@ pub use self::counters::{Counters, DropReason};
 use crate::buf::Frame;
 use crate::checksum;
 use crate::cursor::{Cursor, CursorMut};
-use crate::driver::{Capabilities, Driver};
+use crate::nic::{Capabilities, Driver};
 use crate::time::{Duration, Instant};
 use crate::wire::{
     arp, ethernet, icmp, ipv4, ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame,

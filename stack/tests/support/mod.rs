@@ -5,9 +5,9 @@
 use std::rc::Rc;
 
 use rusty_stack::cursor::{Cursor, CursorMut};
-use rusty_stack::driver::{Capabilities, Driver};
 use rusty_stack::iface::InterfaceConfig;
-use rusty_stack::pair::{pair, CapturedFrame, PairConfig, PairDriver};
+use rusty_stack::nic::pair::{pair, CapturedFrame, PairConfig, PairDriver};
+use rusty_stack::nic::{Capabilities, Driver};
 use rusty_stack::tcp::{App, ConnRef, Connect, Stack, TcpConfig, Writer};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::pretty::Tracer;

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use crate::buf::{BufPool, Frame, PoolConfig};
-use crate::driver::{Capabilities, Driver, TxFull};
+use crate::nic::{Capabilities, Driver, TxFull};
 use crate::time::{Duration, Instant};
 use crate::wire::MacAddr;
 
