@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::BufWriter;
 
 use rusty_stack::apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer};
-use rusty_stack::buf::PoolConfig;
+use rusty_stack::mem::buf::PoolConfig;
 use rusty_stack::nic::rss::MICROSOFT_RSS_KEY;
 use rusty_stack::tcp::TcpConfig;
 use rusty_stack::time::{Duration, Instant};

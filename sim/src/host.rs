@@ -13,8 +13,8 @@
 
 use std::collections::VecDeque;
 
-use rusty_stack::buf::PoolConfig;
 use rusty_stack::iface::{Counters, IfaceEvent, InterfaceConfig};
+use rusty_stack::mem::buf::PoolConfig;
 use rusty_stack::nic::rss::RssTable;
 use rusty_stack::tcp::{App, Stack, TcpConfig, TcpCounters};
 use rusty_stack::time::{Duration, Instant};

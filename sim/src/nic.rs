@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 
-use rusty_stack::buf::{BufPool, Frame, PoolConfig};
+use rusty_stack::mem::buf::{BufPool, Frame, PoolConfig};
 use rusty_stack::nic::rss::RssTable;
 use rusty_stack::nic::{Capabilities, Driver, FlowSteering, FlowTuple, TxFull};
 use rusty_stack::wire::{Ipv4Addr, MacAddr};

@@ -10,30 +10,29 @@
 //!
 //! Layout:
 //! * [`time`] — driver-supplied instants and durations;
-//! * [`buf`] and [`cursor`] — NIC buffers of the mPIPE size classes, chained
-//!   frames, and zero-copy cursors over them;
+//! * [`mem`] — fixed-capacity memory: [`mem::buf`], NIC buffers of the
+//!   mPIPE size classes and chained frames, [`mem::cursor`], zero-copy
+//!   cursors over them, and [`mem::timer`], an allocation-free
+//!   hierarchical timer wheel;
 //! * [`checksum`] and [`prefix_sum`] — the Internet checksum with a 64-bit
 //!   accumulator, incremental updates, and precomputed prefix-sum tables;
 //! * [`wire`] — typed views and `Repr`s for Ethernet, ARP, IPv4, ICMP, TCP;
-//! * [`timer`] — an allocation-free hierarchical timer wheel;
 //! * [`nic`] — the driver trait and capabilities, [`nic::pair`], an
 //!   in-memory pair of drivers for tests, and [`nic::rss`], the NIC's flow
 //!   hash;
 //! * [`iface`] — the per-core stack: ARP, IPv4, ICMP, with drop counters.
-// `unsafe` is denied everywhere but in `buf::region`, the one module that
+// `unsafe` is denied everywhere but in `mem::buf::region`, the one module that
 // lends buffer memory to frames (its soundness argument is in its docs).
 #![deny(unsafe_code)]
 
 pub mod apps;
-pub mod buf;
 pub mod checksum;
-pub mod cursor;
 pub mod iface;
+pub mod mem;
 pub mod nic;
 pub mod prefix_sum;
 pub mod tcp;
 pub mod time;
-pub mod timer;
 pub mod wire;
 
 /// The README's Rust examples, compiled and run as doctests.

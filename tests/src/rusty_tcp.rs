@@ -3,9 +3,9 @@
 
 use std::rc::Rc;
 
-use rusty_stack::buf::PoolConfig;
-use rusty_stack::cursor::CursorMut;
 use rusty_stack::iface::InterfaceConfig;
+use rusty_stack::mem::buf::PoolConfig;
+use rusty_stack::mem::cursor::CursorMut;
 use rusty_stack::nic::Driver;
 use rusty_stack::tcp::{App, Stack, TcpConfig, Writer};
 use rusty_stack::time::Instant;

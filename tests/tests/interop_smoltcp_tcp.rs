@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use rusty_stack::cursor::Cursor;
+use rusty_stack::mem::cursor::Cursor;
 use rusty_stack::tcp::{App, ConnId, ConnRef, Connect, SendError, Stack, State, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};

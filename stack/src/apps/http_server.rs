@@ -63,7 +63,7 @@ use arrayvec::ArrayVec;
 
 use super::http::{decimal, RequestLineParser};
 use super::{sum_slice, write_slice, Content, Page};
-use crate::cursor::{Cursor, CursorMut};
+use crate::mem::cursor::{Cursor, CursorMut};
 use crate::tcp::{App, ConnRef, SendError, Writer};
 
 /// Capacity of an inline response head.

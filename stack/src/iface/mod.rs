@@ -24,9 +24,9 @@ use tracing::{debug, trace};
 pub use self::arp_cache::{ArpCache, ArpCacheFull};
 pub use self::counters::{Counters, DropReason};
 
-use crate::buf::Frame;
 use crate::checksum;
-use crate::cursor::{Cursor, CursorMut};
+use crate::mem::buf::Frame;
+use crate::mem::cursor::{Cursor, CursorMut};
 use crate::nic::{Capabilities, Driver};
 use crate::time::{Duration, Instant};
 use crate::wire::{
@@ -718,7 +718,7 @@ impl Interface {
         driver: &mut D,
         dst_mac: MacAddr,
         ip: &Ipv4Repr,
-        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::cursor::CursorError>,
+        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
     ) -> Result<Frame, DropReason> {
         if ipv4::HEADER_LEN + ip.payload_len > self.mtu {
             return Err(DropReason::TxTooBig);
@@ -764,7 +764,7 @@ impl Interface {
         dst: Ipv4Addr,
         protocol: IpProtocol,
         payload_len: usize,
-        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::cursor::CursorError>,
+        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
     ) -> Result<(), DropReason> {
         let result = self.send_ipv4_inner(driver, now, dst, protocol, payload_len, fill);
         if let Err(reason) = result {
@@ -780,7 +780,7 @@ impl Interface {
         dst: Ipv4Addr,
         protocol: IpProtocol,
         payload_len: usize,
-        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::cursor::CursorError>,
+        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
     ) -> Result<(), DropReason> {
         let next_hop = self.next_hop(dst)?;
         let ip = self.ipv4_repr(dst, protocol, payload_len);

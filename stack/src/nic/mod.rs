@@ -6,7 +6,7 @@
 //! mPIPE NotifRing and eDMA ring on a TILE-Gx, a simulated NIC queue in the
 //! simulator, an in-memory [`pair`] in tests. Drivers only move
 //! frames, which are descriptors of buffers in memory the driver owns
-//! ([`crate::buf::Frame`]); the stack does all protocol work. What the
+//! ([`crate::mem::buf::Frame`]); the stack does all protocol work. What the
 //! stack needs to know about the NIC it reads once, at construction, from
 //! the driver's [`Capabilities`].
 //!
@@ -24,7 +24,7 @@ pub mod rss;
 use core::fmt;
 
 use self::rss::RssTable;
-use crate::buf::Frame;
+use crate::mem::buf::Frame;
 use crate::wire::{ethernet, ipv4, tcp, Ipv4Addr, MacAddr};
 
 /// Index of a NIC receive queue (one per core).

@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use crate::buf::{BufPool, Frame, PoolConfig};
+use crate::mem::buf::{BufPool, Frame, PoolConfig};
 use crate::nic::{Capabilities, Driver, TxFull};
 use crate::time::{Duration, Instant};
 use crate::wire::MacAddr;

@@ -16,7 +16,7 @@
 //! [`App::on_remote_close`] ride on the ACK of the segment that triggered
 //! them.
 
-use crate::cursor::{Cursor, CursorMut};
+use crate::mem::cursor::{Cursor, CursorMut};
 use crate::time::Instant;
 use crate::wire::Ipv4Addr;
 

@@ -23,12 +23,12 @@ use super::scoreboard::{NextSegKind, Scoreboard};
 use super::table::{FlowKey, FlowTable};
 use super::tcb::{ConnHandle, State, Tcb, TimerKey, TimerKind};
 use super::time_wait::{TimeWaitEntry, TimeWaitRing};
-use crate::buf::Frame;
 use crate::checksum::{pseudo_header_sum, Checksum};
 use crate::iface::{DropReason, IfaceEvent, Interface, InterfaceConfig, IpDatagram};
+use crate::mem::buf::Frame;
+use crate::mem::timer::TimerWheel;
 use crate::nic::{Capabilities, Driver, FlowSteering, FlowTuple, QueueId};
 use crate::time::{Duration, Instant};
-use crate::timer::TimerWheel;
 use crate::wire::{tcp as tcp_wire, IpProtocol, Ipv4Addr, TcpFlags, TcpRepr, TcpSeqNumber};
 
 /// What the connection table points at.
@@ -2143,7 +2143,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         app: &mut A,
         iface: &mut Interface,
         driver: &mut D,
-        id: crate::timer::TimerId,
+        id: crate::mem::timer::TimerId,
         key: TimerKey,
         now: Instant,
     ) {

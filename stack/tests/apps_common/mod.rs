@@ -6,8 +6,8 @@
 use std::rc::Rc;
 
 use rusty_stack::apps::Page;
-use rusty_stack::cursor::{Cursor, CursorMut};
 use rusty_stack::iface::InterfaceConfig;
+use rusty_stack::mem::cursor::{Cursor, CursorMut};
 use rusty_stack::nic::pair::{pair, PairConfig, PairDriver};
 use rusty_stack::nic::Driver;
 use rusty_stack::prefix_sum::PrefixSums;

@@ -4,8 +4,8 @@
 
 use std::rc::Rc;
 
-use rusty_stack::cursor::{Cursor, CursorMut};
 use rusty_stack::iface::InterfaceConfig;
+use rusty_stack::mem::cursor::{Cursor, CursorMut};
 use rusty_stack::nic::pair::{pair, CapturedFrame, PairConfig, PairDriver};
 use rusty_stack::nic::{Capabilities, Driver};
 use rusty_stack::tcp::{App, ConnRef, Connect, Stack, TcpConfig, Writer};
