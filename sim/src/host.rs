@@ -13,10 +13,11 @@
 
 use std::collections::VecDeque;
 
-use rusty_stack::iface::{Counters, IfaceEvent, InterfaceConfig};
+use rusty_stack::iface::{IfaceEvent, InterfaceConfig};
 use rusty_stack::mem::buf::PoolConfig;
 use rusty_stack::nic::rss::RssTable;
-use rusty_stack::tcp::{App, Stack, TcpConfig, TcpCounters};
+use rusty_stack::stats::{IfaceCounters, TcpCounters};
+use rusty_stack::tcp::{App, Stack, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 
@@ -65,7 +66,7 @@ pub trait HostModel {
     /// Statistics of `core`.
     fn core_stats(&self, core: usize) -> CoreStats;
     /// Interface counters of all cores, merged.
-    fn iface_counters(&self) -> Counters;
+    fn iface_counters(&self) -> IfaceCounters;
     /// TCP counters of all cores, merged.
     fn tcp_counters(&self) -> TcpCounters;
     /// NIC counters of all ports, merged.
@@ -369,8 +370,8 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         self.cores[core].stats
     }
 
-    fn iface_counters(&self) -> Counters {
-        let mut total = Counters::default();
+    fn iface_counters(&self) -> IfaceCounters {
+        let mut total = IfaceCounters::default();
         for stack in self.all_stacks() {
             total.merge(stack.iface().counters());
         }

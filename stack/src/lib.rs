@@ -20,7 +20,8 @@
 //! * [`nic`] — the driver trait and capabilities, [`nic::pair`], an
 //!   in-memory pair of drivers for tests, and [`nic::rss`], the NIC's flow
 //!   hash;
-//! * [`iface`] — the per-core stack: ARP, IPv4, ICMP, with drop counters.
+//! * [`iface`] — the per-core stack: ARP, IPv4, ICMP;
+//! * [`stats`] — the drop reasons and counters of every layer.
 // `unsafe` is denied everywhere but in `mem::buf::region`, the one module that
 // lends buffer memory to frames (its soundness argument is in its docs).
 #![deny(unsafe_code)]
@@ -31,6 +32,7 @@ pub mod iface;
 pub mod mem;
 pub mod nic;
 pub mod prefix_sum;
+pub mod stats;
 pub mod tcp;
 pub mod time;
 pub mod wire;

@@ -2,10 +2,11 @@
 //! echo, retries, and drop counting for malformed input. Frames on the wire
 //! are checked with etherparse, an independent parser.
 
-use rusty_stack::iface::{DropReason, IfaceEvent, Interface, InterfaceConfig};
+use rusty_stack::iface::{IfaceEvent, Interface, InterfaceConfig};
 use rusty_stack::mem::buf::Frame;
 use rusty_stack::nic::pair::{pair, PairConfig, PairDriver};
 use rusty_stack::nic::Driver;
+use rusty_stack::stats::DropReason;
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 

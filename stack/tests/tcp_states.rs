@@ -648,7 +648,7 @@ fn paws_drops_segments_with_old_timestamps() {
         b.stack
             .iface()
             .counters()
-            .drops(rusty_stack::iface::DropReason::TcpPaws),
+            .drops(rusty_stack::stats::DropReason::TcpPaws),
         1
     );
     // A newer timestamp is accepted again.

@@ -15,19 +15,18 @@
 //! Nothing allocates after [`Interface::new`].
 
 mod arp_cache;
-mod counters;
 
 use std::collections::VecDeque;
 
 use tracing::{debug, trace};
 
 pub use self::arp_cache::{ArpCache, ArpCacheFull};
-pub use self::counters::{Counters, DropReason};
 
 use crate::checksum;
 use crate::mem::buf::Frame;
 use crate::mem::cursor::{Cursor, CursorMut};
 use crate::nic::{Capabilities, Driver};
+use crate::stats::{DropReason, IfaceCounters};
 use crate::time::{Duration, Instant};
 use crate::wire::{
     arp, ethernet, icmp, ipv4, ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame,
@@ -158,7 +157,7 @@ pub struct Interface {
     pending: VecDeque<PendingFrame>,
     resolving: Vec<Resolving>,
     events: VecDeque<IfaceEvent>,
-    counters: Counters,
+    counters: IfaceCounters,
     announced: bool,
     next_ident: u16,
 }
@@ -178,7 +177,7 @@ impl Interface {
             pending: VecDeque::with_capacity(pending_capacity),
             resolving: Vec::with_capacity(pending_capacity),
             events: VecDeque::with_capacity(config.event_capacity.max(1)),
-            counters: Counters::default(),
+            counters: IfaceCounters::default(),
             announced: !config.announce,
             next_ident: 1,
             config,
@@ -206,12 +205,12 @@ impl Interface {
     }
 
     /// Traffic and drop counters.
-    pub fn counters(&self) -> &Counters {
+    pub fn counters(&self) -> &IfaceCounters {
         &self.counters
     }
 
     /// Counters, for upper layers that count their own drops.
-    pub fn counters_mut(&mut self) -> &mut Counters {
+    pub fn counters_mut(&mut self) -> &mut IfaceCounters {
         &mut self.counters
     }
 

@@ -4,7 +4,6 @@
 pub mod app;
 pub mod config;
 pub mod congestion;
-pub mod counters;
 pub mod isn;
 pub mod reassembly;
 pub mod rtt;
@@ -16,6 +15,5 @@ pub mod time_wait;
 
 pub use self::app::{App, ConnId, ConnOps, ConnRef, Connect, SendError, StaticWriter, Writer};
 pub use self::config::TcpConfig;
-pub use self::counters::TcpCounters;
 pub use self::stack::{ConnInfo, ConnectError, ListenError, Stack};
 pub use self::tcb::State;

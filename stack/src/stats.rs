@@ -1,7 +1,13 @@
-//! Counters the stack keeps: traffic totals and one counter per drop reason.
+//! The drop reasons and counters of every layer.
 //!
-//! Every frame the stack refuses is counted under exactly one
-//! [`DropReason`], so reports can say why traffic was lost.
+//! * [`DropReason`] — why a frame (or a datagram, or a segment) was
+//!   dropped. Every frame the stack refuses is counted under exactly one
+//!   reason, so reports can say why traffic was lost; the reasons' names
+//!   ([`DropReason::as_str`]) are the keys of the simulator's reports.
+//! * [`IfaceCounters`] — the interface's traffic totals, ARP and ICMP
+//!   messages, and its drops ([`crate::iface::Interface::counters`]).
+//! * [`TcpCounters`] — what one core's TCP layer did
+//!   ([`crate::tcp::Stack::tcp_counters`]).
 
 use core::fmt;
 
@@ -103,9 +109,9 @@ drop_reasons! {
     TcpStrayOverflow => "tcp_stray_overflow",
 }
 
-/// Traffic and drop counters of one stack instance.
+/// Traffic and drop counters of one interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Counters {
+pub struct IfaceCounters {
     /// Frames handed to the stack by the driver.
     pub rx_frames: u64,
     /// Bytes of those frames.
@@ -120,14 +126,14 @@ pub struct Counters {
     pub arp_replies_sent: u64,
     /// ICMP echo requests answered.
     pub icmp_echo_replies_sent: u64,
-    /// ICMP echo requests sent by [`super::Interface::send_ping`].
+    /// ICMP echo requests sent by [`crate::iface::Interface::send_ping`].
     pub icmp_echo_requests_sent: u64,
     drops: [u64; DropReason::ALL.len()],
 }
 
-impl Default for Counters {
+impl Default for IfaceCounters {
     fn default() -> Self {
-        Counters {
+        IfaceCounters {
             rx_frames: 0,
             rx_bytes: 0,
             tx_frames: 0,
@@ -141,7 +147,7 @@ impl Default for Counters {
     }
 }
 
-impl Counters {
+impl IfaceCounters {
     /// Counts one drop.
     pub fn drop(&mut self, reason: DropReason) {
         self.drops[reason as usize] += 1;
@@ -166,7 +172,7 @@ impl Counters {
     }
 
     /// Adds every counter of `other` into `self` (for per-host totals).
-    pub fn merge(&mut self, other: &Counters) {
+    pub fn merge(&mut self, other: &IfaceCounters) {
         self.rx_frames += other.rx_frames;
         self.rx_bytes += other.rx_bytes;
         self.tx_frames += other.tx_frames;
@@ -178,6 +184,119 @@ impl Counters {
         for (a, b) in self.drops.iter_mut().zip(other.drops.iter()) {
             *a += b;
         }
+    }
+}
+
+/// What one core's TCP layer did. Drops are counted in the interface's
+/// [`IfaceCounters`] under `tcp_*` reasons.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpCounters {
+    /// Segments received (before any check).
+    pub segments_in: u64,
+    /// Segments sent.
+    pub segments_out: u64,
+    /// Payload bytes delivered to applications in order.
+    pub bytes_received: u64,
+    /// Payload bytes sent (first transmissions and retransmissions).
+    pub bytes_sent: u64,
+    /// Segments sent again (any cause).
+    pub retransmits: u64,
+    /// Fast retransmits (third duplicate ACK, NewReno partial ACKs).
+    pub fast_retransmits: u64,
+    /// Retransmission timer expirations.
+    pub rto_expirations: u64,
+    /// Connections reset after too many retransmissions.
+    pub retransmission_timeouts_fatal: u64,
+    /// Handshakes abandoned after too many SYN retries.
+    pub handshake_timeouts: u64,
+    /// Zero-window probes sent.
+    pub window_probes: u64,
+    /// Delayed ACKs sent by their timer (not piggybacked).
+    pub delayed_acks: u64,
+    /// Keepalive probes sent.
+    pub keepalive_probes: u64,
+    /// Connections reset because keepalive probes went unanswered.
+    pub keepalive_timeouts: u64,
+    /// Connections freed after too long in FIN-WAIT-2.
+    pub fin_wait2_timeouts: u64,
+    /// Active opens started.
+    pub connect_attempts: u64,
+    /// Active opens that found no usable ephemeral port.
+    pub connect_no_port: u64,
+    /// Active opens that completed.
+    pub connections_opened: u64,
+    /// Passive opens accepted by the application.
+    pub connections_accepted: u64,
+    /// Connections refused (RST to our SYN, or the application said no).
+    pub connections_refused: u64,
+    /// Connections closed gracefully.
+    pub connections_closed: u64,
+    /// Connections reset (peer RST, timeout, abort).
+    pub connections_reset: u64,
+    /// RSTs received that reset a connection.
+    pub resets_received: u64,
+    /// RSTs sent.
+    pub resets_sent: u64,
+    /// RFC 5961 challenge ACKs sent.
+    pub challenge_acks: u64,
+    /// SYN cookies sent (SYN queue full).
+    pub syn_cookies_sent: u64,
+    /// Connections established from a valid cookie.
+    pub syn_cookies_accepted: u64,
+    /// Old segments (entirely before RCV.NXT) whose ACK was still used.
+    pub old_segments: u64,
+    /// Out-of-order segments stored.
+    pub ooo_segments: u64,
+    /// TIME-WAIT entries dropped early to make room.
+    pub time_wait_evicted: u64,
+    /// TIME-WAIT entries taken over by a new SYN (RFC 6191).
+    pub time_wait_reused: u64,
+    /// Frames of other cores' flows handed to the owner for forwarding.
+    pub stray_forwarded: u64,
+    /// Timers that could not be scheduled (wheel full).
+    pub timer_overflow: u64,
+}
+
+impl TcpCounters {
+    /// Adds every counter of `other` into `self`.
+    pub fn merge(&mut self, o: &TcpCounters) {
+        macro_rules! add {
+            ($($f:ident),*) => { $( self.$f += o.$f; )* };
+        }
+        add!(
+            segments_in,
+            segments_out,
+            bytes_received,
+            bytes_sent,
+            retransmits,
+            fast_retransmits,
+            rto_expirations,
+            retransmission_timeouts_fatal,
+            handshake_timeouts,
+            window_probes,
+            delayed_acks,
+            keepalive_probes,
+            keepalive_timeouts,
+            fin_wait2_timeouts,
+            connect_attempts,
+            connect_no_port,
+            connections_opened,
+            connections_accepted,
+            connections_refused,
+            connections_closed,
+            connections_reset,
+            resets_received,
+            resets_sent,
+            challenge_acks,
+            syn_cookies_sent,
+            syn_cookies_accepted,
+            old_segments,
+            ooo_segments,
+            time_wait_evicted,
+            time_wait_reused,
+            stray_forwarded,
+            timer_overflow
+        );
     }
 }
 
@@ -193,7 +312,7 @@ mod tests {
 
     #[test]
     fn drops_are_counted_per_reason() {
-        let mut c = Counters::default();
+        let mut c = IfaceCounters::default();
         c.drop(DropReason::Ipv4Fragment);
         c.drop(DropReason::Ipv4Fragment);
         c.drop(DropReason::NoRoute);
@@ -204,7 +323,7 @@ mod tests {
             listed,
             vec![(DropReason::Ipv4Fragment, 2), (DropReason::NoRoute, 1)]
         );
-        let mut sum = Counters::default();
+        let mut sum = IfaceCounters::default();
         sum.merge(&c);
         sum.merge(&c);
         assert_eq!(sum.drops(DropReason::Ipv4Fragment), 4);
