@@ -380,7 +380,8 @@ impl Setup {
         report.retransmits = server_tcp.retransmits + client_tcp.retransmits;
         for host in [server, client] {
             let h = world.host(host);
-            for (reason, n) in h.iface_counters().nonzero_drops() {
+            let (iface, tcp) = (h.iface_counters(), h.tcp_counters());
+            for (reason, n) in iface.nonzero_drops().chain(tcp.nonzero_drops()) {
                 *report.drops.entry(reason.as_str().to_string()).or_default() += n;
             }
             let nic = h.nic_stats();

@@ -6,8 +6,13 @@
 //!   ([`DropReason::as_str`]) are the keys of the simulator's reports.
 //! * [`IfaceCounters`] — the interface's traffic totals, ARP and ICMP
 //!   messages, and its drops ([`crate::iface::Interface::counters`]).
-//! * [`TcpCounters`] — what one core's TCP layer did
-//!   ([`crate::tcp::Stack::tcp_counters`]).
+//! * [`TcpCounters`] — what one core's TCP layer did, and its drops, the
+//!   `tcp_*` reasons ([`crate::tcp::Stack::tcp_counters`]).
+//!
+//! Each layer counts into the counters it owns: TCP never touches the
+//! interface's. A report of everything a stack dropped adds the two
+//! layers' [`nonzero_drops`](IfaceCounters::nonzero_drops) (each reason is
+//! counted by one layer only).
 
 use core::fmt;
 
@@ -109,6 +114,51 @@ drop_reasons! {
     TcpStrayOverflow => "tcp_stray_overflow",
 }
 
+/// One counter per [`DropReason`], shared by the counters of every layer.
+#[derive(Clone, PartialEq, Eq)]
+struct Drops([u64; DropReason::ALL.len()]);
+
+impl Default for Drops {
+    fn default() -> Self {
+        Drops([0; DropReason::ALL.len()])
+    }
+}
+
+impl Drops {
+    fn count(&mut self, reason: DropReason) {
+        self.0[reason as usize] += 1;
+    }
+
+    fn get(&self, reason: DropReason) -> u64 {
+        self.0[reason as usize]
+    }
+
+    fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    fn nonzero(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL
+            .iter()
+            .map(|&r| (r, self.get(r)))
+            .filter(|&(_, n)| n > 0)
+    }
+
+    fn merge(&mut self, other: &Drops) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a += b;
+        }
+    }
+}
+
+/// Prints as the bare array, as the counters printed before they shared
+/// this type.
+impl fmt::Debug for Drops {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Traffic and drop counters of one interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IfaceCounters {
@@ -128,7 +178,7 @@ pub struct IfaceCounters {
     pub icmp_echo_replies_sent: u64,
     /// ICMP echo requests sent by [`crate::iface::Interface::send_ping`].
     pub icmp_echo_requests_sent: u64,
-    drops: [u64; DropReason::ALL.len()],
+    drops: Drops,
 }
 
 impl Default for IfaceCounters {
@@ -142,7 +192,7 @@ impl Default for IfaceCounters {
             arp_replies_sent: 0,
             icmp_echo_replies_sent: 0,
             icmp_echo_requests_sent: 0,
-            drops: [0; DropReason::ALL.len()],
+            drops: Drops::default(),
         }
     }
 }
@@ -150,25 +200,22 @@ impl Default for IfaceCounters {
 impl IfaceCounters {
     /// Counts one drop.
     pub fn drop(&mut self, reason: DropReason) {
-        self.drops[reason as usize] += 1;
+        self.drops.count(reason);
     }
 
     /// Drops counted for `reason`.
     pub fn drops(&self, reason: DropReason) -> u64 {
-        self.drops[reason as usize]
+        self.drops.get(reason)
     }
 
     /// Drops of every reason together.
     pub fn total_drops(&self) -> u64 {
-        self.drops.iter().sum()
+        self.drops.total()
     }
 
     /// The non-zero drop counters, in declaration order.
     pub fn nonzero_drops(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
-        DropReason::ALL
-            .iter()
-            .map(|&r| (r, self.drops(r)))
-            .filter(|&(_, n)| n > 0)
+        self.drops.nonzero()
     }
 
     /// Adds every counter of `other` into `self` (for per-host totals).
@@ -181,14 +228,12 @@ impl IfaceCounters {
         self.arp_replies_sent += other.arp_replies_sent;
         self.icmp_echo_replies_sent += other.icmp_echo_replies_sent;
         self.icmp_echo_requests_sent += other.icmp_echo_requests_sent;
-        for (a, b) in self.drops.iter_mut().zip(other.drops.iter()) {
-            *a += b;
-        }
+        self.drops.merge(&other.drops);
     }
 }
 
-/// What one core's TCP layer did. Drops are counted in the interface's
-/// [`IfaceCounters`] under `tcp_*` reasons.
+/// What one core's TCP layer did, and the segments it dropped (under the
+/// `tcp_*` reasons).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TcpCounters {
     /// Segments received (before any check).
@@ -255,9 +300,30 @@ pub struct TcpCounters {
     pub stray_forwarded: u64,
     /// Timers that could not be scheduled (wheel full).
     pub timer_overflow: u64,
+    drops: Drops,
 }
 
 impl TcpCounters {
+    /// Counts one drop.
+    pub fn drop(&mut self, reason: DropReason) {
+        self.drops.count(reason);
+    }
+
+    /// Drops counted for `reason`.
+    pub fn drops(&self, reason: DropReason) -> u64 {
+        self.drops.get(reason)
+    }
+
+    /// Drops of every reason together.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.total()
+    }
+
+    /// The non-zero drop counters, in declaration order.
+    pub fn nonzero_drops(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        self.drops.nonzero()
+    }
+
     /// Adds every counter of `other` into `self`.
     pub fn merge(&mut self, o: &TcpCounters) {
         macro_rules! add {
@@ -297,6 +363,7 @@ impl TcpCounters {
             stray_forwarded,
             timer_overflow
         );
+        self.drops.merge(&o.drops);
     }
 }
 
@@ -327,6 +394,19 @@ mod tests {
         sum.merge(&c);
         sum.merge(&c);
         assert_eq!(sum.drops(DropReason::Ipv4Fragment), 4);
+    }
+
+    #[test]
+    fn tcp_counts_its_own_drops() {
+        let mut t = TcpCounters::default();
+        t.drop(DropReason::TcpPaws);
+        let mut sum = TcpCounters::default();
+        sum.merge(&t);
+        sum.merge(&t);
+        assert_eq!(sum.drops(DropReason::TcpPaws), 2);
+        assert_eq!(sum.total_drops(), 2);
+        let listed: Vec<_> = sum.nonzero_drops().collect();
+        assert_eq!(listed, vec![(DropReason::TcpPaws, 2)]);
     }
 
     #[test]

@@ -646,8 +646,7 @@ fn paws_drops_segments_with_old_timestamps() {
     assert_eq!(b.stack.app().logs[0].received, b"new");
     assert_eq!(
         b.stack
-            .iface()
-            .counters()
+            .tcp_counters()
             .drops(rusty_stack::stats::DropReason::TcpPaws),
         1
     );

@@ -81,7 +81,9 @@ fn net<A: App>(link: LinkConfig, app: A) -> HttpNet<A> {
 /// Rusty's side and the link, for failure messages.
 fn report<A: App + Debug>(net: &HttpNet<A>) -> String {
     let stack = &net.a.node;
-    let drops: Vec<_> = stack.iface().counters().nonzero_drops().collect();
+    let drops: Vec<_> = (stack.iface().counters().nonzero_drops())
+        .chain(stack.tcp_counters().nonzero_drops())
+        .collect();
     let conns: Vec<_> = stack
         .connections()
         .map(|c| format!("{:?} {:?}->{:?}", c.state, c.local, c.remote))

@@ -245,7 +245,9 @@ fn net<A: App>(link: LinkConfig, tcp: TcpConfig, app: A) -> TcpNet<A> {
 /// Everything worth printing when a test fails.
 fn report<A: App + core::fmt::Debug>(net: &mut TcpNet<A>, smol: SocketHandle) -> String {
     let stack = &net.a.node;
-    let drops: Vec<_> = stack.iface().counters().nonzero_drops().collect();
+    let drops: Vec<_> = (stack.iface().counters().nonzero_drops())
+        .chain(stack.tcp_counters().nonzero_drops())
+        .collect();
     let app = format!("{:?}", stack.app());
     let tcp = format!("{:?}", stack.tcp_counters());
     let active = stack.active_connections();

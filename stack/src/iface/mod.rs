@@ -209,7 +209,8 @@ impl Interface {
         &self.counters
     }
 
-    /// Counters, for upper layers that count their own drops.
+    /// The counters, mutably: for the stack above, which counts here the
+    /// datagrams of IP protocols nobody handles.
     pub fn counters_mut(&mut self) -> &mut IfaceCounters {
         &mut self.counters
     }

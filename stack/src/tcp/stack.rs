@@ -227,7 +227,7 @@ impl<A: App> Stack<A> {
         &mut self.app
     }
 
-    /// The interface layer (ARP cache, ICMP, drop counters).
+    /// The interface layer (ARP cache, ICMP, its counters and drops).
     pub fn iface(&self) -> &Interface {
         &self.iface
     }
@@ -237,7 +237,8 @@ impl<A: App> Stack<A> {
         &mut self.iface
     }
 
-    /// TCP counters.
+    /// TCP counters, with the segments TCP dropped (the interface counts
+    /// its own drops: [`Interface::counters`]).
     pub fn tcp_counters(&self) -> &TcpCounters {
         &self.tcp.counters
     }
@@ -632,7 +633,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         now: Instant,
     ) {
         self.counters.segments_in += 1;
-        let Some(seg) = self.parse(iface, &frame, &dg) else {
+        let Some(seg) = self.parse(&frame, &dg) else {
             driver.release(frame);
             return;
         };
@@ -666,20 +667,20 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     }
 
     /// Parses and checksums the TCP header; counts a drop on failure.
-    fn parse(&mut self, iface: &mut Interface, frame: &Frame, dg: &IpDatagram) -> Option<Segment> {
+    fn parse(&mut self, frame: &Frame, dg: &IpDatagram) -> Option<Segment> {
         let cursor = dg.payload(frame);
         let header_len =
             match cursor.read_with(tcp_wire::HEADER_LEN, |b| usize::from(b[12] >> 4) * 4) {
                 Ok((len, _)) if len >= tcp_wire::HEADER_LEN && len <= cursor.len() => len,
                 _ => {
-                    iface.counters_mut().drop(DropReason::TcpMalformed);
+                    self.counters.drop(DropReason::TcpMalformed);
                     return None;
                 }
             };
         let repr = match cursor.read_with(header_len, TcpRepr::parse_header) {
             Ok((Ok(repr), _)) => repr,
             _ => {
-                iface.counters_mut().drop(DropReason::TcpMalformed);
+                self.counters.drop(DropReason::TcpMalformed);
                 return None;
             }
         };
@@ -692,7 +693,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         ));
         cursor.add_to_checksum(&mut sum);
         if sum.finish() != 0 {
-            iface.counters_mut().drop(DropReason::TcpBadChecksum);
+            self.counters.drop(DropReason::TcpBadChecksum);
             return None;
         }
         Some(Segment {
@@ -717,7 +718,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     ) {
         let listener = self.listeners.iter().position(|l| l.port == key.local_port);
         if seg.has(TcpFlags::RST) {
-            iface.counters_mut().drop(DropReason::TcpNoConnection);
+            self.counters.drop(DropReason::TcpNoConnection);
             return;
         }
         if let Some(li) = listener {
@@ -726,7 +727,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                 return;
             }
             if seg.repr.ack_number.is_some() && !seg.has(TcpFlags::SYN) && self.config.syn_cookies {
-                if let Some(idx) = self.cookie_ack(iface, key, seg, now) {
+                if let Some(idx) = self.cookie_ack(key, seg, now) {
                     self.segment_arrives(app, iface, driver, idx, seg, frame, now);
                     return;
                 }
@@ -740,14 +741,14 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                         self.counters.stray_forwarded += 1;
                         self.stray.push_back(f);
                     } else {
-                        iface.counters_mut().drop(DropReason::TcpStrayOverflow);
+                        self.counters.drop(DropReason::TcpStrayOverflow);
                         driver.release(f);
                     }
                 }
                 return;
             }
         }
-        iface.counters_mut().drop(DropReason::TcpNoConnection);
+        self.counters.drop(DropReason::TcpNoConnection);
         // RFC 9293 §3.10.7.1: answer with a reset.
         let (seq, ack) = match seg.repr.ack_number {
             Some(ack) => (ack, None),
@@ -774,7 +775,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             if self.config.syn_cookies {
                 self.send_cookie_syn_ack(iface, driver, key, seg, now);
             } else {
-                iface.counters_mut().drop(DropReason::TcpSynQueueFull);
+                self.counters.drop(DropReason::TcpSynQueueFull);
             }
             return;
         }
@@ -833,13 +834,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     }
 
     /// The final ACK of a cookie handshake: rebuild the connection.
-    fn cookie_ack(
-        &mut self,
-        iface: &mut Interface,
-        key: FlowKey,
-        seg: &Segment,
-        now: Instant,
-    ) -> Option<usize> {
+    fn cookie_ack(&mut self, key: FlowKey, seg: &Segment, now: Instant) -> Option<usize> {
         let ack = seg.repr.ack_number?;
         let local = (self.local_ip, key.local_port);
         let remote = (key.remote_addr, key.remote_port);
@@ -849,7 +844,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             .cookies
             .validate(local, remote, client_isn, cookie, now)?;
         if self.free.is_empty() || self.table.is_full() {
-            iface.counters_mut().drop(DropReason::TcpTableFull);
+            self.counters.drop(DropReason::TcpTableFull);
             return None;
         }
         let idx = self.alloc_slot()?;
@@ -909,7 +904,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         let tw = *tw;
         if seg.has(TcpFlags::RST) {
             // RFC 1337: ignore resets in TIME-WAIT.
-            iface.counters_mut().drop(DropReason::TcpTimeWait);
+            self.counters.drop(DropReason::TcpTimeWait);
             return false;
         }
         if seg.has(TcpFlags::SYN) && seg.repr.ack_number.is_none() {
@@ -925,7 +920,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                 return true;
             }
         }
-        iface.counters_mut().drop(DropReason::TcpTimeWait);
+        self.counters.drop(DropReason::TcpTimeWait);
         // A retransmitted FIN, or anything unacceptable, is acknowledged
         // again; an acceptable bare ACK needs no answer.
         if !seg.has(TcpFlags::FIN) && seg.payload_len == 0 && seg.seq() == tw.rcv_nxt {
@@ -978,7 +973,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         }
         // ACK processing.
         let Some(ack) = seg.repr.ack_number else {
-            iface.counters_mut().drop(DropReason::TcpNoAck);
+            self.counters.drop(DropReason::TcpNoAck);
             return;
         };
         if !self.process_ack(app, iface, driver, idx, seg, ack, now) {
@@ -989,7 +984,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             return;
         }
         // Data and FIN.
-        self.process_data(app, iface, driver, idx, seg, frame);
+        self.process_data(app, driver, idx, seg, frame);
         if self.slots[idx].tcb.state != State::Closed {
             self.after_event(app, iface, driver, idx, now);
         }
@@ -1013,7 +1008,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                     if !seg.has(TcpFlags::RST) {
                         self.send_rst(iface, driver, now, key, ack, None);
                     }
-                    iface.counters_mut().drop(DropReason::TcpBadAck);
+                    self.counters.drop(DropReason::TcpBadAck);
                     return;
                 }
                 true
@@ -1026,12 +1021,12 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                 self.counters.connections_refused += 1;
                 self.reset_conn(app, driver, idx);
             } else {
-                iface.counters_mut().drop(DropReason::TcpBadAck);
+                self.counters.drop(DropReason::TcpBadAck);
             }
             return;
         }
         if !seg.has(TcpFlags::SYN) {
-            iface.counters_mut().drop(DropReason::TcpNoAck);
+            self.counters.drop(DropReason::TcpNoAck);
             return;
         }
         let mss = self.mss;
@@ -1093,7 +1088,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         if tcb.timestamps && !seg.has(TcpFlags::RST) {
             if let Some((tsval, _)) = seg.repr.timestamp {
                 if (tsval.wrapping_sub(tcb.ts_recent) as i32) < 0 {
-                    iface.counters_mut().drop(DropReason::TcpPaws);
+                    self.counters.drop(DropReason::TcpPaws);
                     tcb.ack_now = true;
                     return false;
                 }
@@ -1124,7 +1119,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                 && !seg.has(TcpFlags::RST)
                 && !seg.has(TcpFlags::SYN);
             if !usable_ack {
-                iface.counters_mut().drop(DropReason::TcpOutOfWindow);
+                self.counters.drop(DropReason::TcpOutOfWindow);
                 return false;
             }
             self.counters.old_segments += 1;
@@ -1157,7 +1152,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
             // RFC 5961 §4: challenge ACK for any SYN on a synchronised connection.
             self.counters.challenge_acks += 1;
             tcb.ack_now = true;
-            iface.counters_mut().drop(DropReason::TcpUnexpectedSyn);
+            self.counters.drop(DropReason::TcpUnexpectedSyn);
             return false;
         }
         true
@@ -1181,7 +1176,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         if tcb.state == State::SynReceived {
             if !(ack > tcb.snd_una && ack <= tcb.snd_max) {
                 self.send_rst(iface, driver, now, key, ack, None);
-                iface.counters_mut().drop(DropReason::TcpBadAck);
+                self.counters.drop(DropReason::TcpBadAck);
                 return false;
             }
             tcb.state = State::Established;
@@ -1228,14 +1223,14 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
         // RFC 5961 §5: ACKs of data never sent, or far below snd_una.
         if ack > tcb.snd_max {
             tcb.ack_now = true;
-            iface.counters_mut().drop(DropReason::TcpBadAck);
+            self.counters.drop(DropReason::TcpBadAck);
             return false;
         }
         let window = u32::from(seg.repr.window_len) << tcb.snd_shift;
         if ack < tcb.snd_una.wrapping_sub(tcb.max_snd_wnd.max(1)) {
             tcb.ack_now = true;
             self.counters.challenge_acks += 1;
-            iface.counters_mut().drop(DropReason::TcpBadAck);
+            self.counters.drop(DropReason::TcpBadAck);
             return false;
         }
         let window_update =
@@ -1430,11 +1425,9 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
     }
 
     /// Data and FIN of an acceptable segment (RFC 9293 §3.10.7.4, steps 7–8).
-    #[allow(clippy::too_many_arguments)]
     fn process_data<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
         app: &mut A,
-        iface: &mut Interface,
         driver: &mut D,
         idx: usize,
         seg: &Segment,
@@ -1505,7 +1498,7 @@ impl<C, W: super::app::Writer> Tcp<C, W> {
                     match outcome {
                         InsertOutcome::Stored { .. } => counters.ooo_segments += 1,
                         InsertOutcome::Rejected { frame: f, .. } => {
-                            iface.counters_mut().drop(DropReason::TcpOooDropped);
+                            counters.drop(DropReason::TcpOooDropped);
                             driver.release(f);
                         }
                     }
