@@ -17,9 +17,10 @@ use rusty_stack::iface::{IfaceEvent, InterfaceConfig};
 use rusty_stack::mem::buf::PoolConfig;
 use rusty_stack::nic::rss::RssTable;
 use rusty_stack::stats::{IfaceCounters, TcpCounters};
-use rusty_stack::tcp::{App, Stack, TcpConfig};
+use rusty_stack::tcp::{App, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
+use rusty_stack::Stack;
 
 use crate::cost::{CostModel, Work};
 use crate::nic::{NicStats, SimNic};
@@ -72,7 +73,7 @@ pub trait HostModel {
     /// NIC counters of all ports, merged.
     fn nic_stats(&self) -> NicStats;
     /// Listens on `port` on every stack (servers).
-    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::tcp::ListenError> {
+    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::stack::ListenError> {
         let _ = (port, backlog);
         Ok(())
     }
@@ -386,7 +387,7 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         total
     }
 
-    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::tcp::ListenError> {
+    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::stack::ListenError> {
         for stack in self.all_stacks_mut() {
             stack.listen(port, backlog)?;
         }

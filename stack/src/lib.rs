@@ -32,10 +32,17 @@ pub mod iface;
 pub mod mem;
 pub mod nic;
 pub mod prefix_sum;
+pub mod stack;
 pub mod stats;
 pub mod tcp;
 pub mod time;
 pub mod wire;
+
+pub use crate::mem::buf::Frame;
+pub use crate::nic::{Capabilities, Driver};
+pub use crate::stack::Stack;
+pub use crate::tcp::{App, ConnRef, Connect, StaticWriter, TcpConfig, Writer};
+pub use crate::time::Instant;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[doc = include_str!("../../README.md")]

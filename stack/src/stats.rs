@@ -7,7 +7,7 @@
 //! * [`IfaceCounters`] — the interface's traffic totals, ARP and ICMP
 //!   messages, and its drops ([`crate::iface::Interface::counters`]).
 //! * [`TcpCounters`] — what one core's TCP layer did, and its drops, the
-//!   `tcp_*` reasons ([`crate::tcp::Stack::tcp_counters`]).
+//!   `tcp_*` reasons ([`crate::Stack::tcp_counters`]).
 //!
 //! Each layer counts into the counters it owns: TCP never touches the
 //! interface's. A report of everything a stack dropped adds the two

@@ -8,12 +8,13 @@ mod support;
 use rusty_stack::iface::InterfaceConfig;
 use rusty_stack::nic::pair::{pair, PairConfig, PairDriver};
 use rusty_stack::nic::Driver;
-use rusty_stack::tcp::{Stack, State, TcpConfig};
+use rusty_stack::tcp::{State, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{
     EtherType, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Cidr, Ipv4Packet, Ipv4Repr, TcpFlags,
     TcpPacket, TcpRepr, TcpSeqNumber,
 };
+use rusty_stack::Stack;
 use support::{data, Script, IP_A, IP_B};
 
 const PEER_PORT: u16 = 40000;

@@ -22,9 +22,10 @@ use rusty_stack::apps::{
     Content, HttpClientConfig, HttpClientCounters, HttpLoadClient, HttpServer, HttpServerCounters,
 };
 use rusty_stack::stats::TcpCounters;
-use rusty_stack::tcp::{App, Stack, TcpConfig};
+use rusty_stack::tcp::{App, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
+use rusty_stack::Stack;
 use rusty_tests::smoltcp_http::{
     SmolClientCounters, SmolHttpClient, SmolHttpServer, SmolServerCounters,
 };

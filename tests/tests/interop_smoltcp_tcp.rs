@@ -6,9 +6,10 @@
 use std::collections::VecDeque;
 
 use rusty_stack::mem::cursor::Cursor;
-use rusty_stack::tcp::{App, ConnId, ConnRef, Connect, SendError, Stack, State, TcpConfig};
+use rusty_stack::tcp::{App, ConnId, ConnRef, Connect, SendError, State, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
+use rusty_stack::Stack;
 use rusty_tests::rusty_tcp::BytesWriter;
 use rusty_tests::{Link, LinkConfig, LinkStats, Net, NetError, Port, RustyHost, SmolHost};
 use smoltcp::iface::SocketHandle;

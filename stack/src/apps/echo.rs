@@ -22,7 +22,7 @@
 //! use rusty_stack::nic::Driver;
 //! use rusty_stack::iface::InterfaceConfig;
 //! use rusty_stack::nic::pair::{pair, PairConfig};
-//! use rusty_stack::tcp::{App, ConnRef, Stack, StaticWriter, TcpConfig};
+//! use rusty_stack::{App, ConnRef, Stack, StaticWriter, TcpConfig};
 //! use rusty_stack::mem::cursor::Cursor;
 //! use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
 //!

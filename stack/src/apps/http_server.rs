@@ -24,7 +24,7 @@
 //! use rusty_stack::iface::InterfaceConfig;
 //! use rusty_stack::nic::pair::{pair, PairConfig};
 //! use rusty_stack::prefix_sum::PrefixSums;
-//! use rusty_stack::tcp::{Stack, TcpConfig};
+//! use rusty_stack::{Stack, TcpConfig};
 //! use rusty_stack::time::Duration;
 //! use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
 //!

@@ -11,9 +11,10 @@ use rusty_stack::mem::cursor::{Cursor, CursorMut};
 use rusty_stack::nic::pair::{pair, PairConfig, PairDriver};
 use rusty_stack::nic::Driver;
 use rusty_stack::prefix_sum::PrefixSums;
-use rusty_stack::tcp::{App, ConnRef, Connect, Stack, StaticWriter, TcpConfig, Writer};
+use rusty_stack::tcp::{App, ConnRef, Connect, StaticWriter, TcpConfig, Writer};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
+use rusty_stack::Stack;
 
 pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);

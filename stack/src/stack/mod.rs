@@ -12,22 +12,22 @@ use std::collections::VecDeque;
 
 use tracing::{debug, trace};
 
-use super::app::{App, ConnId, Connect};
-use super::config::TcpConfig;
-use super::congestion::{AckAction, Congestion, DupAckAction, RecoveryMode};
-use super::isn::{EphemeralPorts, IsnGenerator, Secret, SynCookies};
-use super::reassembly::{InsertOutcome, OooQueue, SegmentPool};
-use super::rtt::{RttConfig, RttEstimator, RttSampler};
-use super::scoreboard::{NextSegKind, Scoreboard};
-use super::table::{FlowKey, FlowTable};
-use super::tcb::{ConnHandle, State, Tcb, TimerKey, TimerKind};
-use super::time_wait::{TimeWaitEntry, TimeWaitRing};
 use crate::checksum::{pseudo_header_sum, Checksum};
 use crate::iface::{IfaceEvent, Interface, InterfaceConfig, IpDatagram};
 use crate::mem::buf::Frame;
 use crate::mem::timer::TimerWheel;
 use crate::nic::{Capabilities, Driver, FlowSteering, FlowTuple, QueueId};
 use crate::stats::{DropReason, TcpCounters};
+use crate::tcp::app::{App, ConnId, Connect};
+use crate::tcp::config::TcpConfig;
+use crate::tcp::congestion::{AckAction, Congestion, DupAckAction, RecoveryMode};
+use crate::tcp::isn::{EphemeralPorts, IsnGenerator, Secret, SynCookies};
+use crate::tcp::reassembly::{InsertOutcome, OooQueue, SegmentPool};
+use crate::tcp::rtt::{RttConfig, RttEstimator, RttSampler};
+use crate::tcp::scoreboard::{NextSegKind, Scoreboard};
+use crate::tcp::table::{FlowKey, FlowTable};
+use crate::tcp::tcb::{ConnHandle, State, Tcb, TimerKey, TimerKind};
+use crate::tcp::time_wait::{TimeWaitEntry, TimeWaitRing};
 use crate::time::{Duration, Instant};
 use crate::wire::{tcp as tcp_wire, IpProtocol, Ipv4Addr, TcpFlags, TcpRepr, TcpSeqNumber};
 
@@ -610,7 +610,7 @@ fn ts_value(now: Instant) -> u32 {
     now.as_millis() as u32
 }
 
-impl<C, W: super::app::Writer> Tcp<C, W> {
+impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     fn slot_id(&self, idx: usize) -> ConnId {
         ConnId {
             index: idx as u32,
