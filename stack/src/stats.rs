@@ -160,7 +160,7 @@ impl fmt::Debug for Drops {
 }
 
 /// Traffic and drop counters of one interface.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IfaceCounters {
     /// Frames handed to the stack by the driver.
     pub rx_frames: u64,
@@ -179,22 +179,6 @@ pub struct IfaceCounters {
     /// ICMP echo requests sent by [`crate::iface::Interface::send_ping`].
     pub icmp_echo_requests_sent: u64,
     drops: Drops,
-}
-
-impl Default for IfaceCounters {
-    fn default() -> Self {
-        IfaceCounters {
-            rx_frames: 0,
-            rx_bytes: 0,
-            tx_frames: 0,
-            tx_bytes: 0,
-            arp_requests_sent: 0,
-            arp_replies_sent: 0,
-            icmp_echo_replies_sent: 0,
-            icmp_echo_requests_sent: 0,
-            drops: Drops::default(),
-        }
-    }
 }
 
 impl IfaceCounters {

@@ -93,6 +93,17 @@ struct Slot<C, W> {
     conn: Option<C>,
 }
 
+/// A connection about to take a free slot: who it is and how it starts
+/// (see `Tcb::open`).
+struct Opening {
+    id: ConnId,
+    state: State,
+    local: (Ipv4Addr, u16),
+    remote: (Ipv4Addr, u16),
+    iss: TcpSeqNumber,
+    mss: u16,
+}
+
 /// A parsed incoming segment.
 #[derive(Clone, Copy, Debug)]
 struct Segment {
@@ -142,11 +153,27 @@ struct Tcp<C, W> {
     active: usize,
 }
 
+/// The TCP layer for the connections of application `A`.
+type TcpOf<A> = Tcp<<A as App>::Conn, <A as App>::Writer>;
+
 /// One core's network stack running application `A`.
 pub struct Stack<A: App> {
     iface: Interface,
-    tcp: Tcp<A::Conn, A::Writer>,
+    tcp: TcpOf<A>,
     app: A,
+}
+
+/// What the TCP layer works with during one event, besides its own state:
+/// the application, the interface below it, the driver, and the time of
+/// the event (as smoltcp hands its sockets a `Context`). [`Stack`] builds
+/// one per event and lends it down the whole call chain, so no function
+/// threads these through its arguments. It is generic over the app and the
+/// driver: every call stays static, and nothing is copied.
+struct Ctx<'a, A, D> {
+    app: &'a mut A,
+    iface: &'a mut Interface,
+    driver: &'a mut D,
+    now: Instant,
 }
 
 fn dist(a: TcpSeqNumber, b: TcpSeqNumber) -> u32 {
@@ -310,8 +337,8 @@ impl<A: App> Stack<A> {
         port: u16,
         state: A::Conn,
     ) -> Result<ConnId, (ConnectError, A::Conn)> {
-        let Stack { iface, tcp, .. } = self;
-        tcp.connect(iface, driver, now, addr, port, state)
+        let (tcp, mut cx) = self.split(driver, now);
+        tcp.connect(&mut cx, addr, port, state)
     }
 
     /// Frames that belong to a flow owned by another core (active opens
@@ -362,7 +389,7 @@ impl<A: App> Stack<A> {
     /// caller feeding frames with [`Stack::receive`] itself calls this
     /// after each batch; [`Stack::poll`] does it on its own.
     pub fn flush_acks<D: Driver>(&mut self, driver: &mut D, now: Instant) {
-        let Stack { iface, tcp, .. } = self;
+        let (tcp, mut cx) = self.split(driver, now);
         for i in 0..tcp.ack_batch.len() {
             let idx = tcp.ack_batch[i] as usize;
             let tcb = &mut tcp.slots[idx].tcb;
@@ -371,7 +398,7 @@ impl<A: App> Stack<A> {
                 continue;
             }
             if tcb.ack_pending && tcb.unacked_segments >= 2 {
-                tcp.send_ack(iface, driver, idx, now);
+                tcp.send_ack(&mut cx, idx);
             }
         }
         tcp.ack_batch.clear();
@@ -379,29 +406,46 @@ impl<A: App> Stack<A> {
 
     /// Processes one frame (from the driver, or forwarded by another core).
     pub fn receive<D: Driver>(&mut self, driver: &mut D, frame: Frame, now: Instant) {
-        let Stack { iface, tcp, app } = self;
-        match iface.process(driver, &frame, now) {
-            Some(dg) if dg.ip.protocol == IpProtocol::Tcp => {
-                tcp.input(app, iface, driver, frame, dg, now)
-            }
+        let (tcp, mut cx) = self.split(driver, now);
+        match cx.iface.process(cx.driver, &frame, now) {
+            Some(dg) if dg.ip.protocol == IpProtocol::Tcp => tcp.input(&mut cx, frame, dg),
             Some(_) => {
-                iface.counters_mut().drop(DropReason::Ipv4UnknownProtocol);
-                driver.release(frame);
+                cx.iface
+                    .counters_mut()
+                    .drop(DropReason::Ipv4UnknownProtocol);
+                cx.driver.release(frame);
             }
-            None => driver.release(frame),
+            None => cx.driver.release(frame),
         }
     }
 
     /// Runs the interface's and TCP's timers due at `now`.
     pub fn poll_timers<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
-        let Stack { iface, tcp, app } = self;
-        let mut worked = iface.poll_timers(driver, now);
+        let (tcp, mut cx) = self.split(driver, now);
+        let mut worked = cx.iface.poll_timers(cx.driver, now);
         worked |= tcp.expire_time_wait(now);
         while let Some((id, key)) = tcp.timers.pop_expired(now) {
             worked = true;
-            tcp.on_timer(app, iface, driver, id, key, now);
+            tcp.on_timer(&mut cx, id, key);
         }
         worked
+    }
+
+    /// The TCP layer, and the context of an event at `now` on `driver`:
+    /// the rest of the stack, borrowed apart.
+    fn split<'a, D: Driver>(
+        &'a mut self,
+        driver: &'a mut D,
+        now: Instant,
+    ) -> (&'a mut TcpOf<A>, Ctx<'a, A, D>) {
+        let Stack { iface, tcp, app } = self;
+        let cx = Ctx {
+            app,
+            iface,
+            driver,
+            now,
+        };
+        (tcp, cx)
     }
 
     fn poll_connects<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
@@ -489,18 +533,15 @@ impl<W> Tcb<W> {
     }
 
     /// Re-initialises a free slot for a new connection.
-    #[allow(clippy::too_many_arguments)]
-    fn open(
-        &mut self,
-        config: &TcpConfig,
-        id: ConnId,
-        state: State,
-        local: (Ipv4Addr, u16),
-        remote: (Ipv4Addr, u16),
-        iss: TcpSeqNumber,
-        mss: u16,
-        now: Instant,
-    ) {
+    fn open(&mut self, config: &TcpConfig, opening: Opening, now: Instant) {
+        let Opening {
+            id,
+            state,
+            local,
+            remote,
+            iss,
+            mss,
+        } = opening;
         debug_assert!(self.txq.is_empty());
         let smss = u32::from(mss);
         self.id = id;
@@ -622,19 +663,15 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     // Input
 
     /// Handles a TCP datagram; the frame is released or kept.
-    #[allow(clippy::too_many_arguments)]
     fn input<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         frame: Frame,
         dg: IpDatagram,
-        now: Instant,
     ) {
         self.counters.segments_in += 1;
         let Some(seg) = self.parse(&frame, &dg) else {
-            driver.release(frame);
+            cx.driver.release(frame);
             return;
         };
         let key = FlowKey {
@@ -652,17 +689,17 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         let mut frame = Some(frame);
         match self.table.get(&key) {
             Some(Entry::Conn(idx)) => {
-                self.segment_arrives(app, iface, driver, idx as usize, &seg, &mut frame, now);
+                self.segment_arrives(cx, idx as usize, &seg, &mut frame);
             }
             Some(Entry::TimeWait(id)) => {
-                if self.time_wait_segment(iface, driver, id, &key, &seg, now) {
-                    self.no_connection(app, iface, driver, key, &seg, &mut frame, now);
+                if self.time_wait_segment(cx, id, &key, &seg) {
+                    self.no_connection(cx, key, &seg, &mut frame);
                 }
             }
-            None => self.no_connection(app, iface, driver, key, &seg, &mut frame, now),
+            None => self.no_connection(cx, key, &seg, &mut frame),
         }
         if let Some(frame) = frame {
-            driver.release(frame);
+            cx.driver.release(frame);
         }
     }
 
@@ -705,16 +742,12 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
 
     /// A segment for no connection: a listener's SYN or cookie ACK, a
     /// frame for another core, or a reset.
-    #[allow(clippy::too_many_arguments)]
     fn no_connection<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         key: FlowKey,
         seg: &Segment,
         frame: &mut Option<Frame>,
-        now: Instant,
     ) {
         let listener = self.listeners.iter().position(|l| l.port == key.local_port);
         if seg.has(TcpFlags::RST) {
@@ -723,12 +756,12 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         }
         if let Some(li) = listener {
             if seg.has(TcpFlags::SYN) && seg.repr.ack_number.is_none() {
-                self.listen_syn(iface, driver, li, key, seg, now);
+                self.listen_syn(cx, li, key, seg);
                 return;
             }
             if seg.repr.ack_number.is_some() && !seg.has(TcpFlags::SYN) && self.config.syn_cookies {
-                if let Some(idx) = self.cookie_ack(key, seg, now) {
-                    self.segment_arrives(app, iface, driver, idx, seg, frame, now);
+                if let Some(idx) = self.cookie_ack(key, seg, cx.now) {
+                    self.segment_arrives(cx, idx, seg, frame);
                     return;
                 }
             }
@@ -742,7 +775,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
                         self.stray.push_back(f);
                     } else {
                         self.counters.drop(DropReason::TcpStrayOverflow);
-                        driver.release(f);
+                        cx.driver.release(f);
                     }
                 }
                 return;
@@ -754,18 +787,16 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             Some(ack) => (ack, None),
             None => (TcpSeqNumber(0), Some(seg.seq().wrapping_add(seg.seg_len()))),
         };
-        self.send_rst(iface, driver, now, key, seq, ack);
+        self.send_rst(cx, key, seq, ack);
     }
 
     /// A SYN for a listener: a new half-open connection, or a cookie.
-    fn listen_syn<D: Driver>(
+    fn listen_syn<A, D: Driver>(
         &mut self,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         li: usize,
         key: FlowKey,
         seg: &Segment,
-        now: Instant,
     ) {
         let listener = self.listeners[li];
         let local = (self.local_ip, key.local_port);
@@ -773,19 +804,27 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         let queue_full = listener.syn_queue >= listener.backlog;
         if queue_full || self.free.is_empty() || self.table.is_full() {
             if self.config.syn_cookies {
-                self.send_cookie_syn_ack(iface, driver, key, seg, now);
+                self.send_cookie_syn_ack(cx, key, seg);
             } else {
                 self.counters.drop(DropReason::TcpSynQueueFull);
             }
             return;
         }
         let Some(idx) = self.alloc_slot() else { return };
-        let iss = self.isn.isn(local, remote, now);
+        let iss = self.isn.isn(local, remote, cx.now);
         let id = self.slot_id(idx);
         let mss = self.mss;
         let config = &self.config;
         let tcb = &mut self.slots[idx].tcb;
-        tcb.open(config, id, State::SynReceived, local, remote, iss, mss, now);
+        let opening = Opening {
+            id,
+            state: State::SynReceived,
+            local,
+            remote,
+            iss,
+            mss,
+        };
+        tcb.open(config, opening, cx.now);
         tcb.listener = Some(key.local_port);
         tcb.in_syn_queue = true;
         tcb.irs = seg.seq();
@@ -798,23 +837,21 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         debug_assert!(inserted.is_ok());
         self.active += 1;
         trace!(?key, "SYN received");
-        self.send_syn(iface, driver, idx, now);
-        self.arm_rto(idx, now);
+        self.send_syn(cx, idx);
+        self.arm_rto(idx, cx.now);
     }
 
     /// Answers a SYN statelessly with a SYN cookie.
-    fn send_cookie_syn_ack<D: Driver>(
+    fn send_cookie_syn_ack<A, D: Driver>(
         &mut self,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         key: FlowKey,
         seg: &Segment,
-        now: Instant,
     ) {
         let local = (self.local_ip, key.local_port);
         let remote = (key.remote_addr, key.remote_port);
         let mss = seg.repr.max_seg_size.unwrap_or(536).min(self.mss);
-        let (cookie, _) = self.cookies.generate(local, remote, seg.seq(), mss, now);
+        let (cookie, _) = self.cookies.generate(local, remote, seg.seq(), mss, cx.now);
         self.counters.syn_cookies_sent += 1;
         let repr = TcpRepr {
             src_port: key.local_port,
@@ -830,7 +867,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             timestamp: None,
             payload: &[],
         };
-        self.send_control(iface, driver, now, key.remote_addr, &repr);
+        self.send_control(cx, key.remote_addr, &repr);
     }
 
     /// The final ACK of a cookie handshake: rebuild the connection.
@@ -852,16 +889,15 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         let id = self.slot_id(idx);
         let config = &self.config;
         let tcb = &mut self.slots[idx].tcb;
-        tcb.open(
-            config,
+        let opening = Opening {
             id,
-            State::SynReceived,
+            state: State::SynReceived,
             local,
             remote,
-            cookie,
-            info.mss,
-            now,
-        );
+            iss: cookie,
+            mss: info.mss,
+        };
+        tcb.open(config, opening, now);
         tcb.listener = Some(key.local_port);
         tcb.snd_nxt = cookie.wrapping_add(1);
         tcb.snd_max = tcb.snd_nxt;
@@ -888,14 +924,12 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     /// A segment for a TIME-WAIT entry. Returns true when a new SYN may
     /// reuse the 4-tuple (the entry is gone and the caller handles the SYN
     /// as for no connection).
-    fn time_wait_segment<D: Driver>(
+    fn time_wait_segment<A, D: Driver>(
         &mut self,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         id: u32,
         key: &FlowKey,
         seg: &Segment,
-        now: Instant,
     ) -> bool {
         let Some(tw) = self.time_wait.get_mut(id) else {
             self.table.remove(key);
@@ -937,35 +971,31 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             max_seg_size: None,
             sack_permitted: false,
             sack_ranges: [None; 3],
-            timestamp: tw.ts_recent.map(|recent| (ts_value(now), recent)),
+            timestamp: tw.ts_recent.map(|recent| (ts_value(cx.now), recent)),
             payload: &[],
         };
-        self.send_control(iface, driver, now, key.remote_addr, &repr);
+        self.send_control(cx, key.remote_addr, &repr);
         false
     }
 
     /// RFC 9293 §3.10.7.3–4 for an existing connection.
-    #[allow(clippy::too_many_arguments)]
     fn segment_arrives<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
         seg: &Segment,
         frame: &mut Option<Frame>,
-        now: Instant,
     ) {
-        self.slots[idx].tcb.now = now;
-        self.slots[idx].tcb.last_activity = now;
+        self.slots[idx].tcb.now = cx.now;
+        self.slots[idx].tcb.last_activity = cx.now;
         self.slots[idx].tcb.keepalive_probes = 0;
         if self.slots[idx].tcb.state == State::SynSent {
-            self.syn_sent_arrives(app, iface, driver, idx, seg, now);
-            self.after_event(app, iface, driver, idx, now);
+            self.syn_sent_arrives(cx, idx, seg);
+            self.after_event(cx, idx);
             return;
         }
-        if !self.check_segment(app, iface, driver, idx, seg, now) {
-            self.after_event(app, iface, driver, idx, now);
+        if !self.check_segment(cx, idx, seg) {
+            self.after_event(cx, idx);
             return;
         }
         if self.slots[idx].tcb.state == State::Closed {
@@ -976,29 +1006,26 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             self.counters.drop(DropReason::TcpNoAck);
             return;
         };
-        if !self.process_ack(app, iface, driver, idx, seg, ack, now) {
-            self.after_event(app, iface, driver, idx, now);
+        if !self.process_ack(cx, idx, seg, ack) {
+            self.after_event(cx, idx);
             return;
         }
         if self.slots[idx].tcb.state == State::Closed {
             return;
         }
         // Data and FIN.
-        self.process_data(app, driver, idx, seg, frame);
+        self.process_data(cx, idx, seg, frame);
         if self.slots[idx].tcb.state != State::Closed {
-            self.after_event(app, iface, driver, idx, now);
+            self.after_event(cx, idx);
         }
     }
 
     /// SYN-SENT (RFC 9293 §3.10.7.3).
     fn syn_sent_arrives<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
         seg: &Segment,
-        now: Instant,
     ) {
         let tcb = &self.slots[idx].tcb;
         let key = self.key_of(idx);
@@ -1006,7 +1033,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             Some(ack) => {
                 if ack <= tcb.iss || ack > tcb.snd_max {
                     if !seg.has(TcpFlags::RST) {
-                        self.send_rst(iface, driver, now, key, ack, None);
+                        self.send_rst(cx, key, ack, None);
                     }
                     self.counters.drop(DropReason::TcpBadAck);
                     return;
@@ -1019,7 +1046,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             if ack_ok {
                 debug!(?key, "connection refused");
                 self.counters.connections_refused += 1;
-                self.reset_conn(app, driver, idx);
+                self.reset_conn(cx, idx);
             } else {
                 self.counters.drop(DropReason::TcpBadAck);
             }
@@ -1042,7 +1069,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             tcb.snd_wl2 = ack;
             tcb.snd_una = ack;
             tcb.retries = 0;
-            if let Some(rtt) = tcb.sampler.on_ack(ack, now) {
+            if let Some(rtt) = tcb.sampler.on_ack(ack, cx.now) {
                 tcb.rtt.sample(rtt);
             }
             tcb.state = State::Established;
@@ -1051,13 +1078,14 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             self.counters.connections_opened += 1;
             let slot = &mut self.slots[idx];
             if let Some(c) = slot.conn.as_mut() {
-                app.on_connected(c, &mut ConnHandle { tcb: &mut slot.tcb });
+                cx.app
+                    .on_connected(c, &mut ConnHandle { tcb: &mut slot.tcb });
             }
         } else {
             // Simultaneous open.
             tcb.state = State::SynReceived;
             tcb.snd_nxt = tcb.iss;
-            self.send_syn(iface, driver, idx, now);
+            self.send_syn(cx, idx);
         }
     }
 
@@ -1065,12 +1093,9 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     /// whether processing goes on.
     fn check_segment<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
         seg: &Segment,
-        now: Instant,
     ) -> bool {
         let config_budget = self.config.rx_budget;
         let tcb = &mut self.slots[idx].tcb;
@@ -1081,7 +1106,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             && seg.seq() == tcb.irs
         {
             let _ = tcb;
-            self.send_syn(iface, driver, idx, now);
+            self.send_syn(cx, idx);
             return false;
         }
         // PAWS (RFC 7323 §5).
@@ -1138,9 +1163,9 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             if seq == tcb.rcv_nxt {
                 self.counters.resets_received += 1;
                 if tcb.state == State::SynReceived && tcb.listener.is_some() {
-                    self.free_slot(driver, idx);
+                    self.free_slot(cx, idx);
                 } else {
-                    self.reset_conn(app, driver, idx);
+                    self.reset_conn(cx, idx);
                 }
             } else {
                 self.counters.challenge_acks += 1;
@@ -1160,22 +1185,18 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
 
     /// ACK processing. Returns whether the segment's data should still be
     /// processed.
-    #[allow(clippy::too_many_arguments)]
     fn process_ack<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
         seg: &Segment,
         ack: TcpSeqNumber,
-        now: Instant,
     ) -> bool {
         let key = self.key_of(idx);
         let tcb = &mut self.slots[idx].tcb;
         if tcb.state == State::SynReceived {
             if !(ack > tcb.snd_una && ack <= tcb.snd_max) {
-                self.send_rst(iface, driver, now, key, ack, None);
+                self.send_rst(cx, key, ack, None);
                 self.counters.drop(DropReason::TcpBadAck);
                 return false;
             }
@@ -1186,7 +1207,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             tcb.snd_wl2 = ack;
             tcb.snd_una = ack;
             tcb.retries = 0;
-            if let Some(rtt) = tcb.sampler.on_ack(ack, now) {
+            if let Some(rtt) = tcb.sampler.on_ack(ack, cx.now) {
                 tcb.rtt.sample(rtt);
             }
             self.cancel_timer(idx, TimerKind::Retransmit);
@@ -1198,7 +1219,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
                     }
                 }
                 let slot = &mut self.slots[idx];
-                let accepted = app.accept(port, &mut ConnHandle { tcb: &mut slot.tcb });
+                let accepted = cx.app.accept(port, &mut ConnHandle { tcb: &mut slot.tcb });
                 match accepted {
                     Some(c) => {
                         slot.conn = Some(c);
@@ -1206,8 +1227,8 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
                     }
                     None => {
                         self.counters.connections_refused += 1;
-                        self.send_rst(iface, driver, now, key, ack, None);
-                        self.free_slot(driver, idx);
+                        self.send_rst(cx, key, ack, None);
+                        self.free_slot(cx, idx);
                         return false;
                     }
                 }
@@ -1215,7 +1236,8 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
                 self.counters.connections_opened += 1;
                 let slot = &mut self.slots[idx];
                 if let Some(c) = slot.conn.as_mut() {
-                    app.on_connected(c, &mut ConnHandle { tcb: &mut slot.tcb });
+                    cx.app
+                        .on_connected(c, &mut ConnHandle { tcb: &mut slot.tcb });
                 }
             }
         }
@@ -1237,7 +1259,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             tcb.snd_wl1 < seg.seq() || (tcb.snd_wl1 == seg.seq() && tcb.snd_wl2 <= ack);
         let old_window = tcb.snd_wnd;
         if ack > tcb.snd_una {
-            self.ack_new_data(app, idx, seg, ack, now);
+            self.ack_new_data(cx, idx, seg, ack);
         } else if ack == tcb.snd_una
             && seg.payload_len == 0
             && !seg.has(TcpFlags::FIN)
@@ -1264,11 +1286,11 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             match tcb.state {
                 State::FinWait1 => tcb.state = State::FinWait2,
                 State::Closing => {
-                    self.enter_time_wait(app, driver, idx, now);
+                    self.enter_time_wait(cx, idx);
                     return false;
                 }
                 State::LastAck => {
-                    self.close_conn(app, driver, idx);
+                    self.close_conn(cx, idx);
                     return false;
                 }
                 _ => {}
@@ -1278,13 +1300,12 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     }
 
     /// An ACK that acknowledges new data.
-    fn ack_new_data<A: App<Conn = C, Writer = W>>(
+    fn ack_new_data<A: App<Conn = C, Writer = W>, D>(
         &mut self,
-        app: &mut A,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
         seg: &Segment,
         ack: TcpSeqNumber,
-        now: Instant,
     ) {
         let sack_blocks = seg.repr.sack_ranges;
         let slot = &mut self.slots[idx];
@@ -1292,11 +1313,11 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         let acked = dist(ack, tcb.snd_una);
         let flight_before = tcb.in_flight();
         // RTT: timestamps echo when available, else the timed segment (Karn).
-        let mut sample = tcb.sampler.on_ack(ack, now);
+        let mut sample = tcb.sampler.on_ack(ack, cx.now);
         if tcb.timestamps {
             if let Some((_, tsecr)) = seg.repr.timestamp {
                 if tsecr != 0 {
-                    let ms = ts_value(now).wrapping_sub(tsecr);
+                    let ms = ts_value(cx.now).wrapping_sub(tsecr);
                     if ms < 60_000 {
                         sample = Some(Duration::from_millis(u64::from(ms)));
                     }
@@ -1349,14 +1370,15 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             tcb.txq_seq = tcb.txq_seq.wrapping_add(entry.len);
             tcb.txq_bytes -= entry.len;
             if let Some(c) = slot.conn.as_mut() {
-                app.on_acked(c, &mut ConnHandle { tcb: &mut *tcb }, entry.writer);
+                cx.app
+                    .on_acked(c, &mut ConnHandle { tcb: &mut *tcb }, entry.writer);
             }
         }
         // Retransmission timer: stop when all is acknowledged, else restart.
         if self.slots[idx].tcb.snd_una == self.slots[idx].tcb.snd_max {
             self.cancel_timer(idx, TimerKind::Retransmit);
         } else if restart_timer {
-            self.restart_rto(idx, now);
+            self.restart_rto(idx, cx.now);
         }
         // RFC 6675: an ACK that also SACKs new data counts as a duplicate.
         if newly_sacked {
@@ -1427,8 +1449,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     /// Data and FIN of an acceptable segment (RFC 9293 §3.10.7.4, steps 7–8).
     fn process_data<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
         seg: &Segment,
         frame: &mut Option<Frame>,
@@ -1493,13 +1514,13 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
                         f,
                         budget,
                         max_segments,
-                        |released| driver.release(released),
+                        |released| cx.driver.release(released),
                     );
                     match outcome {
                         InsertOutcome::Stored { .. } => counters.ooo_segments += 1,
                         InsertOutcome::Rejected { frame: f, .. } => {
                             counters.drop(DropReason::TcpOooDropped);
-                            driver.release(f);
+                            cx.driver.release(f);
                         }
                     }
                 }
@@ -1513,7 +1534,8 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
                 tcb.rcv_nxt = end;
                 counters.bytes_received += u64::from(len);
                 if let Some(c) = slot.conn.as_mut() {
-                    app.on_data(c, &mut ConnHandle { tcb: &mut slot.tcb }, data);
+                    cx.app
+                        .on_data(c, &mut ConnHandle { tcb: &mut slot.tcb }, data);
                 }
             }
         } else if !fin_here && seg.seq() < slot.tcb.rcv_nxt {
@@ -1524,7 +1546,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         let tcb = &mut slot.tcb;
         while !tcb.abort_requested {
             let Some(ready) = ooo.pop_ready(&mut tcb.ooo, tcb.rcv_nxt, |released| {
-                driver.release(released)
+                cx.driver.release(released)
             }) else {
                 break;
             };
@@ -1536,9 +1558,9 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(ready.len);
             counters.bytes_received += u64::from(ready.len);
             if let Some(c) = slot.conn.as_mut() {
-                app.on_data(c, &mut ConnHandle { tcb: &mut *tcb }, data);
+                cx.app.on_data(c, &mut ConnHandle { tcb: &mut *tcb }, data);
             }
-            driver.release(ready.frame);
+            cx.driver.release(ready.frame);
         }
         // Acknowledgment policy (see `Stack::poll`): at once after a gap was
         // filled; else once per receive batch from the second unacknowledged
@@ -1567,7 +1589,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(1);
             tcb.ooo_fin = None;
             tcb.ack_now = true;
-            self.remote_fin(app, idx);
+            self.remote_fin(cx, idx);
         } else if fin_here && end > tcb.rcv_nxt {
             tcb.ooo_fin = Some(end);
             tcb.ack_now = true;
@@ -1578,7 +1600,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     }
 
     /// The peer's FIN is in order: move state and tell the application.
-    fn remote_fin<A: App<Conn = C, Writer = W>>(&mut self, app: &mut A, idx: usize) {
+    fn remote_fin<A: App<Conn = C, Writer = W>, D>(&mut self, cx: &mut Ctx<'_, A, D>, idx: usize) {
         let slot = &mut self.slots[idx];
         let tcb = &mut slot.tcb;
         let mut time_wait = false;
@@ -1597,7 +1619,8 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             other => other,
         };
         if let Some(c) = slot.conn.as_mut() {
-            app.on_remote_close(c, &mut ConnHandle { tcb: &mut slot.tcb });
+            cx.app
+                .on_remote_close(c, &mut ConnHandle { tcb: &mut slot.tcb });
         }
         if time_wait {
             // Acknowledge the FIN before the TCB goes.
@@ -1616,11 +1639,8 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     /// if one is still owed, TIME-WAIT, and the delayed-ACK timer.
     fn after_event<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
-        now: Instant,
     ) {
         let tcb = &self.slots[idx].tcb;
         if tcb.state == State::Closed {
@@ -1630,22 +1650,22 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             let key = self.key_of(idx);
             let seq = tcb.snd_nxt;
             let ack = tcb.rcv_nxt;
-            self.send_rst(iface, driver, now, key, seq, Some(ack));
-            self.reset_conn(app, driver, idx);
+            self.send_rst(cx, key, seq, Some(ack));
+            self.reset_conn(cx, idx);
             return;
         }
-        self.output(iface, driver, idx, now);
+        self.output(cx, idx);
         let tcb = &mut self.slots[idx].tcb;
         if tcb.ack_now {
-            self.send_ack(iface, driver, idx, now);
+            self.send_ack(cx, idx);
         }
         let tcb = &mut self.slots[idx].tcb;
         if tcb.enter_time_wait {
-            self.enter_time_wait(app, driver, idx, now);
+            self.enter_time_wait(cx, idx);
             return;
         }
         if tcb.ack_pending && tcb.delack_timer.is_none() {
-            let at = now + self.config.delayed_ack;
+            let at = cx.now + self.config.delayed_ack;
             self.schedule(idx, TimerKind::DelayedAck, at);
         }
         // The idle timer: keepalive, and the FIN-WAIT-2 timeout.
@@ -1656,7 +1676,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         };
         if let Some(idle) = idle {
             if self.slots[idx].tcb.keepalive_timer.is_none() {
-                self.schedule(idx, TimerKind::Keepalive, now + idle);
+                self.schedule(idx, TimerKind::Keepalive, cx.now + idle);
             }
         }
     }
@@ -1666,13 +1686,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
 
     /// Sends what the windows allow: a pending retransmission, new data,
     /// and the FIN after the last byte.
-    fn output<D: Driver>(
-        &mut self,
-        iface: &mut Interface,
-        driver: &mut D,
-        idx: usize,
-        now: Instant,
-    ) {
+    fn output<A, D: Driver>(&mut self, cx: &mut Ctx<'_, A, D>, idx: usize) {
         let nagle = self.config.nagle;
         let tcb = &mut self.slots[idx].tcb;
         if matches!(
@@ -1691,7 +1705,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         if tcb.retransmit_now {
             tcb.retransmit_now = false;
             let seq = tcb.snd_una;
-            self.send_data(iface, driver, idx, seq, u32::MAX, now);
+            self.send_data(cx, idx, seq, u32::MAX);
         }
         // SACK-based recovery (RFC 6675 §5 (C)): NextSeg() chooses holes,
         // then new data, while cwnd - pipe allows a segment.
@@ -1722,7 +1736,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
                 ) else {
                     break;
                 };
-                if !self.send_data(iface, driver, idx, next.seq, next.len, now) {
+                if !self.send_data(cx, idx, next.seq, next.len) {
                     break;
                 }
                 let tcb = &mut self.slots[idx].tcb;
@@ -1750,7 +1764,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
                 if usable == 0 {
                     if tcb.snd_wnd == 0 && in_flight == 0 && tcb.rto_timer.is_none() {
                         self.slots[idx].tcb.persist = true;
-                        self.arm_rto(idx, now);
+                        self.arm_rto(idx, cx.now);
                     }
                     break;
                 }
@@ -1759,14 +1773,14 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
                     break;
                 }
                 let seq = tcb.snd_nxt;
-                if self.send_data(iface, driver, idx, seq, len, now) {
+                if self.send_data(cx, idx, seq, len) {
                     continue;
                 }
                 break;
             }
             if fin_needed {
                 let seq = tcb.snd_nxt;
-                if self.send_data(iface, driver, idx, seq, 0, now) {
+                if self.send_data(cx, idx, seq, 0) {
                     continue;
                 }
                 break;
@@ -1779,14 +1793,12 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     /// MSS, with the FIN if it ends at our FIN. Moves `snd_nxt` forward.
     /// Returns whether a segment went out (false when there was nothing to
     /// send or no buffer; the retransmission timer then retries).
-    fn send_data<D: Driver>(
+    fn send_data<A, D: Driver>(
         &mut self,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
         seq: TcpSeqNumber,
         max_len: u32,
-        now: Instant,
     ) -> bool {
         let tcb = &self.slots[idx].tcb;
         let data_end = tcb.data_end();
@@ -1818,8 +1830,8 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         if len > 0 && seq.wrapping_add(len) == data_end {
             flags |= TcpFlags::PSH;
         }
-        if !self.send_segment(iface, driver, idx, seq, len, flags, now) {
-            self.arm_rto(idx, now);
+        if !self.send_segment(cx, idx, seq, len, flags) {
+            self.arm_rto(idx, cx.now);
             return false;
         }
         let tcb = &mut self.slots[idx].tcb;
@@ -1828,7 +1840,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             self.counters.retransmits += 1;
             tcb.sampler.on_retransmit();
         }
-        tcb.sampler.on_send(seq_end, now, retransmission);
+        tcb.sampler.on_send(seq_end, cx.now, retransmission);
         if seq_end > tcb.snd_nxt {
             tcb.snd_nxt = seq_end;
         }
@@ -1847,35 +1859,23 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             self.counters.bytes_sent += u64::from(len);
         }
         if self.slots[idx].tcb.rto_timer.is_none() {
-            self.arm_rto(idx, now);
+            self.arm_rto(idx, cx.now);
         }
         true
     }
 
     /// A pure ACK (also our answer to unacceptable segments).
-    fn send_ack<D: Driver>(
-        &mut self,
-        iface: &mut Interface,
-        driver: &mut D,
-        idx: usize,
-        now: Instant,
-    ) {
+    fn send_ack<A, D: Driver>(&mut self, cx: &mut Ctx<'_, A, D>, idx: usize) {
         // SND.MAX, not SND.NXT: after a timeout SND.NXT goes back to
         // SND.UNA, and an ACK carrying that old number would be below the
         // peer's RCV.NXT (Linux, which never moves SND.NXT back, does the
         // same).
         let seq = self.slots[idx].tcb.snd_max;
-        self.send_segment(iface, driver, idx, seq, 0, TcpFlags::empty(), now);
+        self.send_segment(cx, idx, seq, 0, TcpFlags::empty());
     }
 
     /// Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), with options.
-    fn send_syn<D: Driver>(
-        &mut self,
-        iface: &mut Interface,
-        driver: &mut D,
-        idx: usize,
-        now: Instant,
-    ) {
+    fn send_syn<A, D: Driver>(&mut self, cx: &mut Ctx<'_, A, D>, idx: usize) {
         let config = &self.config;
         let tcb = &self.slots[idx].tcb;
         let active = tcb.state == State::SynSent;
@@ -1896,22 +1896,22 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             sack_permitted: if active { config.sack } else { tcb.sack },
             sack_ranges: [None; 3],
             timestamp: if active {
-                config.timestamps.then_some((ts_value(now), 0))
+                config.timestamps.then_some((ts_value(cx.now), 0))
             } else {
-                tcb.timestamps.then_some((ts_value(now), tcb.ts_recent))
+                tcb.timestamps.then_some((ts_value(cx.now), tcb.ts_recent))
             },
             payload: &[],
         };
         let dst = tcb.remote.0;
         let retransmission = tcb.snd_max != tcb.iss;
-        if self.send_control(iface, driver, now, dst, &repr) {
+        if self.send_control(cx, dst, &repr) {
             let tcb = &mut self.slots[idx].tcb;
             if retransmission {
                 self.counters.retransmits += 1;
                 tcb.sampler.on_retransmit();
             }
             tcb.sampler
-                .on_send(tcb.iss.wrapping_add(1), now, retransmission);
+                .on_send(tcb.iss.wrapping_add(1), cx.now, retransmission);
             tcb.snd_nxt = tcb.iss.wrapping_add(1);
             tcb.snd_max = tcb.snd_nxt;
             tcb.last_ack_sent = tcb.rcv_nxt;
@@ -1922,16 +1922,13 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     /// Builds and transmits one segment of connection `idx`: header from
     /// the TCB, payload `[seq, seq + len)` from the transmit queue's
     /// writers, checksummed from their precomputed sums when they have them.
-    #[allow(clippy::too_many_arguments)]
-    fn send_segment<D: Driver>(
+    fn send_segment<A, D: Driver>(
         &mut self,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
         seq: TcpSeqNumber,
         len: u32,
         flags: TcpFlags,
-        now: Instant,
     ) -> bool {
         let Tcp {
             slots,
@@ -1963,7 +1960,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             max_seg_size: None,
             sack_permitted: false,
             sack_ranges,
-            timestamp: tcb.timestamps.then_some((ts_value(now), tcb.ts_recent)),
+            timestamp: tcb.timestamps.then_some((ts_value(cx.now), tcb.ts_recent)),
             payload: &[],
         };
         let header_len = repr.header_len();
@@ -1975,9 +1972,9 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             0
         };
         let txq = &tcb.txq;
-        let sent = iface.send_ipv4(
-            driver,
-            now,
+        let sent = cx.iface.send_ipv4(
+            cx.driver,
+            cx.now,
             dst,
             IpProtocol::Tcp,
             header_len + len as usize,
@@ -2036,25 +2033,30 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     }
 
     /// A segment built from `repr` alone (SYNs, resets, TIME-WAIT ACKs).
-    fn send_control<D: Driver>(
+    fn send_control<A, D: Driver>(
         &mut self,
-        iface: &mut Interface,
-        driver: &mut D,
-        now: Instant,
+        cx: &mut Ctx<'_, A, D>,
         dst: Ipv4Addr,
         repr: &TcpRepr<'_>,
     ) -> bool {
         let src = self.local_ip;
         let header_len = repr.header_len();
-        let sent = iface.send_ipv4(driver, now, dst, IpProtocol::Tcp, header_len, |mut out| {
-            out.write_with(header_len, |b| {
-                let written = repr.emit_header(b);
-                debug_assert!(written.is_ok());
-                let checksum = tcp_wire::tcp_checksum(src, dst, b, 0, 0);
-                b[16..18].copy_from_slice(&checksum.to_be_bytes());
-            })?;
-            Ok(())
-        });
+        let sent = cx.iface.send_ipv4(
+            cx.driver,
+            cx.now,
+            dst,
+            IpProtocol::Tcp,
+            header_len,
+            |mut out| {
+                out.write_with(header_len, |b| {
+                    let written = repr.emit_header(b);
+                    debug_assert!(written.is_ok());
+                    let checksum = tcp_wire::tcp_checksum(src, dst, b, 0, 0);
+                    b[16..18].copy_from_slice(&checksum.to_be_bytes());
+                })?;
+                Ok(())
+            },
+        );
         if sent.is_ok() {
             self.counters.segments_out += 1;
         }
@@ -2062,11 +2064,9 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     }
 
     /// A reset for `key`: `<SEQ=seq><CTL=RST>`, with an ACK when `ack` is given.
-    fn send_rst<D: Driver>(
+    fn send_rst<A, D: Driver>(
         &mut self,
-        iface: &mut Interface,
-        driver: &mut D,
-        now: Instant,
+        cx: &mut Ctx<'_, A, D>,
         key: FlowKey,
         seq: TcpSeqNumber,
         ack: Option<TcpSeqNumber>,
@@ -2085,7 +2085,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             timestamp: None,
             payload: &[],
         };
-        if self.send_control(iface, driver, now, key.remote_addr, &repr) {
+        if self.send_control(cx, key.remote_addr, &repr) {
             self.counters.resets_sent += 1;
         }
     }
@@ -2133,12 +2133,9 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     /// A timer of connection `key.slot` fired.
     fn on_timer<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         id: crate::mem::timer::TimerId,
         key: TimerKey,
-        now: Instant,
     ) {
         let idx = key.slot as usize;
         let Some(slot) = self.slots.get_mut(idx) else {
@@ -2148,32 +2145,29 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             return;
         }
         let tcb = &mut slot.tcb;
-        tcb.now = now;
+        tcb.now = cx.now;
         let field = tcb.timer_mut(key.kind);
         if *field != Some(id) {
             return;
         }
         *field = None;
         match key.kind {
-            TimerKind::Retransmit => self.retransmit_timeout(app, iface, driver, idx, now),
+            TimerKind::Retransmit => self.retransmit_timeout(cx, idx),
             TimerKind::DelayedAck => {
                 if self.slots[idx].tcb.ack_pending {
                     self.counters.delayed_acks += 1;
-                    self.send_ack(iface, driver, idx, now);
+                    self.send_ack(cx, idx);
                 }
             }
-            TimerKind::Keepalive => self.keepalive_timeout(app, iface, driver, idx, now),
+            TimerKind::Keepalive => self.keepalive_timeout(cx, idx),
         }
     }
 
     /// RFC 6298 §5: the retransmission timer expired.
     fn retransmit_timeout<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
-        now: Instant,
     ) {
         let syn_retries = self.config.syn_retries;
         let max_retries = self.config.max_retransmissions;
@@ -2184,15 +2178,15 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
                 if tcb.retries > syn_retries {
                     self.counters.handshake_timeouts += 1;
                     if tcb.state == State::SynSent {
-                        self.reset_conn(app, driver, idx);
+                        self.reset_conn(cx, idx);
                     } else {
-                        self.free_slot(driver, idx);
+                        self.free_slot(cx, idx);
                     }
                     return;
                 }
                 tcb.rtt.backoff();
-                self.send_syn(iface, driver, idx, now);
-                self.arm_rto(idx, now);
+                self.send_syn(cx, idx);
+                self.arm_rto(idx, cx.now);
             }
             _ if tcb.persist => {
                 // Zero-window probe: one byte beyond the window (RFC 9293
@@ -2205,16 +2199,16 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
                 } else {
                     tcb.snd_nxt
                 };
-                self.send_data(iface, driver, idx, seq, 1, now);
-                self.arm_rto(idx, now);
+                self.send_data(cx, idx, seq, 1);
+                self.arm_rto(idx, cx.now);
             }
             _ => {
                 if tcb.retries > max_retries {
                     self.counters.retransmission_timeouts_fatal += 1;
                     let key = self.key_of(idx);
                     let (seq, ack) = (self.slots[idx].tcb.snd_nxt, self.slots[idx].tcb.rcv_nxt);
-                    self.send_rst(iface, driver, now, key, seq, Some(ack));
-                    self.reset_conn(app, driver, idx);
+                    self.send_rst(cx, key, seq, Some(ack));
+                    self.reset_conn(cx, idx);
                     return;
                 }
                 self.counters.rto_expirations += 1;
@@ -2227,10 +2221,10 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
                 tcb.retransmit_now = false;
                 tcb.snd_nxt = tcb.snd_una;
                 tcb.high_rxt = tcb.snd_una;
-                self.output(iface, driver, idx, now);
-                self.arm_rto(idx, now);
+                self.output(cx, idx);
+                self.arm_rto(idx, cx.now);
                 if self.slots[idx].tcb.ack_now {
-                    self.send_ack(iface, driver, idx, now);
+                    self.send_ack(cx, idx);
                 }
             }
         }
@@ -2239,20 +2233,17 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     /// Keepalive (RFC 9293 §3.8.4): probe an idle connection.
     fn keepalive_timeout<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        iface: &mut Interface,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
-        now: Instant,
     ) {
         if self.slots[idx].tcb.state == State::FinWait2 {
             if let Some(limit) = self.config.fin_wait2_timeout {
                 // Our side is closed and the peer never sends its FIN: give
                 // the slot back, as Linux does with tcp_fin_timeout.
                 let last = self.slots[idx].tcb.last_activity;
-                if now - last >= limit {
+                if cx.now - last >= limit {
                     self.counters.fin_wait2_timeouts += 1;
-                    self.close_conn(app, driver, idx);
+                    self.close_conn(cx, idx);
                 } else {
                     self.schedule(idx, TimerKind::Keepalive, last + limit);
                 }
@@ -2265,7 +2256,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         let interval = self.config.keepalive_interval;
         let probes = self.config.keepalive_probes;
         let tcb = &mut self.slots[idx].tcb;
-        let idle_for = now - tcb.last_activity;
+        let idle_for = cx.now - tcb.last_activity;
         if idle_for < idle {
             let at = tcb.last_activity + idle;
             self.schedule(idx, TimerKind::Keepalive, at);
@@ -2273,15 +2264,15 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         }
         if tcb.keepalive_probes >= probes {
             self.counters.keepalive_timeouts += 1;
-            self.reset_conn(app, driver, idx);
+            self.reset_conn(cx, idx);
             return;
         }
         tcb.keepalive_probes += 1;
         self.counters.keepalive_probes += 1;
         // An old sequence number makes the peer answer with an ACK.
         let seq = tcb.snd_una.wrapping_sub(1);
-        self.send_segment(iface, driver, idx, seq, 0, TcpFlags::empty(), now);
-        self.schedule(idx, TimerKind::Keepalive, now + interval);
+        self.send_segment(cx, idx, seq, 0, TcpFlags::empty());
+        self.schedule(idx, TimerKind::Keepalive, cx.now + interval);
     }
 
     /// Drops TIME-WAIT entries whose time is up.
@@ -2313,11 +2304,9 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     }
 
     /// Opens a connection (active open).
-    fn connect<D: Driver>(
+    fn connect<A, D: Driver>(
         &mut self,
-        iface: &mut Interface,
-        driver: &mut D,
-        now: Instant,
+        cx: &mut Ctx<'_, A, D>,
         addr: Ipv4Addr,
         port: u16,
         state: C,
@@ -2325,7 +2314,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         if port == 0 || addr == self.local_ip || addr.is_unspecified() || addr.is_broadcast() {
             return Err((ConnectError::InvalidAddress, state));
         }
-        if iface.next_hop(addr).is_err() {
+        if cx.iface.next_hop(addr).is_err() {
             return Err((ConnectError::Unreachable, state));
         }
         if self.free.is_empty() || self.table.is_full() {
@@ -2374,20 +2363,19 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             return Err((ConnectError::TableFull, state));
         };
         let id = self.slot_id(idx);
-        let iss = self.isn.isn((local_ip, local_port), remote, now);
+        let iss = self.isn.isn((local_ip, local_port), remote, cx.now);
         let mss = self.mss;
         let config = &self.config;
         let slot = &mut self.slots[idx];
-        slot.tcb.open(
-            config,
+        let opening = Opening {
             id,
-            State::SynSent,
-            (local_ip, local_port),
+            state: State::SynSent,
+            local: (local_ip, local_port),
             remote,
             iss,
             mss,
-            now,
-        );
+        };
+        slot.tcb.open(config, opening, cx.now);
         slot.conn = Some(state);
         let key = FlowKey {
             remote_addr: addr,
@@ -2398,8 +2386,8 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         debug_assert!(inserted.is_ok());
         self.active += 1;
         self.counters.connect_attempts += 1;
-        self.send_syn(iface, driver, idx, now);
-        self.arm_rto(idx, now);
+        self.send_syn(cx, idx);
+        self.arm_rto(idx, cx.now);
         Ok(id)
     }
 
@@ -2407,17 +2395,15 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
     /// TIME-WAIT (compactly) and free the slot.
     fn enter_time_wait<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
-        now: Instant,
     ) {
         let key = self.key_of(idx);
         let tcb = &self.slots[idx].tcb;
         let wait = self.config.time_wait;
         if wait > Duration::ZERO {
             if self.time_wait.is_full() {
-                if let Some(old) = self.time_wait.pop_expired(now, true) {
+                if let Some(old) = self.time_wait.pop_expired(cx.now, true) {
                     if old.live {
                         self.table.remove(&old.key);
                     }
@@ -2430,7 +2416,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
                 rcv_nxt: tcb.rcv_nxt,
                 window: (tcb.rcv_window(&self.config) >> tcb.rcv_shift).min(0xffff) as u16,
                 ts_recent: tcb.timestamps.then_some(tcb.ts_recent),
-                expires: now + wait,
+                expires: cx.now + wait,
                 live: true,
             };
             let id = self.time_wait.push(entry);
@@ -2440,38 +2426,35 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
         }
         self.counters.connections_closed += 1;
         let conn = self.slots[idx].conn.take();
-        self.release_slot(driver, idx, wait == Duration::ZERO);
+        self.release_slot(cx, idx, wait == Duration::ZERO);
         if let Some(c) = conn {
-            app.on_close(c);
+            cx.app.on_close(c);
         }
     }
 
     /// A graceful close completed (LAST-ACK acknowledged).
     fn close_conn<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
     ) {
-        self.end_conn(app, driver, idx, false);
+        self.end_conn(cx, idx, false);
     }
 
     /// The connection was reset (by the peer, a timeout, or `abort`).
     fn reset_conn<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
     ) {
-        self.end_conn(app, driver, idx, true);
+        self.end_conn(cx, idx, true);
     }
 
     /// Frees the slot, then hands the application its state back through
     /// `on_reset` or `on_close`.
     fn end_conn<A: App<Conn = C, Writer = W>, D: Driver>(
         &mut self,
-        app: &mut A,
-        driver: &mut D,
+        cx: &mut Ctx<'_, A, D>,
         idx: usize,
         reset: bool,
     ) {
@@ -2481,20 +2464,20 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             self.counters.connections_closed += 1;
         }
         let conn = self.slots[idx].conn.take();
-        self.free_slot(driver, idx);
+        self.free_slot(cx, idx);
         match conn {
-            Some(c) if reset => app.on_reset(c),
-            Some(c) => app.on_close(c),
+            Some(c) if reset => cx.app.on_reset(c),
+            Some(c) => cx.app.on_close(c),
             None => {}
         }
     }
 
     /// Frees a slot and its table entry.
-    fn free_slot<D: Driver>(&mut self, driver: &mut D, idx: usize) {
-        self.release_slot(driver, idx, true);
+    fn free_slot<A, D: Driver>(&mut self, cx: &mut Ctx<'_, A, D>, idx: usize) {
+        self.release_slot(cx, idx, true);
     }
 
-    fn release_slot<D: Driver>(&mut self, driver: &mut D, idx: usize, remove_key: bool) {
+    fn release_slot<A, D: Driver>(&mut self, cx: &mut Ctx<'_, A, D>, idx: usize, remove_key: bool) {
         let key = self.key_of(idx);
         for kind in [
             TimerKind::Retransmit,
@@ -2512,7 +2495,7 @@ impl<C, W: crate::tcp::app::Writer> Tcp<C, W> {
             ..
         } = self;
         let slot = &mut slots[idx];
-        ooo.clear(&mut slot.tcb.ooo, |f| driver.release(f));
+        ooo.clear(&mut slot.tcb.ooo, |f| cx.driver.release(f));
         if slot.tcb.in_syn_queue {
             if let Some(l) = slot
                 .tcb
