@@ -12,8 +12,8 @@ use std::fs::File;
 use std::io::BufWriter;
 
 use rusty_stack::apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer};
-use rusty_stack::buf::PoolConfig;
-use rusty_stack::rss::MICROSOFT_RSS_KEY;
+use rusty_stack::mem::buf::PoolConfig;
+use rusty_stack::nic::rss::MICROSOFT_RSS_KEY;
 use rusty_stack::tcp::TcpConfig;
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
@@ -380,7 +380,8 @@ impl Setup {
         report.retransmits = server_tcp.retransmits + client_tcp.retransmits;
         for host in [server, client] {
             let h = world.host(host);
-            for (reason, n) in h.iface_counters().nonzero_drops() {
+            let (iface, tcp) = (h.iface_counters(), h.tcp_counters());
+            for (reason, n) in iface.nonzero_drops().chain(tcp.nonzero_drops()) {
                 *report.drops.entry(reason.as_str().to_string()).or_default() += n;
             }
             let nic = h.nic_stats();

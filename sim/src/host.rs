@@ -13,12 +13,14 @@
 
 use std::collections::VecDeque;
 
-use rusty_stack::buf::PoolConfig;
-use rusty_stack::iface::{Counters, IfaceEvent, InterfaceConfig};
-use rusty_stack::rss::RssTable;
-use rusty_stack::tcp::{App, Stack, TcpConfig, TcpCounters};
+use rusty_stack::iface::{IfaceEvent, InterfaceConfig};
+use rusty_stack::mem::buf::PoolConfig;
+use rusty_stack::nic::rss::RssTable;
+use rusty_stack::stats::{IfaceCounters, TcpCounters};
+use rusty_stack::tcp::{App, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
+use rusty_stack::Stack;
 
 use crate::cost::{CostModel, Work};
 use crate::nic::{NicStats, SimNic};
@@ -121,13 +123,13 @@ pub trait HostModel {
     /// Statistics of `core`.
     fn core_stats(&self, core: usize) -> CoreStats;
     /// Interface counters of all cores, merged.
-    fn iface_counters(&self) -> Counters;
+    fn iface_counters(&self) -> IfaceCounters;
     /// TCP counters of all cores, merged.
     fn tcp_counters(&self) -> TcpCounters;
     /// NIC counters of all ports, merged.
     fn nic_stats(&self) -> NicStats;
     /// Listens on `port` on every stack (servers).
-    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::tcp::ListenError> {
+    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::stack::ListenError> {
         let _ = (port, backlog);
         Ok(())
     }
@@ -423,8 +425,8 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         self.cores[core].stats
     }
 
-    fn iface_counters(&self) -> Counters {
-        let mut total = Counters::default();
+    fn iface_counters(&self) -> IfaceCounters {
+        let mut total = IfaceCounters::default();
         for stack in self.all_stacks() {
             total.merge(stack.iface().counters());
         }
@@ -439,7 +441,7 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         total
     }
 
-    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::tcp::ListenError> {
+    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::stack::ListenError> {
         for stack in self.all_stacks_mut() {
             stack.listen(port, backlog)?;
         }

@@ -12,9 +12,9 @@
 
 use std::collections::VecDeque;
 
-use rusty_stack::buf::{BufPool, Frame, PoolConfig};
-use rusty_stack::driver::{Capabilities, Driver, FlowSteering, FlowTuple, TxFull};
-use rusty_stack::rss::RssTable;
+use rusty_stack::mem::buf::{BufPool, Frame, PoolConfig};
+use rusty_stack::nic::rss::RssTable;
+use rusty_stack::nic::{Capabilities, Driver, FlowSteering, FlowTuple, TxFull};
 use rusty_stack::wire::{Ipv4Addr, MacAddr};
 
 use crate::host::Outbox;
@@ -268,7 +268,7 @@ impl Driver for SimDriver<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusty_stack::rss::MICROSOFT_RSS_KEY;
+    use rusty_stack::nic::rss::MICROSOFT_RSS_KEY;
 
     fn tcp_frame(sport: u16, dport: u16) -> Vec<u8> {
         let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])

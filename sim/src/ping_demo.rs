@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use rusty_stack::driver::Driver;
 use rusty_stack::iface::{IfaceEvent, Interface, InterfaceConfig};
-use rusty_stack::pair::{pair, PairConfig};
+use rusty_stack::nic::pair::{pair, PairConfig};
+use rusty_stack::nic::Driver;
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
 

@@ -6,8 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use rusty_stack::iface::Counters;
-use rusty_stack::tcp::TcpCounters;
+use rusty_stack::stats::{IfaceCounters, TcpCounters};
 use rusty_stack::time::Instant;
 
 use crate::host::{CoreRun, CoreStats, HostModel, Outbox};
@@ -90,8 +89,8 @@ impl HostModel for ScriptedHost {
         self.stats
     }
 
-    fn iface_counters(&self) -> Counters {
-        Counters::default()
+    fn iface_counters(&self) -> IfaceCounters {
+        IfaceCounters::default()
     }
 
     fn tcp_counters(&self) -> TcpCounters {

@@ -57,8 +57,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use rusty_stack::apps::http::ResponseHeadParser;
 use rusty_stack::apps::{Content, LatencyHistogram, SplitMix64};
-use rusty_stack::iface::Counters;
-use rusty_stack::tcp::TcpCounters;
+use rusty_stack::stats::{IfaceCounters, TcpCounters};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use smoltcp::iface::{Config, Interface, PollIngressSingleResult, SocketHandle, SocketSet};
@@ -1161,8 +1160,8 @@ impl HostModel for SmolHost {
         self.cores[core].stats
     }
 
-    fn iface_counters(&self) -> Counters {
-        let mut total = Counters::default();
+    fn iface_counters(&self) -> IfaceCounters {
+        let mut total = IfaceCounters::default();
         for iface in self.cores.iter().flat_map(|c| c.ifaces.iter()) {
             let d = iface.device.counts;
             total.rx_frames += d.rx_frames;

@@ -6,7 +6,7 @@
 //! for both, and a bulk source. Every client verifies every byte it gets.
 
 use rusty_stack::apps::{Content, EchoServer, HttpLoadClient, HttpServer, LatencyHistogram, Page};
-use rusty_stack::cursor::{Cursor, CursorMut};
+use rusty_stack::mem::cursor::{Cursor, CursorMut};
 use rusty_stack::prefix_sum::PrefixSums;
 use rusty_stack::tcp::{App, ConnRef, Connect, Writer};
 use rusty_stack::time::Instant;

@@ -6,7 +6,7 @@
 //!   per second; the throughput is the figure to compare across sizes.
 //! * `checksum/chained_1500`: [`Checksum::add_bytes`] over the two buffers of
 //!   a chained 1500-byte frame (1024 + 512 bytes), as the receive path sums
-//!   a frame, through [`Cursor::add_to_checksum`](rusty_stack::cursor::Cursor::add_to_checksum).
+//!   a frame, through [`Cursor::add_to_checksum`](rusty_stack::mem::cursor::Cursor::add_to_checksum).
 //! * `checksum/prefix_sum/lookup_1460`: one [`PrefixSums::sum`] range query
 //!   of 1460 bytes at an arbitrary (pseudo-random, odd or even) offset of a
 //!   1 MiB payload: the precomputed path of the HTTP server. Next to it,
@@ -21,8 +21,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rusty_stack::apps::SplitMix64;
-use rusty_stack::buf::{BufPool, PoolConfig};
 use rusty_stack::checksum::{self, Checksum};
+use rusty_stack::mem::buf::{BufPool, PoolConfig};
 use rusty_stack::prefix_sum::PrefixSums;
 
 /// Deterministic, random-looking bytes.

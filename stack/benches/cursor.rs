@@ -39,7 +39,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rusty_stack::apps::SplitMix64;
-use rusty_stack::buf::{BufPool, Frame, PoolConfig};
+use rusty_stack::mem::buf::{BufPool, Frame, PoolConfig};
 
 fn bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut rng = SplitMix64::new(seed);
@@ -97,7 +97,7 @@ fn read(c: &mut Criterion) {
             let (total, c) = c.read_with(20, |h| u16::from_be_bytes([h[2], h[3]]))?;
             let (ports, c) = c.read_with(20, |h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]))?;
             let payload = c.take(usize::from(total).saturating_sub(40));
-            Ok::<_, rusty_stack::cursor::CursorError>((ethertype, ports, payload.len()))
+            Ok::<_, rusty_stack::mem::cursor::CursorError>((ethertype, ports, payload.len()))
         })
     });
     group.throughput(Throughput::Bytes(1460));

@@ -35,8 +35,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rusty_stack::driver::Capabilities;
-use rusty_stack::tcp::Stack;
+use rusty_stack::nic::Capabilities;
+use rusty_stack::Stack;
 
 use common::{BenchDriver, Flow, Sink, Template, FULL_SEGMENT, MTU, NOW};
 

@@ -40,8 +40,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rusty_stack::driver::Capabilities;
-use rusty_stack::tcp::Stack;
+use rusty_stack::nic::Capabilities;
+use rusty_stack::Stack;
 
 use common::{
     BenchDriver, Blaster, Flow, TcpFields, Template, FULL_SEGMENT, MTU, NOW, WINDOW_SEGMENTS,

@@ -22,8 +22,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rusty_stack::apps::SplitMix64;
+use rusty_stack::mem::timer::{TimerId, TimerWheel};
 use rusty_stack::time::{Duration, Instant};
-use rusty_stack::timer::{TimerId, TimerWheel};
 
 const SIZES: [usize; 2] = [10_000, 100_000];
 const TICK: Duration = Duration::from_millis(1);

@@ -4,38 +4,59 @@
 //! network processors (Tilera TILE-Gx mPIPE) that also runs on a simulated
 //! multi-core NIC with virtual time.
 //!
-//! The stack is a sans-IO state machine: a [`driver::Driver`] hands it frames
-//! and the current [`time::Instant`]; it answers with frames to transmit.
-//! It never reads a clock or an RNG, and allocates nothing per packet.
+//! The stack is a sans-IO state machine: a [`Driver`] hands it frames and
+//! its owner tells it the current [`Instant`]; it answers with frames to
+//! transmit. It never reads a clock or an RNG, and allocates nothing per
+//! packet. One [`Stack`] is one core's object: an interface, TCP, and one
+//! [`App`] on top.
 //!
-//! Layout:
-//! * [`time`] — driver-supplied instants and durations;
-//! * [`buf`] and [`cursor`] — NIC buffers of the mPIPE size classes, chained
-//!   frames, and zero-copy cursors over them;
+//! Layout, from the NIC up:
+//! * [`nic`] — the boundary with the NIC: the [`Driver`] trait and its
+//!   [`Capabilities`], [`nic::pair`] (an in-memory pair of drivers for
+//!   tests) and [`nic::rss`] (the NIC's Toeplitz flow hash);
+//! * [`mem`] — fixed-capacity memory: [`mem::buf`] (NIC buffers of the
+//!   mPIPE size classes and the [`Frame`]s that own them), [`mem::cursor`]
+//!   (zero-copy cursors over frames) and [`mem::timer`] (an
+//!   allocation-free hierarchical timer wheel);
+//! * [`time`] — owner-supplied instants and durations;
 //! * [`checksum`] and [`prefix_sum`] — the Internet checksum with a 64-bit
 //!   accumulator, incremental updates, and precomputed prefix-sum tables;
 //! * [`wire`] — typed views and `Repr`s for Ethernet, ARP, IPv4, ICMP, TCP;
-//! * [`timer`] — an allocation-free hierarchical timer wheel;
-//! * [`driver`] — the driver trait, and [`pair`], an in-memory pair of
-//!   drivers for tests;
-//! * [`iface`] — the per-core stack: ARP, IPv4, ICMP, with drop counters.
-// `unsafe` is denied everywhere but in `buf::region`, the one module that
+//! * [`iface`] — the per-core interface: ARP, IPv4, ICMP;
+//! * [`tcp`] — TCP's parts: the application API ([`App`], [`Writer`]), the
+//!   settings ([`TcpConfig`]), congestion control, RTT, SACK scoreboard,
+//!   reassembly, the connection table, ISNs and SYN cookies, TIME-WAIT;
+//! * [`stack`] — the [`Stack`]: the TCP engine over an interface, split
+//!   into demultiplexing, input, output, timers and connection slots, with
+//!   one context per event;
+//! * [`stats`] — the drop reasons and counters of every layer;
+//! * [`apps`] — applications written once against the [`App`] API (echo,
+//!   HTTP server and load client).
+//!
+//! The types most programs need are re-exported here: [`Stack`], the app
+//! API ([`App`], [`ConnRef`], [`Connect`], [`Writer`], [`StaticWriter`]),
+//! [`TcpConfig`], [`Driver`], [`Capabilities`], [`Frame`] and [`Instant`].
+// `unsafe` is denied everywhere but in `mem::buf::region`, the one module that
 // lends buffer memory to frames (its soundness argument is in its docs).
 #![deny(unsafe_code)]
 
 pub mod apps;
-pub mod buf;
 pub mod checksum;
-pub mod cursor;
-pub mod driver;
 pub mod iface;
-pub mod pair;
+pub mod mem;
+pub mod nic;
 pub mod prefix_sum;
-pub mod rss;
+pub mod stack;
+pub mod stats;
 pub mod tcp;
 pub mod time;
-pub mod timer;
 pub mod wire;
+
+pub use crate::mem::buf::Frame;
+pub use crate::nic::{Capabilities, Driver};
+pub use crate::stack::Stack;
+pub use crate::tcp::{App, ConnRef, Connect, StaticWriter, TcpConfig, Writer};
+pub use crate::time::Instant;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[doc = include_str!("../../README.md")]

@@ -8,7 +8,7 @@ mod apps_common;
 use apps_common::{config, leak_pages, page_bytes, Net, RawClient, SERVER_IP};
 use rusty_stack::apps::http_server::{BAD_REQUEST, NOT_FOUND};
 use rusty_stack::apps::{FailReason, HttpClientConfig, HttpLoadClient, HttpServer, Page};
-use rusty_stack::iface::DropReason;
+use rusty_stack::stats::DropReason;
 use rusty_stack::time::Duration;
 
 type Pages = &'static [Page<'static>];
@@ -71,17 +71,11 @@ fn check_all_ok(net: &Net<HttpServer<Pages>, HttpLoadClient<Pages>>, requests: u
     assert!(c.bytes_ok > 0);
     // Checksums from the prefix-sum tables verified at the receiver.
     assert_eq!(
-        net.client
-            .iface()
-            .counters()
-            .drops(DropReason::TcpBadChecksum),
+        net.client.tcp_counters().drops(DropReason::TcpBadChecksum),
         0
     );
     assert_eq!(
-        net.server
-            .iface()
-            .counters()
-            .drops(DropReason::TcpBadChecksum),
+        net.server.tcp_counters().drops(DropReason::TcpBadChecksum),
         0
     );
 }
@@ -288,13 +282,7 @@ fn the_stack_checksums_bodies_from_the_tables() {
     let mut net = load_net(lying, honest, 1, 1);
     net.run_until(Duration::from_secs(5), |_| false);
     assert_eq!(net.client.app().counters().ok, 0);
-    assert!(
-        net.client
-            .iface()
-            .counters()
-            .drops(DropReason::TcpBadChecksum)
-            > 0
-    );
+    assert!(net.client.tcp_counters().drops(DropReason::TcpBadChecksum) > 0);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use rusty_stack::apps::http::{RequestLineParser, ResponseHeadParser};
 use rusty_stack::apps::{
     FailReason, HttpClientConfig, HttpLoadClient, HttpServer, HttpWriter, Page, RequestWriter,
 };
-use rusty_stack::cursor::Cursor;
+use rusty_stack::mem::cursor::Cursor;
 use rusty_stack::tcp::{App, ConnId, ConnOps, SendError, Writer};
 use rusty_stack::time::Instant;
 use rusty_stack::wire::Ipv4Addr;
@@ -239,7 +239,7 @@ fn writers_write_what_they_sum() {
         let mut out = vec![0u8; len];
         request.write(
             offset,
-            &mut rusty_stack::cursor::CursorMut::from_slice(&mut out),
+            &mut rusty_stack::mem::cursor::CursorMut::from_slice(&mut out),
         );
         assert_eq!(out, &bytes[offset..]);
         assert_eq!(

@@ -2,9 +2,9 @@
 //! operations on a flat `Vec<u8>`.
 
 use proptest::prelude::*;
-use rusty_stack::buf::{class_for_len, BufPool, Frame, PoolConfig, MAX_CHAIN};
 use rusty_stack::checksum::{ones_sum, Checksum};
-use rusty_stack::cursor::{Cursor, CursorError, CursorMut, Truncated, READ_WITH_MAX};
+use rusty_stack::mem::buf::{class_for_len, BufPool, Frame, PoolConfig, MAX_CHAIN};
+use rusty_stack::mem::cursor::{Cursor, CursorError, CursorMut, Truncated, READ_WITH_MAX};
 
 /// How a frame of `data` is laid out: one buffer per piece, each with some
 /// headroom and tailroom.

@@ -2,10 +2,11 @@
 //! echo, retries, and drop counting for malformed input. Frames on the wire
 //! are checked with etherparse, an independent parser.
 
-use rusty_stack::buf::Frame;
-use rusty_stack::driver::Driver;
-use rusty_stack::iface::{DropReason, IfaceEvent, Interface, InterfaceConfig};
-use rusty_stack::pair::{pair, PairConfig, PairDriver};
+use rusty_stack::iface::{IfaceEvent, Interface, InterfaceConfig};
+use rusty_stack::mem::buf::Frame;
+use rusty_stack::nic::pair::{pair, PairConfig, PairDriver};
+use rusty_stack::nic::Driver;
+use rusty_stack::stats::DropReason;
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 
@@ -474,7 +475,7 @@ fn fix_icmp_checksum(frame: &mut [u8]) {
 fn chained_frames_parse_like_flat_ones() {
     // Same echo request, but received in chained 128-byte buffers.
     let config = PairConfig {
-        pool: rusty_stack::buf::PoolConfig::default().with_chaining(true),
+        pool: rusty_stack::mem::buf::PoolConfig::default().with_chaining(true),
         capture: true,
         ..PairConfig::default()
     };

@@ -9,8 +9,8 @@ use std::cell::Cell;
 
 use proptest::prelude::*;
 
-use rusty_stack::driver::FlowTuple;
-use rusty_stack::rss::{RssTable, Toeplitz, INDIRECTION_LEN, MICROSOFT_RSS_KEY};
+use rusty_stack::nic::rss::{RssTable, Toeplitz, INDIRECTION_LEN, MICROSOFT_RSS_KEY};
+use rusty_stack::nic::FlowTuple;
 use rusty_stack::tcp::isn::{CookieInfo, EphemeralPorts, IsnGenerator, Secret, SynCookies};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, TcpSeqNumber};

@@ -3,8 +3,8 @@
 
 mod support;
 
-use rusty_stack::driver::{Driver, FlowSteering, FlowTuple};
-use rusty_stack::rss::{RssTable, MICROSOFT_RSS_KEY};
+use rusty_stack::nic::rss::{RssTable, MICROSOFT_RSS_KEY};
+use rusty_stack::nic::{Driver, FlowSteering, FlowTuple};
 use rusty_stack::tcp::{State, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use support::*;

@@ -5,7 +5,7 @@
 
 use rusty_alloc_counter::{thread_allocations, CountingAllocator};
 
-use rusty_stack::buf::{BufPool, Frame, PoolConfig};
+use rusty_stack::mem::buf::{BufPool, Frame, PoolConfig};
 use rusty_stack::tcp::reassembly::{window_end, OooQueue, SegmentPool};
 use rusty_stack::wire::TcpSeqNumber;
 

@@ -5,15 +5,16 @@
 
 mod support;
 
-use rusty_stack::driver::Driver;
 use rusty_stack::iface::InterfaceConfig;
-use rusty_stack::pair::{pair, PairConfig, PairDriver};
-use rusty_stack::tcp::{Stack, State, TcpConfig};
+use rusty_stack::nic::pair::{pair, PairConfig, PairDriver};
+use rusty_stack::nic::Driver;
+use rusty_stack::tcp::{State, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{
     EtherType, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Cidr, Ipv4Packet, Ipv4Repr, TcpFlags,
     TcpPacket, TcpRepr, TcpSeqNumber,
 };
+use rusty_stack::Stack;
 use support::{data, Script, IP_A, IP_B};
 
 const PEER_PORT: u16 = 40000;
@@ -646,9 +647,8 @@ fn paws_drops_segments_with_old_timestamps() {
     assert_eq!(b.stack.app().logs[0].received, b"new");
     assert_eq!(
         b.stack
-            .iface()
-            .counters()
-            .drops(rusty_stack::iface::DropReason::TcpPaws),
+            .tcp_counters()
+            .drops(rusty_stack::stats::DropReason::TcpPaws),
         1
     );
     // A newer timestamp is accepted again.

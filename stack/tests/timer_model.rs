@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use proptest::prelude::*;
 use proptest::sample::Index;
+use rusty_stack::mem::timer::{StaleTimer, TimerId, TimerWheel, NEXT_DEADLINE_SCAN};
 use rusty_stack::time::{Duration, Instant};
-use rusty_stack::timer::{StaleTimer, TimerId, TimerWheel, NEXT_DEADLINE_SCAN};
 
 /// Where a deadline lies, relative to the latest `now`.
 #[derive(Clone, Debug)]

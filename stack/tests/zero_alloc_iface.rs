@@ -5,9 +5,9 @@
 
 use rusty_alloc_counter::{thread_allocations, CountingAllocator};
 
-use rusty_stack::driver::Driver;
 use rusty_stack::iface::{IfaceEvent, Interface, InterfaceConfig};
-use rusty_stack::pair::{pair, PairConfig};
+use rusty_stack::nic::pair::{pair, PairConfig};
+use rusty_stack::nic::Driver;
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
 
 #[global_allocator]

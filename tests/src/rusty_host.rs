@@ -10,9 +10,9 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 
-use rusty_stack::buf::{BufPool, Frame, PoolConfig};
-use rusty_stack::driver::{Capabilities, Driver, TxFull};
 use rusty_stack::iface::{Interface, InterfaceConfig};
+use rusty_stack::mem::buf::{BufPool, Frame, PoolConfig};
+use rusty_stack::nic::{Capabilities, Driver, TxFull};
 use rusty_stack::time::Instant;
 use rusty_stack::wire::{Ipv4Cidr, MacAddr};
 

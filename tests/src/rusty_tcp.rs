@@ -3,13 +3,14 @@
 
 use std::rc::Rc;
 
-use rusty_stack::buf::PoolConfig;
-use rusty_stack::cursor::CursorMut;
-use rusty_stack::driver::Driver;
 use rusty_stack::iface::InterfaceConfig;
-use rusty_stack::tcp::{App, Stack, TcpConfig, Writer};
+use rusty_stack::mem::buf::PoolConfig;
+use rusty_stack::mem::cursor::CursorMut;
+use rusty_stack::nic::Driver;
+use rusty_stack::tcp::{App, TcpConfig, Writer};
 use rusty_stack::time::Instant;
 use rusty_stack::wire::{Ipv4Cidr, MacAddr};
+use rusty_stack::Stack;
 
 use crate::link::Port;
 use crate::rusty_host::{LinkDriver, RustyHost, RustyNode};

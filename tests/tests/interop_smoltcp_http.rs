@@ -22,9 +22,11 @@ use core::fmt::Debug;
 use rusty_stack::apps::{
     Content, HttpClientConfig, HttpClientCounters, HttpLoadClient, HttpServer, HttpServerCounters,
 };
-use rusty_stack::tcp::{App, Stack, TcpConfig, TcpCounters};
+use rusty_stack::stats::TcpCounters;
+use rusty_stack::tcp::{App, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
+use rusty_stack::Stack;
 use rusty_tests::smoltcp_http::{
     SmolClientCounters, SmolHttpClient, SmolHttpServer, SmolServerCounters,
 };
@@ -83,7 +85,9 @@ fn net<A: App>(link: LinkConfig, app: A) -> HttpNet<A> {
 /// Rusty's side and the link, for failure messages.
 fn report<A: App + Debug>(net: &HttpNet<A>) -> String {
     let stack = &net.a.node;
-    let drops: Vec<_> = stack.iface().counters().nonzero_drops().collect();
+    let drops: Vec<_> = (stack.iface().counters().nonzero_drops())
+        .chain(stack.tcp_counters().nonzero_drops())
+        .collect();
     let conns: Vec<_> = stack
         .connections()
         .map(|c| format!("{:?} {:?}->{:?}", c.state, c.local, c.remote))

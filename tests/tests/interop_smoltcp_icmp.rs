@@ -2,7 +2,8 @@
 //! deterministic link: both directions, on a perfect link, under seeded
 //! loss, and under corruption that the checksums must catch.
 
-use rusty_stack::iface::{DropReason, IfaceEvent, Interface};
+use rusty_stack::iface::{IfaceEvent, Interface};
+use rusty_stack::stats::DropReason;
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use rusty_tests::{Link, LinkConfig, LinkStats, Net, Port, RustyHost, SmolHost};

@@ -5,10 +5,11 @@
 
 use std::collections::VecDeque;
 
-use rusty_stack::cursor::Cursor;
-use rusty_stack::tcp::{App, ConnId, ConnRef, Connect, SendError, Stack, State, TcpConfig};
+use rusty_stack::mem::cursor::Cursor;
+use rusty_stack::tcp::{App, ConnId, ConnRef, Connect, SendError, State, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
+use rusty_stack::Stack;
 use rusty_tests::rusty_tcp::BytesWriter;
 use rusty_tests::{Link, LinkConfig, LinkStats, Net, NetError, Port, RustyHost, SmolHost};
 use smoltcp::iface::SocketHandle;
@@ -245,7 +246,9 @@ fn net<A: App>(link: LinkConfig, tcp: TcpConfig, app: A) -> TcpNet<A> {
 /// Everything worth printing when a test fails.
 fn report<A: App + core::fmt::Debug>(net: &mut TcpNet<A>, smol: SocketHandle) -> String {
     let stack = &net.a.node;
-    let drops: Vec<_> = stack.iface().counters().nonzero_drops().collect();
+    let drops: Vec<_> = (stack.iface().counters().nonzero_drops())
+        .chain(stack.tcp_counters().nonzero_drops())
+        .collect();
     let app = format!("{:?}", stack.app());
     let tcp = format!("{:?}", stack.tcp_counters());
     let active = stack.active_connections();

@@ -9,7 +9,7 @@
 //!
 //! * [`rusty`] — Rusty's [`HttpServer`](rusty_stack::apps::HttpServer) and
 //!   [`HttpLoadClient`](rusty_stack::apps::HttpLoadClient) on two
-//!   [`Stack`](rusty_stack::tcp::Stack)s over [`rusty_stack::pair`];
+//!   [`Stack`](rusty_stack::Stack)s over [`rusty_stack::nic::pair`];
 //! * [`smoltcp`] — both ends smoltcp, over a device pair of the same kind.
 //!
 //! # Time

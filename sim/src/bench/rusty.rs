@@ -24,13 +24,14 @@
 use std::collections::BTreeMap;
 
 use rusty_stack::apps::{HttpClientConfig, HttpLoadClient, HttpServer};
-use rusty_stack::buf::{PoolConfig, NUM_CLASSES};
-use rusty_stack::driver::Driver;
 use rusty_stack::iface::InterfaceConfig;
-use rusty_stack::pair::{pair, PairConfig, PairDriver, PairStats};
-use rusty_stack::tcp::{Stack, TcpConfig};
+use rusty_stack::mem::buf::{PoolConfig, NUM_CLASSES};
+use rusty_stack::nic::pair::{pair, PairConfig, PairDriver, PairStats};
+use rusty_stack::nic::Driver;
+use rusty_stack::tcp::TcpConfig;
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::Ipv4Cidr;
+use rusty_stack::Stack;
 
 use super::{
     link_frames, BenchConfig, BenchPair, Totals, CLIENT_IP, EPHEMERAL_PORTS, HTTP_PORT, SERVER_IP,

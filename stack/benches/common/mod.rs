@@ -12,16 +12,17 @@
 
 use std::collections::VecDeque;
 
-use rusty_stack::buf::{BufPool, Frame, PoolConfig, NUM_CLASSES};
 use rusty_stack::checksum::{self, Checksum};
-use rusty_stack::cursor::{Cursor, CursorMut};
-use rusty_stack::driver::{Capabilities, Driver, TxFull};
 use rusty_stack::iface::InterfaceConfig;
-use rusty_stack::pair::{pair, CapturedFrame, PairConfig, PairDriver};
+use rusty_stack::mem::buf::{BufPool, Frame, PoolConfig, NUM_CLASSES};
+use rusty_stack::mem::cursor::{Cursor, CursorMut};
+use rusty_stack::nic::pair::{pair, CapturedFrame, PairConfig, PairDriver};
+use rusty_stack::nic::{Capabilities, Driver, TxFull};
 use rusty_stack::prefix_sum::PrefixSums;
-use rusty_stack::tcp::{App, ConnRef, Connect, Stack, TcpConfig, Writer};
+use rusty_stack::tcp::{App, ConnRef, Connect, TcpConfig, Writer};
 use rusty_stack::time::Instant;
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
+use rusty_stack::Stack;
 
 /// The server (receiver) address.
 pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);

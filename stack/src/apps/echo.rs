@@ -19,11 +19,11 @@
 //!
 //! ```
 //! use rusty_stack::apps::EchoServer;
-//! use rusty_stack::driver::Driver;
+//! use rusty_stack::nic::Driver;
 //! use rusty_stack::iface::InterfaceConfig;
-//! use rusty_stack::pair::{pair, PairConfig};
-//! use rusty_stack::tcp::{App, ConnRef, Stack, StaticWriter, TcpConfig};
-//! use rusty_stack::cursor::Cursor;
+//! use rusty_stack::nic::pair::{pair, PairConfig};
+//! use rusty_stack::{App, ConnRef, Stack, StaticWriter, TcpConfig};
+//! use rusty_stack::mem::cursor::Cursor;
 //! use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
 //!
 //! /// Sends one message and keeps what comes back.
@@ -67,7 +67,7 @@
 
 use core::fmt;
 
-use crate::cursor::{Cursor, CursorMut};
+use crate::mem::cursor::{Cursor, CursorMut};
 use crate::tcp::{App, ConnRef, SendError, Writer};
 
 /// Bytes one [`EchoWriter`] holds.

@@ -29,7 +29,7 @@
 
 use core::fmt;
 
-use crate::cursor::Cursor;
+use crate::mem::cursor::Cursor;
 
 /// Longest request line [`RequestLineParser`] accepts, in bytes before the
 /// line feed (a carriage return included).

@@ -32,7 +32,7 @@ use super::histogram::LatencyHistogram;
 use super::http::{decimal, ResponseHeadParser};
 use super::rng::SplitMix64;
 use super::{sum_slice, write_slice, Content};
-use crate::cursor::{Cursor, CursorMut};
+use crate::mem::cursor::{Cursor, CursorMut};
 use crate::tcp::{App, ConnRef, Connect, Writer};
 use crate::time::Instant;
 use crate::wire::Ipv4Addr;

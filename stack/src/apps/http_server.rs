@@ -20,11 +20,11 @@
 //!
 //! ```
 //! use rusty_stack::apps::{Content, HttpClientConfig, HttpLoadClient, HttpServer, Page};
-//! use rusty_stack::driver::Driver;
+//! use rusty_stack::nic::Driver;
 //! use rusty_stack::iface::InterfaceConfig;
-//! use rusty_stack::pair::{pair, PairConfig};
+//! use rusty_stack::nic::pair::{pair, PairConfig};
 //! use rusty_stack::prefix_sum::PrefixSums;
-//! use rusty_stack::tcp::{Stack, TcpConfig};
+//! use rusty_stack::{Stack, TcpConfig};
 //! use rusty_stack::time::Duration;
 //! use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
 //!
@@ -63,7 +63,7 @@ use arrayvec::ArrayVec;
 
 use super::http::{decimal, RequestLineParser};
 use super::{sum_slice, write_slice, Content, Page};
-use crate::cursor::{Cursor, CursorMut};
+use crate::mem::cursor::{Cursor, CursorMut};
 use crate::tcp::{App, ConnRef, SendError, Writer};
 
 /// Capacity of an inline response head.

@@ -188,7 +188,11 @@ pub fn parse_page_path(path: &[u8]) -> Option<usize> {
 ///
 /// [`Writer::write`]: crate::tcp::Writer::write
 #[inline]
-pub(crate) fn write_slice(bytes: &[u8], offset: usize, out: &mut crate::cursor::CursorMut<'_>) {
+pub(crate) fn write_slice(
+    bytes: &[u8],
+    offset: usize,
+    out: &mut crate::mem::cursor::CursorMut<'_>,
+) {
     let end = offset.saturating_add(out.len()).min(bytes.len());
     let _ = out.write(bytes.get(offset..end).unwrap_or(&[]));
 }
@@ -242,7 +246,7 @@ mod tests {
     #[test]
     fn slice_helpers() {
         let mut out = [0u8; 3];
-        let mut cursor = crate::cursor::CursorMut::from_slice(&mut out);
+        let mut cursor = crate::mem::cursor::CursorMut::from_slice(&mut out);
         write_slice(b"hello", 1, &mut cursor);
         assert_eq!(&out, b"ell");
         assert_eq!(sum_slice(b"hello", 1, 3), Some(checksum::ones_sum(b"ell")));

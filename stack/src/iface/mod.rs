@@ -15,19 +15,18 @@
 //! Nothing allocates after [`Interface::new`].
 
 mod arp_cache;
-mod counters;
 
 use std::collections::VecDeque;
 
 use tracing::{debug, trace};
 
 pub use self::arp_cache::{ArpCache, ArpCacheFull};
-pub use self::counters::{Counters, DropReason};
 
-use crate::buf::Frame;
 use crate::checksum;
-use crate::cursor::{Cursor, CursorMut};
-use crate::driver::{Capabilities, Driver};
+use crate::mem::buf::Frame;
+use crate::mem::cursor::{Cursor, CursorMut};
+use crate::nic::{Capabilities, Driver};
+use crate::stats::{DropReason, IfaceCounters};
 use crate::time::{Duration, Instant};
 use crate::wire::{
     arp, ethernet, icmp, ipv4, ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame,
@@ -158,7 +157,7 @@ pub struct Interface {
     pending: VecDeque<PendingFrame>,
     resolving: Vec<Resolving>,
     events: VecDeque<IfaceEvent>,
-    counters: Counters,
+    counters: IfaceCounters,
     announced: bool,
     next_ident: u16,
 }
@@ -178,7 +177,7 @@ impl Interface {
             pending: VecDeque::with_capacity(pending_capacity),
             resolving: Vec::with_capacity(pending_capacity),
             events: VecDeque::with_capacity(config.event_capacity.max(1)),
-            counters: Counters::default(),
+            counters: IfaceCounters::default(),
             announced: !config.announce,
             next_ident: 1,
             config,
@@ -206,12 +205,13 @@ impl Interface {
     }
 
     /// Traffic and drop counters.
-    pub fn counters(&self) -> &Counters {
+    pub fn counters(&self) -> &IfaceCounters {
         &self.counters
     }
 
-    /// Counters, for upper layers that count their own drops.
-    pub fn counters_mut(&mut self) -> &mut Counters {
+    /// The counters, mutably: for the stack above, which counts here the
+    /// datagrams of IP protocols nobody handles.
+    pub fn counters_mut(&mut self) -> &mut IfaceCounters {
         &mut self.counters
     }
 
@@ -718,7 +718,7 @@ impl Interface {
         driver: &mut D,
         dst_mac: MacAddr,
         ip: &Ipv4Repr,
-        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::cursor::CursorError>,
+        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
     ) -> Result<Frame, DropReason> {
         if ipv4::HEADER_LEN + ip.payload_len > self.mtu {
             return Err(DropReason::TxTooBig);
@@ -764,7 +764,7 @@ impl Interface {
         dst: Ipv4Addr,
         protocol: IpProtocol,
         payload_len: usize,
-        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::cursor::CursorError>,
+        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
     ) -> Result<(), DropReason> {
         let result = self.send_ipv4_inner(driver, now, dst, protocol, payload_len, fill);
         if let Err(reason) = result {
@@ -780,7 +780,7 @@ impl Interface {
         dst: Ipv4Addr,
         protocol: IpProtocol,
         payload_len: usize,
-        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::cursor::CursorError>,
+        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
     ) -> Result<(), DropReason> {
         let next_hop = self.next_hop(dst)?;
         let ip = self.ipv4_repr(dst, protocol, payload_len);

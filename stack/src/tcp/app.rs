@@ -16,7 +16,7 @@
 //! [`App::on_remote_close`] ride on the ACK of the segment that triggered
 //! them.
 
-use crate::cursor::{Cursor, CursorMut};
+use crate::mem::cursor::{Cursor, CursorMut};
 use crate::time::Instant;
 use crate::wire::Ipv4Addr;
 
@@ -148,7 +148,7 @@ pub trait App {
     /// returned. Any data not yet acknowledged may have been lost.
     fn on_reset(&mut self, c: Self::Conn);
 
-    /// Called once per [`crate::tcp::Stack::poll`]: a connection to open now,
+    /// Called once per [`crate::Stack::poll`]: a connection to open now,
     /// if the application wants one (load generators open connections here).
     /// The stack calls it until it returns `None` or the table is full.
     fn next_connect(&mut self, now: Instant) -> Option<Connect<Self::Conn>> {

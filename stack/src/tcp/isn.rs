@@ -423,7 +423,7 @@ pub const PORT_TABLE_LEN: usize = 64;
 ///
 /// 1. iterate [`EphemeralPorts::candidates`], skipping ports in use or in
 ///    TIME-WAIT towards `remote`, and — on a multi-queue NIC — ports whose
-///    reply flow ([`crate::rss::RssTable::queue_for`] of the tuple with
+///    reply flow ([`crate::nic::rss::RssTable::queue_for`] of the tuple with
 ///    `src` = `remote`, `dst` = the local address and candidate port) does
 ///    not reach this core's queue;
 /// 2. then [`EphemeralPorts::advance`] by [`Candidates::tried`], as RFC

@@ -8,7 +8,7 @@
 //!   struct (head of an intrusive sorted list inside the pool, byte and
 //!   entry counts, the most recently received ranges for SACK ordering).
 //! * [`SegmentPool::insert`] stores a segment's frame (zero-copy: the frame
-//!   `T`, in the stack a [`Chain`](crate::buf::Chain), is kept as received,
+//!   `T`, in the stack a [`Frame`](crate::mem::buf::Frame), is kept as received,
 //!   with the offset and length of the payload bytes it contributes), or
 //!   hands it back in [`InsertOutcome::Rejected`] with a [`RejectReason`].
 //! * [`SegmentPool::pop_ready`] takes the entry that starts at `RCV.NXT`;

@@ -8,8 +8,8 @@ use super::congestion::Congestion;
 use super::reassembly::OooQueue;
 use super::rtt::{RttEstimator, RttSampler};
 use super::scoreboard::Scoreboard;
+use crate::mem::timer::TimerId;
 use crate::time::Instant;
-use crate::timer::TimerId;
 use crate::wire::{Ipv4Addr, TcpSeqNumber};
 
 /// Connection states: RFC 9293's, plus the two the thesis found an

@@ -6,14 +6,15 @@
 use std::rc::Rc;
 
 use rusty_stack::apps::Page;
-use rusty_stack::cursor::{Cursor, CursorMut};
-use rusty_stack::driver::Driver;
 use rusty_stack::iface::InterfaceConfig;
-use rusty_stack::pair::{pair, PairConfig, PairDriver};
+use rusty_stack::mem::cursor::{Cursor, CursorMut};
+use rusty_stack::nic::pair::{pair, PairConfig, PairDriver};
+use rusty_stack::nic::Driver;
 use rusty_stack::prefix_sum::PrefixSums;
-use rusty_stack::tcp::{App, ConnRef, Connect, Stack, StaticWriter, TcpConfig, Writer};
+use rusty_stack::tcp::{App, ConnRef, Connect, StaticWriter, TcpConfig, Writer};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
+use rusty_stack::Stack;
 
 pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);

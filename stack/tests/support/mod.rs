@@ -4,14 +4,15 @@
 
 use std::rc::Rc;
 
-use rusty_stack::cursor::{Cursor, CursorMut};
-use rusty_stack::driver::{Capabilities, Driver};
 use rusty_stack::iface::InterfaceConfig;
-use rusty_stack::pair::{pair, CapturedFrame, PairConfig, PairDriver};
-use rusty_stack::tcp::{App, ConnRef, Connect, Stack, TcpConfig, Writer};
+use rusty_stack::mem::cursor::{Cursor, CursorMut};
+use rusty_stack::nic::pair::{pair, CapturedFrame, PairConfig, PairDriver};
+use rusty_stack::nic::{Capabilities, Driver};
+use rusty_stack::tcp::{App, ConnRef, Connect, TcpConfig, Writer};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::pretty::Tracer;
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
+use rusty_stack::Stack;
 
 pub const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 pub const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);

@@ -15,8 +15,8 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use crate::buf::{BufPool, Frame, PoolConfig};
-use crate::driver::{Capabilities, Driver, TxFull};
+use crate::mem::buf::{BufPool, Frame, PoolConfig};
+use crate::nic::{Capabilities, Driver, TxFull};
 use crate::time::{Duration, Instant};
 use crate::wire::MacAddr;
 

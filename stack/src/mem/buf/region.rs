@@ -45,7 +45,7 @@ use core::marker::PhantomData;
 use std::rc::Rc;
 
 use super::{chain_classes, BufError, PoolConfig, MAX_CHAIN, NUM_CLASSES, SIZE_CLASSES};
-use crate::cursor::{Cursor, CursorMut, Segments};
+use crate::mem::cursor::{Cursor, CursorMut, Segments};
 
 /// The link after the last buffer of a chain.
 const END: u32 = u32::MAX;

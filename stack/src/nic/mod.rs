@@ -1,17 +1,30 @@
-//! The boundary between the stack and a NIC queue.
+//! The boundary between the stack and a NIC: the driver trait, what a
+//! driver tells the stack about its NIC, and the NIC-side pieces the stack
+//! must model.
 //!
 //! A [`Driver`] is one receive/transmit queue pair owned by one core: the
 //! mPIPE NotifRing and eDMA ring on a TILE-Gx, a simulated NIC queue in the
-//! simulator, an in-memory [`crate::pair`] in tests. Drivers only move
+//! simulator, an in-memory [`pair`] in tests. Drivers only move
 //! frames, which are descriptors of buffers in memory the driver owns
-//! ([`crate::buf::Frame`]); the stack does all protocol work. What the stack
-//! needs to know about the NIC it reads once, at construction, from the
-//! driver's [`Capabilities`].
+//! ([`crate::mem::buf::Frame`]); the stack does all protocol work. What the
+//! stack needs to know about the NIC it reads once, at construction, from
+//! the driver's [`Capabilities`].
+//!
+//! * [`pair`] — an in-memory pair of drivers joined by a perfect wire, for
+//!   tests and examples;
+//! * [`rss`] — receive-side scaling: the Toeplitz flow hash and the
+//!   indirection table, so a core can predict which queue a flow's frames
+//!   reach.
+//!
+//! Drivers for real NICs (mPIPE, a tap device) belong in this folder too.
+
+pub mod pair;
+pub mod rss;
 
 use core::fmt;
 
-use crate::buf::Frame;
-use crate::rss::RssTable;
+use self::rss::RssTable;
+use crate::mem::buf::Frame;
 use crate::wire::{ethernet, ipv4, tcp, Ipv4Addr, MacAddr};
 
 /// Index of a NIC receive queue (one per core).

@@ -1,7 +1,7 @@
 //! Zero-copy cursors over frames stored in one or more buffers.
 //!
 //! A cursor is a position in a byte stream made of segments (a plain slice,
-//! or the windows of the buffers of a [`Frame`](crate::buf::Frame)) together
+//! or the windows of the buffers of a [`Frame`](crate::mem::buf::Frame)) together
 //! with the number of bytes left in the stream, as in the thesis' cursors
 //! (after Haskell's ByteStrings):
 //!
@@ -18,7 +18,7 @@
 //! bytes only when they span segments.
 //!
 //! ```
-//! use rusty_stack::buf::{BufPool, PoolConfig};
+//! use rusty_stack::mem::buf::{BufPool, PoolConfig};
 //!
 //! // A frame of 16 bytes in two buffers: 6 bytes, then 10 bytes.
 //! let pool = BufPool::new(&PoolConfig::uniform(2));
@@ -48,8 +48,8 @@
 
 use core::fmt;
 
-use crate::buf::{Segs, SegsMut};
 use crate::checksum::Checksum;
+use crate::mem::buf::{Segs, SegsMut};
 
 /// Largest number of bytes [`Cursor::read_with`] and
 /// [`CursorMut::write_with`] accept when the bytes span several segments
@@ -720,8 +720,8 @@ impl fmt::Debug for CursorMut<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buf::{BufPool, Frame, PoolConfig};
     use crate::checksum::{ones_sum, Checksum};
+    use crate::mem::buf::{BufPool, Frame, PoolConfig};
 
     /// A frame with one class-0 buffer per piece, each window starting at
     /// offset 3 (headroom) and holding the piece.
@@ -1023,7 +1023,7 @@ mod tests {
 #[cfg(test)]
 mod cursor_mut_read_tests {
     use super::*;
-    use crate::buf::{BufPool, PoolConfig};
+    use crate::mem::buf::{BufPool, PoolConfig};
 
     #[test]
     fn written_bytes_can_be_summed_in_place() {

@@ -24,8 +24,8 @@
 //! source is the *remote* end ([`FlowTuple`] is already in that order).
 //!
 //! ```
-//! use rusty_stack::driver::FlowTuple;
-//! use rusty_stack::rss::{RssTable, Toeplitz, MICROSOFT_RSS_KEY};
+//! use rusty_stack::nic::FlowTuple;
+//! use rusty_stack::nic::rss::{RssTable, Toeplitz, MICROSOFT_RSS_KEY};
 //! use rusty_stack::wire::Ipv4Addr;
 //!
 //! // Microsoft's first verification vector.
@@ -45,7 +45,7 @@
 
 use core::fmt;
 
-use crate::driver::{FlowTuple, QueueId};
+use crate::nic::{FlowTuple, QueueId};
 use crate::wire::Ipv4Addr;
 
 /// Length of a Toeplitz key in bytes (320 bits).

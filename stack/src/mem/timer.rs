@@ -56,7 +56,7 @@
 //!
 //! ```
 //! use rusty_stack::time::{Duration, Instant};
-//! use rusty_stack::timer::TimerWheel;
+//! use rusty_stack::mem::timer::TimerWheel;
 //!
 //! #[derive(Clone, Copy, Debug, PartialEq)]
 //! enum Kind {

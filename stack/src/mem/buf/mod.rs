@@ -10,7 +10,7 @@
 //!   descriptor names its buffers instead of holding their bytes. It owns
 //!   its buffers and gives them back to their pool when dropped; its bytes
 //!   are read and written through the zero-copy cursors of
-//!   [`crate::cursor`]. How the memory is shared safely is explained in the
+//!   [`crate::mem::cursor`]. How the memory is shared safely is explained in the
 //!   `region` module, the only one with `unsafe` code.
 //!
 //! Chained allocation follows the mPIPE idea: a frame is split over buffers
@@ -18,7 +18,7 @@
 //! [`chain_classes`] for the exact, deterministic policy.
 //!
 //! ```
-//! use rusty_stack::buf::{BufPool, PoolConfig};
+//! use rusty_stack::mem::buf::{BufPool, PoolConfig};
 //!
 //! let pool = BufPool::new(&PoolConfig::default().with_chaining(true));
 //! let mut frame = pool.alloc_chain(1500).expect("buffers free");
@@ -28,7 +28,7 @@
 //! assert_eq!(std::mem::size_of_val(&frame), 24);
 //! drop(frame); // the buffers go back to the pool
 //! assert_eq!(pool.in_use(), 0);
-//! # Ok::<(), rusty_stack::cursor::Truncated>(())
+//! # Ok::<(), rusty_stack::mem::cursor::Truncated>(())
 //! ```
 
 #[allow(unsafe_code)]

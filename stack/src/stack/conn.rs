@@ -1,0 +1,450 @@
+//! Connection slots and their life cycle: a TCB made ready for a new
+//! connection, active opens, and the ends of a connection (TIME-WAIT,
+//! close, reset) that give its slot back.
+
+use std::collections::VecDeque;
+
+use super::context::Ctx;
+use super::{ConnectError, Entry, Tcp};
+use crate::nic::{Driver, FlowTuple};
+use crate::tcp::app::{App, ConnId, Writer};
+use crate::tcp::config::TcpConfig;
+use crate::tcp::congestion::{Congestion, RecoveryMode};
+use crate::tcp::reassembly::OooQueue;
+use crate::tcp::rtt::{RttConfig, RttEstimator, RttSampler};
+use crate::tcp::scoreboard::Scoreboard;
+use crate::tcp::table::FlowKey;
+use crate::tcp::tcb::{State, Tcb, TimerKind};
+use crate::tcp::time_wait::TimeWaitEntry;
+use crate::time::{Duration, Instant};
+use crate::wire::{Ipv4Addr, TcpRepr, TcpSeqNumber};
+
+/// A connection about to take a free slot: who it is and how it starts
+/// (see `Tcb::open`).
+pub(super) struct Opening {
+    pub(super) id: ConnId,
+    pub(super) state: State,
+    pub(super) local: (Ipv4Addr, u16),
+    pub(super) remote: (Ipv4Addr, u16),
+    pub(super) iss: TcpSeqNumber,
+    pub(super) mss: u16,
+}
+
+impl<W> Tcb<W> {
+    /// A free slot's TCB, with its transmit queue allocated once.
+    pub(super) fn new(config: &TcpConfig, index: u32, mss: u16) -> Self {
+        let smss = u32::from(mss);
+        Tcb {
+            id: ConnId {
+                index,
+                generation: 0,
+            },
+            state: State::Closed,
+            local: (Ipv4Addr::UNSPECIFIED, 0),
+            remote: (Ipv4Addr::UNSPECIFIED, 0),
+            listener: None,
+            in_syn_queue: false,
+            iss: TcpSeqNumber(0),
+            snd_una: TcpSeqNumber(0),
+            snd_nxt: TcpSeqNumber(0),
+            snd_max: TcpSeqNumber(0),
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: TcpSeqNumber(0),
+            snd_wl2: TcpSeqNumber(0),
+            snd_shift: 0,
+            smss,
+            irs: TcpSeqNumber(0),
+            rcv_nxt: TcpSeqNumber(0),
+            rcv_shift: 0,
+            rcv_adv: TcpSeqNumber(0),
+            ooo_fin: None,
+            wscale_ok: false,
+            sack: false,
+            timestamps: false,
+            ts_recent: 0,
+            last_ack_sent: TcpSeqNumber(0),
+            txq: VecDeque::with_capacity(config.tx_queue_entries.max(1)),
+            txq_seq: TcpSeqNumber(0),
+            txq_bytes: 0,
+            close_requested: false,
+            abort_requested: false,
+            fin_sent: false,
+            rtt: RttEstimator::new(rtt_config(config)),
+            sampler: RttSampler::new(),
+            cc: Congestion::new(smss, config.initial_window.unwrap_or(10 * smss)),
+            scoreboard: Scoreboard::new(),
+            dup_acks: 0,
+            retries: 0,
+            high_rxt: TcpSeqNumber(0),
+            persist: false,
+            retransmit_now: false,
+            rto_timer: None,
+            delack_timer: None,
+            keepalive_timer: None,
+            keepalive_probes: 0,
+            last_activity: Instant::ZERO,
+            ooo: OooQueue::default(),
+            unacked_segments: 0,
+            ack_now: false,
+            ack_pending: false,
+            ack_batched: false,
+            enter_time_wait: false,
+            now: Instant::ZERO,
+        }
+    }
+
+    /// Re-initialises a free slot for a new connection.
+    pub(super) fn open(&mut self, config: &TcpConfig, opening: Opening, now: Instant) {
+        let Opening {
+            id,
+            state,
+            local,
+            remote,
+            iss,
+            mss,
+        } = opening;
+        debug_assert!(self.txq.is_empty());
+        let smss = u32::from(mss);
+        self.id = id;
+        self.state = state;
+        self.local = local;
+        self.remote = remote;
+        self.listener = None;
+        self.in_syn_queue = false;
+        self.iss = iss;
+        self.snd_una = iss;
+        self.snd_nxt = iss;
+        self.snd_max = iss;
+        self.snd_wnd = 0;
+        self.max_snd_wnd = 0;
+        self.snd_wl1 = TcpSeqNumber(0);
+        self.snd_wl2 = iss;
+        self.snd_shift = 0;
+        self.smss = smss;
+        self.irs = TcpSeqNumber(0);
+        self.rcv_nxt = TcpSeqNumber(0);
+        self.rcv_shift = 0;
+        self.rcv_adv = TcpSeqNumber(0);
+        self.ooo_fin = None;
+        self.wscale_ok = false;
+        self.sack = false;
+        self.timestamps = false;
+        self.ts_recent = 0;
+        self.last_ack_sent = TcpSeqNumber(0);
+        self.txq_seq = iss.wrapping_add(1);
+        self.txq_bytes = 0;
+        self.close_requested = false;
+        self.abort_requested = false;
+        self.fin_sent = false;
+        self.rtt = RttEstimator::new(rtt_config(config));
+        self.sampler = RttSampler::new();
+        self.cc = Congestion::new(smss, config.initial_window.unwrap_or(10 * smss));
+        self.scoreboard.clear();
+        self.dup_acks = 0;
+        self.retries = 0;
+        self.high_rxt = iss;
+        self.persist = false;
+        self.retransmit_now = false;
+        self.rto_timer = None;
+        self.delack_timer = None;
+        self.keepalive_timer = None;
+        self.keepalive_probes = 0;
+        self.last_activity = now;
+        self.ooo = OooQueue::default();
+        self.unacked_segments = 0;
+        self.ack_now = false;
+        self.ack_pending = false;
+        self.ack_batched = false;
+        self.enter_time_wait = false;
+        self.now = now;
+    }
+
+    /// Applies the options of the peer's SYN (or SYN-ACK).
+    pub(super) fn negotiate(&mut self, config: &TcpConfig, syn: &TcpRepr<'_>, our_mss: u16) {
+        let peer_mss = syn.max_seg_size.unwrap_or(536).clamp(64, our_mss.max(64));
+        match syn.window_scale {
+            Some(shift) if config.window_scaling => {
+                self.wscale_ok = true;
+                self.snd_shift = shift.min(14);
+                self.rcv_shift = config.window_shift();
+            }
+            _ => {
+                self.wscale_ok = false;
+                self.snd_shift = 0;
+                self.rcv_shift = 0;
+            }
+        }
+        self.sack = config.sack && syn.sack_permitted;
+        self.timestamps = config.timestamps && syn.timestamp.is_some();
+        if let Some((tsval, _)) = syn.timestamp {
+            self.ts_recent = tsval;
+        }
+        let option_room = if self.timestamps { 12 } else { 0 };
+        self.smss = u32::from(peer_mss).saturating_sub(option_room).max(1);
+        let iw = config.initial_window.unwrap_or(10 * self.smss);
+        self.cc = Congestion::new(self.smss, iw);
+        self.cc.set_recovery_mode(if self.sack {
+            RecoveryMode::Sack
+        } else {
+            RecoveryMode::NewReno
+        });
+    }
+
+    /// The receive window we advertise, in bytes.
+    pub(super) fn rcv_window(&self, config: &TcpConfig) -> u32 {
+        let max_field = 0xffff_u32 << self.rcv_shift;
+        config.rx_budget.min(max_field)
+    }
+}
+
+/// The RTO settings of a connection.
+fn rtt_config(config: &TcpConfig) -> RttConfig {
+    RttConfig {
+        min_rto: config.min_rto,
+        max_rto: config.max_rto,
+        initial_rto: config.initial_rto,
+        granularity: config.timer_tick,
+    }
+}
+
+impl<C, W: Writer> Tcp<C, W> {
+    pub(super) fn slot_id(&self, idx: usize) -> ConnId {
+        ConnId {
+            index: idx as u32,
+            generation: self.slots[idx].generation,
+        }
+    }
+
+    pub(super) fn key_of(&self, idx: usize) -> FlowKey {
+        let tcb = &self.slots[idx].tcb;
+        FlowKey {
+            remote_addr: tcb.remote.0,
+            remote_port: tcb.remote.1,
+            local_port: tcb.local.1,
+        }
+    }
+
+    pub(super) fn alloc_slot(&mut self) -> Option<usize> {
+        self.free.pop().map(|i| i as usize)
+    }
+
+    /// Opens a connection (active open).
+    pub(super) fn connect<A, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        addr: Ipv4Addr,
+        port: u16,
+        state: C,
+    ) -> Result<ConnId, (ConnectError, C)> {
+        if port == 0 || addr == self.local_ip || addr.is_unspecified() || addr.is_broadcast() {
+            return Err((ConnectError::InvalidAddress, state));
+        }
+        if cx.iface.next_hop(addr).is_err() {
+            return Err((ConnectError::Unreachable, state));
+        }
+        if self.free.is_empty() || self.table.is_full() {
+            return Err((ConnectError::TableFull, state));
+        }
+        let local_ip = self.local_ip;
+        let remote = (addr, port);
+        let my_queue = self.queue;
+        let partition = self.config.port_partition;
+        let mut tried = 0u32;
+        let mut chosen = None;
+        for candidate in self.ports.candidates(local_ip, remote) {
+            tried += 1;
+            if let Some((core, cores)) = partition {
+                if cores > 1 && candidate % cores != core {
+                    continue;
+                }
+            }
+            let key = FlowKey {
+                remote_addr: addr,
+                remote_port: port,
+                local_port: candidate,
+            };
+            if self.table.get(&key).is_some() {
+                continue;
+            }
+            let flow = FlowTuple {
+                src_addr: addr,
+                src_port: port,
+                dst_addr: local_ip,
+                dst_port: candidate,
+            };
+            let steered = self.steering.as_ref().map(|s| s.queue_for(&flow));
+            if steered.is_some_and(|q| q != my_queue) {
+                continue;
+            }
+            chosen = Some(candidate);
+            break;
+        }
+        self.ports.advance(local_ip, remote, tried);
+        let Some(local_port) = chosen else {
+            self.counters.connect_no_port += 1;
+            return Err((ConnectError::NoPort, state));
+        };
+        let Some(idx) = self.alloc_slot() else {
+            return Err((ConnectError::TableFull, state));
+        };
+        let id = self.slot_id(idx);
+        let iss = self.isn.isn((local_ip, local_port), remote, cx.now);
+        let mss = self.mss;
+        let config = &self.config;
+        let slot = &mut self.slots[idx];
+        let opening = Opening {
+            id,
+            state: State::SynSent,
+            local: (local_ip, local_port),
+            remote,
+            iss,
+            mss,
+        };
+        slot.tcb.open(config, opening, cx.now);
+        slot.conn = Some(state);
+        let key = FlowKey {
+            remote_addr: addr,
+            remote_port: port,
+            local_port,
+        };
+        let inserted = self.table.insert(key, Entry::Conn(idx as u32));
+        debug_assert!(inserted.is_ok());
+        self.active += 1;
+        self.counters.connect_attempts += 1;
+        self.send_syn(cx, idx);
+        self.arm_rto(idx, cx.now);
+        Ok(id)
+    }
+
+    /// Both sides closed and our FIN acknowledged: keep the 4-tuple in
+    /// TIME-WAIT (compactly) and free the slot.
+    pub(super) fn enter_time_wait<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        idx: usize,
+    ) {
+        let key = self.key_of(idx);
+        let tcb = &self.slots[idx].tcb;
+        let wait = self.config.time_wait;
+        if wait > Duration::ZERO {
+            if self.time_wait.is_full() {
+                if let Some(old) = self.time_wait.pop_expired(cx.now, true) {
+                    if old.live {
+                        self.table.remove(&old.key);
+                    }
+                    self.counters.time_wait_evicted += 1;
+                }
+            }
+            let entry = TimeWaitEntry {
+                key,
+                snd_nxt: tcb.snd_nxt,
+                rcv_nxt: tcb.rcv_nxt,
+                window: (tcb.rcv_window(&self.config) >> tcb.rcv_shift).min(0xffff) as u16,
+                ts_recent: tcb.timestamps.then_some(tcb.ts_recent),
+                expires: cx.now + wait,
+                live: true,
+            };
+            let id = self.time_wait.push(entry);
+            // Replaces the connection's entry in the table.
+            let replaced = self.table.insert(key, Entry::TimeWait(id));
+            debug_assert!(replaced.is_ok());
+        }
+        self.counters.connections_closed += 1;
+        let conn = self.slots[idx].conn.take();
+        self.release_slot(cx, idx, wait == Duration::ZERO);
+        if let Some(c) = conn {
+            cx.app.on_close(c);
+        }
+    }
+
+    /// A graceful close completed (LAST-ACK acknowledged).
+    pub(super) fn close_conn<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        idx: usize,
+    ) {
+        self.end_conn(cx, idx, false);
+    }
+
+    /// The connection was reset (by the peer, a timeout, or `abort`).
+    pub(super) fn reset_conn<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        idx: usize,
+    ) {
+        self.end_conn(cx, idx, true);
+    }
+
+    /// Frees the slot, then hands the application its state back through
+    /// `on_reset` or `on_close`.
+    pub(super) fn end_conn<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        idx: usize,
+        reset: bool,
+    ) {
+        if reset {
+            self.counters.connections_reset += 1;
+        } else {
+            self.counters.connections_closed += 1;
+        }
+        let conn = self.slots[idx].conn.take();
+        self.free_slot(cx, idx);
+        match conn {
+            Some(c) if reset => cx.app.on_reset(c),
+            Some(c) => cx.app.on_close(c),
+            None => {}
+        }
+    }
+
+    /// Frees a slot and its table entry.
+    pub(super) fn free_slot<A, D: Driver>(&mut self, cx: &mut Ctx<'_, A, D>, idx: usize) {
+        self.release_slot(cx, idx, true);
+    }
+
+    pub(super) fn release_slot<A, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        idx: usize,
+        remove_key: bool,
+    ) {
+        let key = self.key_of(idx);
+        for kind in [
+            TimerKind::Retransmit,
+            TimerKind::DelayedAck,
+            TimerKind::Keepalive,
+        ] {
+            self.cancel_timer(idx, kind);
+        }
+        let Tcp {
+            slots,
+            ooo,
+            table,
+            listeners,
+            free,
+            ..
+        } = self;
+        let slot = &mut slots[idx];
+        ooo.clear(&mut slot.tcb.ooo, |f| cx.driver.release(f));
+        if slot.tcb.in_syn_queue {
+            if let Some(l) = slot
+                .tcb
+                .listener
+                .and_then(|p| listeners.iter_mut().find(|l| l.port == p))
+            {
+                l.syn_queue = l.syn_queue.saturating_sub(1);
+            }
+        }
+        if remove_key && table.get(&key) == Some(Entry::Conn(idx as u32)) {
+            table.remove(&key);
+        }
+        slot.tcb.txq.clear();
+        slot.tcb.state = State::Closed;
+        slot.tcb.enter_time_wait = false;
+        slot.conn = None;
+        slot.generation = slot.generation.wrapping_add(1);
+        free.push(idx as u32);
+        self.active -= 1;
+    }
+}

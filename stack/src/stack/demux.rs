@@ -1,0 +1,365 @@
+//! Where an incoming TCP segment goes: parsing and checksum, connection
+//! lookup, listeners and their SYNs (with SYN cookies when the queue is
+//! full), segments for TIME-WAIT entries, frames of other cores' flows,
+//! and resets for segments of no connection.
+
+use tracing::trace;
+
+use super::conn::Opening;
+use super::context::Ctx;
+use super::{ts_value, Entry, Tcp};
+use crate::checksum::{pseudo_header_sum, Checksum};
+use crate::iface::IpDatagram;
+use crate::mem::buf::Frame;
+use crate::nic::Driver;
+use crate::stats::DropReason;
+use crate::tcp::app::{App, Writer};
+use crate::tcp::table::FlowKey;
+use crate::tcp::tcb::State;
+use crate::time::Instant;
+use crate::wire::{tcp as tcp_wire, TcpFlags, TcpRepr, TcpSeqNumber};
+
+/// A parsed incoming segment.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Segment {
+    pub(super) repr: TcpRepr<'static>,
+    /// Offset and length of the payload within the frame.
+    pub(super) payload_offset: usize,
+    pub(super) payload_len: u32,
+}
+
+impl Segment {
+    pub(super) fn seq(&self) -> TcpSeqNumber {
+        self.repr.seq_number
+    }
+    pub(super) fn has(&self, flag: TcpFlags) -> bool {
+        self.repr.flags.contains(flag)
+    }
+    /// Sequence space the segment occupies.
+    pub(super) fn seg_len(&self) -> u32 {
+        self.payload_len + u32::from(self.has(TcpFlags::SYN)) + u32::from(self.has(TcpFlags::FIN))
+    }
+}
+
+impl<C, W: Writer> Tcp<C, W> {
+    /// Handles a TCP datagram; the frame is released or kept.
+    pub(super) fn input<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        frame: Frame,
+        dg: IpDatagram,
+    ) {
+        self.counters.segments_in += 1;
+        let Some(seg) = self.parse(&frame, &dg) else {
+            cx.driver.release(frame);
+            return;
+        };
+        let key = FlowKey {
+            remote_addr: dg.ip.src,
+            remote_port: seg.repr.src_port,
+            local_port: seg.repr.dst_port,
+        };
+        let span = tracing::trace_span!(
+            "conn",
+            remote = %key.remote_addr,
+            remote_port = key.remote_port,
+            local_port = key.local_port
+        );
+        let _entered = span.enter();
+        let mut frame = Some(frame);
+        match self.table.get(&key) {
+            Some(Entry::Conn(idx)) => {
+                self.segment_arrives(cx, idx as usize, &seg, &mut frame);
+            }
+            Some(Entry::TimeWait(id)) => {
+                if self.time_wait_segment(cx, id, &key, &seg) {
+                    self.no_connection(cx, key, &seg, &mut frame);
+                }
+            }
+            None => self.no_connection(cx, key, &seg, &mut frame),
+        }
+        if let Some(frame) = frame {
+            cx.driver.release(frame);
+        }
+    }
+
+    /// Parses and checksums the TCP header; counts a drop on failure.
+    pub(super) fn parse(&mut self, frame: &Frame, dg: &IpDatagram) -> Option<Segment> {
+        let cursor = dg.payload(frame);
+        let header_len =
+            match cursor.read_with(tcp_wire::HEADER_LEN, |b| usize::from(b[12] >> 4) * 4) {
+                Ok((len, _)) if len >= tcp_wire::HEADER_LEN && len <= cursor.len() => len,
+                _ => {
+                    self.counters.drop(DropReason::TcpMalformed);
+                    return None;
+                }
+            };
+        let repr = match cursor.read_with(header_len, TcpRepr::parse_header) {
+            Ok((Ok(repr), _)) => repr,
+            _ => {
+                self.counters.drop(DropReason::TcpMalformed);
+                return None;
+            }
+        };
+        let mut sum = Checksum::new();
+        sum.add_u16(pseudo_header_sum(
+            dg.ip.src.octets(),
+            dg.ip.dst.octets(),
+            6,
+            cursor.len() as u16,
+        ));
+        cursor.add_to_checksum(&mut sum);
+        if sum.finish() != 0 {
+            self.counters.drop(DropReason::TcpBadChecksum);
+            return None;
+        }
+        Some(Segment {
+            repr,
+            payload_offset: dg.payload_offset + header_len,
+            payload_len: (cursor.len() - header_len) as u32,
+        })
+    }
+
+    /// A segment for no connection: a listener's SYN or cookie ACK, a
+    /// frame for another core, or a reset.
+    pub(super) fn no_connection<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        key: FlowKey,
+        seg: &Segment,
+        frame: &mut Option<Frame>,
+    ) {
+        let listener = self.listeners.iter().position(|l| l.port == key.local_port);
+        if seg.has(TcpFlags::RST) {
+            self.counters.drop(DropReason::TcpNoConnection);
+            return;
+        }
+        if let Some(li) = listener {
+            if seg.has(TcpFlags::SYN) && seg.repr.ack_number.is_none() {
+                self.listen_syn(cx, li, key, seg);
+                return;
+            }
+            if seg.repr.ack_number.is_some() && !seg.has(TcpFlags::SYN) && self.config.syn_cookies {
+                if let Some(idx) = self.cookie_ack(key, seg, cx.now) {
+                    self.segment_arrives(cx, idx, seg, frame);
+                    return;
+                }
+            }
+        } else if let Some((core, cores)) = self.config.port_partition {
+            let (lo, hi) = self.config.ephemeral_ports;
+            let port = key.local_port;
+            if cores > 1 && (lo..=hi).contains(&port) && port % cores != core {
+                if let Some(f) = frame.take() {
+                    if self.stray.len() < self.stray.capacity() {
+                        self.counters.stray_forwarded += 1;
+                        self.stray.push_back(f);
+                    } else {
+                        self.counters.drop(DropReason::TcpStrayOverflow);
+                        cx.driver.release(f);
+                    }
+                }
+                return;
+            }
+        }
+        self.counters.drop(DropReason::TcpNoConnection);
+        // RFC 9293 §3.10.7.1: answer with a reset.
+        let (seq, ack) = match seg.repr.ack_number {
+            Some(ack) => (ack, None),
+            None => (TcpSeqNumber(0), Some(seg.seq().wrapping_add(seg.seg_len()))),
+        };
+        self.send_rst(cx, key, seq, ack);
+    }
+
+    /// A SYN for a listener: a new half-open connection, or a cookie.
+    pub(super) fn listen_syn<A, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        li: usize,
+        key: FlowKey,
+        seg: &Segment,
+    ) {
+        let listener = self.listeners[li];
+        let local = (self.local_ip, key.local_port);
+        let remote = (key.remote_addr, key.remote_port);
+        let queue_full = listener.syn_queue >= listener.backlog;
+        if queue_full || self.free.is_empty() || self.table.is_full() {
+            if self.config.syn_cookies {
+                self.send_cookie_syn_ack(cx, key, seg);
+            } else {
+                self.counters.drop(DropReason::TcpSynQueueFull);
+            }
+            return;
+        }
+        let Some(idx) = self.alloc_slot() else { return };
+        let iss = self.isn.isn(local, remote, cx.now);
+        let id = self.slot_id(idx);
+        let mss = self.mss;
+        let config = &self.config;
+        let tcb = &mut self.slots[idx].tcb;
+        let opening = Opening {
+            id,
+            state: State::SynReceived,
+            local,
+            remote,
+            iss,
+            mss,
+        };
+        tcb.open(config, opening, cx.now);
+        tcb.listener = Some(key.local_port);
+        tcb.in_syn_queue = true;
+        tcb.irs = seg.seq();
+        tcb.rcv_nxt = seg.seq().wrapping_add(1);
+        tcb.snd_wnd = u32::from(seg.repr.window_len);
+        tcb.max_snd_wnd = tcb.snd_wnd;
+        tcb.negotiate(config, &seg.repr, mss);
+        self.listeners[li].syn_queue += 1;
+        let inserted = self.table.insert(key, Entry::Conn(idx as u32));
+        debug_assert!(inserted.is_ok());
+        self.active += 1;
+        trace!(?key, "SYN received");
+        self.send_syn(cx, idx);
+        self.arm_rto(idx, cx.now);
+    }
+
+    /// Answers a SYN statelessly with a SYN cookie.
+    pub(super) fn send_cookie_syn_ack<A, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        key: FlowKey,
+        seg: &Segment,
+    ) {
+        let local = (self.local_ip, key.local_port);
+        let remote = (key.remote_addr, key.remote_port);
+        let mss = seg.repr.max_seg_size.unwrap_or(536).min(self.mss);
+        let (cookie, _) = self.cookies.generate(local, remote, seg.seq(), mss, cx.now);
+        self.counters.syn_cookies_sent += 1;
+        let repr = TcpRepr {
+            src_port: key.local_port,
+            dst_port: key.remote_port,
+            flags: TcpFlags::SYN,
+            seq_number: cookie,
+            ack_number: Some(seg.seq().wrapping_add(1)),
+            window_len: self.config.rx_budget.min(0xffff) as u16,
+            window_scale: None,
+            max_seg_size: Some(self.mss),
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: &[],
+        };
+        self.send_control(cx, key.remote_addr, &repr);
+    }
+
+    /// The final ACK of a cookie handshake: rebuild the connection.
+    pub(super) fn cookie_ack(
+        &mut self,
+        key: FlowKey,
+        seg: &Segment,
+        now: Instant,
+    ) -> Option<usize> {
+        let ack = seg.repr.ack_number?;
+        let local = (self.local_ip, key.local_port);
+        let remote = (key.remote_addr, key.remote_port);
+        let client_isn = seg.seq().wrapping_sub(1);
+        let cookie = ack.wrapping_sub(1);
+        let info = self
+            .cookies
+            .validate(local, remote, client_isn, cookie, now)?;
+        if self.free.is_empty() || self.table.is_full() {
+            self.counters.drop(DropReason::TcpTableFull);
+            return None;
+        }
+        let idx = self.alloc_slot()?;
+        self.counters.syn_cookies_accepted += 1;
+        let id = self.slot_id(idx);
+        let config = &self.config;
+        let tcb = &mut self.slots[idx].tcb;
+        let opening = Opening {
+            id,
+            state: State::SynReceived,
+            local,
+            remote,
+            iss: cookie,
+            mss: info.mss,
+        };
+        tcb.open(config, opening, now);
+        tcb.listener = Some(key.local_port);
+        tcb.snd_nxt = cookie.wrapping_add(1);
+        tcb.snd_max = tcb.snd_nxt;
+        tcb.irs = client_isn;
+        tcb.rcv_nxt = seg.seq();
+        tcb.snd_wl1 = seg.seq();
+        let syn = TcpRepr {
+            max_seg_size: Some(info.mss),
+            ..seg.repr
+        };
+        let syn = TcpRepr {
+            window_scale: None,
+            sack_permitted: false,
+            timestamp: None,
+            ..syn
+        };
+        tcb.negotiate(config, &syn, info.mss);
+        let inserted = self.table.insert(key, Entry::Conn(idx as u32));
+        debug_assert!(inserted.is_ok());
+        self.active += 1;
+        Some(idx)
+    }
+
+    /// A segment for a TIME-WAIT entry. Returns true when a new SYN may
+    /// reuse the 4-tuple (the entry is gone and the caller handles the SYN
+    /// as for no connection).
+    pub(super) fn time_wait_segment<A, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        id: u32,
+        key: &FlowKey,
+        seg: &Segment,
+    ) -> bool {
+        let Some(tw) = self.time_wait.get_mut(id) else {
+            self.table.remove(key);
+            return true;
+        };
+        let tw = *tw;
+        if seg.has(TcpFlags::RST) {
+            // RFC 1337: ignore resets in TIME-WAIT.
+            self.counters.drop(DropReason::TcpTimeWait);
+            return false;
+        }
+        if seg.has(TcpFlags::SYN) && seg.repr.ack_number.is_none() {
+            // RFC 6191: a new incarnation whose ISN (or timestamp) is beyond
+            // the old connection may take the 4-tuple now.
+            let newer_ts = matches!((seg.repr.timestamp, tw.ts_recent), (Some((tsval, _)), Some(recent)) if (tsval.wrapping_sub(recent) as i32) > 0);
+            if seg.seq() > tw.rcv_nxt || newer_ts {
+                self.table.remove(key);
+                if let Some(entry) = self.time_wait.get_mut(id) {
+                    entry.live = false;
+                }
+                self.counters.time_wait_reused += 1;
+                return true;
+            }
+        }
+        self.counters.drop(DropReason::TcpTimeWait);
+        // A retransmitted FIN, or anything unacceptable, is acknowledged
+        // again; an acceptable bare ACK needs no answer.
+        if !seg.has(TcpFlags::FIN) && seg.payload_len == 0 && seg.seq() == tw.rcv_nxt {
+            return false;
+        }
+        let repr = TcpRepr {
+            src_port: key.local_port,
+            dst_port: key.remote_port,
+            flags: TcpFlags::empty(),
+            seq_number: tw.snd_nxt,
+            ack_number: Some(tw.rcv_nxt),
+            window_len: tw.window,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: tw.ts_recent.map(|recent| (ts_value(cx.now), recent)),
+            payload: &[],
+        };
+        self.send_control(cx, key.remote_addr, &repr);
+        false
+    }
+}

@@ -1,0 +1,421 @@
+//! What a connection sends: the output loop over the windows (new data,
+//! retransmissions, SACK recovery, the FIN), and the segments it builds —
+//! data, pure ACKs, SYNs, resets and other header-only segments.
+
+use super::context::Ctx;
+use super::{dist, ts_value, Tcp};
+use crate::checksum::Checksum;
+use crate::nic::Driver;
+use crate::tcp::app::Writer;
+use crate::tcp::scoreboard::NextSegKind;
+use crate::tcp::table::FlowKey;
+use crate::tcp::tcb::State;
+use crate::wire::{tcp as tcp_wire, IpProtocol, Ipv4Addr, TcpFlags, TcpRepr, TcpSeqNumber};
+
+impl<C, W: Writer> Tcp<C, W> {
+    /// Sends what the windows allow: a pending retransmission, new data,
+    /// and the FIN after the last byte.
+    pub(super) fn output<A, D: Driver>(&mut self, cx: &mut Ctx<'_, A, D>, idx: usize) {
+        let nagle = self.config.nagle;
+        let tcb = &mut self.slots[idx].tcb;
+        if matches!(
+            tcb.state,
+            State::Closed | State::SynSent | State::SynReceived
+        ) {
+            return;
+        }
+        if tcb.close_requested && !tcb.fin_sent {
+            tcb.state = match tcb.state {
+                State::Established => State::FinPending,
+                State::CloseWait => State::CloseWaitFinPending,
+                other => other,
+            };
+        }
+        if tcb.retransmit_now {
+            tcb.retransmit_now = false;
+            let seq = tcb.snd_una;
+            self.send_data(cx, idx, seq, u32::MAX);
+        }
+        // SACK-based recovery (RFC 6675 §5 (C)): NextSeg() chooses holes,
+        // then new data, while cwnd - pipe allows a segment.
+        if self.slots[idx].tcb.sack && self.slots[idx].tcb.cc.in_recovery() {
+            loop {
+                let tcb = &self.slots[idx].tcb;
+                let pipe = tcb
+                    .scoreboard
+                    .pipe(tcb.snd_una, tcb.snd_max, tcb.high_rxt, tcb.smss);
+                if tcb.cc.sack_send_allowance(pipe) < tcb.smss {
+                    break;
+                }
+                let data_end = tcb.data_end();
+                let unsent = if tcb.snd_max < data_end {
+                    dist(data_end, tcb.snd_max)
+                } else {
+                    0
+                };
+                let peer_room = tcb.snd_wnd.saturating_sub(dist(tcb.snd_max, tcb.snd_una));
+                let sendable_new = unsent.min(peer_room);
+                let Some(next) = tcb.scoreboard.next_seg(
+                    tcb.snd_una,
+                    tcb.snd_max,
+                    tcb.high_rxt,
+                    Some(tcb.snd_max),
+                    tcb.smss,
+                    sendable_new,
+                ) else {
+                    break;
+                };
+                if !self.send_data(cx, idx, next.seq, next.len) {
+                    break;
+                }
+                let tcb = &mut self.slots[idx].tcb;
+                // The optional rescue retransmission (rule 4) is not used:
+                // `rescue_rxt = snd_max` keeps it ineligible.
+                if matches!(next.kind, NextSegKind::Lost | NextSegKind::Unsacked) {
+                    tcb.high_rxt = tcb.high_rxt.max(next.end());
+                }
+            }
+            return;
+        }
+        loop {
+            let tcb = &self.slots[idx].tcb;
+            let data_end = tcb.data_end();
+            let unsent = if tcb.snd_nxt < data_end {
+                dist(data_end, tcb.snd_nxt)
+            } else {
+                0
+            };
+            let fin_needed = tcb.close_requested && tcb.snd_nxt <= data_end;
+            let window = tcb.snd_wnd.min(tcb.cc.window());
+            let in_flight = tcb.in_flight();
+            let usable = window.saturating_sub(in_flight);
+            if unsent > 0 {
+                if usable == 0 {
+                    if tcb.snd_wnd == 0 && in_flight == 0 && tcb.rto_timer.is_none() {
+                        self.slots[idx].tcb.persist = true;
+                        self.arm_rto(idx, cx.now);
+                    }
+                    break;
+                }
+                let len = unsent.min(usable).min(tcb.smss);
+                if nagle && len < tcb.smss && in_flight > 0 {
+                    break;
+                }
+                let seq = tcb.snd_nxt;
+                if self.send_data(cx, idx, seq, len) {
+                    continue;
+                }
+                break;
+            }
+            if fin_needed {
+                let seq = tcb.snd_nxt;
+                if self.send_data(cx, idx, seq, 0) {
+                    continue;
+                }
+                break;
+            }
+            break;
+        }
+    }
+
+    /// Sends (or resends) the data at `seq`, at most `max_len` bytes and one
+    /// MSS, with the FIN if it ends at our FIN. Moves `snd_nxt` forward.
+    /// Returns whether a segment went out (false when there was nothing to
+    /// send or no buffer; the retransmission timer then retries).
+    pub(super) fn send_data<A, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        idx: usize,
+        seq: TcpSeqNumber,
+        max_len: u32,
+    ) -> bool {
+        let tcb = &self.slots[idx].tcb;
+        let data_end = tcb.data_end();
+        let available = if seq < data_end {
+            dist(data_end, seq)
+        } else {
+            0
+        };
+        // SACK blocks take room from the payload (RFC 6691: options and
+        // data together stay within the MSS).
+        let sack_room = if tcb.sack && !tcb.ooo.is_empty() {
+            4 + 8 * self.ooo.blocks(&tcb.ooo).take(3).count() as u32
+        } else {
+            0
+        };
+        let len = available
+            .min(max_len)
+            .min(tcb.smss.saturating_sub(sack_room).max(1));
+        let fin = tcb.close_requested && seq.wrapping_add(len) == data_end;
+        if len == 0 && !fin {
+            return false;
+        }
+        let retransmission = seq < tcb.snd_max;
+        let mut flags = if fin {
+            TcpFlags::FIN
+        } else {
+            TcpFlags::empty()
+        };
+        if len > 0 && seq.wrapping_add(len) == data_end {
+            flags |= TcpFlags::PSH;
+        }
+        if !self.send_segment(cx, idx, seq, len, flags) {
+            self.arm_rto(idx, cx.now);
+            return false;
+        }
+        let tcb = &mut self.slots[idx].tcb;
+        let seq_end = seq.wrapping_add(len + u32::from(fin));
+        if retransmission {
+            self.counters.retransmits += 1;
+            tcb.sampler.on_retransmit();
+        }
+        tcb.sampler.on_send(seq_end, cx.now, retransmission);
+        if seq_end > tcb.snd_nxt {
+            tcb.snd_nxt = seq_end;
+        }
+        if seq_end > tcb.snd_max {
+            tcb.snd_max = seq_end;
+        }
+        if fin && !tcb.fin_sent {
+            tcb.fin_sent = true;
+            tcb.state = match tcb.state {
+                State::Established | State::FinPending => State::FinWait1,
+                State::CloseWait | State::CloseWaitFinPending => State::LastAck,
+                other => other,
+            };
+        }
+        if len > 0 {
+            self.counters.bytes_sent += u64::from(len);
+        }
+        if self.slots[idx].tcb.rto_timer.is_none() {
+            self.arm_rto(idx, cx.now);
+        }
+        true
+    }
+
+    /// A pure ACK (also our answer to unacceptable segments).
+    pub(super) fn send_ack<A, D: Driver>(&mut self, cx: &mut Ctx<'_, A, D>, idx: usize) {
+        // SND.MAX, not SND.NXT: after a timeout SND.NXT goes back to
+        // SND.UNA, and an ACK carrying that old number would be below the
+        // peer's RCV.NXT (Linux, which never moves SND.NXT back, does the
+        // same).
+        let seq = self.slots[idx].tcb.snd_max;
+        self.send_segment(cx, idx, seq, 0, TcpFlags::empty());
+    }
+
+    /// Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), with options.
+    pub(super) fn send_syn<A, D: Driver>(&mut self, cx: &mut Ctx<'_, A, D>, idx: usize) {
+        let config = &self.config;
+        let tcb = &self.slots[idx].tcb;
+        let active = tcb.state == State::SynSent;
+        let shift = config.window_shift();
+        let repr = TcpRepr {
+            src_port: tcb.local.1,
+            dst_port: tcb.remote.1,
+            flags: TcpFlags::SYN,
+            seq_number: tcb.iss,
+            ack_number: (!active).then_some(tcb.rcv_nxt),
+            window_len: config.rx_budget.min(0xffff) as u16,
+            window_scale: if active {
+                config.window_scaling.then_some(shift)
+            } else {
+                tcb.wscale_ok.then_some(tcb.rcv_shift)
+            },
+            max_seg_size: Some(self.mss),
+            sack_permitted: if active { config.sack } else { tcb.sack },
+            sack_ranges: [None; 3],
+            timestamp: if active {
+                config.timestamps.then_some((ts_value(cx.now), 0))
+            } else {
+                tcb.timestamps.then_some((ts_value(cx.now), tcb.ts_recent))
+            },
+            payload: &[],
+        };
+        let dst = tcb.remote.0;
+        let retransmission = tcb.snd_max != tcb.iss;
+        if self.send_control(cx, dst, &repr) {
+            let tcb = &mut self.slots[idx].tcb;
+            if retransmission {
+                self.counters.retransmits += 1;
+                tcb.sampler.on_retransmit();
+            }
+            tcb.sampler
+                .on_send(tcb.iss.wrapping_add(1), cx.now, retransmission);
+            tcb.snd_nxt = tcb.iss.wrapping_add(1);
+            tcb.snd_max = tcb.snd_nxt;
+            tcb.last_ack_sent = tcb.rcv_nxt;
+            tcb.rcv_adv = tcb.rcv_nxt.wrapping_add(u32::from(repr.window_len));
+        }
+    }
+
+    /// Builds and transmits one segment of connection `idx`: header from
+    /// the TCB, payload `[seq, seq + len)` from the transmit queue's
+    /// writers, checksummed from their precomputed sums when they have them.
+    pub(super) fn send_segment<A, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        idx: usize,
+        seq: TcpSeqNumber,
+        len: u32,
+        flags: TcpFlags,
+    ) -> bool {
+        let Tcp {
+            slots,
+            ooo,
+            config,
+            timers,
+            counters,
+            local_ip,
+            ..
+        } = self;
+        let tcb = &mut slots[idx].tcb;
+        let window = tcb.rcv_window(config);
+        let mut sack_ranges = [None; 3];
+        if tcb.sack && !tcb.ooo.is_empty() {
+            let mut blocks = [(TcpSeqNumber(0), TcpSeqNumber(0)); 3];
+            let n = ooo.sack_blocks(&tcb.ooo, &mut blocks);
+            for (slot, (l, r)) in sack_ranges.iter_mut().zip(blocks.iter().take(n)) {
+                *slot = Some((l.0, r.0));
+            }
+        }
+        let repr = TcpRepr {
+            src_port: tcb.local.1,
+            dst_port: tcb.remote.1,
+            flags,
+            seq_number: seq,
+            ack_number: Some(tcb.rcv_nxt),
+            window_len: (window >> tcb.rcv_shift).min(0xffff) as u16,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges,
+            timestamp: tcb.timestamps.then_some((ts_value(cx.now), tcb.ts_recent)),
+            payload: &[],
+        };
+        let header_len = repr.header_len();
+        let src = *local_ip;
+        let dst = tcb.remote.0;
+        let data_offset = if len > 0 {
+            dist(seq, tcb.txq_seq) as usize
+        } else {
+            0
+        };
+        let txq = &tcb.txq;
+        let sent = cx.iface.send_ipv4(
+            cx.driver,
+            cx.now,
+            dst,
+            IpProtocol::Tcp,
+            header_len + len as usize,
+            |out| {
+                let (mut header, mut payload) = out.split_at(header_len);
+                let mut sum = Checksum::new();
+                let mut skip = data_offset;
+                let mut left = len as usize;
+                for entry in txq.iter() {
+                    if left == 0 {
+                        break;
+                    }
+                    let entry_len = entry.len as usize;
+                    if skip >= entry_len {
+                        skip -= entry_len;
+                        continue;
+                    }
+                    let n = (entry_len - skip).min(left);
+                    {
+                        let mut piece = payload.take(n);
+                        entry.writer.write(skip, &mut piece);
+                    }
+                    match entry.writer.sum(skip, n) {
+                        Some(partial) => sum.add_partial(partial, n),
+                        None => payload.take(n).add_to_checksum(&mut sum),
+                    }
+                    payload.advance(n)?;
+                    left -= n;
+                    skip = 0;
+                }
+                header.write_with(header_len, |b| {
+                    let written = repr.emit_header(b);
+                    debug_assert!(written.is_ok());
+                    let checksum = tcp_wire::tcp_checksum(src, dst, b, sum.sum(), len as usize);
+                    b[16..18].copy_from_slice(&checksum.to_be_bytes());
+                })?;
+                Ok(())
+            },
+        );
+        if sent.is_err() {
+            return false;
+        }
+        counters.segments_out += 1;
+        tcb.last_ack_sent = tcb.rcv_nxt;
+        let edge = tcb.rcv_nxt.wrapping_add(window);
+        if edge > tcb.rcv_adv {
+            tcb.rcv_adv = edge;
+        }
+        tcb.ack_now = false;
+        tcb.ack_pending = false;
+        tcb.unacked_segments = 0;
+        if let Some(id) = tcb.delack_timer.take() {
+            timers.cancel(id);
+        }
+        true
+    }
+
+    /// A segment built from `repr` alone (SYNs, resets, TIME-WAIT ACKs).
+    pub(super) fn send_control<A, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        dst: Ipv4Addr,
+        repr: &TcpRepr<'_>,
+    ) -> bool {
+        let src = self.local_ip;
+        let header_len = repr.header_len();
+        let sent = cx.iface.send_ipv4(
+            cx.driver,
+            cx.now,
+            dst,
+            IpProtocol::Tcp,
+            header_len,
+            |mut out| {
+                out.write_with(header_len, |b| {
+                    let written = repr.emit_header(b);
+                    debug_assert!(written.is_ok());
+                    let checksum = tcp_wire::tcp_checksum(src, dst, b, 0, 0);
+                    b[16..18].copy_from_slice(&checksum.to_be_bytes());
+                })?;
+                Ok(())
+            },
+        );
+        if sent.is_ok() {
+            self.counters.segments_out += 1;
+        }
+        sent.is_ok()
+    }
+
+    /// A reset for `key`: `<SEQ=seq><CTL=RST>`, with an ACK when `ack` is given.
+    pub(super) fn send_rst<A, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        key: FlowKey,
+        seq: TcpSeqNumber,
+        ack: Option<TcpSeqNumber>,
+    ) {
+        let repr = TcpRepr {
+            src_port: key.local_port,
+            dst_port: key.remote_port,
+            flags: TcpFlags::RST,
+            seq_number: seq,
+            ack_number: ack,
+            window_len: 0,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: &[],
+        };
+        if self.send_control(cx, key.remote_addr, &repr) {
+            self.counters.resets_sent += 1;
+        }
+    }
+}

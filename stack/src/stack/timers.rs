@@ -1,0 +1,207 @@
+//! Connection timers: scheduling on the wheel, and what happens when one
+//! fires — retransmission timeout (RFC 6298), delayed ACK, keepalive and
+//! the FIN-WAIT-2 timeout — and the expiry of TIME-WAIT entries.
+
+use super::context::Ctx;
+use super::Tcp;
+use crate::nic::Driver;
+use crate::tcp::app::{App, Writer};
+use crate::tcp::tcb::{State, TimerKey, TimerKind};
+use crate::time::Instant;
+use crate::wire::TcpFlags;
+
+impl<C, W: Writer> Tcp<C, W> {
+    pub(super) fn schedule(&mut self, idx: usize, kind: TimerKind, at: Instant) {
+        let key = TimerKey {
+            slot: idx as u32,
+            generation: self.slots[idx].generation,
+            kind,
+        };
+        let Ok(id) = self.timers.schedule(at, key) else {
+            self.counters.timer_overflow += 1;
+            return;
+        };
+        let tcb = &mut self.slots[idx].tcb;
+        let field = tcb.timer_mut(kind);
+        if let Some(old) = field.replace(id) {
+            self.timers.cancel(old);
+        }
+    }
+
+    pub(super) fn cancel_timer(&mut self, idx: usize, kind: TimerKind) {
+        let tcb = &mut self.slots[idx].tcb;
+        let field = tcb.timer_mut(kind);
+        if let Some(id) = field.take() {
+            self.timers.cancel(id);
+        }
+    }
+
+    pub(super) fn arm_rto(&mut self, idx: usize, now: Instant) {
+        if self.slots[idx].tcb.rto_timer.is_none() {
+            let at = now + self.slots[idx].tcb.rtt.rto();
+            self.schedule(idx, TimerKind::Retransmit, at);
+        }
+    }
+
+    pub(super) fn restart_rto(&mut self, idx: usize, now: Instant) {
+        let at = now + self.slots[idx].tcb.rtt.rto();
+        self.schedule(idx, TimerKind::Retransmit, at);
+    }
+
+    /// A timer of connection `key.slot` fired.
+    pub(super) fn on_timer<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        id: crate::mem::timer::TimerId,
+        key: TimerKey,
+    ) {
+        let idx = key.slot as usize;
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        if slot.generation != key.generation || slot.tcb.state == State::Closed {
+            return;
+        }
+        let tcb = &mut slot.tcb;
+        tcb.now = cx.now;
+        let field = tcb.timer_mut(key.kind);
+        if *field != Some(id) {
+            return;
+        }
+        *field = None;
+        match key.kind {
+            TimerKind::Retransmit => self.retransmit_timeout(cx, idx),
+            TimerKind::DelayedAck => {
+                if self.slots[idx].tcb.ack_pending {
+                    self.counters.delayed_acks += 1;
+                    self.send_ack(cx, idx);
+                }
+            }
+            TimerKind::Keepalive => self.keepalive_timeout(cx, idx),
+        }
+    }
+
+    /// RFC 6298 §5: the retransmission timer expired.
+    pub(super) fn retransmit_timeout<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        idx: usize,
+    ) {
+        let syn_retries = self.config.syn_retries;
+        let max_retries = self.config.max_retransmissions;
+        let tcb = &mut self.slots[idx].tcb;
+        tcb.retries += 1;
+        match tcb.state {
+            State::SynSent | State::SynReceived => {
+                if tcb.retries > syn_retries {
+                    self.counters.handshake_timeouts += 1;
+                    if tcb.state == State::SynSent {
+                        self.reset_conn(cx, idx);
+                    } else {
+                        self.free_slot(cx, idx);
+                    }
+                    return;
+                }
+                tcb.rtt.backoff();
+                self.send_syn(cx, idx);
+                self.arm_rto(idx, cx.now);
+            }
+            _ if tcb.persist => {
+                // Zero-window probe: one byte beyond the window (RFC 9293
+                // §3.8.6.1); the peer acknowledges it or repeats its window.
+                tcb.rtt.backoff();
+                tcb.retries = 0;
+                self.counters.window_probes += 1;
+                let seq = if tcb.in_flight() > 0 {
+                    tcb.snd_una
+                } else {
+                    tcb.snd_nxt
+                };
+                self.send_data(cx, idx, seq, 1);
+                self.arm_rto(idx, cx.now);
+            }
+            _ => {
+                if tcb.retries > max_retries {
+                    self.counters.retransmission_timeouts_fatal += 1;
+                    let key = self.key_of(idx);
+                    let (seq, ack) = (self.slots[idx].tcb.snd_nxt, self.slots[idx].tcb.rcv_nxt);
+                    self.send_rst(cx, key, seq, Some(ack));
+                    self.reset_conn(cx, idx);
+                    return;
+                }
+                self.counters.rto_expirations += 1;
+                let flight = tcb.in_flight();
+                tcb.cc.on_rto(flight, tcb.snd_max);
+                tcb.rtt.backoff();
+                tcb.sampler.on_retransmit();
+                tcb.scoreboard.clear();
+                tcb.dup_acks = 0;
+                tcb.retransmit_now = false;
+                tcb.snd_nxt = tcb.snd_una;
+                tcb.high_rxt = tcb.snd_una;
+                self.output(cx, idx);
+                self.arm_rto(idx, cx.now);
+                if self.slots[idx].tcb.ack_now {
+                    self.send_ack(cx, idx);
+                }
+            }
+        }
+    }
+
+    /// Keepalive (RFC 9293 §3.8.4): probe an idle connection.
+    pub(super) fn keepalive_timeout<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        idx: usize,
+    ) {
+        if self.slots[idx].tcb.state == State::FinWait2 {
+            if let Some(limit) = self.config.fin_wait2_timeout {
+                // Our side is closed and the peer never sends its FIN: give
+                // the slot back, as Linux does with tcp_fin_timeout.
+                let last = self.slots[idx].tcb.last_activity;
+                if cx.now - last >= limit {
+                    self.counters.fin_wait2_timeouts += 1;
+                    self.close_conn(cx, idx);
+                } else {
+                    self.schedule(idx, TimerKind::Keepalive, last + limit);
+                }
+                return;
+            }
+        }
+        let Some(idle) = self.config.keepalive else {
+            return;
+        };
+        let interval = self.config.keepalive_interval;
+        let probes = self.config.keepalive_probes;
+        let tcb = &mut self.slots[idx].tcb;
+        let idle_for = cx.now - tcb.last_activity;
+        if idle_for < idle {
+            let at = tcb.last_activity + idle;
+            self.schedule(idx, TimerKind::Keepalive, at);
+            return;
+        }
+        if tcb.keepalive_probes >= probes {
+            self.counters.keepalive_timeouts += 1;
+            self.reset_conn(cx, idx);
+            return;
+        }
+        tcb.keepalive_probes += 1;
+        self.counters.keepalive_probes += 1;
+        // An old sequence number makes the peer answer with an ACK.
+        let seq = tcb.snd_una.wrapping_sub(1);
+        self.send_segment(cx, idx, seq, 0, TcpFlags::empty());
+        self.schedule(idx, TimerKind::Keepalive, cx.now + interval);
+    }
+
+    /// Drops TIME-WAIT entries whose time is up.
+    pub(super) fn expire_time_wait(&mut self, now: Instant) -> bool {
+        let mut worked = false;
+        while let Some(entry) = self.time_wait.pop_expired(now, false) {
+            worked = true;
+            if entry.live {
+                self.table.remove(&entry.key);
+            }
+        }
+        worked
+    }
+}
