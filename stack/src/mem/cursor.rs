@@ -56,6 +56,10 @@ use crate::mem::buf::{Segs, SegsMut};
 /// (the size of their stack scratch area).
 pub const READ_WITH_MAX: usize = 256;
 
+/// Size of the smaller scratch area used for short spanning requests (a
+/// TCP header with options is at most 60 bytes).
+const SMALL_SCRATCH: usize = 64;
+
 /// The cursor holds fewer bytes than an operation needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Truncated;
@@ -266,6 +270,12 @@ impl<'a> Cursor<'a> {
         }
         if n > READ_WITH_MAX {
             return Err(CursorError::TooLong);
+        }
+        // Headers are short: a small scratch area is cheaper to set up.
+        if n <= SMALL_SCRATCH {
+            let mut scratch = [0u8; SMALL_SCRATCH];
+            let after = self.read(&mut scratch[..n])?;
+            return Ok((f(&scratch[..n]), after));
         }
         let mut scratch = [0u8; READ_WITH_MAX];
         let after = self.read(&mut scratch[..n])?;

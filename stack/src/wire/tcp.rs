@@ -882,7 +882,7 @@ impl<'a> TcpRepr<'a> {
         // The usual option area after the handshake, `NOP, NOP, TS`: no
         // walk through the generic option parser.
         if let [kind::NOP, kind::NOP, kind::TIMESTAMPS, 10, ts @ ..] = packet.options() {
-            if let Ok(ts) = <[u8; 8]>::try_from(&ts[..]) {
+            if let Ok(ts) = <[u8; 8]>::try_from(ts) {
                 let tsval = u32::from_be_bytes([ts[0], ts[1], ts[2], ts[3]]);
                 let tsecr = u32::from_be_bytes([ts[4], ts[5], ts[6], ts[7]]);
                 repr.timestamp = Some((tsval, tsecr));

@@ -256,6 +256,28 @@ impl BufPool {
             r.alloc_failures.set(r.alloc_failures.get() + 1);
             None
         };
+        // One buffer (chaining off, or a frame no larger than the smallest
+        // class): the same choice `chain_classes` makes, without building
+        // its list.
+        if !r.chaining || len <= SIZE_CLASSES[0] {
+            let Some(class) = super::class_for_len(len) else {
+                return fail();
+            };
+            let Some(id) = r.free[class].pop() else {
+                return fail();
+            };
+            r.window[id as usize].set(Window {
+                start: 0,
+                len: len as u32,
+                next: END,
+            });
+            return Some(Frame {
+                pool: self.clone(),
+                head: id,
+                count: 1,
+                len: len as u32,
+            });
+        }
         let Some(classes) = chain_classes(len, r.chaining) else {
             return fail();
         };
