@@ -315,7 +315,7 @@ impl Setup {
                     return false;
                 };
                 checked += 1;
-                if checked % 32 != 0 {
+                if !checked.is_multiple_of(32) {
                     return false;
                 }
                 let stats = w.host(client).client_stats().unwrap_or_default();

@@ -103,7 +103,7 @@ fn accumulate_native(data: &[u8]) -> u64 {
 #[cold]
 #[inline(never)]
 fn sum_runs(data: &[u8], run: usize) -> u64 {
-    debug_assert!(run > 0 && run % 2 == 0 && run <= MAX_RUN);
+    debug_assert!(run > 0 && run.is_multiple_of(2) && run <= MAX_RUN);
     // Each term is at most 0xffff; with `run = MAX_RUN` a slice (at most
     // isize::MAX bytes) has fewer than 2^32 runs, so the total is below 2^48.
     data.chunks(run).map(|r| fold(sum_run(r)) as u64).sum()
@@ -370,7 +370,7 @@ mod tests {
                 );
             }
         }
-        const { assert!(MAX_RUN % 2 == 0 && MAX_RUN as u64 <= 1 << 32) };
+        const { assert!(MAX_RUN.is_multiple_of(2) && MAX_RUN as u64 <= 1 << 32) };
     }
 
     proptest! {

@@ -88,7 +88,7 @@ impl PrefixSums {
         // Same native-order accumulation as `checksum::ones_sum`: native
         // 32-bit halves added into a 64-bit accumulator, folded and swapped to
         // big-endian order only when an entry is stored.
-        const _: () = assert!(BLOCK % 8 == 0);
+        const _: () = assert!(BLOCK.is_multiple_of(8));
         let mut table = Vec::with_capacity(data.len() / BLOCK + 1);
         table.push(0u16);
         let mut acc: u64 = 0;

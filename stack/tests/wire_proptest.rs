@@ -314,7 +314,7 @@ fn tcp_like_bytes() -> impl Strategy<Value = Vec<u8>> {
         .prop_map(|(mut header, pieces, payload)| {
             let mut options: Vec<u8> = pieces.concat();
             options.truncate(40);
-            while options.len() % 4 != 0 {
+            while !options.len().is_multiple_of(4) {
                 options.push(1);
             }
             header[12] = (((20 + options.len()) / 4) << 4) as u8;
