@@ -387,11 +387,7 @@ pub fn run(
             return EXIT_FAILURE;
         }
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown cause".into());
+            let what = panic_message(panic.as_ref());
             let _ = writeln!(err, "rusty-sim: the simulation panicked: {what}");
             return EXIT_FAILURE;
         }
@@ -516,6 +512,15 @@ fn seconds_to_ms(s: f64) -> u64 {
     }
 }
 
+/// What a caught panic said, for the error message.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".into())
+}
+
 /// `rusty-sim bench`: validates, runs and prints; exit code 1 when the run
 /// failed or any request failed or byte was corrupt.
 pub fn bench(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
@@ -531,11 +536,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             return EXIT_FAILURE;
         }
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown cause".into());
+            let what = panic_message(panic.as_ref());
             let _ = writeln!(err, "rusty-sim: the bench panicked: {what}");
             return EXIT_FAILURE;
         }
