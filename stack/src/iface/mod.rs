@@ -132,6 +132,47 @@ impl IpDatagram {
     }
 }
 
+/// The Ethernet and IPv4 headers of one flow's datagrams, built once (at a
+/// connection's first segment): per datagram only the destination MAC
+/// (looked up in the ARP cache each time, so entries still expire and
+/// change as they should), the total length, the identification and the
+/// checksum are filled in, the checksum from the precomputed sum of the
+/// words that never change. The same template also holds the flow's
+/// pseudo-header sum for the transport checksum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Template {
+    dst: Ipv4Addr,
+    protocol: IpProtocol,
+    /// Ethernet header (destination MAC as last used) and IPv4 header with
+    /// zero total length, identification and checksum.
+    bytes: [u8; L2_L3_LEN],
+    /// Ones' complement sum of the IPv4 header as in `bytes`.
+    fixed_sum: u64,
+    /// Ones' complement sum of source, destination and protocol.
+    pseudo_fixed: u64,
+}
+
+impl Ipv4Template {
+    /// The destination address.
+    pub fn dst(&self) -> Ipv4Addr {
+        self.dst
+    }
+
+    /// The pseudo-header sum (RFC 9293 §3.1) of a transport segment of
+    /// `length` bytes of this flow.
+    pub fn pseudo_header_sum(&self, length: u16) -> u16 {
+        checksum::fold(self.pseudo_fixed + u64::from(length))
+    }
+}
+
+/// Offsets of the fields a template fills in, from the frame's start.
+mod template_field {
+    use crate::wire::ethernet::HEADER_LEN as ETH;
+    pub const TOTAL_LEN: usize = ETH + 2;
+    pub const IDENT: usize = ETH + 4;
+    pub const CHECKSUM: usize = ETH + 10;
+}
+
 /// A finished frame waiting for its next hop's MAC address.
 #[derive(Debug)]
 struct PendingFrame {
@@ -684,6 +725,124 @@ impl Interface {
                 Ok(())
             },
         )
+    }
+
+    /// The header template of datagrams from us to `dst` carrying
+    /// `protocol` (see [`Ipv4Template`]).
+    pub fn ipv4_template(&self, dst: Ipv4Addr, protocol: IpProtocol) -> Ipv4Template {
+        let ip = Ipv4Repr {
+            src: self.ip(),
+            dst,
+            protocol,
+            payload_len: 0,
+            ttl: self.config.ttl,
+            dscp_ecn: 0,
+            ident: 0,
+            dont_frag: true,
+        };
+        let eth = EthernetRepr {
+            src: self.mac,
+            dst: MacAddr::UNSPECIFIED,
+            ethertype: EtherType::Ipv4,
+        };
+        let mut bytes = [0u8; L2_L3_LEN];
+        eth.emit(&mut EthernetFrame::new_unchecked(&mut bytes[..]));
+        ip.emit(&mut Ipv4Packet::new_unchecked(
+            &mut bytes[ethernet::HEADER_LEN..],
+        ));
+        // The variable words start at zero: the sum covers the rest.
+        for at in [
+            template_field::TOTAL_LEN,
+            template_field::IDENT,
+            template_field::CHECKSUM,
+        ] {
+            bytes[at..at + 2].fill(0);
+        }
+        let header = &bytes[ethernet::HEADER_LEN..];
+        let fixed_sum = header
+            .chunks_exact(2)
+            .map(|w| u64::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum();
+        let pseudo_fixed = u64::from(checksum::pseudo_header_sum(
+            self.ip().octets(),
+            dst.octets(),
+            protocol.into(),
+            0,
+        ));
+        Ipv4Template {
+            dst,
+            protocol,
+            bytes,
+            fixed_sum,
+            pseudo_fixed,
+        }
+    }
+
+    /// Sends an IPv4 datagram of `payload_len` bytes along `template`'s
+    /// flow, as [`Interface::send_ipv4`] does (same bytes, same counters,
+    /// same ARP handling), but with the headers copied from the template
+    /// and patched instead of built field by field. When the next hop's MAC
+    /// is not in the ARP cache it takes the general path, which queues the
+    /// datagram while ARP resolves.
+    pub fn send_ipv4_templated<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        now: Instant,
+        template: &mut Ipv4Template,
+        payload_len: usize,
+        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
+    ) -> Result<(), DropReason> {
+        let result = self.send_templated_inner(driver, now, template, payload_len, fill);
+        if let Err(reason) = result {
+            self.counters.drop(reason);
+        }
+        result
+    }
+
+    fn send_templated_inner<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        now: Instant,
+        template: &mut Ipv4Template,
+        payload_len: usize,
+        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
+    ) -> Result<(), DropReason> {
+        let next_hop = self.next_hop(template.dst)?;
+        let Some(mac) = self.cache.lookup(next_hop, now) else {
+            let (dst, protocol) = (template.dst, template.protocol);
+            return self.send_ipv4_inner(driver, now, dst, protocol, payload_len, fill);
+        };
+        if ipv4::HEADER_LEN + payload_len > self.mtu {
+            return Err(DropReason::TxTooBig);
+        }
+        let Some(mut frame) = driver.alloc_tx(L2_L3_LEN + payload_len) else {
+            return Err(DropReason::TxNoBuffer);
+        };
+        template.bytes[..6].copy_from_slice(&mac.0);
+        let ident = self.next_ident;
+        self.next_ident = self.next_ident.wrapping_add(1);
+        // `payload_len` fits the MTU, so the total length fits 16 bits.
+        let total_len = (ipv4::HEADER_LEN + payload_len) as u16;
+        let sum = template.fixed_sum + u64::from(total_len) + u64::from(ident);
+        let header_checksum = !checksum::fold(sum);
+        let mut cursor = frame.cursor_mut();
+        let written = cursor
+            .write_with(L2_L3_LEN, |b| {
+                b.copy_from_slice(&template.bytes);
+                let put = |b: &mut [u8], at: usize, v: u16| {
+                    b[at..at + 2].copy_from_slice(&v.to_be_bytes())
+                };
+                put(b, template_field::TOTAL_LEN, total_len);
+                put(b, template_field::IDENT, ident);
+                put(b, template_field::CHECKSUM, header_checksum);
+            })
+            .and_then(|()| fill(cursor));
+        if written.is_err() {
+            // Only a `fill` that writes more than it announced gets here.
+            driver.release(frame);
+            return Err(DropReason::TxTooBig);
+        }
+        self.hand_to_driver(driver, frame)
     }
 
     /// The next hop towards `dst`: itself on the subnet, else the gateway.

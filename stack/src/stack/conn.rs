@@ -91,6 +91,7 @@ impl<W> Tcb<W> {
             ack_batched: false,
             enter_time_wait: false,
             now: Instant::ZERO,
+            ip_template: None,
         }
     }
 
@@ -110,6 +111,7 @@ impl<W> Tcb<W> {
         self.state = state;
         self.local = local;
         self.remote = remote;
+        self.ip_template = None;
         self.listener = None;
         self.in_syn_queue = false;
         self.iss = iss;

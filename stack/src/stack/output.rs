@@ -265,7 +265,6 @@ impl<C, W: Writer> Tcp<C, W> {
             config,
             timers,
             counters,
-            local_ip,
             ..
         } = self;
         let tcb = &mut slots[idx].tcb;
@@ -293,19 +292,22 @@ impl<C, W: Writer> Tcp<C, W> {
             payload: &[],
         };
         let header_len = repr.header_len();
-        let src = *local_ip;
         let dst = tcb.remote.0;
+        let template = tcb
+            .ip_template
+            .get_or_insert_with(|| cx.iface.ipv4_template(dst, IpProtocol::Tcp));
+        // The segment's length fits the MTU, hence 16 bits.
+        let pseudo_sum = template.pseudo_header_sum((header_len + len as usize) as u16);
         let data_offset = if len > 0 {
             dist(seq, tcb.txq_seq) as usize
         } else {
             0
         };
         let txq = &tcb.txq;
-        let sent = cx.iface.send_ipv4(
+        let sent = cx.iface.send_ipv4_templated(
             cx.driver,
             cx.now,
-            dst,
-            IpProtocol::Tcp,
+            template,
             header_len + len as usize,
             |out| {
                 let (mut header, mut payload) = out.split_at(header_len);
@@ -337,7 +339,8 @@ impl<C, W: Writer> Tcp<C, W> {
                 header.write_with(header_len, |b| {
                     let written = repr.emit_header(b);
                     debug_assert!(written.is_ok());
-                    let checksum = tcp_wire::tcp_checksum(src, dst, b, sum.sum(), len as usize);
+                    let checksum =
+                        tcp_wire::tcp_checksum_with_pseudo(pseudo_sum, b, sum.sum(), len as usize);
                     b[16..18].copy_from_slice(&checksum.to_be_bytes());
                 })?;
                 Ok(())

@@ -8,6 +8,7 @@ use super::congestion::Congestion;
 use super::reassembly::OooQueue;
 use super::rtt::{RttEstimator, RttSampler};
 use super::scoreboard::Scoreboard;
+use crate::iface::Ipv4Template;
 use crate::mem::timer::TimerId;
 use crate::time::Instant;
 use crate::wire::{Ipv4Addr, TcpSeqNumber};
@@ -186,6 +187,10 @@ pub(crate) struct Tcb<W> {
     pub enter_time_wait: bool,
 
     pub now: Instant,
+
+    /// The Ethernet/IPv4 header template of this connection's segments
+    /// (and its pseudo-header sum), built at its first segment.
+    pub ip_template: Option<Ipv4Template>,
 }
 
 impl<W> Tcb<W> {

@@ -778,13 +778,21 @@ pub fn tcp_checksum(
     payload_len: usize,
 ) -> u16 {
     let tcp_len = header.len().wrapping_add(payload_len) as u16;
+    let pseudo = pseudo_header_sum(src.octets(), dst.octets(), PROTOCOL_TCP, tcp_len);
+    tcp_checksum_with_pseudo(pseudo, header, payload_sum, payload_len)
+}
+
+/// [`tcp_checksum`] with the pseudo-header sum (addresses, protocol and
+/// TCP length) already computed, as a connection's header template keeps
+/// it.
+pub fn tcp_checksum_with_pseudo(
+    pseudo_sum: u16,
+    header: &[u8],
+    payload_sum: u16,
+    payload_len: usize,
+) -> u16 {
     let mut sum = Checksum::new();
-    sum.add_u16(pseudo_header_sum(
-        src.octets(),
-        dst.octets(),
-        PROTOCOL_TCP,
-        tcp_len,
-    ));
+    sum.add_u16(pseudo_sum);
     sum.add_bytes(header);
     sum.add_partial(payload_sum, payload_len);
     sum.finish()
