@@ -793,10 +793,7 @@ impl Interface {
         fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
     ) -> Result<(), DropReason> {
         let result = self.send_templated_inner(driver, now, template, payload_len, fill);
-        if let Err(reason) = result {
-            self.counters.drop(reason);
-        }
-        result
+        self.counted(result)
     }
 
     fn send_templated_inner<D: Driver>(
@@ -812,36 +809,23 @@ impl Interface {
             let (dst, protocol) = (template.dst, template.protocol);
             return self.send_ipv4_inner(driver, now, dst, protocol, payload_len, fill);
         };
-        if ipv4::HEADER_LEN + payload_len > self.mtu {
-            return Err(DropReason::TxTooBig);
-        }
-        let Some(mut frame) = driver.alloc_tx(L2_L3_LEN + payload_len) else {
-            return Err(DropReason::TxNoBuffer);
-        };
         template.bytes[..6].copy_from_slice(&mac.0);
         let ident = self.next_ident;
         self.next_ident = self.next_ident.wrapping_add(1);
-        // `payload_len` fits the MTU, so the total length fits 16 bits.
+        // Checked against the MTU before use; truncation is harmless then.
         let total_len = (ipv4::HEADER_LEN + payload_len) as u16;
         let sum = template.fixed_sum + u64::from(total_len) + u64::from(ident);
         let header_checksum = !checksum::fold(sum);
-        let mut cursor = frame.cursor_mut();
-        let written = cursor
-            .write_with(L2_L3_LEN, |b| {
-                b.copy_from_slice(&template.bytes);
-                let put = |b: &mut [u8], at: usize, v: u16| {
-                    b[at..at + 2].copy_from_slice(&v.to_be_bytes())
-                };
-                put(b, template_field::TOTAL_LEN, total_len);
-                put(b, template_field::IDENT, ident);
-                put(b, template_field::CHECKSUM, header_checksum);
-            })
-            .and_then(|()| fill(cursor));
-        if written.is_err() {
-            // Only a `fill` that writes more than it announced gets here.
-            driver.release(frame);
-            return Err(DropReason::TxTooBig);
-        }
+        let bytes = &template.bytes;
+        let headers = |b: &mut [u8]| {
+            b.copy_from_slice(bytes);
+            let put =
+                |b: &mut [u8], at: usize, v: u16| b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+            put(b, template_field::TOTAL_LEN, total_len);
+            put(b, template_field::IDENT, ident);
+            put(b, template_field::CHECKSUM, header_checksum);
+        };
+        let frame = frame_with_headers(driver, self.mtu, payload_len, headers, fill)?;
         self.hand_to_driver(driver, frame)
     }
 
@@ -879,37 +863,17 @@ impl Interface {
         ip: &Ipv4Repr,
         fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
     ) -> Result<Frame, DropReason> {
-        if ipv4::HEADER_LEN + ip.payload_len > self.mtu {
-            return Err(DropReason::TxTooBig);
-        }
-        let Some(mut frame) = driver.alloc_tx(L2_L3_LEN + ip.payload_len) else {
-            return Err(DropReason::TxNoBuffer);
-        };
         let eth = EthernetRepr {
             src: self.mac,
             dst: dst_mac,
             ethertype: EtherType::Ipv4,
         };
-        let mut cursor = frame.cursor_mut();
-        let written = cursor
-            .write_with(ethernet::HEADER_LEN, |b| {
-                eth.emit(&mut EthernetFrame::new_unchecked(b))
-            })
-            .and_then(|()| {
-                cursor.write_with(ipv4::HEADER_LEN, |b| {
-                    ip.emit(&mut Ipv4Packet::new_unchecked(b))
-                })
-            })
-            .and_then(|()| fill(cursor));
-        match written {
-            Ok(()) => Ok(frame),
-            Err(_) => {
-                // The frame was sized for the headers and the payload, so only
-                // a `fill` that writes more than it announced gets here.
-                driver.release(frame);
-                Err(DropReason::TxTooBig)
-            }
-        }
+        let headers = |b: &mut [u8]| {
+            let (eth_bytes, ip_bytes) = b.split_at_mut(ethernet::HEADER_LEN);
+            eth.emit(&mut EthernetFrame::new_unchecked(eth_bytes));
+            ip.emit(&mut Ipv4Packet::new_unchecked(ip_bytes));
+        };
+        frame_with_headers(driver, self.mtu, ip.payload_len, headers, fill)
     }
 
     /// Sends an IPv4 datagram of `payload_len` bytes to `dst`; `fill` writes
@@ -926,10 +890,7 @@ impl Interface {
         fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
     ) -> Result<(), DropReason> {
         let result = self.send_ipv4_inner(driver, now, dst, protocol, payload_len, fill);
-        if let Err(reason) = result {
-            self.counters.drop(reason);
-        }
-        result
+        self.counted(result)
     }
 
     fn send_ipv4_inner<D: Driver>(
@@ -1002,6 +963,11 @@ impl Interface {
     /// ring drops it, counted as [`DropReason::TxRingFull`].
     pub fn transmit<D: Driver>(&mut self, driver: &mut D, frame: Frame) -> Result<(), DropReason> {
         let result = self.hand_to_driver(driver, frame);
+        self.counted(result)
+    }
+
+    /// `result`, with its failure (if any) counted under its reason.
+    fn counted(&mut self, result: Result<(), DropReason>) -> Result<(), DropReason> {
         if let Err(reason) = result {
             self.counters.drop(reason);
         }
@@ -1020,5 +986,38 @@ impl Interface {
         self.counters.tx_frames += 1;
         self.counters.tx_bytes += len;
         Ok(())
+    }
+}
+
+/// Allocates a frame for an IPv4 datagram of `payload_len` bytes, lets
+/// `headers` write its Ethernet and IPv4 headers and `fill` its payload (a
+/// cursor of exactly `payload_len` bytes). Refused with `TxTooBig` past the
+/// MTU (or when `fill` writes more than it announced) and `TxNoBuffer`
+/// when the pools are empty.
+fn frame_with_headers<D: Driver>(
+    driver: &mut D,
+    mtu: usize,
+    payload_len: usize,
+    headers: impl FnOnce(&mut [u8]),
+    fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
+) -> Result<Frame, DropReason> {
+    if ipv4::HEADER_LEN + payload_len > mtu {
+        return Err(DropReason::TxTooBig);
+    }
+    let Some(mut frame) = driver.alloc_tx(L2_L3_LEN + payload_len) else {
+        return Err(DropReason::TxNoBuffer);
+    };
+    let mut cursor = frame.cursor_mut();
+    let written = cursor
+        .write_with(L2_L3_LEN, headers)
+        .and_then(|()| fill(cursor));
+    match written {
+        Ok(()) => Ok(frame),
+        Err(_) => {
+            // The frame was sized for the headers and the payload, so only
+            // a `fill` that writes more than it announced gets here.
+            driver.release(frame);
+            Err(DropReason::TxTooBig)
+        }
     }
 }
