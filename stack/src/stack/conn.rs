@@ -92,6 +92,7 @@ impl<W> Tcb<W> {
             enter_time_wait: false,
             now: Instant::ZERO,
             ip_template: None,
+            tcp_template: None,
         }
     }
 
@@ -112,6 +113,7 @@ impl<W> Tcb<W> {
         self.local = local;
         self.remote = remote;
         self.ip_template = None;
+        self.tcp_template = None;
         self.listener = None;
         self.in_syn_queue = false;
         self.iss = iss;

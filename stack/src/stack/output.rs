@@ -10,7 +10,25 @@ use crate::tcp::app::Writer;
 use crate::tcp::scoreboard::NextSegKind;
 use crate::tcp::table::FlowKey;
 use crate::tcp::tcb::State;
-use crate::wire::{tcp as tcp_wire, IpProtocol, Ipv4Addr, TcpFlags, TcpRepr, TcpSeqNumber};
+use crate::wire::{
+    tcp as tcp_wire, IpProtocol, Ipv4Addr, TcpFlags, TcpHeaderTemplate, TcpRepr, TcpSeqNumber,
+};
+
+/// How a segment's TCP header is written: from the connection's template,
+/// or by the generic emitter when it carries SACK blocks.
+enum SegmentHeader<'a> {
+    Templated(TcpHeaderTemplate),
+    Generic(TcpRepr<'a>),
+}
+
+impl SegmentHeader<'_> {
+    fn len(&self) -> usize {
+        match self {
+            SegmentHeader::Templated(template) => template.header_len(),
+            SegmentHeader::Generic(repr) => repr.header_len(),
+        }
+    }
+}
 
 impl<C, W: Writer> Tcp<C, W> {
     /// Sends what the windows allow: a pending retransmission, new data,
@@ -277,21 +295,37 @@ impl<C, W: Writer> Tcp<C, W> {
                 *slot = Some((l.0, r.0));
             }
         }
-        let repr = TcpRepr {
-            src_port: tcb.local.1,
-            dst_port: tcb.remote.1,
-            flags,
-            seq_number: seq,
-            ack_number: Some(tcb.rcv_nxt),
-            window_len: (window >> tcb.rcv_shift).min(0xffff) as u16,
-            window_scale: None,
-            max_seg_size: None,
-            sack_permitted: false,
-            sack_ranges,
-            timestamp: tcb.timestamps.then_some((ts_value(cx.now), tcb.ts_recent)),
-            payload: &[],
+        let window_len = (window >> tcb.rcv_shift).min(0xffff) as u16;
+        let timestamp = tcb.timestamps.then_some((ts_value(cx.now), tcb.ts_recent));
+        // Without SACK blocks the connection's header template writes the
+        // header; with them the generic emitter lays out the options.
+        let header = if sack_ranges[0].is_none() {
+            let (local_port, remote_port, timestamps) = (tcb.local.1, tcb.remote.1, tcb.timestamps);
+            let template = tcb
+                .tcp_template
+                .get_or_insert_with(|| TcpHeaderTemplate::new(local_port, remote_port, timestamps));
+            if template.timestamps() != timestamps {
+                *template = TcpHeaderTemplate::new(local_port, remote_port, timestamps);
+            }
+            SegmentHeader::Templated(*template)
+        } else {
+            SegmentHeader::Generic(TcpRepr {
+                src_port: tcb.local.1,
+                dst_port: tcb.remote.1,
+                flags,
+                seq_number: seq,
+                ack_number: Some(tcb.rcv_nxt),
+                window_len,
+                window_scale: None,
+                max_seg_size: None,
+                sack_permitted: false,
+                sack_ranges,
+                timestamp,
+                payload: &[],
+            })
         };
-        let header_len = repr.header_len();
+        let header_len = header.len();
+        let ack = tcb.rcv_nxt;
         let dst = tcb.remote.0;
         let template = tcb
             .ip_template
@@ -310,7 +344,7 @@ impl<C, W: Writer> Tcp<C, W> {
             template,
             header_len + len as usize,
             |out| {
-                let (mut header, mut payload) = out.split_at(header_len);
+                let (mut header_out, mut payload) = out.split_at(header_len);
                 let mut sum = Checksum::new();
                 let mut skip = data_offset;
                 let mut left = len as usize;
@@ -336,11 +370,29 @@ impl<C, W: Writer> Tcp<C, W> {
                     left -= n;
                     skip = 0;
                 }
-                header.write_with(header_len, |b| {
-                    let written = repr.emit_header(b);
-                    debug_assert!(written.is_ok());
-                    let checksum =
-                        tcp_wire::tcp_checksum_with_pseudo(pseudo_sum, b, sum.sum(), len as usize);
+                header_out.write_with(header_len, |b| {
+                    let checksum = match &header {
+                        SegmentHeader::Templated(template) => {
+                            let header_sum = template
+                                .write(b, seq, Some(ack), flags, window_len, timestamp)
+                                .unwrap_or(0);
+                            let mut total = Checksum::new();
+                            total.add_u16(pseudo_sum);
+                            total.add_u16(header_sum);
+                            total.add_partial(sum.sum(), len as usize);
+                            total.finish()
+                        }
+                        SegmentHeader::Generic(repr) => {
+                            let written = repr.emit_header(b);
+                            debug_assert!(written.is_ok());
+                            tcp_wire::tcp_checksum_with_pseudo(
+                                pseudo_sum,
+                                b,
+                                sum.sum(),
+                                len as usize,
+                            )
+                        }
+                    };
                     b[16..18].copy_from_slice(&checksum.to_be_bytes());
                 })?;
                 Ok(())

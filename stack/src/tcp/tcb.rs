@@ -11,7 +11,7 @@ use super::scoreboard::Scoreboard;
 use crate::iface::Ipv4Template;
 use crate::mem::timer::TimerId;
 use crate::time::Instant;
-use crate::wire::{Ipv4Addr, TcpSeqNumber};
+use crate::wire::{Ipv4Addr, TcpHeaderTemplate, TcpSeqNumber};
 
 /// Connection states: RFC 9293's, plus the two the thesis found an
 /// efficient TCP needs because `close()` may come while data still waits
@@ -191,6 +191,10 @@ pub(crate) struct Tcb<W> {
     /// The Ethernet/IPv4 header template of this connection's segments
     /// (and its pseudo-header sum), built at its first segment.
     pub ip_template: Option<Ipv4Template>,
+    /// The TCP header template of this connection's segments without SACK
+    /// blocks, built at its first such segment (timestamps are settled by
+    /// then).
+    pub tcp_template: Option<TcpHeaderTemplate>,
 }
 
 impl<W> Tcb<W> {

@@ -36,6 +36,7 @@ pub mod icmp;
 pub mod ipv4;
 pub mod pretty;
 pub mod tcp;
+pub mod tcp_template;
 
 pub use core::net::Ipv4Addr;
 
@@ -46,6 +47,7 @@ pub use self::ipv4::{IpProtocol, Ipv4Cidr, Ipv4Packet, Ipv4Repr};
 pub use self::tcp::{
     tcp_checksum, TcpFlags, TcpOption, TcpOptions, TcpPacket, TcpRepr, TcpSeqNumber,
 };
+pub use self::tcp_template::TcpHeaderTemplate;
 
 /// Why a packet could not be parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
