@@ -14,7 +14,7 @@ use crate::tcp::reassembly::OooQueue;
 use crate::tcp::rtt::{RttConfig, RttEstimator, RttSampler};
 use crate::tcp::scoreboard::Scoreboard;
 use crate::tcp::table::FlowKey;
-use crate::tcp::tcb::{State, Tcb, TimerKind};
+use crate::tcp::tcb::{State, Tcb, TimerKind, TxEntry};
 use crate::tcp::time_wait::TimeWaitEntry;
 use crate::time::{Duration, Instant};
 use crate::wire::{Ipv4Addr, TcpRepr, TcpSeqNumber};
@@ -33,8 +33,7 @@ pub(super) struct Opening {
 impl<W> Tcb<W> {
     /// A free slot's TCB, with its transmit queue allocated once.
     pub(super) fn new(config: &TcpConfig, index: u32, mss: u16) -> Self {
-        let smss = u32::from(mss);
-        Tcb {
+        let closed = Opening {
             id: ConnId {
                 index,
                 generation: 0,
@@ -42,16 +41,61 @@ impl<W> Tcb<W> {
             state: State::Closed,
             local: (Ipv4Addr::UNSPECIFIED, 0),
             remote: (Ipv4Addr::UNSPECIFIED, 0),
+            iss: TcpSeqNumber(0),
+            mss,
+        };
+        let txq = VecDeque::with_capacity(config.tx_queue_entries.max(1));
+        Tcb::fresh(config, closed, Instant::ZERO, txq)
+    }
+
+    /// Re-initialises a free slot for a new connection: the slot gets a
+    /// freshly built TCB, and only the transmit queue's allocation (empty
+    /// by now) moves across, so no field can keep the previous
+    /// connection's value.
+    pub(super) fn open(&mut self, config: &TcpConfig, opening: Opening, now: Instant) {
+        debug_assert!(self.txq.is_empty());
+        debug_assert!(
+            self.ooo.is_empty(),
+            "the slot's segments went back to the pool"
+        );
+        let txq = std::mem::take(&mut self.txq);
+        *self = Tcb::fresh(config, opening, now, txq);
+    }
+
+    /// The TCB of a connection that starts as `opening` says at `now`,
+    /// with `txq` (empty) as its transmit queue. Every field is set here,
+    /// and only here.
+    fn fresh(
+        config: &TcpConfig,
+        opening: Opening,
+        now: Instant,
+        txq: VecDeque<TxEntry<W>>,
+    ) -> Self {
+        let Opening {
+            id,
+            state,
+            local,
+            remote,
+            iss,
+            mss,
+        } = opening;
+        debug_assert!(txq.is_empty());
+        let smss = u32::from(mss);
+        Tcb {
+            id,
+            state,
+            local,
+            remote,
             listener: None,
             in_syn_queue: false,
-            iss: TcpSeqNumber(0),
-            snd_una: TcpSeqNumber(0),
-            snd_nxt: TcpSeqNumber(0),
-            snd_max: TcpSeqNumber(0),
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
             snd_wnd: 0,
             max_snd_wnd: 0,
             snd_wl1: TcpSeqNumber(0),
-            snd_wl2: TcpSeqNumber(0),
+            snd_wl2: iss,
             snd_shift: 0,
             smss,
             irs: TcpSeqNumber(0),
@@ -64,8 +108,8 @@ impl<W> Tcb<W> {
             timestamps: false,
             ts_recent: 0,
             last_ack_sent: TcpSeqNumber(0),
-            txq: VecDeque::with_capacity(config.tx_queue_entries.max(1)),
-            txq_seq: TcpSeqNumber(0),
+            txq,
+            txq_seq: iss.wrapping_add(1),
             txq_bytes: 0,
             close_requested: false,
             abort_requested: false,
@@ -76,92 +120,24 @@ impl<W> Tcb<W> {
             scoreboard: Scoreboard::new(),
             dup_acks: 0,
             retries: 0,
-            high_rxt: TcpSeqNumber(0),
+            high_rxt: iss,
             persist: false,
             retransmit_now: false,
             rto_timer: None,
             delack_timer: None,
             keepalive_timer: None,
             keepalive_probes: 0,
-            last_activity: Instant::ZERO,
+            last_activity: now,
             ooo: OooQueue::default(),
             unacked_segments: 0,
             ack_now: false,
             ack_pending: false,
             ack_batched: false,
             enter_time_wait: false,
-            now: Instant::ZERO,
+            now,
             ip_template: None,
             tcp_template: None,
         }
-    }
-
-    /// Re-initialises a free slot for a new connection.
-    pub(super) fn open(&mut self, config: &TcpConfig, opening: Opening, now: Instant) {
-        let Opening {
-            id,
-            state,
-            local,
-            remote,
-            iss,
-            mss,
-        } = opening;
-        debug_assert!(self.txq.is_empty());
-        let smss = u32::from(mss);
-        self.id = id;
-        self.state = state;
-        self.local = local;
-        self.remote = remote;
-        self.ip_template = None;
-        self.tcp_template = None;
-        self.listener = None;
-        self.in_syn_queue = false;
-        self.iss = iss;
-        self.snd_una = iss;
-        self.snd_nxt = iss;
-        self.snd_max = iss;
-        self.snd_wnd = 0;
-        self.max_snd_wnd = 0;
-        self.snd_wl1 = TcpSeqNumber(0);
-        self.snd_wl2 = iss;
-        self.snd_shift = 0;
-        self.smss = smss;
-        self.irs = TcpSeqNumber(0);
-        self.rcv_nxt = TcpSeqNumber(0);
-        self.rcv_shift = 0;
-        self.rcv_adv = TcpSeqNumber(0);
-        self.ooo_fin = None;
-        self.wscale_ok = false;
-        self.sack = false;
-        self.timestamps = false;
-        self.ts_recent = 0;
-        self.last_ack_sent = TcpSeqNumber(0);
-        self.txq_seq = iss.wrapping_add(1);
-        self.txq_bytes = 0;
-        self.close_requested = false;
-        self.abort_requested = false;
-        self.fin_sent = false;
-        self.rtt = RttEstimator::new(rtt_config(config));
-        self.sampler = RttSampler::new();
-        self.cc = Congestion::new(smss, config.initial_window.unwrap_or(10 * smss));
-        self.scoreboard.clear();
-        self.dup_acks = 0;
-        self.retries = 0;
-        self.high_rxt = iss;
-        self.persist = false;
-        self.retransmit_now = false;
-        self.rto_timer = None;
-        self.delack_timer = None;
-        self.keepalive_timer = None;
-        self.keepalive_probes = 0;
-        self.last_activity = now;
-        self.ooo = OooQueue::default();
-        self.unacked_segments = 0;
-        self.ack_now = false;
-        self.ack_pending = false;
-        self.ack_batched = false;
-        self.enter_time_wait = false;
-        self.now = now;
     }
 
     /// Applies the options of the peer's SYN (or SYN-ACK).
@@ -450,5 +426,53 @@ impl<C, W: Writer> Tcp<C, W> {
         slot.generation = slot.generation.wrapping_add(1);
         free.push(idx as u32);
         self.active -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opening(index: u32, generation: u32, iss: u32) -> Opening {
+        Opening {
+            id: ConnId { index, generation },
+            state: State::SynReceived,
+            local: (Ipv4Addr::new(10, 0, 0, 1), 80),
+            remote: (Ipv4Addr::new(10, 0, 0, 2), 40000),
+            iss: TcpSeqNumber(iss),
+            mss: 1460,
+        }
+    }
+
+    /// A slot that held a busy connection, opened again, is exactly the TCB
+    /// a fresh slot would get: nothing of the old connection survives.
+    #[test]
+    fn reopened_slot_equals_a_fresh_tcb() {
+        let config = TcpConfig::default();
+        let mut tcb: Tcb<()> = Tcb::new(&config, 3, 1460);
+        tcb.open(&config, opening(3, 1, 1000), Instant::ZERO);
+        // Leave marks of a used connection in many fields.
+        tcb.state = State::FinWait2;
+        tcb.snd_una = TcpSeqNumber(5000);
+        tcb.snd_wnd = 65535;
+        tcb.rcv_nxt = TcpSeqNumber(77);
+        tcb.sack = true;
+        tcb.timestamps = true;
+        tcb.ts_recent = 99;
+        tcb.dup_acks = 2;
+        tcb.persist = true;
+        tcb.close_requested = true;
+        tcb.fin_sent = true;
+        tcb.ack_batched = true;
+        tcb.enter_time_wait = true;
+        tcb.tcp_template = Some(crate::wire::TcpHeaderTemplate::new(80, 40000, true));
+        let later = Instant::ZERO + Duration::from_secs(7);
+        tcb.open(&config, opening(3, 2, 123_456), later);
+        let fresh: Tcb<()> = Tcb::fresh(&config, opening(3, 2, 123_456), later, VecDeque::new());
+        assert_eq!(format!("{tcb:?}"), format!("{fresh:?}"));
+        assert!(
+            tcb.txq.capacity() >= config.tx_queue_entries.max(1),
+            "allocation kept"
+        );
     }
 }
