@@ -28,6 +28,7 @@ use crate::mem::cursor::{Cursor, CursorMut};
 use crate::nic::{Capabilities, Driver};
 use crate::stats::{DropReason, IfaceCounters};
 use crate::time::{Duration, Instant};
+use crate::wire::Error as WireError;
 use crate::wire::{
     arp, ethernet, icmp, ipv4, ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame,
     EthernetRepr, IcmpRepr, IpProtocol, Ipv4Addr, Ipv4Cidr, Ipv4Packet, Ipv4Repr, MacAddr,
@@ -168,9 +169,10 @@ impl Ipv4Template {
 /// Offsets of the fields a template fills in, from the frame's start.
 mod template_field {
     use crate::wire::ethernet::HEADER_LEN as ETH;
-    pub const TOTAL_LEN: usize = ETH + 2;
-    pub const IDENT: usize = ETH + 4;
-    pub const CHECKSUM: usize = ETH + 10;
+    use crate::wire::ipv4::field;
+    pub const TOTAL_LEN: usize = ETH + field::LENGTH;
+    pub const IDENT: usize = ETH + field::IDENT;
+    pub const CHECKSUM: usize = ETH + field::CHECKSUM;
 }
 
 /// A finished frame waiting for its next hop's MAC address.
@@ -521,51 +523,27 @@ impl Interface {
         payload: Cursor<'_>,
         now: Instant,
     ) -> Option<IpDatagram> {
-        let Ok(first) = payload.peek_u8() else {
-            self.counters.drop(DropReason::Ipv4Malformed);
-            return None;
+        // The header (with any options) is read as one contiguous slice,
+        // even when it crosses into the frame's next buffer.
+        let packet_len = payload.len();
+        let parsed = payload.read_with(packet_len.min(ipv4::MAX_HEADER_LEN), |b| {
+            Ipv4Repr::parse_header(b, packet_len)
+        });
+        let (repr, header_len) = match parsed {
+            Ok((Ok(parsed), _)) => parsed,
+            Ok((Err(WireError::Checksum), _)) => {
+                self.counters.drop(DropReason::Ipv4BadChecksum);
+                return None;
+            }
+            Ok((Err(WireError::Fragmented), _)) => {
+                self.counters.drop(DropReason::Ipv4Fragment);
+                return None;
+            }
+            Ok((Err(_), _)) | Err(_) => {
+                self.counters.drop(DropReason::Ipv4Malformed);
+                return None;
+            }
         };
-        let header_len = usize::from(first & 0x0f) * 4;
-        if first >> 4 != 4 || header_len < ipv4::HEADER_LEN {
-            self.counters.drop(DropReason::Ipv4Malformed);
-            return None;
-        }
-        let Ok((header, _)) = payload.read_with(header_len, |b| {
-            let packet = Ipv4Packet::new_unchecked(b);
-            let total_len = usize::from(packet.total_len());
-            let fields = Ipv4Repr {
-                src: packet.src_addr(),
-                dst: packet.dst_addr(),
-                protocol: packet.protocol(),
-                payload_len: total_len.saturating_sub(header_len),
-                ttl: packet.ttl(),
-                dscp_ecn: packet.dscp_ecn(),
-                ident: packet.ident(),
-                dont_frag: packet.dont_frag(),
-            };
-            (
-                fields,
-                total_len,
-                packet.verify_checksum(),
-                packet.is_fragment(),
-            )
-        }) else {
-            self.counters.drop(DropReason::Ipv4Malformed);
-            return None;
-        };
-        let (repr, total_len, checksum_ok, fragment) = header;
-        if total_len < header_len || total_len > payload.len() {
-            self.counters.drop(DropReason::Ipv4Malformed);
-            return None;
-        }
-        if !checksum_ok {
-            self.counters.drop(DropReason::Ipv4BadChecksum);
-            return None;
-        }
-        if fragment {
-            self.counters.drop(DropReason::Ipv4Fragment);
-            return None;
-        }
         if repr.dst != self.ip() {
             self.counters.drop(DropReason::Ipv4NotForUs);
             return None;
@@ -671,7 +649,7 @@ impl Interface {
             out.write_with(icmp::HEADER_LEN, |b| {
                 let written = header.emit_header(b);
                 debug_assert!(written.is_ok());
-                b[2..4].copy_from_slice(&checksum.to_be_bytes());
+                b[icmp::field::CHECKSUM..][..2].copy_from_slice(&checksum.to_be_bytes());
             })?;
             out.write_cursor(data)?;
             Ok(())
@@ -720,7 +698,7 @@ impl Interface {
                     let written = repr.emit_header(b);
                     debug_assert!(written.is_ok());
                     let value = icmp::icmp_checksum(b, sum.sum());
-                    b[2..4].copy_from_slice(&value.to_be_bytes());
+                    b[icmp::field::CHECKSUM..][..2].copy_from_slice(&value.to_be_bytes());
                 })?;
                 Ok(())
             },

@@ -17,7 +17,7 @@ use crate::tcp::app::{App, Writer};
 use crate::tcp::table::FlowKey;
 use crate::tcp::tcb::State;
 use crate::time::Instant;
-use crate::wire::{tcp as tcp_wire, TcpFlags, TcpRepr, TcpSeqNumber};
+use crate::wire::{tcp as tcp_wire, TcpFlags, TcpPacket, TcpRepr, TcpSeqNumber};
 
 /// A parsed incoming segment.
 #[derive(Clone, Copy, Debug)]
@@ -86,14 +86,15 @@ impl<C, W: Writer> Tcp<C, W> {
     /// Parses and checksums the TCP header; counts a drop on failure.
     pub(super) fn parse(&mut self, frame: &Frame, dg: &IpDatagram) -> Option<Segment> {
         let cursor = dg.payload(frame);
-        let header_len =
-            match cursor.read_with(tcp_wire::HEADER_LEN, |b| usize::from(b[12] >> 4) * 4) {
-                Ok((len, _)) if len >= tcp_wire::HEADER_LEN && len <= cursor.len() => len,
-                _ => {
-                    self.counters.drop(DropReason::TcpMalformed);
-                    return None;
-                }
-            };
+        let header_len = match cursor.read_with(tcp_wire::HEADER_LEN, |b| {
+            usize::from(TcpPacket::new_unchecked(b).header_len())
+        }) {
+            Ok((len, _)) if len >= tcp_wire::HEADER_LEN && len <= cursor.len() => len,
+            _ => {
+                self.counters.drop(DropReason::TcpMalformed);
+                return None;
+            }
+        };
         let repr = match cursor.read_with(header_len, TcpRepr::parse_header) {
             Ok((Ok(repr), _)) => repr,
             _ => {

@@ -12,7 +12,7 @@ use crate::mem::buf::Frame;
 use crate::nic::Driver;
 use crate::stats::DropReason;
 use crate::tcp::app::{App, Writer};
-use crate::tcp::congestion::{AckAction, DupAckAction};
+use crate::tcp::congestion::{is_duplicate_ack, AckAction, AckSegment, DupAckAction};
 use crate::tcp::reassembly::InsertOutcome;
 use crate::tcp::tcb::{ConnHandle, State, TimerKind};
 use crate::time::Duration;
@@ -301,12 +301,18 @@ impl<C, W: Writer> Tcp<C, W> {
         let old_window = tcb.snd_wnd;
         if ack > tcb.snd_una {
             self.ack_new_data(cx, idx, seg, ack);
-        } else if ack == tcb.snd_una
-            && seg.payload_len == 0
-            && !seg.has(TcpFlags::FIN)
-            && window == old_window
-            && tcb.in_flight() > 0
-        {
+        } else if is_duplicate_ack(
+            &AckSegment {
+                ack,
+                window,
+                payload_len: seg.payload_len,
+                syn: seg.has(TcpFlags::SYN),
+                fin: seg.has(TcpFlags::FIN),
+            },
+            tcb.snd_una,
+            tcb.snd_max,
+            old_window,
+        ) {
             self.duplicate_ack(idx, seg);
         }
         let tcb = &mut self.slots[idx].tcb;

@@ -14,6 +14,14 @@ use crate::wire::{
     tcp as tcp_wire, IpProtocol, Ipv4Addr, TcpFlags, TcpHeaderTemplate, TcpRepr, TcpSeqNumber,
 };
 
+/// Stores a computed checksum in a TCP header written with a zero one.
+fn write_tcp_checksum(header: &mut [u8], checksum: u16) {
+    let at = tcp_wire::field::CHECKSUM;
+    if let Some(field) = header.get_mut(at..at + 2) {
+        field.copy_from_slice(&checksum.to_be_bytes());
+    }
+}
+
 /// How a segment's TCP header is written: from the connection's template,
 /// or by the generic emitter when it carries SACK blocks.
 enum SegmentHeader<'a> {
@@ -393,7 +401,7 @@ impl<C, W: Writer> Tcp<C, W> {
                             )
                         }
                     };
-                    b[16..18].copy_from_slice(&checksum.to_be_bytes());
+                    write_tcp_checksum(b, checksum);
                 })?;
                 Ok(())
             },
@@ -436,7 +444,7 @@ impl<C, W: Writer> Tcp<C, W> {
                     let written = repr.emit_header(b);
                     debug_assert!(written.is_ok());
                     let checksum = tcp_wire::tcp_checksum(src, dst, b, 0, 0);
-                    b[16..18].copy_from_slice(&checksum.to_be_bytes());
+                    write_tcp_checksum(b, checksum);
                 })?;
                 Ok(())
             },

@@ -45,12 +45,21 @@ impl From<ArpOperation> for u16 {
     }
 }
 
-mod field {
+/// Byte offsets of the fields of the ARP packet, from its first byte: the
+/// one place that names them (the views below, the stack and the simulator
+/// use these instead of literal offsets).
+pub mod field {
+    /// Offset of the hardware type.
     pub const HTYPE: usize = 0;
+    /// Offset of the protocol type.
     pub const PTYPE: usize = 2;
+    /// Offset of the hardware address length.
     pub const HLEN: usize = 4;
+    /// Offset of the protocol address length.
     pub const PLEN: usize = 5;
+    /// Offset of the operation.
     pub const OPER: usize = 6;
+    /// Offset of the sender hardware address (the addresses follow).
     pub const SHA: usize = 8;
 }
 

@@ -109,10 +109,17 @@ impl fmt::Display for EtherType {
     }
 }
 
-mod field {
+/// Byte offsets of the fields of the Ethernet II header, from its first byte: the
+/// one place that names them (the views below, the stack and the simulator
+/// use these instead of literal offsets).
+pub mod field {
+    /// Offset of the destination address.
     pub const DST: usize = 0;
+    /// Offset of the source address.
     pub const SRC: usize = 6;
+    /// Offset of the EtherType.
     pub const ETHERTYPE: usize = 12;
+    /// Offset of the payload.
     pub const PAYLOAD: usize = 14;
 }
 

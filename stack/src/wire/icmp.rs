@@ -16,13 +16,23 @@ use super::{
     write_u8, Error, Result,
 };
 
-mod field {
+/// Byte offsets of the fields of the ICMP header, from its first byte: the
+/// one place that names them (the views below, the stack and the simulator
+/// use these instead of literal offsets).
+pub mod field {
+    /// Offset of the message type.
     pub const TYPE: usize = 0;
+    /// Offset of the code.
     pub const CODE: usize = 1;
+    /// Offset of the checksum.
     pub const CHECKSUM: usize = 2;
+    /// Offset of the rest of the header.
     pub const REST: usize = 4;
+    /// Offset of the identifier.
     pub const IDENT: usize = 4;
+    /// Offset of the sequence number.
     pub const SEQ_NO: usize = 6;
+    /// Offset of the data.
     pub const DATA: usize = 8;
 }
 

@@ -67,21 +67,36 @@ impl fmt::Display for IpProtocol {
     }
 }
 
-mod field {
+/// Byte offsets of the fields of the IPv4 header, from its first byte: the
+/// one place that names them (the views below, the stack and the simulator
+/// use these instead of literal offsets).
+pub mod field {
+    /// Offset of the version and header length (IHL).
     pub const VER_IHL: usize = 0;
+    /// Offset of the DSCP and ECN.
     pub const DSCP_ECN: usize = 1;
+    /// Offset of the total length.
     pub const LENGTH: usize = 2;
+    /// Offset of the identifier.
     pub const IDENT: usize = 4;
+    /// Offset of the flags and fragment offset.
     pub const FLG_OFF: usize = 6;
+    /// Offset of the time to live.
     pub const TTL: usize = 8;
+    /// Offset of the protocol.
     pub const PROTOCOL: usize = 9;
+    /// Offset of the checksum.
     pub const CHECKSUM: usize = 10;
+    /// Offset of the source address (4 bytes).
     pub const SRC: usize = 12;
+    /// Offset of the destination address (4 bytes).
     pub const DST: usize = 16;
 }
 
 /// Length of an IPv4 header without options.
 pub const HEADER_LEN: usize = 20;
+/// Length of the longest IPv4 header (IHL 15: 40 bytes of options).
+pub const MAX_HEADER_LEN: usize = 60;
 
 const FLAG_DF: u16 = 0x4000;
 const FLAG_MF: u16 = 0x2000;
@@ -401,7 +416,32 @@ impl Ipv4Repr {
     /// then `Fragmented` for a fragment. Options are skipped; the reserved
     /// flag bit is ignored.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Ipv4Packet<&T>) -> Result<Ipv4Repr> {
-        packet.check_len()?;
+        let buffer = packet.buffer.as_ref();
+        Ipv4Repr::parse_header(buffer, buffer.len()).map(|(repr, _)| repr)
+    }
+
+    /// Reads the header of a packet whose payload may lie elsewhere (in
+    /// the later buffers of a chained frame): `header` starts at the
+    /// packet's first byte and holds at least the whole header (it may hold
+    /// more), `packet_len` is how many bytes the packet has in all. Returns
+    /// the header's content and its length (20 plus options).
+    ///
+    /// The checks and errors are those of [`Ipv4Repr::parse`], in the same
+    /// order; `Truncated` also when `header` is shorter than the header
+    /// length field says.
+    pub fn parse_header(header: &[u8], packet_len: usize) -> Result<(Ipv4Repr, usize)> {
+        if header.len() < HEADER_LEN || packet_len < HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        let packet = Ipv4Packet::new_unchecked(header);
+        let header_len = packet.header_len() as usize;
+        let total_len = packet.total_len() as usize;
+        if header_len < HEADER_LEN || total_len < header_len {
+            return Err(Error::Malformed);
+        }
+        if total_len > packet_len || header_len > header.len() {
+            return Err(Error::Truncated);
+        }
         if packet.version() != 4 {
             return Err(Error::Malformed);
         }
@@ -411,16 +451,17 @@ impl Ipv4Repr {
         if packet.is_fragment() {
             return Err(Error::Fragmented);
         }
-        Ok(Ipv4Repr {
+        let repr = Ipv4Repr {
             src: packet.src_addr(),
             dst: packet.dst_addr(),
             protocol: packet.protocol(),
-            payload_len: packet.total_len() as usize - packet.header_len() as usize,
+            payload_len: total_len - header_len,
             ttl: packet.ttl(),
             dscp_ecn: packet.dscp_ecn(),
             ident: packet.ident(),
             dont_frag: packet.dont_frag(),
-        })
+        };
+        Ok((repr, header_len))
     }
 
     /// Length of the header this emits (20).
@@ -571,6 +612,49 @@ mod tests {
         0x08, 0x00, 0xf7, 0xfe, 0x00, 0x01, 0x00, 0x00, // ICMP echo
         0, 0, 0, 0, // padding
     ];
+
+    /// The header-only parser, given just the header (options included,
+    /// built by etherparse), agrees with etherparse and with `parse` over
+    /// the whole packet; given less than the header it reports `Truncated`.
+    #[test]
+    fn parse_header_reads_only_the_header() {
+        let options = etherparse::Ipv4Options::try_from(&[1u8, 1, 1, 0][..]).unwrap();
+        let mut header = etherparse::Ipv4Header::new(
+            100,
+            63,
+            etherparse::IpNumber::TCP,
+            [192, 0, 2, 1],
+            [192, 0, 2, 2],
+        )
+        .unwrap();
+        header.options = options;
+        header.set_payload_len(100).unwrap();
+        header.identification = 0x1234;
+        header.header_checksum = header.calc_header_checksum();
+        let mut packet = header.to_bytes().to_vec();
+        packet.extend(std::iter::repeat_n(0xab, 100));
+        let header_len = header.header_len();
+        assert_eq!(header_len, 24);
+        let (got, len) = Ipv4Repr::parse_header(&packet[..header_len], packet.len()).unwrap();
+        assert_eq!(len, header_len);
+        assert_eq!(got.src, Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(got.ttl, 63);
+        assert_eq!(got.ident, 0x1234);
+        assert_eq!(got.payload_len, 100);
+        assert_eq!(got.protocol, IpProtocol::Tcp);
+        assert_eq!(
+            Ipv4Repr::parse(&Ipv4Packet::new_unchecked(&packet[..])),
+            Ok(got)
+        );
+        assert_eq!(
+            Ipv4Repr::parse_header(&packet[..header_len - 1], packet.len()),
+            Err(Error::Truncated)
+        );
+        assert_eq!(
+            Ipv4Repr::parse_header(&packet[..header_len], packet.len() - 1),
+            Err(Error::Truncated)
+        );
+    }
 
     fn repr() -> Ipv4Repr {
         Ipv4Repr {

@@ -502,16 +502,29 @@ impl core::iter::FusedIterator for TcpOptions<'_> {}
 // ---------------------------------------------------------------------------
 // Packet view
 
-mod field {
+/// Byte offsets of the fields of the TCP header, from its first byte: the
+/// one place that names them (the views below, the stack and the simulator
+/// use these instead of literal offsets).
+pub mod field {
+    /// Offset of the source port.
     pub const SRC_PORT: usize = 0;
+    /// Offset of the destination port.
     pub const DST_PORT: usize = 2;
+    /// Offset of the sequence number.
     pub const SEQ_NUM: usize = 4;
+    /// Offset of the acknowledgment number.
     pub const ACK_NUM: usize = 8;
+    /// Offset of the data offset (high nibble).
     pub const DATA_OFF: usize = 12;
+    /// Offset of the flags.
     pub const FLAGS: usize = 13;
+    /// Offset of the window.
     pub const WIN_SIZE: usize = 14;
+    /// Offset of the checksum.
     pub const CHECKSUM: usize = 16;
+    /// Offset of the urgent pointer.
     pub const URGENT: usize = 18;
+    /// Offset of the options.
     pub const OPTIONS: usize = 20;
 }
 
