@@ -1,0 +1,265 @@
+//! eDMA rings and equeues (fact sheet §1, §5): slot reservation, posting
+//! with the generation bit, and the egress engine that gathers descriptors
+//! into frames, inserts checksums, returns `hwb` buffers and counts
+//! completions.
+//!
+//! The engine runs synchronously when a descriptor is posted: it consumes
+//! descriptors in ring order while the next one carries the generation bit
+//! of the current lap, so slots filled out of order (`put_at`) are sent in
+//! slot order once the gap is filled.
+
+use crate::buffer_stack::{BufferSize, BufferStack};
+use crate::classifier::{fold, sum16};
+use crate::desc::{BDesc, Chain, EDesc};
+use crate::error::{Error, Result};
+use crate::mem::Memory;
+
+/// The ring sizes the hardware accepts, in entries.
+pub const EDMA_RING_ENTRIES: [usize; 4] = [512, 2048, 8192, 65536];
+/// Bytes per egress descriptor.
+pub const EDESC_BYTES: usize = 16;
+/// Largest frame the engine assembles (bigger packets are discarded).
+pub const MAX_EGRESS_FRAME: usize = 16384;
+/// Most buffers followed in one chained descriptor.
+const MAX_CHAIN: usize = 256;
+
+/// Counters of one eDMA ring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct EdmaStats {
+    /// Descriptors processed (the completion count).
+    pub descriptors: u64,
+    /// Frames handed to the link.
+    pub frames: u64,
+    /// Bytes handed to the link.
+    pub bytes: u64,
+    /// Packets not sent because a descriptor had `ns`.
+    pub no_send: u64,
+    /// Packets discarded: a descriptor pointed outside registered memory,
+    /// a chain was broken, or the packet exceeded [`MAX_EGRESS_FRAME`].
+    pub bad_packets: u64,
+    /// Checksum requests that could not be applied (`csum_dest` or
+    /// `csum_start` outside the packet).
+    pub csum_errors: u64,
+    /// `hwb` buffers returned to their stacks.
+    pub buffers_returned: u64,
+    /// `hwb` buffers that could not be returned (bad stack, size mismatch,
+    /// stack full, outside the registered pages).
+    pub return_errors: u64,
+    /// Frames discarded because the link was down (`DISCARD_IF_DOWN`).
+    pub discarded_down: u64,
+    /// Frames dropped because the egress queue of the channel was full.
+    pub wire_overflow: u64,
+}
+
+/// One initialized eDMA ring with its equeue state.
+pub(crate) struct EdmaRing {
+    pub(crate) channel: u8,
+    va: u64,
+    entries: usize,
+    log2: u32,
+    /// Slots ever reserved.
+    tail: u64,
+    /// Slots ever processed (= completed).
+    head: u64,
+    gather: Vec<u8>,
+    bad: bool,
+    ns: bool,
+    csum: Option<(usize, usize, u16)>,
+    pub(crate) stats: EdmaStats,
+}
+
+impl EdmaRing {
+    /// Validates a ring of `bytes` at `va` (1 KB aligned, a supported size).
+    pub(crate) fn new(channel: u8, va: u64, bytes: usize) -> Result<EdmaRing> {
+        let entries = bytes / EDESC_BYTES;
+        if va % 1024 != 0 || bytes % EDESC_BYTES != 0 || !EDMA_RING_ENTRIES.contains(&entries) {
+            return Err(Error::InvalMemorySize);
+        }
+        Ok(EdmaRing {
+            channel,
+            va,
+            entries,
+            log2: entries.trailing_zeros(),
+            tail: 0,
+            head: 0,
+            gather: Vec::with_capacity(MAX_EGRESS_FRAME),
+            bad: false,
+            ns: false,
+            csum: None,
+            stats: EdmaStats::default(),
+        })
+    }
+
+    /// Entries in the ring.
+    pub(crate) fn entries(&self) -> usize {
+        self.entries
+    }
+
+    /// Descriptors completed so far (64-bit; the hardware exposes 16 bits).
+    pub(crate) fn completed(&self) -> u64 {
+        self.head
+    }
+
+    /// `equeue_try_reserve(n)`: the first of `n` consecutive slots, or
+    /// `GXIO_ERR_BUSY` when fewer than `n` are free (reserved slots that
+    /// are not yet posted hold the engine, so waiting could never succeed).
+    pub(crate) fn reserve(&mut self, n: u64) -> Result<u64> {
+        if n == 0 || self.tail - self.head + n > self.entries as u64 {
+            return Err(Error::Busy);
+        }
+        let slot = self.tail;
+        self.tail += n;
+        Ok(slot)
+    }
+
+    /// The generation bit for `slot`: 1 on the first lap, then alternating.
+    pub(crate) fn gen_for(&self, slot: u64) -> u8 {
+        (!(slot >> self.log2) & 1) as u8
+    }
+
+    /// Writes `edesc` into reserved `slot` (word 1, then word 0 with `gen`).
+    pub(crate) fn put_at(&mut self, mem: &mut Memory, mut edesc: EDesc, slot: u64) -> Result<()> {
+        if slot < self.head || slot >= self.tail {
+            return Err(Error::BadConfig);
+        }
+        edesc.set_gen(self.gen_for(slot));
+        let at = self.va + (slot % self.entries as u64) * EDESC_BYTES as u64;
+        if !(mem.write_u64(at + 8, edesc.words[1]) && mem.write_u64(at, edesc.words[0])) {
+            return Err(Error::BadEdmaRing);
+        }
+        Ok(())
+    }
+
+    /// Processes the next posted descriptor, if any: `None` when none is
+    /// ready, `Some(true)` when it completed a frame to send (read it with
+    /// [`Self::frame`], then call [`Self::finish_packet`]), `Some(false)`
+    /// otherwise.
+    pub(crate) fn step(&mut self, mem: &Memory, stacks: &mut [Option<BufferStack>]) -> Option<bool> {
+        if self.head >= self.tail {
+            return None;
+        }
+        let at = self.va + (self.head % self.entries as u64) * EDESC_BYTES as u64;
+        let w0 = mem.read_u64(at)?;
+        let w1 = mem.read_u64(at + 8)?;
+        let e = EDesc { words: [w0, w1] };
+        if e.gen() != self.gen_for(self.head) {
+            return None;
+        }
+        self.head += 1;
+        self.stats.descriptors += 1;
+        let pkt_off = self.gather.len();
+        self.ns |= e.ns();
+        if e.csum() && self.csum.is_none() {
+            if u32::from(e.csum_dest()) >= e.xfer_size() {
+                self.stats.csum_errors += 1;
+                self.csum = Some((usize::MAX, usize::MAX, 0));
+            } else {
+                self.csum = Some((
+                    pkt_off + usize::from(e.csum_start()),
+                    pkt_off + usize::from(e.csum_dest()),
+                    e.csum_seed_host(),
+                ));
+            }
+        }
+        self.fetch(mem, stacks, &e);
+        if !e.bound() {
+            return Some(false);
+        }
+        let csum = self.csum.take();
+        let (bad, ns) = (self.bad, self.ns);
+        self.bad = false;
+        self.ns = false;
+        if ns || bad {
+            if ns {
+                self.stats.no_send += 1;
+            } else {
+                self.stats.bad_packets += 1;
+            }
+            self.gather.clear();
+            return Some(false);
+        }
+        match csum {
+            Some((start, dest, seed)) if start != usize::MAX => {
+                if start < self.gather.len() && dest + 2 <= self.gather.len() {
+                    let sum = !fold(sum16(&self.gather[start..], u64::from(seed)));
+                    self.gather[dest..dest + 2].copy_from_slice(&sum.to_be_bytes());
+                } else {
+                    self.stats.csum_errors += 1;
+                }
+            }
+            _ => {}
+        }
+        Some(true)
+    }
+
+    /// The frame completed by the last `step` that returned `Some(true)`.
+    pub(crate) fn frame(&self) -> &[u8] {
+        &self.gather
+    }
+
+    /// Clears the gathered frame after the caller handled it.
+    pub(crate) fn finish_packet(&mut self) {
+        self.gather.clear();
+    }
+
+    fn append(&mut self, mem: &Memory, va: u64, len: usize) {
+        if self.gather.len() + len > MAX_EGRESS_FRAME {
+            self.bad = true;
+            return;
+        }
+        match mem.slice(va, len) {
+            Some(s) => self.gather.extend_from_slice(s),
+            None => self.bad = true,
+        }
+    }
+
+    fn give_back(&mut self, stacks: &mut [Option<BufferStack>], b: BDesc) {
+        let ok = match stacks.get_mut(usize::from(b.stack_idx())).and_then(|s| s.as_mut()) {
+            Some(s) if s.size() as u8 == b.size() => s.push(b.va() as u64).is_ok(),
+            _ => false,
+        };
+        if ok {
+            self.stats.buffers_returned += 1;
+        } else {
+            self.stats.return_errors += 1;
+        }
+    }
+
+    /// Copies the descriptor's data and returns its buffers when `hwb`.
+    fn fetch(&mut self, mem: &Memory, stacks: &mut [Option<BufferStack>], e: &EDesc) {
+        let first = e.bdesc();
+        let total = e.xfer_size() as usize;
+        if first.c() != Chain::Chained {
+            self.append(mem, first.va() as u64, total);
+            if first.hwb() {
+                self.give_back(stacks, first);
+            }
+            return;
+        }
+        let mut cur = first;
+        let mut remaining = total;
+        for _ in 0..MAX_CHAIN {
+            let size = match BufferSize::from_enum(u32::from(cur.size())) {
+                Ok(s) => s.bytes(),
+                Err(_) => break,
+            };
+            let off = cur.offset();
+            let buffer = cur.buffer_va() as u64;
+            let take = remaining.min(size.saturating_sub(off));
+            self.append(mem, buffer + off as u64, take);
+            remaining -= take;
+            let next = if cur.c() == Chain::Chained { mem.read_u64(buffer) } else { None };
+            if first.hwb() {
+                self.give_back(stacks, cur);
+            }
+            match next {
+                Some(n) if remaining > 0 && BDesc(n).is_valid() => cur = BDesc(n),
+                _ => break,
+            }
+        }
+        if remaining > 0 {
+            self.bad = true;
+        }
+    }
+}
