@@ -157,7 +157,11 @@ impl BufferStack {
         let end = buffer_va + self.size.bytes() as u64;
         let mut pos = buffer_va;
         while pos < end {
-            match self.pages.iter().find(|&&(p, len)| pos >= p && pos < p + len) {
+            match self
+                .pages
+                .iter()
+                .find(|&&(p, len)| pos >= p && pos < p + len)
+            {
                 Some(&(p, len)) => pos = p + len,
                 None => return false,
             }

@@ -168,7 +168,11 @@ fn parse_ipv6(frame: &[u8], off: usize, hasher: &FlowHasher, p: &mut Parsed) {
     let nh = h[6];
     let l4 = off + 40;
     p.l4_offset = l4.min(255) as u8;
-    let port_pair = if matches!(nh, TCP | UDP) { ports(frame, l4) } else { None };
+    let port_pair = if matches!(nh, TCP | UDP) {
+        ports(frame, l4)
+    } else {
+        None
+    };
     p.hash = match port_pair {
         Some((s, d)) => hasher.ipv6_ports(src, dst, s, d),
         None => hasher.ipv6_pair(src, dst),

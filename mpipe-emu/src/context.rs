@@ -345,7 +345,9 @@ impl Context {
 
     /// `gxio_mpipe_alloc_buffer_stacks`.
     pub fn alloc_buffer_stacks(&mut self, count: u32, first: u32, flags: u32) -> Result<u32> {
-        self.stack_alloc.alloc(count, first, flags).ok_or(Error::NoBufferStack)
+        self.stack_alloc
+            .alloc(count, first, flags)
+            .ok_or(Error::NoBufferStack)
     }
 
     fn stack_mut(&mut self, stack: u32) -> Result<&mut BufferStack> {
@@ -365,7 +367,12 @@ impl Context {
     /// `gxio_mpipe_init_buffer_stack` with stack memory owned by the
     /// emulator: a stack of `capacity` buffers of class `size`. The stack
     /// becomes the context's stack for that size class.
-    pub fn init_buffer_stack(&mut self, stack: u32, size: BufferSize, capacity: usize) -> Result<()> {
+    pub fn init_buffer_stack(
+        &mut self,
+        stack: u32,
+        size: BufferSize,
+        capacity: usize,
+    ) -> Result<()> {
         if !self.stack_alloc.is_allocated(stack) {
             return Err(Error::BadBufferStack);
         }
@@ -386,7 +393,7 @@ impl Context {
     /// page of a stack is `GXIO_ERR_IOTLB_ENTRY`.
     pub fn register_page(&mut self, stack: u32, va: u64, page_size: u64) -> Result<()> {
         self.stack_ref(stack)?;
-        if !page_size.is_power_of_two() || page_size < 4096 || va % page_size != 0 {
+        if !page_size.is_power_of_two() || page_size < 4096 || !va.is_multiple_of(page_size) {
             return Err(Error::InvalMemorySize);
         }
         if !self.mem.contains(va, page_size as usize) {
@@ -464,7 +471,10 @@ impl Context {
     /// and pushes every buffer. Returns the address of the first buffer.
     pub fn populate_buffer_stack(&mut self, stack: u32, count: usize) -> Result<u64> {
         let size = self.stack_ref(stack)?.size().bytes();
-        let total = count.checked_mul(size).filter(|&t| t > 0).ok_or(Error::InvalMemorySize)?;
+        let total = count
+            .checked_mul(size)
+            .filter(|&t| t > 0)
+            .ok_or(Error::InvalMemorySize)?;
         let page = total.div_ceil(16).next_power_of_two().max(65536);
         let bytes = total.next_multiple_of(page);
         let va = self.mem.map(bytes, page)?;
@@ -559,12 +569,16 @@ impl Context {
 
     /// `gxio_mpipe_alloc_notif_rings` (allocated in chunks of 8).
     pub fn alloc_notif_rings(&mut self, count: u32, first: u32, flags: u32) -> Result<u32> {
-        self.ring_alloc.alloc(count, first, flags).ok_or(Error::NoNotifRing)
+        self.ring_alloc
+            .alloc(count, first, flags)
+            .ok_or(Error::NoNotifRing)
     }
 
     /// `gxio_mpipe_alloc_notif_groups`.
     pub fn alloc_notif_groups(&mut self, count: u32, first: u32, flags: u32) -> Result<u32> {
-        self.group_alloc.alloc(count, first, flags).ok_or(Error::NoNotifGroup)
+        self.group_alloc
+            .alloc(count, first, flags)
+            .ok_or(Error::NoNotifGroup)
     }
 
     /// `gxio_mpipe_alloc_buckets`: from the "lo" range (4096, chunks of
@@ -638,7 +652,9 @@ impl Context {
         {
             return Err(Error::BadNotifRing);
         }
-        if nbuckets == 0 || (bucket0..bucket0.saturating_add(nbuckets)).any(|b| !self.bucket_allocated(b)) {
+        if nbuckets == 0
+            || (bucket0..bucket0.saturating_add(nbuckets)).any(|b| !self.bucket_allocated(b))
+        {
             return Err(Error::BadBucket);
         }
         self.lb.init_group_and_buckets(
@@ -654,7 +670,10 @@ impl Context {
 
     /// A bucket's state (ring, reference count, group, mode).
     pub fn bucket(&self, bucket: u32) -> Result<Bucket> {
-        self.lb.bucket(bucket as usize).copied().ok_or(Error::BadBucket)
+        self.lb
+            .bucket(bucket as usize)
+            .copied()
+            .ok_or(Error::BadBucket)
     }
 
     /// The rings of a NotifGroup.
@@ -674,7 +693,8 @@ impl Context {
             self.ring_mut(r)?.credit(u64::from(n))?;
         }
         if let Some(b) = bucket {
-            self.lb.credit(b as usize, u16::try_from(n).map_err(|_| Error::BadBucket)?)?;
+            self.lb
+                .credit(b as usize, u16::try_from(n).map_err(|_| Error::BadBucket)?)?;
         }
         Ok(())
     }
@@ -706,7 +726,10 @@ impl Context {
     // ---- iqueues -------------------------------------------------------
 
     fn read_idesc(&self, ring: &NotifRing, k: u64) -> Result<IDesc> {
-        let bytes = self.mem.slice(ring.slot_va(k), IDESC_BYTES).ok_or(Error::BadNotifRing)?;
+        let bytes = self
+            .mem
+            .slice(ring.slot_va(k), IDESC_BYTES)
+            .ok_or(Error::BadNotifRing)?;
         let mut a = [0u8; 64];
         a.copy_from_slice(bytes);
         Ok(IDesc::from_bytes(&a))
@@ -795,12 +818,20 @@ impl Context {
 
     /// `gxio_mpipe_alloc_edma_rings` (24 rings, one at a time).
     pub fn alloc_edma_rings(&mut self, count: u32, first: u32, flags: u32) -> Result<u32> {
-        self.edma_alloc.alloc(count, first, flags).ok_or(Error::NoEdmaRing)
+        self.edma_alloc
+            .alloc(count, first, flags)
+            .ok_or(Error::NoEdmaRing)
     }
 
     /// Initializes eDMA ring `ering` for `channel` over `[va, va + bytes)`
     /// of the context's memory (the C face's `gxio_mpipe_init_edma_ring`).
-    pub(crate) fn init_edma_ring_at(&mut self, ering: u32, channel: u32, va: u64, bytes: usize) -> Result<()> {
+    pub(crate) fn init_edma_ring_at(
+        &mut self,
+        ering: u32,
+        channel: u32,
+        va: u64,
+        bytes: usize,
+    ) -> Result<()> {
         if !self.edma_alloc.is_allocated(ering) {
             return Err(Error::BadEdmaRing);
         }
@@ -876,7 +907,11 @@ impl Context {
     /// its generation bit, then lets the eDMA engine run. `BAD_CONFIG` for a
     /// slot that is not reserved and unposted.
     pub fn equeue_put_at(&mut self, ering: u32, edesc: EDesc, slot: u64) -> Result<()> {
-        let r = self.erings.get_mut(ering as usize).and_then(|r| r.as_mut()).ok_or(Error::BadEdmaRing)?;
+        let r = self
+            .erings
+            .get_mut(ering as usize)
+            .and_then(|r| r.as_mut())
+            .ok_or(Error::BadEdmaRing)?;
         let slot = Self::expand_slot(r, slot);
         r.put_at(&mut self.mem, edesc, slot)?;
         self.run_edma(ering as usize);
@@ -925,16 +960,10 @@ impl Context {
             // 0 = sent, 1 = discarded (link down), 2 = no room on the wire.
             let outcome = match self.links[usize::from(ring.channel)].as_mut() {
                 Some(l) if !l.up() && l.discard_if_down => 1,
-                Some(l) => match l.egress.as_mut() {
-                    Some(q) => {
-                        if q.push(frame) {
-                            0
-                        } else {
-                            2
-                        }
-                    }
-                    None => 2,
-                },
+                Some(l) => l
+                    .egress
+                    .as_mut()
+                    .map_or(2, |q| if q.push(frame) { 0 } else { 2 }),
                 None => 2,
             };
             match outcome {
@@ -981,12 +1010,17 @@ impl Context {
             self.config.egress_queue_bytes as usize,
             self.config.egress_queue_frames as usize,
         );
-        let l = self.links[usize::from(ch)].as_mut().ok_or(Error::NoDevice)?;
+        let l = self.links[usize::from(ch)]
+            .as_mut()
+            .ok_or(Error::NoDevice)?;
         l.open(f)?;
         if l.data_open() && l.egress.is_none() {
             l.egress = Some(EgressQueue::new(bytes, frames));
         }
-        Ok(Link { channel: ch, flags: f })
+        Ok(Link {
+            channel: ch,
+            flags: f,
+        })
     }
 
     fn link_mut(&mut self, channel: u8) -> Result<&mut LinkState> {
@@ -1046,16 +1080,17 @@ impl Context {
         let parsed = rules.parse()?;
         for r in &parsed {
             let n = r.bucket_mask.checked_add(1).ok_or(Error::BadBucket)?;
-            if r.bucket_first.checked_add(n).is_none_or(|e| e as usize > NUM_BUCKETS)
+            if r.bucket_first
+                .checked_add(n)
+                .is_none_or(|e| e as usize > NUM_BUCKETS)
                 || (r.bucket_first..r.bucket_first + n).any(|b| !self.bucket_allocated(b))
             {
                 return Err(Error::BadBucket);
             }
             if let Some(st) = r.stacks {
-                if st
-                    .iter()
-                    .any(|&s| s != STACK_DROP && self.stacks.get(usize::from(s)).is_none_or(|s| s.is_none()))
-                {
+                if st.iter().any(|&s| {
+                    s != STACK_DROP && self.stacks.get(usize::from(s)).is_none_or(|s| s.is_none())
+                }) {
                     return Err(Error::BadBufferStack);
                 }
             }
@@ -1067,18 +1102,29 @@ impl Context {
     // ---- the wire: egress ----------------------------------------------
 
     fn egress_queue(&mut self, channel: u8) -> Result<&mut EgressQueue> {
-        self.link_mut(channel)?.egress.as_mut().ok_or(Error::BadChannel)
+        self.link_mut(channel)?
+            .egress
+            .as_mut()
+            .ok_or(Error::BadChannel)
     }
 
     /// Emulator only: egress frames waiting on `channel`.
     pub fn egress_len(&self, channel: u8) -> Result<usize> {
-        Ok(self.link_state(channel)?.egress.as_ref().map_or(0, |q| q.len()))
+        Ok(self
+            .link_state(channel)?
+            .egress
+            .as_ref()
+            .map_or(0, |q| q.len()))
     }
 
     /// Emulator only: the oldest egress frame of `channel`, without
     /// removing it.
     pub fn egress_peek(&self, channel: u8) -> Result<Option<&[u8]>> {
-        Ok(self.link_state(channel)?.egress.as_ref().and_then(|q| q.front()))
+        Ok(self
+            .link_state(channel)?
+            .egress
+            .as_ref()
+            .and_then(|q| q.front()))
     }
 
     /// Emulator only: moves the oldest egress frame of `channel` into

@@ -429,7 +429,7 @@ mod tests {
     #[test]
     fn bits_helpers() {
         assert_eq!(set_bits(0, 16, 14, 0x3FFF), 0x3FFF << 16);
-        assert_eq!(set_bits(u64::MAX, 16, 14, 0), u64::MAX & !(0x3FFF << 16));
+        assert_eq!(set_bits(u64::MAX, 16, 14, 0), !(0x3FFF << 16));
         assert_eq!(get_bits(0xF0, 4, 4), 0xF);
         assert_eq!(sign_extend_42(1 << 41), -(1i64 << 41));
         assert_eq!(sign_extend_42((1 << 41) - 1), (1i64 << 41) - 1);

@@ -73,7 +73,10 @@ impl EdmaRing {
     /// Validates a ring of `bytes` at `va` (1 KB aligned, a supported size).
     pub(crate) fn new(channel: u8, va: u64, bytes: usize) -> Result<EdmaRing> {
         let entries = bytes / EDESC_BYTES;
-        if va % 1024 != 0 || bytes % EDESC_BYTES != 0 || !EDMA_RING_ENTRIES.contains(&entries) {
+        if !va.is_multiple_of(1024)
+            || !bytes.is_multiple_of(EDESC_BYTES)
+            || !EDMA_RING_ENTRIES.contains(&entries)
+        {
             return Err(Error::InvalMemorySize);
         }
         Ok(EdmaRing {
@@ -135,7 +138,11 @@ impl EdmaRing {
     /// ready, `Some(true)` when it completed a frame to send (read it with
     /// [`Self::frame`], then call [`Self::finish_packet`]), `Some(false)`
     /// otherwise.
-    pub(crate) fn step(&mut self, mem: &Memory, stacks: &mut [Option<BufferStack>]) -> Option<bool> {
+    pub(crate) fn step(
+        &mut self,
+        mem: &Memory,
+        stacks: &mut [Option<BufferStack>],
+    ) -> Option<bool> {
         if self.head >= self.tail {
             return None;
         }
@@ -215,7 +222,10 @@ impl EdmaRing {
     }
 
     fn give_back(&mut self, stacks: &mut [Option<BufferStack>], b: BDesc) {
-        let ok = match stacks.get_mut(usize::from(b.stack_idx())).and_then(|s| s.as_mut()) {
+        let ok = match stacks
+            .get_mut(usize::from(b.stack_idx()))
+            .and_then(|s| s.as_mut())
+        {
             Some(s) if s.size() as u8 == b.size() => s.push(b.va() as u64).is_ok(),
             _ => false,
         };
@@ -249,7 +259,11 @@ impl EdmaRing {
             let take = remaining.min(size.saturating_sub(off));
             self.append(mem, buffer + off as u64, take);
             remaining -= take;
-            let next = if cur.c() == Chain::Chained { mem.read_u64(buffer) } else { None };
+            let next = if cur.c() == Chain::Chained {
+                mem.read_u64(buffer)
+            } else {
+                None
+            };
             if first.hwb() {
                 self.give_back(stacks, cur);
             }

@@ -4,7 +4,7 @@
 
 use crate::buffer_stack::BufferSize;
 use crate::classifier;
-use crate::context::{Context, DropReason, Delivery, InjectErrors};
+use crate::context::{Context, Delivery, DropReason, InjectErrors};
 use crate::desc::{dest, BDesc, Chain, IDesc, STATUS_BAD};
 use crate::error::{Error, Result};
 use crate::lb::Occupancy;
@@ -22,11 +22,18 @@ impl Context {
     /// As [`Context::inject`], with MAC errors (me/tr/ce) set on the frame.
     /// With `Config::drop_bad` the classifier drops them; otherwise they
     /// are delivered with the error bits set.
-    pub fn inject_with_errors(&mut self, channel: u8, frame: &[u8], errors: InjectErrors) -> Result<Delivery> {
+    pub fn inject_with_errors(
+        &mut self,
+        channel: u8,
+        frame: &[u8],
+        errors: InjectErrors,
+    ) -> Result<Delivery> {
         if usize::from(channel) >= NUM_CHANNELS {
             return Err(Error::BadChannel);
         }
-        let link = self.links[usize::from(channel)].as_ref().ok_or(Error::BadChannel)?;
+        let link = self.links[usize::from(channel)]
+            .as_ref()
+            .ok_or(Error::BadChannel)?;
         self.stats.rx_frames += 1;
         let (data_open, up, max) = (link.data_open(), link.up(), link.max_frame());
         let drop = |ctx: &mut Context, r: DropReason| {
@@ -86,9 +93,13 @@ impl Context {
                 .filter(|s| s.bytes() >= needed)
                 .map(|s| self.size_stacks[*s as usize])
                 .find(|&s| s != STACK_DROP),
-            Some(st) => Some(st[BufferSize::for_bytes(needed) as usize]).filter(|&s| s != STACK_DROP),
+            Some(st) => {
+                Some(st[BufferSize::for_bytes(needed) as usize]).filter(|&s| s != STACK_DROP)
+            }
         };
-        let Some(stack) = stack.filter(|&s| self.stacks.get(usize::from(s)).is_some_and(|s| s.is_some())) else {
+        let Some(stack) =
+            stack.filter(|&s| self.stacks.get(usize::from(s)).is_some_and(|s| s.is_some()))
+        else {
             return drop(self, DropReason::NoStack);
         };
         let bucket = bucket_first + (parsed.hash & bucket_mask);
@@ -143,7 +154,9 @@ impl Context {
         }
         d.set_bdesc(first);
 
-        let r = self.rings[usize::from(ring)].as_mut().ok_or(Error::BadNotifRing)?;
+        let r = self.rings[usize::from(ring)]
+            .as_mut()
+            .ok_or(Error::BadNotifRing)?;
         let at = r.slot_va(r.tail);
         let ring_va = r.va;
         r.tail += 1;
@@ -175,7 +188,13 @@ impl Context {
     /// buffer's data at offset 0; every bdesc's low 7 address bits are that
     /// offset and `c` says whether that buffer has a successor. A missing
     /// successor (empty stack) is a bdesc with `c = INVALID`.
-    fn dma_in(&mut self, stack: u8, frame: &[u8], headroom: usize, tailroom: usize) -> (BDesc, usize, bool) {
+    fn dma_in(
+        &mut self,
+        stack: u8,
+        frame: &[u8],
+        headroom: usize,
+        tailroom: usize,
+    ) -> (BDesc, usize, bool) {
         let inst = self.config.instance;
         let Some(st) = self.stacks[usize::from(stack)].as_mut() else {
             return (BDesc::new(0, stack, 0, Chain::Invalid), 0, true);
@@ -198,10 +217,18 @@ impl Context {
         let mut be = false;
         loop {
             let take = (frame.len() - written).min(bsize - cur.1);
-            self.mem.write(cur.0 + cur.1 as u64, &frame[written..written + take]);
+            self.mem
+                .write(cur.0 + cur.1 as u64, &frame[written..written + take]);
             written += take;
             let more = written < frame.len();
-            let d = mk(cur.0 + cur.1 as u64, if more { Chain::Chained } else { Chain::Unchained });
+            let d = mk(
+                cur.0 + cur.1 as u64,
+                if more {
+                    Chain::Chained
+                } else {
+                    Chain::Unchained
+                },
+            );
             match desc_at {
                 None => first = d,
                 Some(at) => {

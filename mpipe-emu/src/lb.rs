@@ -109,7 +109,9 @@ impl LoadBalancer {
     /// The rings of a group, ascending.
     pub(crate) fn group_rings(&self, g: usize) -> impl Iterator<Item = u8> + '_ {
         let mask = self.groups.get(g).copied().unwrap_or([0; 4]);
-        (0..NUM_NOTIF_RINGS).filter(move |&r| mask[r / 64] & (1 << (r % 64)) != 0).map(|r| r as u8)
+        (0..NUM_NOTIF_RINGS)
+            .filter(move |&r| mask[r / 64] & (1 << (r % 64)) != 0)
+            .map(|r| r as u8)
     }
 
     /// `init_notif_group_and_buckets`, arguments already validated: group =
@@ -202,7 +204,11 @@ impl LoadBalancer {
     /// A bucket credit: lowers the reference count by `n`. Crediting more
     /// than the count, or an uninitialized bucket, is `BAD_BUCKET`.
     pub(crate) fn credit(&mut self, b: usize, n: u16) -> Result<()> {
-        let slot = self.buckets.get_mut(b).and_then(|b| b.as_mut()).ok_or(Error::BadBucket)?;
+        let slot = self
+            .buckets
+            .get_mut(b)
+            .and_then(|b| b.as_mut())
+            .ok_or(Error::BadBucket)?;
         if slot.mode != BucketMode::DynamicFlowAffinity {
             return Ok(());
         }

@@ -100,7 +100,12 @@ pub struct Link {
 
 /// The emulator's link table: (name prefix, count, first channel, speeds).
 const TABLE: [(&str, u8, u8, u64); 3] = [
-    ("gbe", 16, 0, state::SPEED_10M | state::SPEED_100M | state::SPEED_1G),
+    (
+        "gbe",
+        16,
+        0,
+        state::SPEED_10M | state::SPEED_100M | state::SPEED_1G,
+    ),
     ("xgbe", 4, 16, state::SPEED_10G),
     ("loop", 4, 20, state::SPEED_10G | state::LOOP_MAC),
 ];
@@ -211,7 +216,12 @@ const CATEGORIES: [(u32, u32, u32); 3] = [
     (flags::STATS, flags::NO_STATS, flags::EXCL_STATS),
     (flags::CTL, flags::NO_CTL, flags::EXCL_CTL),
 ];
-const AUTO: [u32; 4] = [flags::AUTO_UP, flags::AUTO_UPDOWN, flags::AUTO_DOWN, flags::AUTO_NONE];
+const AUTO: [u32; 4] = [
+    flags::AUTO_UP,
+    flags::AUTO_UPDOWN,
+    flags::AUTO_DOWN,
+    flags::AUTO_NONE,
+];
 
 /// Fills in the defaults (DATA, STATS, CTL, AUTO_UPDOWN) and rejects
 /// contradictory flags with `BAD_CONFIG`.
@@ -289,7 +299,8 @@ impl LinkState {
             }
         }
         if self.total_opens() == 1 {
-            self.auto = f & (flags::AUTO_UP | flags::AUTO_UPDOWN | flags::AUTO_DOWN | flags::AUTO_NONE);
+            self.auto =
+                f & (flags::AUTO_UP | flags::AUTO_UPDOWN | flags::AUTO_DOWN | flags::AUTO_NONE);
         }
         if f & (flags::AUTO_UP | flags::AUTO_UPDOWN) != 0 && self.desired == 0 {
             self.desired = state::ANYSPEED;
@@ -328,7 +339,10 @@ impl LinkState {
             attr::RECEIVE_JUMBO => u64::from(self.jumbo),
             attr::SEND_PAUSE => self.send_pause,
             attr::RECEIVE_PAUSE => self.receive_pause,
-            attr::MAC => self.mac.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
+            attr::MAC => self
+                .mac
+                .iter()
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
             attr::DISCARD_IF_DOWN => u64::from(self.discard_if_down),
             attr::POSSIBLE_STATE => possible_of(self.channel) | state::ANYSPEED,
             attr::CURRENT_STATE => {
@@ -402,8 +416,14 @@ mod tests {
     fn flags_defaults_and_conflicts() {
         let d = flags::DATA | flags::STATS | flags::CTL | flags::AUTO_UPDOWN;
         assert_eq!(effective_flags(0), Ok(d));
-        assert_eq!(effective_flags(flags::DATA | flags::NO_DATA), Err(Error::BadConfig));
-        assert_eq!(effective_flags(flags::AUTO_UP | flags::AUTO_DOWN), Err(Error::BadConfig));
+        assert_eq!(
+            effective_flags(flags::DATA | flags::NO_DATA),
+            Err(Error::BadConfig)
+        );
+        assert_eq!(
+            effective_flags(flags::AUTO_UP | flags::AUTO_DOWN),
+            Err(Error::BadConfig)
+        );
         assert_eq!(effective_flags(0x4000), Err(Error::BadConfig));
     }
 }

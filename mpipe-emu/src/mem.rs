@@ -38,8 +38,12 @@ impl Mapping {
             return Err(Error::InvalMemorySize);
         }
         let align = align.max(PAGE) as u64;
-        let len = len.checked_next_multiple_of(PAGE).ok_or(Error::InvalMemorySize)?;
-        let stride = (len as u64).checked_next_multiple_of(align).ok_or(Error::InvalMemorySize)?;
+        let len = len
+            .checked_next_multiple_of(PAGE)
+            .ok_or(Error::InvalMemorySize)?;
+        let stride = (len as u64)
+            .checked_next_multiple_of(align)
+            .ok_or(Error::InvalMemorySize)?;
         for _ in 0..64 {
             let start = NEXT_HINT.fetch_add(stride + align, Ordering::Relaxed);
             let hint = start.next_multiple_of(align);
@@ -135,7 +139,11 @@ impl Memory {
             return Ok(());
         }
         let end = base + len as u64;
-        if self.regions.iter().any(|r| base < r.base + r.len as u64 && r.base < end) {
+        if self
+            .regions
+            .iter()
+            .any(|r| base < r.base + r.len as u64 && r.base < end)
+        {
             return Err(Error::InvalMemorySize);
         }
         self.regions.push(Region {

@@ -49,7 +49,10 @@ impl NotifRing {
     /// Validates a ring of `bytes` at `va` (4 KB aligned, a supported size).
     pub(crate) fn new(va: u64, bytes: usize) -> Result<NotifRing> {
         let entries = bytes / IDESC_BYTES;
-        if va % 4096 != 0 || bytes % IDESC_BYTES != 0 || !NOTIF_RING_ENTRIES.contains(&entries) {
+        if !va.is_multiple_of(4096)
+            || !bytes.is_multiple_of(IDESC_BYTES)
+            || !NOTIF_RING_ENTRIES.contains(&entries)
+        {
             return Err(Error::InvalMemorySize);
         }
         Ok(NotifRing {

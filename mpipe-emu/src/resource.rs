@@ -43,7 +43,7 @@ impl Allocator {
         };
         let start = if flags & ALLOC_FIXED != 0 {
             let rel = first.checked_sub(self.base)? as usize;
-            if rel % self.chunk as usize != 0 || !free(&self.used, rel) {
+            if !rel.is_multiple_of(self.chunk as usize) || !free(&self.used, rel) {
                 return None;
             }
             rel

@@ -8,7 +8,7 @@
 //! | bytes | header field |
 //! |---|---|
 //! | 0–1 | rule size in bytes (32 + 8 × filters) |
-//! | 2 | headroom | 
+//! | 2 | headroom |
 //! | 3 | tailroom |
 //! | 4–5 | capacity |
 //! | 6–7 | number of filters |
@@ -128,7 +128,12 @@ impl Rules {
     /// `[bucket_first, bucket_first + nbuckets)` (a power of two, else
     /// `RULES_INVALID`), with a stack per size class or `None` for the
     /// automatic choice.
-    pub fn begin(&mut self, bucket_first: u32, nbuckets: u32, stacks: Option<&[u8; 8]>) -> Result<()> {
+    pub fn begin(
+        &mut self,
+        bucket_first: u32,
+        nbuckets: u32,
+        stacks: Option<&[u8; 8]>,
+    ) -> Result<()> {
         if !nbuckets.is_power_of_two() {
             return Err(Error::RulesInvalid);
         }
@@ -316,9 +321,21 @@ mod tests {
         let rules = r.parse().unwrap();
         assert_eq!(rules.len(), 2);
         let a = &rules[0];
-        assert_eq!((a.bucket_first, a.bucket_mask, a.headroom, a.tailroom, a.capacity), (256, 15, 10, 4, 1600));
+        assert_eq!(
+            (
+                a.bucket_first,
+                a.bucket_mask,
+                a.headroom,
+                a.tailroom,
+                a.capacity
+            ),
+            (256, 15, 10, 4, 1600)
+        );
         assert_eq!((a.stacks, a.channel_bits), (None, 1 << 3));
-        assert_eq!((a.vlans.clone(), a.dmacs.clone()), (vec![7], vec![[2, 0, 0, 0, 0, 1]]));
+        assert_eq!(
+            (a.vlans.clone(), a.dmacs.clone()),
+            (vec![7], vec![[2, 0, 0, 0, 0, 1]])
+        );
         assert_eq!(rules[1].stacks, Some([1; 8]));
         assert_eq!(rules[1].headroom, DEFAULT_HEADROOM);
         assert!(a.matches(3, 0, 7, [2, 0, 0, 0, 0, 1]));
