@@ -388,15 +388,16 @@ impl Context {
     }
 
     /// `gxio_mpipe_register_page`: lets the stack's buffers live in
-    /// `[va, va + page_size)`, which must be memory of this context,
-    /// `page_size` a power of two ≥ 4 KB and `va` aligned to it. The 17th
+    /// `[va, va + page_size)`, which must be memory of this context below
+    /// 2 TiB (descriptor addresses are 42-bit signed), `page_size` a power
+    /// of two ≥ 4 KB and `va` aligned to it. The 17th
     /// page of a stack is `GXIO_ERR_IOTLB_ENTRY`.
     pub fn register_page(&mut self, stack: u32, va: u64, page_size: u64) -> Result<()> {
         self.stack_ref(stack)?;
         if !page_size.is_power_of_two() || page_size < 4096 || !va.is_multiple_of(page_size) {
             return Err(Error::InvalMemorySize);
         }
-        if !self.mem.contains(va, page_size as usize) {
+        if va.saturating_add(page_size) > crate::mem::VA_LIMIT || !self.mem.contains(va, page_size as usize) {
             return Err(Error::InvalMemorySize);
         }
         self.stack_mut(stack)?.register_page(va, page_size)
@@ -934,6 +935,13 @@ impl Context {
     /// The eDMA ring's rolling 16-bit count of completed descriptors.
     pub fn edma_completion_count(&self, ering: u32) -> Result<u16> {
         Ok(self.ering_ref(ering)?.completed() as u16)
+    }
+
+    /// The descriptor as stored in ring memory at `slot` (what the engine
+    /// reads, generation bit included).
+    pub fn edma_descriptor(&self, ering: u32, slot: u64) -> Result<EDesc> {
+        let r = self.ering_ref(ering)?;
+        r.stored(&self.mem, slot).ok_or(Error::BadEdmaRing)
     }
 
     /// The eDMA ring's entries.

@@ -94,6 +94,14 @@ impl EdmaRing {
         })
     }
 
+    /// The descriptor words stored in ring memory for `slot`.
+    pub(crate) fn stored(&self, mem: &Memory, slot: u64) -> Option<EDesc> {
+        let at = self.va + (slot % self.entries as u64) * EDESC_BYTES as u64;
+        Some(EDesc {
+            words: [mem.read_u64(at)?, mem.read_u64(at + 8)?],
+        })
+    }
+
     /// Entries in the ring.
     pub(crate) fn entries(&self) -> usize {
         self.entries

@@ -125,14 +125,16 @@ impl Memory {
     }
 
     /// Adds caller-owned memory `[ptr, ptr + len)`. A range already inside a
-    /// region is accepted as is; a partial overlap is an error.
+    /// region is accepted as is; a partial overlap is an error. (Memory
+    /// that descriptors point to must also lie below [`VA_LIMIT`]; the
+    /// callers that need it check.)
     ///
     /// # Safety
     /// The memory must be valid for reads and writes for as long as this
     /// `Memory` lives and must not be accessed by others during emulator calls.
     pub(crate) unsafe fn add_external(&mut self, ptr: *mut u8, len: usize) -> Result<()> {
         let base = ptr as u64;
-        if ptr.is_null() || len == 0 || base.checked_add(len as u64).is_none_or(|e| e > VA_LIMIT) {
+        if ptr.is_null() || len == 0 || base.checked_add(len as u64).is_none() {
             return Err(Error::InvalMemorySize);
         }
         if self.find(base, len).is_some() {
