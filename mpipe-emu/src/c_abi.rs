@@ -101,6 +101,88 @@ pub struct CConfig {
     egress_queue_frames: u32,
 }
 
+impl Default for CContext {
+    /// A zeroed handle: not initialized (calls return `GXIO_ERR_NO_DEVICE`).
+    fn default() -> Self {
+        CContext {
+            emu: std::ptr::null_mut(),
+            instance: 0,
+            reserved: 0,
+        }
+    }
+}
+
+impl Default for CIqueue {
+    /// A zeroed iqueue, to be set up by `gxio_mpipe_iqueue_init`.
+    fn default() -> Self {
+        CIqueue {
+            context: std::ptr::null_mut(),
+            ring: 0,
+            reserved0: 0,
+            reserved: [0; 4],
+        }
+    }
+}
+
+impl Default for CEqueue {
+    /// A zeroed equeue, to be set up by `gxio_mpipe_equeue_init`.
+    fn default() -> Self {
+        CEqueue {
+            context: std::ptr::null_mut(),
+            ering: 0,
+            channel: 0,
+            reserved: [0; 4],
+        }
+    }
+}
+
+impl Default for CLink {
+    /// A zeroed link, to be set up by `gxio_mpipe_link_open`.
+    fn default() -> Self {
+        CLink {
+            context: std::ptr::null_mut(),
+            channel: 0,
+            flags: 0,
+        }
+    }
+}
+
+impl Default for CRules {
+    /// An empty list with no context (`gxio_mpipe_rules_init` sets one).
+    fn default() -> Self {
+        CRules {
+            context: std::ptr::null_mut(),
+            rules: Rules::new(),
+        }
+    }
+}
+
+impl CRulesStacks {
+    /// A stack per size class.
+    pub fn new(stacks: [u8; 8]) -> Self {
+        CRulesStacks { stacks }
+    }
+}
+
+impl CRulesDmac {
+    /// A MAC address.
+    pub fn new(octets: [u8; 6]) -> Self {
+        CRulesDmac { octets }
+    }
+}
+
+impl CTimespec {
+    /// Seconds and nanoseconds.
+    pub fn new(tv_sec: i64, tv_nsec: i64) -> Self {
+        CTimespec { tv_sec, tv_nsec }
+    }
+
+    /// (seconds, nanoseconds).
+    pub fn get(&self) -> (i64, i64) {
+        (self.tv_sec, self.tv_nsec)
+    }
+}
+
 const _: () = assert!(std::mem::size_of::<CContext>() == 16);
 const _: () = assert!(std::mem::size_of::<CIqueue>() == 48);
 const _: () = assert!(std::mem::size_of::<CEqueue>() == 48);

@@ -397,7 +397,9 @@ impl Context {
         if !page_size.is_power_of_two() || page_size < 4096 || !va.is_multiple_of(page_size) {
             return Err(Error::InvalMemorySize);
         }
-        if va.saturating_add(page_size) > crate::mem::VA_LIMIT || !self.mem.contains(va, page_size as usize) {
+        if va.saturating_add(page_size) > crate::mem::VA_LIMIT
+            || !self.mem.contains(va, page_size as usize)
+        {
             return Err(Error::InvalMemorySize);
         }
         self.stack_mut(stack)?.register_page(va, page_size)

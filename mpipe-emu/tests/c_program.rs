@@ -35,7 +35,8 @@ fn c_program_opens_a_link_receives_and_sends() {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let lib = static_lib().expect("libmpipe_emu.a (crate-type staticlib) not found next to the test binary");
+    let lib = static_lib()
+        .expect("libmpipe_emu.a (crate-type staticlib) not found next to the test binary");
     let out = std::env::temp_dir().join(format!("hello_mpipe-{}", std::process::id()));
     let gcc = Command::new("gcc")
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])

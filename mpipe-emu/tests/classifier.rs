@@ -16,7 +16,10 @@ fn udp_ok(frame: &[u8]) -> bool {
     let ip = etherparse::Ipv4HeaderSlice::from_slice(&frame[14..]).unwrap();
     let udp = etherparse::UdpHeaderSlice::from_slice(&frame[34..]).unwrap();
     let payload = &frame[42..14 + usize::from(ip.total_len())];
-    udp.to_header().calc_checksum_ipv4_raw(ip.source(), ip.destination(), payload).unwrap() == udp.checksum()
+    udp.to_header()
+        .calc_checksum_ipv4_raw(ip.source(), ip.destination(), payload)
+        .unwrap()
+        == udp.checksum()
 }
 
 proptest! {
@@ -96,9 +99,17 @@ fn ipv6_udp_offsets_and_sum() {
     b.write(&mut f, b"v6 payload").unwrap();
     s.ctx.inject(s.ch, &f).unwrap();
     let d = s.ctx.iqueue_try_get(s.rings[0]).unwrap();
-    assert_eq!((d.c1_ethertype(), d.c1_l3_offset(), d.c1_l4_offset()), (0x86DD, 14, 54));
+    assert_eq!(
+        (d.c1_ethertype(), d.c1_l3_offset(), d.c1_l4_offset()),
+        (0x86DD, 14, 54)
+    );
     assert!(d.cs() && !d.is_bad());
-    assert_eq!(d.custom0(), s.ctx.flow_hasher().ipv6_ports([0xfe; 16], [0x20; 16], 5353, 5353));
+    assert_eq!(
+        d.custom0(),
+        s.ctx
+            .flow_hasher()
+            .ipv6_ports([0xfe; 16], [0x20; 16], 5353, 5353)
+    );
 }
 
 #[test]
@@ -112,7 +123,20 @@ fn vlan_tagged_ipv4_is_parsed_past_the_tag() {
     b.write(&mut f, b"tagged").unwrap();
     s.ctx.inject(s.ch, &f).unwrap();
     let d = s.ctx.iqueue_try_get(s.rings[0]).unwrap();
-    assert_eq!((d.c1_vlan(), d.c1_ethertype(), d.c1_l3_offset(), d.c1_l4_offset()), (100, 0x0800, 18, 38));
+    assert_eq!(
+        (
+            d.c1_vlan(),
+            d.c1_ethertype(),
+            d.c1_l3_offset(),
+            d.c1_l4_offset()
+        ),
+        (100, 0x0800, 18, 38)
+    );
     assert!(d.cs() && !d.is_bad());
-    assert_eq!(d.custom0(), s.ctx.flow_hasher().ipv4_ports([1, 1, 1, 1], [2, 2, 2, 2], 1, 2));
+    assert_eq!(
+        d.custom0(),
+        s.ctx
+            .flow_hasher()
+            .ipv4_ports([1, 1, 1, 1], [2, 2, 2, 2], 1, 2)
+    );
 }

@@ -7,7 +7,11 @@ use proptest::prelude::*;
 
 fn mask(word: usize, lo: u32, width: u32, words: usize) -> Vec<u64> {
     let mut v = vec![0u64; words];
-    v[word] = if width == 64 { u64::MAX } else { ((1u64 << width) - 1) << lo };
+    v[word] = if width == 64 {
+        u64::MAX
+    } else {
+        ((1u64 << width) - 1) << lo
+    };
     v
 }
 
@@ -108,7 +112,10 @@ fn bdesc_fields_and_word7_sharing() {
     // Bits 7–41 are address >> 7, bits 0–6 the offset.
     let b = BDesc::new(0x1234_5680 + 5, 3, 4, Chain::Chained);
     assert_eq!((b.0 >> 7) & ((1 << 35) - 1), 0x1234_5680 >> 7);
-    assert_eq!((b.offset(), b.buffer_va(), b.stack_idx(), b.size()), (5, 0x1234_5680, 3, 4));
+    assert_eq!(
+        (b.offset(), b.buffer_va(), b.stack_idx(), b.size()),
+        (5, 0x1234_5680, 3, 4)
+    );
     assert!(b.hwb() && b.is_valid());
     assert!(!BDesc::new(0, 0, 0, Chain::Invalid).is_valid());
     assert!(!BDesc::new(0, 0, 0, Chain::NotRdy).is_valid());
@@ -116,7 +123,10 @@ fn bdesc_fields_and_word7_sharing() {
     let mut i = IDesc::default();
     i.set_bdesc(b);
     assert_eq!(i.words[7], b.0);
-    assert_eq!((i.va(), i.stack_idx(), i.size(), i.c(), i.hwb()), (b.va(), 3, 4, Chain::Chained, true));
+    assert_eq!(
+        (i.va(), i.stack_idx(), i.size(), i.c(), i.hwb()),
+        (b.va(), 3, 4, Chain::Chained, true)
+    );
     let mut e = EDesc::default();
     e.set_bdesc(b);
     assert_eq!(e.words[1], b.0);
@@ -128,7 +138,10 @@ fn helpers_follow_the_fact_sheet() {
     d.set_l2_size(100);
     d.set_c1_l2_offset(4);
     d.set_bdesc(BDesc::new(0x10002, 0, 4, Chain::Unchained));
-    assert_eq!((d.xfer_size(), d.l2_length(), d.l2_start()), (100, 96, 0x10006));
+    assert_eq!(
+        (d.xfer_size(), d.l2_length(), d.l2_start()),
+        (100, 96, 0x10006)
+    );
     assert!(!d.is_bad() && !d.has_error());
     for f in [IDesc::set_me, IDesc::set_tr, IDesc::set_ce, IDesc::set_be] {
         let mut x = d;

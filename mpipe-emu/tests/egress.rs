@@ -56,7 +56,9 @@ fn generation_bit_alternates_across_ring_wraps_and_completions_count() {
     let mut t = tx(512, Config::default());
     let b = filled(&mut t, 0, &udp_frame_len(60, 1));
     for slot in 0..1300u64 {
-        t.s.ctx.equeue_put(t.ering, edesc(b, 60, true, false)).unwrap();
+        t.s.ctx
+            .equeue_put(t.ering, edesc(b, 60, true, false))
+            .unwrap();
         let stored = t.s.ctx.edma_descriptor(t.ering, slot).unwrap();
         let lap = slot / 512;
         assert_eq!(stored.gen(), u8::from(lap % 2 == 0), "slot {slot}");
@@ -68,10 +70,15 @@ fn generation_bit_alternates_across_ring_wraps_and_completions_count() {
     }
     assert_eq!(t.s.ctx.edma_completion_count(t.ering), Ok(1300));
     let st = t.s.ctx.edma_stats(t.ering).unwrap();
-    assert_eq!((st.descriptors, st.frames, st.buffers_returned), (1300, 1300, 0));
+    assert_eq!(
+        (st.descriptors, st.frames, st.buffers_returned),
+        (1300, 1300, 0)
+    );
     // The 16-bit completion count rolls over.
     for _ in 1300..65536 + 5 {
-        t.s.ctx.equeue_put(t.ering, edesc(b, 60, true, false)).unwrap();
+        t.s.ctx
+            .equeue_put(t.ering, edesc(b, 60, true, false))
+            .unwrap();
         if t.s.ctx.egress_len(t.s.ch).unwrap() >= 1000 {
             t.s.ctx.drain_egress(t.s.ch, |_| {}).unwrap();
         }
@@ -80,7 +87,9 @@ fn generation_bit_alternates_across_ring_wraps_and_completions_count() {
     // A 24-bit slot from reserve_fast is accepted by put_at.
     let fast = t.s.ctx.equeue_reserve_fast(t.ering, 1).unwrap();
     assert_eq!(u64::from(fast), (65536 + 5) & 0xFF_FFFF);
-    t.s.ctx.equeue_put_at(t.ering, edesc(b, 60, true, false), u64::from(fast)).unwrap();
+    t.s.ctx
+        .equeue_put_at(t.ering, edesc(b, 60, true, false), u64::from(fast))
+        .unwrap();
     assert!(t.s.ctx.equeue_is_complete(t.ering, 65536 + 5).unwrap());
 }
 
@@ -89,7 +98,9 @@ fn out_of_order_posts_are_sent_in_slot_order_after_a_wrap() {
     let mut t = tx(512, Config::default());
     let b = filled(&mut t, 0, &[0u8; 64]);
     for _ in 0..510 {
-        t.s.ctx.equeue_put(t.ering, edesc(b, 64, true, false)).unwrap();
+        t.s.ctx
+            .equeue_put(t.ering, edesc(b, 64, true, false))
+            .unwrap();
     }
     t.s.ctx.drain_egress(t.s.ch, |_| {}).unwrap();
     // Slots 510..515 straddle the wrap; ring memory holds last lap's
@@ -98,19 +109,37 @@ fn out_of_order_posts_are_sent_in_slot_order_after_a_wrap() {
     assert_eq!(first, 510);
     let frames: Vec<BDesc> = (0..5u8).map(|i| filled(&mut t, 0, &[i; 64])).collect();
     for k in [4u64, 2, 3] {
-        t.s.ctx.equeue_put_at(t.ering, edesc(frames[k as usize], 64, true, false), first + k).unwrap();
+        t.s.ctx
+            .equeue_put_at(
+                t.ering,
+                edesc(frames[k as usize], 64, true, false),
+                first + k,
+            )
+            .unwrap();
     }
     assert_eq!(t.s.ctx.egress_len(t.s.ch), Ok(0));
     assert!(!t.s.ctx.equeue_is_complete(t.ering, first).unwrap());
-    t.s.ctx.equeue_put_at(t.ering, edesc(frames[0], 64, true, false), first).unwrap();
+    t.s.ctx
+        .equeue_put_at(t.ering, edesc(frames[0], 64, true, false), first)
+        .unwrap();
     assert_eq!(t.s.ctx.egress_len(t.s.ch), Ok(1));
-    t.s.ctx.equeue_put_at(t.ering, edesc(frames[1], 64, true, false), first + 1).unwrap();
+    t.s.ctx
+        .equeue_put_at(t.ering, edesc(frames[1], 64, true, false), first + 1)
+        .unwrap();
     let got: Vec<u8> = std::iter::from_fn(|| pop(&mut t)).map(|f| f[0]).collect();
     assert_eq!(got, [0, 1, 2, 3, 4]);
     assert_eq!(t.s.ctx.edma_descriptor(t.ering, 513).unwrap().gen(), 0);
     // Posting twice, or to a slot never reserved, is refused.
-    assert_eq!(t.s.ctx.equeue_put_at(t.ering, edesc(b, 64, true, false), first), Err(Error::BadConfig));
-    assert_eq!(t.s.ctx.equeue_put_at(t.ering, edesc(b, 64, true, false), 9999), Err(Error::BadConfig));
+    assert_eq!(
+        t.s.ctx
+            .equeue_put_at(t.ering, edesc(b, 64, true, false), first),
+        Err(Error::BadConfig)
+    );
+    assert_eq!(
+        t.s.ctx
+            .equeue_put_at(t.ering, edesc(b, 64, true, false), 9999),
+        Err(Error::BadConfig)
+    );
 }
 
 #[test]
@@ -122,7 +151,11 @@ fn reservations_are_bounded_by_the_ring() {
     let mut ctx = Context::init(0).unwrap();
     assert_eq!(ctx.equeue_init(0, 0, 512), Err(Error::BadEdmaRing));
     let e = ctx.alloc_edma_rings(1, 0, 0).unwrap();
-    assert_eq!(ctx.equeue_init(e, 0, 512), Err(Error::BadChannel), "link not open");
+    assert_eq!(
+        ctx.equeue_init(e, 0, 512),
+        Err(Error::BadChannel),
+        "link not open"
+    );
     ctx.link_open("gbe3", 0).unwrap();
     assert_eq!(ctx.equeue_init(e, 3, 500), Err(Error::InvalMemorySize));
     ctx.equeue_init(e, 3, 2048).unwrap();
@@ -136,9 +169,15 @@ fn gather_ns_and_hwb() {
     let mut t = tx(512, Config::default());
     let full = t.s.ctx.stack_len(t.stack).unwrap();
     let parts: [&[u8]; 3] = [&[1; 20], &[2; 30], &[3; 40]];
-    let bds: Vec<BDesc> = parts.iter().enumerate().map(|(i, p)| filled(&mut t, i * 3, p)).collect();
+    let bds: Vec<BDesc> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| filled(&mut t, i * 3, p))
+        .collect();
     for (i, b) in bds.iter().enumerate() {
-        t.s.ctx.equeue_put(t.ering, edesc(*b, parts[i].len(), i == 2, true)).unwrap();
+        t.s.ctx
+            .equeue_put(t.ering, edesc(*b, parts[i].len(), i == 2, true))
+            .unwrap();
         assert_eq!(t.s.ctx.egress_len(t.s.ch), Ok(usize::from(i == 2)));
     }
     assert_eq!(pop(&mut t).unwrap(), parts.concat());
@@ -152,19 +191,36 @@ fn gather_ns_and_hwb() {
     assert_eq!(t.s.ctx.stack_len(t.stack), Ok(full));
     // hwb = 0: software keeps the buffer.
     let b = filled(&mut t, 0, &[8; 60]);
-    t.s.ctx.equeue_put(t.ering, edesc(b, 60, true, false)).unwrap();
+    t.s.ctx
+        .equeue_put(t.ering, edesc(b, 60, true, false))
+        .unwrap();
     assert_eq!(pop(&mut t).unwrap(), vec![8; 60]);
     assert_eq!(t.s.ctx.stack_len(t.stack), Ok(full - 1));
     // A descriptor outside registered memory discards the packet.
-    t.s.ctx.equeue_put(t.ering, edesc(BDesc::new(1 << 30, 0, 4, Chain::Unchained), 60, true, false)).unwrap();
+    t.s.ctx
+        .equeue_put(
+            t.ering,
+            edesc(BDesc::new(1 << 30, 0, 4, Chain::Unchained), 60, true, false),
+        )
+        .unwrap();
     assert_eq!(pop(&mut t), None);
     // hwb with a size that does not match the stack is not pushed.
     let mut wrong = filled(&mut t, 0, &[7; 60]);
     wrong.set_size(0);
-    t.s.ctx.equeue_put(t.ering, edesc(wrong, 60, true, true)).unwrap();
+    t.s.ctx
+        .equeue_put(t.ering, edesc(wrong, 60, true, true))
+        .unwrap();
     assert_eq!(pop(&mut t).unwrap(), vec![7; 60]);
     let st = t.s.ctx.edma_stats(t.ering).unwrap();
-    assert_eq!((st.no_send, st.bad_packets, st.return_errors, st.buffers_returned), (1, 1, 1, 4));
+    assert_eq!(
+        (
+            st.no_send,
+            st.bad_packets,
+            st.return_errors,
+            st.buffers_returned
+        ),
+        (1, 1, 1, 4)
+    );
     assert_eq!((st.frames, st.descriptors), (3, 7));
 }
 
@@ -172,10 +228,13 @@ fn gather_ns_and_hwb() {
 fn chained_ingress_packet_goes_back_out_with_hwb() {
     let mut t = tx(512, Config::default());
     let link = t.s.link;
-    t.s.ctx.link_set_attr(&link, attr::RECEIVE_JUMBO, 1).unwrap();
+    t.s.ctx
+        .link_set_attr(&link, attr::RECEIVE_JUMBO, 1)
+        .unwrap();
     // A rule sending everything to the 128-byte stack: a jumbo frame chains.
     let mut r = mpipe_emu::Rules::new();
-    r.begin(t.s.bucket0, t.s.nbuckets, Some(&[t.s.stacks[0] as u8; 8])).unwrap();
+    r.begin(t.s.bucket0, t.s.nbuckets, Some(&[t.s.stacks[0] as u8; 8]))
+        .unwrap();
     t.s.ctx.commit_rules(&r).unwrap();
     let small = t.s.stacks[0];
     let before = t.s.ctx.stack_len(small).unwrap();
@@ -199,13 +258,27 @@ fn checksum_offload_matches_etherparse() {
     let payload: Vec<u8> = (0..333u32).map(|i| (i * 7) as u8).collect();
     let (src, dst) = ([192, 168, 1, 2], [192, 168, 1, 77]);
     let good = udp_frame(src, dst, 4000, 53, &payload);
-    let want = etherparse::UdpHeader::with_ipv4_checksum(4000, 53, &etherparse::Ipv4Header::new(
-        (8 + payload.len()) as u16, 64, etherparse::IpNumber::UDP, src, dst).unwrap(), &payload).unwrap().checksum;
+    let want = etherparse::UdpHeader::with_ipv4_checksum(
+        4000,
+        53,
+        &etherparse::Ipv4Header::new(
+            (8 + payload.len()) as u16,
+            64,
+            etherparse::IpNumber::UDP,
+            src,
+            dst,
+        )
+        .unwrap(),
+        &payload,
+    )
+    .unwrap()
+    .checksum;
     assert_eq!(u16::from_be_bytes([good[40], good[41]]), want);
     let udp_len = (8 + payload.len()) as u64;
     let mut pseudo = 0u64;
     for w in [&src[..], &dst[..]] {
-        pseudo += u64::from(u16::from_be_bytes([w[0], w[1]])) + u64::from(u16::from_be_bytes([w[2], w[3]]));
+        pseudo += u64::from(u16::from_be_bytes([w[0], w[1]]))
+            + u64::from(u16::from_be_bytes([w[2], w[3]]));
     }
     pseudo += 17 + udp_len;
     while pseudo > 0xFFFF {
@@ -226,7 +299,9 @@ fn checksum_offload_matches_etherparse() {
         e.set_csum_dest(40);
         e.set_csum_seed_host(if preload { 0 } else { pseudo as u16 });
         t.s.ctx.equeue_put(t.ering, e).unwrap();
-        t.s.ctx.equeue_put(t.ering, edesc(p, payload.len(), true, true)).unwrap();
+        t.s.ctx
+            .equeue_put(t.ering, edesc(p, payload.len(), true, true))
+            .unwrap();
         assert_eq!(pop(&mut t).unwrap(), good, "preload {preload}");
     }
     // csum_dest outside the descriptor: counted, frame sent unchanged.
@@ -241,25 +316,43 @@ fn checksum_offload_matches_etherparse() {
 
 #[test]
 fn link_down_discards_unless_told_not_to_and_the_wire_is_bounded() {
-    let mut t = tx(512, Config { egress_queue_frames: 2, ..Config::default() });
+    let mut t = tx(
+        512,
+        Config {
+            egress_queue_frames: 2,
+            ..Config::default()
+        },
+    );
     let full = t.s.ctx.stack_len(t.stack).unwrap();
     let link = t.s.link;
     t.s.ctx.set_carrier(t.s.ch, false).unwrap();
     let b = filled(&mut t, 0, &[5; 60]);
-    t.s.ctx.equeue_put(t.ering, edesc(b, 60, true, true)).unwrap();
+    t.s.ctx
+        .equeue_put(t.ering, edesc(b, 60, true, true))
+        .unwrap();
     assert_eq!(pop(&mut t), None);
     assert_eq!(t.s.ctx.stack_len(t.stack), Ok(full), "hwb buffer returned");
     assert_eq!(t.s.ctx.edma_stats(t.ering).unwrap().discarded_down, 1);
-    t.s.ctx.link_set_attr(&link, attr::DISCARD_IF_DOWN, 0).unwrap();
+    t.s.ctx
+        .link_set_attr(&link, attr::DISCARD_IF_DOWN, 0)
+        .unwrap();
     let b = filled(&mut t, 0, &[6; 60]);
     for _ in 0..3 {
-        t.s.ctx.equeue_put(t.ering, edesc(b, 60, true, false)).unwrap();
+        t.s.ctx
+            .equeue_put(t.ering, edesc(b, 60, true, false))
+            .unwrap();
     }
     assert_eq!(t.s.ctx.egress_len(t.s.ch), Ok(2));
     let st = t.s.ctx.edma_stats(t.ering).unwrap();
     assert_eq!((st.frames, st.wire_overflow), (2, 1));
     let mut small = [0u8; 10];
-    assert_eq!(t.s.ctx.egress_pop(t.s.ch, &mut small), Err(Error::BadConfig));
+    assert_eq!(
+        t.s.ctx.egress_pop(t.s.ch, &mut small),
+        Err(Error::BadConfig)
+    );
     assert_eq!(t.s.ctx.egress_peek(t.s.ch).unwrap(), Some(&[6u8; 60][..]));
-    assert_eq!(t.s.ctx.drain_egress(t.s.ch, |f| assert_eq!(f, [6; 60])), Ok(2));
+    assert_eq!(
+        t.s.ctx.drain_egress(t.s.ch, |f| assert_eq!(f, [6; 60])),
+        Ok(2)
+    );
 }

@@ -28,7 +28,11 @@ fn ring_of(r: Delivery) -> Option<u8> {
 
 #[test]
 fn static_flow_affinity_maps_bucket_i_to_ring_i_mod_n_and_drops_when_full() {
-    let mut s = setup(Opts { nrings: 4, nbuckets: 16, ..Opts::default() });
+    let mut s = setup(Opts {
+        nrings: 4,
+        nbuckets: 16,
+        ..Opts::default()
+    });
     for i in 0..16 {
         let b = s.ctx.bucket(s.bucket0 + i).unwrap();
         assert_eq!(u32::from(b.ring), s.rings[0] + i % 4);
@@ -44,19 +48,28 @@ fn static_flow_affinity_maps_bucket_i_to_ring_i_mod_n_and_drops_when_full() {
     while s.ctx.ring_outstanding(r1).unwrap() < 127 {
         assert!(ring_of(s.ctx.inject(s.ch, &flow(p)).unwrap()).is_some());
     }
-    assert_eq!(s.ctx.inject(s.ch, &flow(p)), Ok(Delivery::Dropped(DropReason::RingFull)));
+    assert_eq!(
+        s.ctx.inject(s.ch, &flow(p)),
+        Ok(Delivery::Dropped(DropReason::RingFull))
+    );
     assert_eq!(s.ctx.ring_stats(r1).unwrap().dropped_full, 1);
     assert_eq!(s.ctx.stats().drop_ring_full, 1);
     // Other rings still accept; consuming one frees one entry.
     assert!(ring_of(s.ctx.inject(s.ch, &flow(sport_for(&s.ctx, 2, 15))).unwrap()).is_some());
     let d = s.ctx.iqueue_try_get(r1).unwrap();
     s.ctx.return_packet_buffers(&d);
-    assert_eq!(ring_of(s.ctx.inject(s.ch, &flow(p)).unwrap()), Some(r1 as u8));
+    assert_eq!(
+        ring_of(s.ctx.inject(s.ch, &flow(p)).unwrap()),
+        Some(r1 as u8)
+    );
 }
 
 #[test]
 fn ring_wraps_over_slots_1_to_n_minus_1_and_peek_is_contiguous() {
-    let mut s = setup(Opts { stacks: &[(mpipe_emu::BufferSize::B256, 300)], ..Opts::default() });
+    let mut s = setup(Opts {
+        stacks: &[(mpipe_emu::BufferSize::B256, 300)],
+        ..Opts::default()
+    });
     let r = s.rings[0];
     let p = sport_for(&s.ctx, 0, 15);
     for i in 0..127u8 {
@@ -105,7 +118,10 @@ fn credits_free_ring_space_and_are_checked() {
     let d = s.ctx.iqueue_peek(r).unwrap();
     s.ctx.iqueue_advance(r, 1).unwrap();
     s.ctx.return_packet_buffers(&d);
-    assert_eq!(s.ctx.inject(s.ch, &flow(p)), Ok(Delivery::Dropped(DropReason::RingFull)));
+    assert_eq!(
+        s.ctx.inject(s.ch, &flow(p)),
+        Ok(Delivery::Dropped(DropReason::RingFull))
+    );
     s.ctx.credit(Some(r), None, 1).unwrap();
     assert!(ring_of(s.ctx.inject(s.ch, &flow(p)).unwrap()).is_some());
     // Release credits the descriptor's ring.
@@ -123,7 +139,12 @@ fn credits_free_ring_space_and_are_checked() {
 
 #[test]
 fn round_robin_spreads_one_flow_over_the_least_full_rings() {
-    let mut s = setup(Opts { nrings: 4, nbuckets: 16, mode: BucketMode::RoundRobin, ..Opts::default() });
+    let mut s = setup(Opts {
+        nrings: 4,
+        nbuckets: 16,
+        mode: BucketMode::RoundRobin,
+        ..Opts::default()
+    });
     let p = sport_for(&s.ctx, 0, 15);
     let mut seen = Vec::new();
     for _ in 0..40 {
@@ -140,17 +161,27 @@ fn round_robin_spreads_one_flow_over_the_least_full_rings() {
         s.ctx.return_packet_buffers(&d);
     }
     for _ in 0..4 {
-        assert_eq!(ring_of(s.ctx.inject(s.ch, &flow(p)).unwrap()), Some(s.rings[2] as u8));
+        assert_eq!(
+            ring_of(s.ctx.inject(s.ch, &flow(p)).unwrap()),
+            Some(s.rings[2] as u8)
+        );
     }
 }
 
 /// Two rings with `mode` buckets for untagged frames, plus a static bucket
 /// on the first ring for VLAN 1 frames (to preload it).
 fn two_rings(mode: BucketMode) -> (Setup, u32) {
-    let mut s = setup(Opts { nrings: 2, nbuckets: 16, mode, ..Opts::default() });
+    let mut s = setup(Opts {
+        nrings: 2,
+        nbuckets: 16,
+        mode,
+        ..Opts::default()
+    });
     let pre = s.ctx.alloc_buckets(4, 4096, ALLOC_FIXED).unwrap();
     let g = s.ctx.alloc_notif_groups(1, 0, 0).unwrap();
-    s.ctx.init_notif_group_and_buckets(g, s.rings[0], 1, pre, 4, BucketMode::StaticFlowAffinity).unwrap();
+    s.ctx
+        .init_notif_group_and_buckets(g, s.rings[0], 1, pre, 4, BucketMode::StaticFlowAffinity)
+        .unwrap();
     let mut r = Rules::new();
     r.begin(pre, 1, None).unwrap();
     r.add_vlan(1).unwrap();
@@ -163,7 +194,10 @@ fn preload(s: &mut Setup, n: usize) {
     let mut f = udp_frame(SRC, DST, 9, 9, b"pre");
     f.splice(12..12, [0x81, 0x00, 0x00, 0x01]);
     for _ in 0..n {
-        assert_eq!(ring_of(s.ctx.inject(s.ch, &f).unwrap()), Some(s.rings[0] as u8));
+        assert_eq!(
+            ring_of(s.ctx.inject(s.ch, &f).unwrap()),
+            Some(s.rings[0] as u8)
+        );
     }
 }
 
@@ -197,7 +231,10 @@ fn dynamic_flow_affinity_moves_only_at_refcount_zero() {
         assert_eq!(ring_of(s.ctx.inject(s.ch, &flow(p)).unwrap()), Some(b));
     }
     assert!(s.ctx.ring_outstanding(s.rings[0]).unwrap() < 127);
-    assert_eq!(s.ctx.inject(s.ch, &flow(p)), Ok(Delivery::Dropped(DropReason::RingFull)));
+    assert_eq!(
+        s.ctx.inject(s.ch, &flow(p)),
+        Ok(Delivery::Dropped(DropReason::RingFull))
+    );
     assert_eq!(s.ctx.ring_stats(s.rings[1]).unwrap().dropped_full, 1);
 }
 
@@ -214,7 +251,10 @@ fn sticky_flow_locality_moves_when_full_and_drops_when_all_are() {
         assert_eq!(ring_of(s.ctx.inject(s.ch, &flow(p)).unwrap()), Some(b));
     }
     assert_eq!(s.ctx.bucket(s.bucket0).unwrap().ring, b);
-    assert_eq!(s.ctx.inject(s.ch, &flow(p)), Ok(Delivery::Dropped(DropReason::RingFull)));
+    assert_eq!(
+        s.ctx.inject(s.ch, &flow(p)),
+        Ok(Delivery::Dropped(DropReason::RingFull))
+    );
     // Room on A again: it moves there (B is still full), then sticks.
     let d = s.ctx.iqueue_try_get(s.rings[0]).unwrap();
     s.ctx.return_packet_buffers(&d);
@@ -226,13 +266,22 @@ fn groups_buckets_and_modes_are_validated() {
     let mut ctx = Context::init(0).unwrap();
     assert_eq!(BucketMode::from_value(7), Err(Error::BadConfig));
     assert_eq!(BucketMode::from_value(4), Err(Error::BadConfig));
-    assert_eq!(BucketMode::from_value(3), Ok(BucketMode::StickyFlowLocality));
+    assert_eq!(
+        BucketMode::from_value(3),
+        Ok(BucketMode::StickyFlowLocality)
+    );
     // Buckets: lo range in chunks of 256, hi range (4096..4160) in chunks of 4.
     assert_eq!(ctx.alloc_buckets(1, 0, 0), Ok(0));
     assert_eq!(ctx.alloc_buckets(300, 0, 0), Ok(256));
     assert_eq!(ctx.alloc_buckets(4, 4100, ALLOC_FIXED), Ok(4100));
-    assert_eq!(ctx.alloc_buckets(4, 4101, ALLOC_FIXED), Err(Error::NoBucket));
-    assert_eq!(ctx.alloc_buckets(8, 4092, ALLOC_FIXED), Err(Error::NoBucket)); // spans lo and hi
+    assert_eq!(
+        ctx.alloc_buckets(4, 4101, ALLOC_FIXED),
+        Err(Error::NoBucket)
+    );
+    assert_eq!(
+        ctx.alloc_buckets(8, 4092, ALLOC_FIXED),
+        Err(Error::NoBucket)
+    ); // spans lo and hi
     assert_eq!(ctx.alloc_buckets(4096, 0, 0), Err(Error::NoBucket));
     // Rings in chunks of 8; groups one at a time.
     assert_eq!(ctx.alloc_notif_rings(1, 0, 0), Ok(0));
@@ -245,16 +294,37 @@ fn groups_buckets_and_modes_are_validated() {
     ctx.iqueue_init(0, 128).unwrap();
     let m = BucketMode::StaticFlowAffinity;
     let mut fresh = Context::init(0).unwrap();
-    assert_eq!(fresh.init_notif_group_and_buckets(0, 0, 1, 0, 1, m), Err(Error::BadNotifGroup));
-    assert_eq!(ctx.init_notif_group_and_buckets(0, 1, 1, 0, 1, m), Err(Error::BadNotifRing)); // not initialized
-    assert_eq!(ctx.init_notif_group_and_buckets(0, 0, 0, 0, 1, m), Err(Error::BadNotifRing));
-    assert_eq!(ctx.init_notif_group_and_buckets(0, 0, 1, 3000, 1, m), Err(Error::BadBucket));
-    ctx.init_notif_group_and_buckets(0, 0, 1, 0, 256, BucketMode::DynamicFlowAffinity).unwrap();
+    assert_eq!(
+        fresh.init_notif_group_and_buckets(0, 0, 1, 0, 1, m),
+        Err(Error::BadNotifGroup)
+    );
+    assert_eq!(
+        ctx.init_notif_group_and_buckets(0, 1, 1, 0, 1, m),
+        Err(Error::BadNotifRing)
+    ); // not initialized
+    assert_eq!(
+        ctx.init_notif_group_and_buckets(0, 0, 0, 0, 1, m),
+        Err(Error::BadNotifRing)
+    );
+    assert_eq!(
+        ctx.init_notif_group_and_buckets(0, 0, 1, 3000, 1, m),
+        Err(Error::BadBucket)
+    );
+    ctx.init_notif_group_and_buckets(0, 0, 1, 0, 256, BucketMode::DynamicFlowAffinity)
+        .unwrap();
     assert_eq!(ctx.group_rings(0), Ok(vec![0]));
     assert_eq!(ctx.group_rings(40), Err(Error::BadNotifGroup));
     let b = ctx.bucket(5).unwrap();
-    assert_eq!(b.state_word(), (BucketMode::DynamicFlowAffinity as u32) << 29);
-    let b = Bucket { ring: 0xAB, refcount: 0x1234, group: 7, mode: BucketMode::StickyFlowLocality };
+    assert_eq!(
+        b.state_word(),
+        (BucketMode::DynamicFlowAffinity as u32) << 29
+    );
+    let b = Bucket {
+        ring: 0xAB,
+        refcount: 0x1234,
+        group: 7,
+        mode: BucketMode::StickyFlowLocality,
+    };
     assert_eq!(b.state_word(), 0xAB | (0x1234 << 8) | (7 << 24) | (3 << 29));
     assert_eq!(ctx.bucket(300), Err(Error::BadBucket));
 }

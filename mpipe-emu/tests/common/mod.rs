@@ -70,7 +70,9 @@ pub fn setup(o: Opts<'_>) -> Setup {
     ctx.init_notif_group_and_buckets(group, ring0, o.nrings, bucket0, o.nbuckets, o.mode)
         .unwrap();
     let mut rules = Rules::new();
-    let explicit = o.rule_stacks.map(|idx| idx.map(|i| stacks[usize::from(i)] as u8));
+    let explicit = o
+        .rule_stacks
+        .map(|idx| idx.map(|i| stacks[usize::from(i)] as u8));
     rules.begin(bucket0, o.nbuckets, explicit.as_ref()).unwrap();
     if let Some(h) = o.headroom {
         rules.set_headroom(h).unwrap();
@@ -118,6 +120,14 @@ pub fn tcp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[
 
 /// A UDP frame of exactly `len` bytes (len ≥ 42).
 pub fn udp_frame_len(len: usize, seed: u8) -> Vec<u8> {
-    let payload: Vec<u8> = (0..len - 42).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
-    udp_frame([10, 0, 0, 2], [10, 0, 0, 1], 1000 + u16::from(seed), 80, &payload)
+    let payload: Vec<u8> = (0..len - 42)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect();
+    udp_frame(
+        [10, 0, 0, 2],
+        [10, 0, 0, 1],
+        1000 + u16::from(seed),
+        80,
+        &payload,
+    )
 }

@@ -1,0 +1,215 @@
+//! The C ABI called from Rust: null and uninitialized handles give error
+//! codes, and a receive/send round trip works with caller-owned ring memory.
+
+use mpipe_emu::c_abi::*;
+use mpipe_emu::{Error, IDesc};
+use std::ptr::{null, null_mut};
+
+const BAD_CONFIG: i32 = Error::BadConfig.code();
+const NO_DEVICE: i32 = Error::NoDevice.code();
+
+#[repr(C, align(4096))]
+struct Page([u8; 8192]);
+
+#[test]
+fn null_and_uninitialized_handles_are_errors_not_crashes() {
+    let mut zero = CContext::default();
+    let z: *mut CContext = &mut zero;
+    let mut d = IDesc::default();
+    // SAFETY: every pointer is null, or points to a live local value.
+    unsafe {
+        assert_eq!(gxio_mpipe_init(null_mut(), 0), BAD_CONFIG);
+        assert_eq!(gxio_mpipe_alloc_buffer_stacks(z, 1, 0, 0), NO_DEVICE);
+        assert_eq!(
+            gxio_mpipe_alloc_buffer_stacks(null_mut(), 1, 0, 0),
+            NO_DEVICE
+        );
+        assert!(gxio_mpipe_pop_buffer(z, 0).is_null());
+        assert_eq!(gxio_mpipe_iqueue_try_get(null_mut(), &mut d), BAD_CONFIG);
+        let mut iq = CIqueue::default();
+        assert_eq!(gxio_mpipe_iqueue_try_get(&mut iq, null_mut()), BAD_CONFIG);
+        assert_eq!(gxio_mpipe_iqueue_try_get(&mut iq, &mut d), NO_DEVICE);
+        assert_eq!(
+            gxio_mpipe_link_open(null_mut(), z, c"gbe0".as_ptr(), 0),
+            BAD_CONFIG
+        );
+        let mut l = CLink::default();
+        assert_eq!(gxio_mpipe_link_open(&mut l, z, null(), 0), BAD_CONFIG);
+        assert_eq!(gxio_mpipe_link_instance(c"gbe0".as_ptr()), 0);
+        assert_eq!(gxio_mpipe_link_instance(c"nope".as_ptr()), NO_DEVICE);
+        assert_eq!(gxio_mpipe_link_instance(null()), NO_DEVICE);
+        assert_eq!(
+            gxio_mpipe_equeue_put(null_mut(), Default::default()),
+            BAD_CONFIG
+        );
+        assert_eq!(mpipe_emu_inject(z, 0, null(), 10, 0), BAD_CONFIG);
+        assert!(gxio_mpipe_idesc_get_va(null()).is_null());
+        assert_eq!(gxio_mpipe_idesc_is_bad(null()), 1);
+        assert_eq!(gxio_mpipe_destroy(z), NO_DEVICE);
+        assert_eq!(gxio_mpipe_buffer_size_enum_to_buffer_size(9), 0);
+        assert_eq!(gxio_mpipe_buffer_size_enum_to_buffer_size(6), 10368);
+        assert_eq!(gxio_mpipe_buffer_size_to_buffer_size_enum(100_000), 7);
+        assert_eq!(gxio_mpipe_calc_buffer_stack_bytes(25), 192);
+        assert_eq!(
+            gxio_mpipe_init_notif_group_and_buckets(z, 0, 0, 1, 0, 1, 7),
+            BAD_CONFIG
+        );
+    }
+}
+
+#[test]
+fn round_trip_with_caller_memory_and_corrupt_rules() {
+    let mut ctx = CContext::default();
+    let c: *mut CContext = &mut ctx;
+    let mut ring = Box::new(Page([0; 8192]));
+    let mut ering = Box::new(Page([0; 8192]));
+    let mut iq = CIqueue::default();
+    let mut eq = CEqueue::default();
+    let mut link = CLink::default();
+    let mut rules = Box::new(CRules::default());
+    // SAFETY: all pointers are to live locals/boxes that outlive the
+    // context (destroyed at the end); memory handed in stays valid.
+    unsafe {
+        assert_eq!(gxio_mpipe_init(c, 0), 0);
+        assert_eq!(gxio_mpipe_link_open(&mut link, c, c"gbe5".as_ptr(), 0), 0);
+        assert_eq!(gxio_mpipe_link_channel(&link), 5);
+        let s = gxio_mpipe_alloc_buffer_stacks(c, 1, 0, 0);
+        let stack_mem = mpipe_emu_alloc_memory(c, 65536, 65536);
+        assert_eq!(
+            gxio_mpipe_init_buffer_stack(
+                c,
+                s as u32,
+                3,
+                stack_mem.cast::<u8>().add(64).cast(),
+                64,
+                0
+            ),
+            Error::InvalMemorySize.code()
+        );
+        assert_eq!(
+            gxio_mpipe_init_buffer_stack(c, s as u32, 3, stack_mem, 64, 0),
+            0
+        );
+        let bufs = mpipe_emu_alloc_memory(c, 65536, 65536);
+        assert_eq!(gxio_mpipe_register_page(c, s as u32, bufs, 65536, 0), 0);
+        for i in 0..12 {
+            gxio_mpipe_push_buffer(c, s as u32, bufs.cast::<u8>().add(i * 1024).cast());
+        }
+        gxio_mpipe_push_buffer(c, s as u32, bufs); // 13th: stack full, counted
+        assert_eq!(mpipe_emu_stack_len(c, s as u32), 12);
+        let r = gxio_mpipe_alloc_notif_rings(c, 1, 0, 0);
+        assert_eq!(
+            gxio_mpipe_iqueue_init(&mut iq, c, r as u32, ring.0.as_mut_ptr().cast(), 8192, 0),
+            0
+        );
+        let g = gxio_mpipe_alloc_notif_groups(c, 1, 0, 0);
+        let b = gxio_mpipe_alloc_buckets(c, 1, 0, 0);
+        assert_eq!(
+            gxio_mpipe_init_notif_group_and_buckets(c, g as u32, r as u32, 1, b as u32, 1, 0),
+            0
+        );
+        gxio_mpipe_rules_init(&mut *rules, c);
+        assert_eq!(
+            gxio_mpipe_rules_begin(&mut *rules, b as u32, 1, &CRulesStacks::new([s as u8; 8])),
+            0
+        );
+        assert_eq!(
+            gxio_mpipe_rules_add_dmac(&mut *rules, CRulesDmac::new([2, 0, 0x5E, 0, 0, 5])),
+            0
+        );
+        assert_eq!(gxio_mpipe_rules_commit(&mut *rules), 0);
+        let e = gxio_mpipe_alloc_edma_rings(c, 1, 0, 0);
+        assert_eq!(
+            gxio_mpipe_equeue_init(
+                &mut eq,
+                c,
+                e as u32,
+                5,
+                ering.0.as_mut_ptr().cast(),
+                8192,
+                0
+            ),
+            0
+        );
+
+        let mut frame = [0x5Au8; 100];
+        frame[..6].copy_from_slice(&[2, 0, 0x5E, 0, 0, 5]);
+        frame[12..14].copy_from_slice(&[0x88, 0xB5]);
+        assert_eq!(mpipe_emu_inject(c, 5, frame.as_ptr().cast(), 100, 0), 1);
+        assert_eq!(mpipe_emu_inject(c, 5, frame.as_ptr().cast(), 100, 4), 0); // ce: dropped
+        let mut peek: *mut IDesc = null_mut();
+        assert_eq!(gxio_mpipe_iqueue_try_peek(&mut iq, &mut peek), 1);
+        assert_eq!(
+            peek.cast::<u8>(),
+            ring.0.as_mut_ptr().add(64),
+            "slot 1 of caller memory"
+        );
+        let d = *peek;
+        // The hardware tail is in the ring's first 8 bytes.
+        assert_eq!(u64::from_le_bytes(ring.0[..8].try_into().unwrap()), 1);
+        let va = gxio_mpipe_idesc_get_va(&d).cast::<u8>();
+        assert_eq!(std::slice::from_raw_parts(va, 100), &frame[..]);
+        assert_eq!(gxio_mpipe_iqueue_drop_if_bad(&mut iq, &d), 0);
+        gxio_mpipe_iqueue_consume(&mut iq, &d);
+        assert_eq!(
+            gxio_mpipe_iqueue_try_peek(&mut iq, &mut peek),
+            Error::IqueueEmpty.code()
+        );
+        let mut ed = Default::default();
+        gxio_mpipe_edesc_copy_idesc(&mut ed, &d);
+        let slot = gxio_mpipe_equeue_try_reserve_fast(&mut eq, 1);
+        assert_eq!(slot, 0);
+        assert_eq!(gxio_mpipe_equeue_put_at(&mut eq, ed, slot as u64), 0);
+        assert_eq!(gxio_mpipe_equeue_is_complete(&mut eq, 0, 1), 1);
+        assert_eq!(mpipe_emu_stack_len(c, s as u32), 12);
+        let mut out = [0u8; 200];
+        assert_eq!(
+            mpipe_emu_egress_pop(c, 5, out.as_mut_ptr().cast(), 50),
+            BAD_CONFIG
+        );
+        assert_eq!(
+            mpipe_emu_egress_pop(c, 5, out.as_mut_ptr().cast(), 200),
+            100
+        );
+        assert_eq!(&out[..100], &frame[..]);
+        let mut st = std::mem::MaybeUninit::uninit();
+        assert_eq!(mpipe_emu_get_stats(c, st.as_mut_ptr()), 0);
+        let st = st.assume_init();
+        assert_eq!(
+            (st.rx_frames, st.rx_delivered, st.drop_errors, st.tx_frames),
+            (2, 1, 1, 1)
+        );
+
+        // Timestamps through the C face.
+        assert_eq!(mpipe_emu_set_time(c, 3_000_000_005), 0);
+        let mut ts = CTimespec::new(0, 0);
+        assert_eq!(gxio_mpipe_get_timestamp(c, &mut ts), 0);
+        assert_eq!(ts.get(), (3, 5));
+        assert_eq!(gxio_mpipe_set_timestamp(c, &CTimespec::new(10, 0)), 0);
+        assert_eq!(gxio_mpipe_adjust_timestamp(c, -1), 0);
+        assert_eq!(gxio_mpipe_get_timestamp(c, &mut ts), 0);
+        assert_eq!(ts.get(), (9, 999_999_999));
+
+        // A list the caller scribbled over does not parse.
+        gxio_mpipe_rules_init(&mut *rules, c);
+        assert_eq!(gxio_mpipe_rules_begin(&mut *rules, b as u32, 1, null()), 0);
+        let raw: *mut u8 = (&mut *rules as *mut CRules).cast();
+        *raw.add(8 + 8) = 0xFF; // first byte of the rule's size field
+        assert_eq!(
+            gxio_mpipe_rules_commit(&mut *rules),
+            Error::RulesCorrupt.code()
+        );
+
+        assert_eq!(
+            gxio_mpipe_link_get_attr(&mut link, 0x040000),
+            0x02005E000005
+        );
+        assert_eq!(
+            gxio_mpipe_link_set_attr(&mut link, 0x040000, 0),
+            Error::Perm.code()
+        );
+        assert_eq!(gxio_mpipe_link_close(&mut link), 0);
+        assert_eq!(gxio_mpipe_destroy(c), 0);
+        assert_eq!(gxio_mpipe_destroy(c), NO_DEVICE);
+    }
+}
