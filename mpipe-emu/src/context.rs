@@ -18,8 +18,15 @@ use crate::rules::{Rule, Rules, STACK_DROP};
 pub const NUM_BUFFER_STACKS: usize = 32;
 /// Number of eDMA rings available to applications.
 pub const NUM_EDMA_RINGS: usize = 24;
+/// Most buffers one stack holds in the emulator (its entries are allocated
+/// when the stack is initialized).
+pub const MAX_STACK_BUFFERS: usize = 1 << 20;
 /// Most buffers followed when walking one ingress chain.
 pub(crate) const MAX_CHAIN: usize = 256;
+/// Largest egress queue per link, in bytes.
+pub const MAX_EGRESS_QUEUE_BYTES: u32 = 1 << 28;
+/// Largest egress queue per link, in frames.
+pub const MAX_EGRESS_QUEUE_FRAMES: u32 = 1 << 20;
 /// Nanoseconds per second.
 const NS: u64 = 1_000_000_000;
 
@@ -236,12 +243,17 @@ impl Context {
     }
 
     /// A context with these settings; `NO_DEVICE` for an instance above 1,
-    /// `BAD_CONFIG` for an empty egress queue.
+    /// `BAD_CONFIG` for an egress queue that is empty or larger than
+    /// [`MAX_EGRESS_QUEUE_BYTES`] / [`MAX_EGRESS_QUEUE_FRAMES`].
     pub fn new(config: Config) -> Result<Context> {
         if config.instance > 1 {
             return Err(Error::NoDevice);
         }
-        if config.egress_queue_bytes == 0 || config.egress_queue_frames == 0 {
+        if config.egress_queue_bytes == 0
+            || config.egress_queue_frames == 0
+            || config.egress_queue_bytes > MAX_EGRESS_QUEUE_BYTES
+            || config.egress_queue_frames > MAX_EGRESS_QUEUE_FRAMES
+        {
             return Err(Error::BadConfig);
         }
         let links = (0..NUM_CHANNELS as u8)
@@ -365,8 +377,9 @@ impl Context {
     }
 
     /// `gxio_mpipe_init_buffer_stack` with stack memory owned by the
-    /// emulator: a stack of `capacity` buffers of class `size`. The stack
-    /// becomes the context's stack for that size class.
+    /// emulator: a stack of `capacity` buffers (1 to [`MAX_STACK_BUFFERS`])
+    /// of class `size`. The stack becomes the context's stack for that size
+    /// class.
     pub fn init_buffer_stack(
         &mut self,
         stack: u32,
@@ -379,7 +392,7 @@ impl Context {
         if self.stacks[stack as usize].is_some() {
             return Err(Error::BadBufferStack);
         }
-        if capacity == 0 {
+        if capacity == 0 || capacity > MAX_STACK_BUFFERS {
             return Err(Error::InvalMemorySize);
         }
         self.stacks[stack as usize] = Some(BufferStack::new(size, capacity));
@@ -478,8 +491,14 @@ impl Context {
             .checked_mul(size)
             .filter(|&t| t > 0)
             .ok_or(Error::InvalMemorySize)?;
-        let page = total.div_ceil(16).next_power_of_two().max(65536);
-        let bytes = total.next_multiple_of(page);
+        let page = total
+            .div_ceil(16)
+            .checked_next_power_of_two()
+            .ok_or(Error::InvalMemorySize)?
+            .max(65536);
+        let bytes = total
+            .checked_next_multiple_of(page)
+            .ok_or(Error::InvalMemorySize)?;
         let va = self.mem.map(bytes, page)?;
         for p in 0..bytes / page {
             self.register_page(stack, va + (p * page) as u64, page as u64)?;

@@ -349,7 +349,10 @@ impl LinkState {
                 if self.up() {
                     let p = possible_of(self.channel);
                     // The fastest speed it can do, plus any loopback flag.
-                    let speed = 1u64 << (63 - (p & 0xF).leading_zeros());
+                    let speed = match p & 0xF {
+                        0 => 0,
+                        s => 1u64 << (63 - s.leading_zeros()),
+                    };
                     speed | (p & (state::LOOP_MAC | state::LOOP_PHY))
                 } else {
                     0

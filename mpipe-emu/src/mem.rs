@@ -47,7 +47,10 @@ impl Mapping {
         for _ in 0..64 {
             let start = NEXT_HINT.fetch_add(stride + align, Ordering::Relaxed);
             let hint = start.next_multiple_of(align);
-            if hint + len as u64 > VA_LIMIT {
+            if hint
+                .checked_add(len as u64)
+                .is_none_or(|end| end > VA_LIMIT)
+            {
                 return Err(Error::InvalMemorySize);
             }
             // SAFETY: an anonymous private mapping with a hint address (no
