@@ -8,6 +8,8 @@
 //! of the current lap, so slots filled out of order (`put_at`) are sent in
 //! slot order once the gap is filled.
 
+use crate::context::Context;
+
 use crate::buffer_stack::{BufferSize, BufferStack};
 use crate::classifier::{fold, sum16};
 use crate::desc::{BDesc, Chain, EDesc};
@@ -282,6 +284,180 @@ impl EdmaRing {
         }
         if remaining > 0 {
             self.bad = true;
+        }
+    }
+}
+
+/// eDMA rings and equeues of the context.
+impl Context {
+    /// `gxio_mpipe_alloc_edma_rings` (24 rings, one at a time).
+    pub fn alloc_edma_rings(&mut self, count: u32, first: u32, flags: u32) -> Result<u32> {
+        self.edma_alloc
+            .alloc(count, first, flags)
+            .ok_or(Error::NoEdmaRing)
+    }
+
+    /// Initializes eDMA ring `ering` for `channel` over `[va, va + bytes)`
+    /// of the context's memory (the C face's `gxio_mpipe_init_edma_ring`).
+    pub(crate) fn init_edma_ring_at(
+        &mut self,
+        ering: u32,
+        channel: u32,
+        va: u64,
+        bytes: usize,
+    ) -> Result<()> {
+        if !self.edma_alloc.is_allocated(ering) {
+            return Err(Error::BadEdmaRing);
+        }
+        let ch = self.open_channel(channel)?;
+        let r = EdmaRing::new(ch, va, bytes)?;
+        if !self.mem.zero(va, bytes) {
+            return Err(Error::InvalMemorySize);
+        }
+        self.erings[ering as usize] = Some(r);
+        Ok(())
+    }
+
+    /// `gxio_mpipe_equeue_init` with ring memory owned by the emulator:
+    /// eDMA ring `ering` sending on `channel` (of an open link), `entries`
+    /// entries (512, 2048, 8192 or 65536).
+    pub fn equeue_init(&mut self, ering: u32, channel: u32, entries: usize) -> Result<()> {
+        if !self.edma_alloc.is_allocated(ering) {
+            return Err(Error::BadEdmaRing);
+        }
+        self.open_channel(channel)?;
+        if !crate::edma::EDMA_RING_ENTRIES.contains(&entries) {
+            return Err(Error::InvalMemorySize);
+        }
+        let bytes = entries * EDESC_BYTES;
+        let va = self.mem.map(bytes, 1024)?;
+        self.init_edma_ring_at(ering, channel, va, bytes)
+    }
+
+    pub(crate) fn ering_mut(&mut self, ering: u32) -> Result<&mut EdmaRing> {
+        self.erings
+            .get_mut(ering as usize)
+            .and_then(|r| r.as_mut())
+            .ok_or(Error::BadEdmaRing)
+    }
+
+    pub(crate) fn ering_ref(&self, ering: u32) -> Result<&EdmaRing> {
+        self.erings
+            .get(ering as usize)
+            .and_then(|r| r.as_ref())
+            .ok_or(Error::BadEdmaRing)
+    }
+
+    /// `gxio_mpipe_equeue_try_reserve`: `n` consecutive slots; returns the
+    /// first as a 63-bit completion slot, or `GXIO_ERR_BUSY` when the ring
+    /// has fewer than `n` free entries. (`equeue_reserve` would spin; here
+    /// posted descriptors complete at once, so it returns the same error.)
+    pub fn equeue_reserve(&mut self, ering: u32, n: u32) -> Result<u64> {
+        self.ering_mut(ering)?.reserve(u64::from(n))
+    }
+
+    /// `gxio_mpipe_equeue_try_reserve_fast`: as `equeue_reserve`, the slot
+    /// truncated to 24 bits (`equeue_put_at` accepts either form).
+    pub fn equeue_reserve_fast(&mut self, ering: u32, n: u32) -> Result<u32> {
+        Ok((self.equeue_reserve(ering, n)? & 0xFF_FFFF) as u32)
+    }
+
+    /// Expands a 24-bit slot to the full slot nearest at or after the
+    /// engine's position.
+    pub(crate) fn expand_slot(r: &EdmaRing, slot: u64) -> u64 {
+        let head = r.completed();
+        if slot >= 1 << 24 || head < 1 << 24 {
+            return slot;
+        }
+        let full = (head & !0xFF_FFFF) | slot;
+        if full < head {
+            full + (1 << 24)
+        } else {
+            full
+        }
+    }
+
+    /// `gxio_mpipe_equeue_put_at`: writes `edesc` into a reserved slot with
+    /// its generation bit, then lets the eDMA engine run. `BAD_CONFIG` for a
+    /// slot that is not reserved and unposted.
+    pub fn equeue_put_at(&mut self, ering: u32, edesc: EDesc, slot: u64) -> Result<()> {
+        let r = self
+            .erings
+            .get_mut(ering as usize)
+            .and_then(|r| r.as_mut())
+            .ok_or(Error::BadEdmaRing)?;
+        let slot = Self::expand_slot(r, slot);
+        r.put_at(&mut self.mem, edesc, slot)?;
+        self.run_edma(ering as usize);
+        Ok(())
+    }
+
+    /// `gxio_mpipe_equeue_put`: reserves one slot and posts `edesc` in it.
+    pub fn equeue_put(&mut self, ering: u32, edesc: EDesc) -> Result<()> {
+        let slot = self.equeue_reserve(ering, 1)?;
+        self.equeue_put_at(ering, edesc, slot)
+    }
+
+    /// `gxio_mpipe_equeue_is_complete`: whether the descriptor in `slot`
+    /// has been processed.
+    pub fn equeue_is_complete(&self, ering: u32, slot: u64) -> Result<bool> {
+        let r = self.ering_ref(ering)?;
+        Ok(Self::expand_slot(r, slot) < r.completed())
+    }
+
+    /// The eDMA ring's rolling 16-bit count of completed descriptors.
+    pub fn edma_completion_count(&self, ering: u32) -> Result<u16> {
+        Ok(self.ering_ref(ering)?.completed() as u16)
+    }
+
+    /// The descriptor as stored in ring memory at `slot` (what the engine
+    /// reads, generation bit included).
+    pub fn edma_descriptor(&self, ering: u32, slot: u64) -> Result<EDesc> {
+        let r = self.ering_ref(ering)?;
+        r.stored(&self.mem, slot).ok_or(Error::BadEdmaRing)
+    }
+
+    /// The eDMA ring's entries.
+    pub fn edma_entries(&self, ering: u32) -> Result<usize> {
+        Ok(self.ering_ref(ering)?.entries())
+    }
+
+    /// The eDMA ring's counters.
+    pub fn edma_stats(&self, ering: u32) -> Result<EdmaStats> {
+        Ok(self.ering_ref(ering)?.stats)
+    }
+
+    /// Runs the engine of ring `i` until no posted descriptor is ready.
+    pub(crate) fn run_edma(&mut self, i: usize) {
+        let Some(ring) = self.erings[i].as_mut() else {
+            return;
+        };
+        while let Some(done) = ring.step(&self.mem, &mut self.stacks) {
+            if !done {
+                continue;
+            }
+            let frame = ring.frame();
+            let len = frame.len() as u64;
+            // 0 = sent, 1 = discarded (link down), 2 = no room on the wire.
+            let outcome = match self.links[usize::from(ring.channel)].as_mut() {
+                Some(l) if !l.up() && l.discard_if_down => 1,
+                Some(l) => l
+                    .egress
+                    .as_mut()
+                    .map_or(2, |q| if q.push(frame) { 0 } else { 2 }),
+                None => 2,
+            };
+            match outcome {
+                0 => {
+                    ring.stats.frames += 1;
+                    ring.stats.bytes += len;
+                    self.stats.tx_frames += 1;
+                    self.stats.tx_bytes += len;
+                }
+                1 => ring.stats.discarded_down += 1,
+                _ => ring.stats.wire_overflow += 1,
+            }
+            ring.finish_packet();
         }
     }
 }

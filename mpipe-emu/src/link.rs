@@ -7,6 +7,8 @@
 //! MAC addresses are the context's `mac_base` with the channel added to
 //! the last octet.
 
+use crate::context::Context;
+
 use crate::error::{Error, Result};
 use std::collections::VecDeque;
 
@@ -375,6 +377,151 @@ impl LinkState {
             _ => return Err(Error::BadConfig),
         }
         Ok(())
+    }
+}
+
+/// Links and the egress "wire" of the context.
+impl Context {
+    /// The channel of an open link with a data path, or `BAD_CHANNEL`.
+    pub(crate) fn open_channel(&self, channel: u32) -> Result<u8> {
+        match self.links.get(channel as usize).and_then(|l| l.as_ref()) {
+            Some(l) if l.data_open() => Ok(l.channel),
+            _ => Err(Error::BadChannel),
+        }
+    }
+
+    /// Channels of links opened with a data path, as a bit mask.
+    pub fn open_channels(&self) -> u32 {
+        self.links
+            .iter()
+            .flatten()
+            .filter(|l| l.data_open())
+            .fold(0, |m, l| m | (1 << l.channel))
+    }
+
+    /// `gxio_mpipe_link_open`: opens a link by name (`gbeN`, `xgbeN`,
+    /// `loopN`; else `GXIO_ERR_NO_DEVICE`). Flags default to DATA, STATS,
+    /// CTL and AUTO_UPDOWN; an exclusive open of a link already open (or
+    /// any open of an exclusively held one) is `GXIO_ERR_BUSY`.
+    pub fn link_open(&mut self, name: &str, flags: u32) -> Result<Link> {
+        let ch = channel_of(name).ok_or(Error::NoDevice)?;
+        let f = effective_flags(flags)?;
+        let (bytes, frames) = (
+            self.config.egress_queue_bytes as usize,
+            self.config.egress_queue_frames as usize,
+        );
+        let l = self.links[usize::from(ch)]
+            .as_mut()
+            .ok_or(Error::NoDevice)?;
+        l.open(f)?;
+        if l.data_open() && l.egress.is_none() {
+            l.egress = Some(EgressQueue::new(bytes, frames));
+        }
+        Ok(Link {
+            channel: ch,
+            flags: f,
+        })
+    }
+
+    pub(crate) fn link_mut(&mut self, channel: u8) -> Result<&mut LinkState> {
+        self.links
+            .get_mut(usize::from(channel))
+            .and_then(|l| l.as_mut())
+            .ok_or(Error::BadChannel)
+    }
+
+    pub(crate) fn link_state(&self, channel: u8) -> Result<&LinkState> {
+        self.links
+            .get(usize::from(channel))
+            .and_then(|l| l.as_ref())
+            .ok_or(Error::BadChannel)
+    }
+
+    /// `gxio_mpipe_link_close`; `BAD_CONFIG` if this open was closed already.
+    pub fn link_close(&mut self, link: Link) -> Result<()> {
+        self.link_mut(link.channel)?.close(link.flags)
+    }
+
+    /// `gxio_mpipe_link_get_attr`.
+    pub fn link_get_attr(&self, link: &Link, attr: u32) -> Result<u64> {
+        self.link_state(link.channel)?.get_attr(attr)
+    }
+
+    /// `gxio_mpipe_link_set_attr`; read-only attributes are `GXIO_ERR_PERM`.
+    pub fn link_set_attr(&mut self, link: &Link, attr: u32, value: u64) -> Result<()> {
+        self.link_mut(link.channel)?.set_attr(attr, value)
+    }
+
+    /// The MAC address of the link on `channel`.
+    pub fn link_mac(&self, channel: u8) -> Result<[u8; 6]> {
+        Ok(self.link_state(channel)?.mac)
+    }
+
+    /// Whether the link on `channel` is up.
+    pub fn link_is_up(&self, channel: u8) -> Result<bool> {
+        Ok(self.link_state(channel)?.up())
+    }
+
+    /// Emulator only: plugs (`true`) or unplugs the cable of a link. A link
+    /// is up when its cable is plugged in (the default) and a desired state
+    /// is set (by AUTO_UP/AUTO_UPDOWN on open, or `DESIRED_STATE`).
+    pub fn set_carrier(&mut self, channel: u8, plugged: bool) -> Result<()> {
+        self.link_mut(channel)?.carrier = plugged;
+        Ok(())
+    }
+
+    pub(crate) fn egress_queue(&mut self, channel: u8) -> Result<&mut EgressQueue> {
+        self.link_mut(channel)?
+            .egress
+            .as_mut()
+            .ok_or(Error::BadChannel)
+    }
+
+    /// Emulator only: egress frames waiting on `channel`.
+    pub fn egress_len(&self, channel: u8) -> Result<usize> {
+        Ok(self
+            .link_state(channel)?
+            .egress
+            .as_ref()
+            .map_or(0, |q| q.len()))
+    }
+
+    /// Emulator only: the oldest egress frame of `channel`, without
+    /// removing it.
+    pub fn egress_peek(&self, channel: u8) -> Result<Option<&[u8]>> {
+        Ok(self
+            .link_state(channel)?
+            .egress
+            .as_ref()
+            .and_then(|q| q.front()))
+    }
+
+    /// Emulator only: moves the oldest egress frame of `channel` into
+    /// `out`; returns its length, `None` if there is none, `BAD_CONFIG`
+    /// (frame kept) if `out` is too small.
+    pub fn egress_pop(&mut self, channel: u8, out: &mut [u8]) -> Result<Option<usize>> {
+        let q = self.egress_queue(channel)?;
+        let Some(f) = q.front() else {
+            return Ok(None);
+        };
+        let dst = out.get_mut(..f.len()).ok_or(Error::BadConfig)?;
+        dst.copy_from_slice(f);
+        let n = f.len();
+        q.pop();
+        Ok(Some(n))
+    }
+
+    /// Emulator only: hands every egress frame of `channel` to `f`, oldest
+    /// first, and removes them; returns how many.
+    pub fn drain_egress(&mut self, channel: u8, mut f: impl FnMut(&[u8])) -> Result<usize> {
+        let q = self.egress_queue(channel)?;
+        let mut n = 0;
+        while let Some(frame) = q.front() {
+            f(frame);
+            q.pop();
+            n += 1;
+        }
+        Ok(n)
     }
 }
 

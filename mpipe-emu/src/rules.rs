@@ -22,6 +22,9 @@
 //! A filter is `[kind, 0, data[6]]`: kind 1 = destination MAC (6 bytes),
 //! kind 2 = VLAN id (little-endian u16, then zeroes).
 
+use crate::context::Context;
+use crate::lb::NUM_BUCKETS;
+
 use crate::error::{Error, Result};
 
 /// Bytes available for the rule list (`rules_commit` sends ≤ 4092 bytes).
@@ -292,6 +295,36 @@ impl Rules {
             at += size;
         }
         Ok(out)
+    }
+}
+
+/// Committing rules to the context.
+impl Context {
+    /// `gxio_mpipe_rules_commit`: parses the list (`RULES_CORRUPT`) and
+    /// checks every rule's buckets are allocated (`BAD_BUCKET`) and its
+    /// stacks initialized (`BAD_BUFFER_STACK`), then replaces the
+    /// classifier's rules. An empty list matches nothing.
+    pub fn commit_rules(&mut self, rules: &Rules) -> Result<()> {
+        let parsed = rules.parse()?;
+        for r in &parsed {
+            let n = r.bucket_mask.checked_add(1).ok_or(Error::BadBucket)?;
+            if r.bucket_first
+                .checked_add(n)
+                .is_none_or(|e| e as usize > NUM_BUCKETS)
+                || (r.bucket_first..r.bucket_first + n).any(|b| !self.bucket_allocated(b))
+            {
+                return Err(Error::BadBucket);
+            }
+            if let Some(st) = r.stacks {
+                if st.iter().any(|&s| {
+                    s != STACK_DROP && self.stacks.get(usize::from(s)).is_none_or(|s| s.is_none())
+                }) {
+                    return Err(Error::BadBufferStack);
+                }
+            }
+        }
+        self.rules = parsed;
+        Ok(())
     }
 }
 
