@@ -192,6 +192,8 @@ pub struct Context {
     pub(crate) rules: Vec<Rule>,
     pub(crate) stats: Stats,
     pub(crate) packet_sqn: u64,
+    /// A frame on its way from a loopback link's egress to its ingress.
+    pub(crate) loop_scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for Context {
@@ -254,6 +256,7 @@ impl Context {
             rules: Vec::new(),
             stats: Stats::default(),
             packet_sqn: 0,
+            loop_scratch: Vec::with_capacity(crate::edma::MAX_EGRESS_FRAME),
         })
     }
 

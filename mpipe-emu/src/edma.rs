@@ -429,18 +429,28 @@ impl Context {
 
     /// Runs the engine of ring `i` until no posted descriptor is ready.
     pub(crate) fn run_edma(&mut self, i: usize) {
-        let Some(ring) = self.erings[i].as_mut() else {
-            return;
-        };
-        while let Some(done) = ring.step(&self.mem, &mut self.stacks) {
+        loop {
+            let Some(ring) = self.erings[i].as_mut() else {
+                return;
+            };
+            let Some(done) = ring.step(&self.mem, &mut self.stacks) else {
+                return;
+            };
             if !done {
                 continue;
             }
             let frame = ring.frame();
             let len = frame.len() as u64;
-            // 0 = sent, 1 = discarded (link down), 2 = no room on the wire.
-            let outcome = match self.links[usize::from(ring.channel)].as_mut() {
+            let channel = ring.channel;
+            // 0 = sent, 1 = discarded (link down), 2 = no room on the wire,
+            // 3 = looped back to ingress.
+            let outcome = match self.links[usize::from(channel)].as_mut() {
                 Some(l) if !l.up() && l.discard_if_down => 1,
+                Some(_) if crate::link::is_loopback(channel) => {
+                    self.loop_scratch.clear();
+                    self.loop_scratch.extend_from_slice(frame);
+                    3
+                }
                 Some(l) => l
                     .egress
                     .as_mut()
@@ -448,7 +458,7 @@ impl Context {
                 None => 2,
             };
             match outcome {
-                0 => {
+                0 | 3 => {
                     ring.stats.frames += 1;
                     ring.stats.bytes += len;
                     self.stats.tx_frames += 1;
@@ -458,6 +468,13 @@ impl Context {
                 _ => ring.stats.wire_overflow += 1,
             }
             ring.finish_packet();
+            if outcome == 3 {
+                // The loopback MAC hands the frame to its own ingress; what
+                // happens to it there is counted like any injected frame.
+                let frame = std::mem::take(&mut self.loop_scratch);
+                let _ = self.inject(channel, &frame);
+                self.loop_scratch = frame;
+            }
         }
     }
 }

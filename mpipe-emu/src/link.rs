@@ -3,7 +3,8 @@
 //!
 //! The emulator's link table: `gbe0`–`gbe15` are channels 0–15 (1G SGMII),
 //! `xgbe0`–`xgbe3` channels 16–19 (10G XAUI), `loop0`–`loop3` channels 20–23
-//! (loopback MACs; their egress frames are collected like any other link's).
+//! (loopback MACs: their egress frames come back as ingress frames on the
+//! same channel instead of reaching the egress queue).
 //! MAC addresses are the context's `mac_base` with the channel added to
 //! the last octet.
 
@@ -119,6 +120,12 @@ pub fn channel_of(name: &str) -> Option<u8> {
         let digits = name.len() - prefix.len();
         (idx < n && digits == if idx < 10 { 1 } else { 2 }).then_some(first + idx)
     })
+}
+
+/// Whether `channel` is one of the loopback links (`loop0`–`loop3`), whose
+/// egress frames come back as ingress on the same channel.
+pub fn is_loopback(channel: u8) -> bool {
+    (20..24).contains(&channel)
 }
 
 /// The name of the link on `channel`, if any.

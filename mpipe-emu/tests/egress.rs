@@ -356,3 +356,31 @@ fn link_down_discards_unless_told_not_to_and_the_wire_is_bounded() {
         Ok(2)
     );
 }
+
+#[test]
+fn loopback_links_return_egress_frames_as_ingress() {
+    let mut s = setup(Opts::default());
+    let lp = s.ctx.link_open("loop1", 0).unwrap();
+    assert_eq!(lp.channel, 21);
+    let ering = s.ctx.alloc_edma_rings(1, 0, 0).unwrap();
+    s.ctx.equeue_init(ering, 21, 512).unwrap();
+    let full = s.ctx.stack_len(s.stacks[0]).unwrap();
+    let frame = udp_frame_len(300, 9);
+    let mut b = s.ctx.pop_buffer_bdesc(s.stacks[0]).unwrap();
+    s.ctx.buffer_mut(b).unwrap()[..300].copy_from_slice(&frame);
+    b.set_hwb(true);
+    let mut e = EDesc::default();
+    e.set_bdesc(b);
+    e.set_xfer_size(300);
+    e.set_bound(true);
+    s.ctx.equeue_put(ering, e).unwrap();
+    assert_eq!(s.ctx.egress_len(21), Ok(0));
+    let d = s.ctx.iqueue_try_get(s.rings[0]).unwrap();
+    assert_eq!(d.channel(), 21);
+    let mut out = [0u8; 400];
+    assert_eq!(s.ctx.read_packet(&d, &mut out), Ok(300));
+    assert_eq!(&out[..300], &frame[..]);
+    // The sent buffer went back (hwb) and the looped frame took one.
+    assert_eq!(s.ctx.stack_len(s.stacks[0]), Ok(full - 1));
+    assert_eq!(s.ctx.edma_stats(ering).unwrap().frames, 1);
+}
