@@ -196,6 +196,12 @@ pub struct Context {
     pub(crate) loop_scratch: Vec<u8>,
 }
 
+// A context can move to another thread (the C face shares it behind a mutex).
+const _: fn() = || {
+    fn assert_send<T: Send>() {}
+    assert_send::<Context>();
+};
+
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")

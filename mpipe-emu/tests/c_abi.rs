@@ -213,3 +213,32 @@ fn round_trip_with_caller_memory_and_corrupt_rules() {
         assert_eq!(gxio_mpipe_destroy(c), NO_DEVICE);
     }
 }
+
+#[test]
+fn a_rust_owned_handle_serves_both_faces() {
+    let mut h = CContext::new(mpipe_emu::Context::init(0).unwrap());
+    let c: *mut CContext = &mut h;
+    let mut link = CLink::default();
+    // SAFETY: `c` points to the live handle `h`; `link` is a live local.
+    unsafe {
+        assert_eq!(gxio_mpipe_link_open(&mut link, c, c"gbe7".as_ptr(), 0), 0);
+        assert_eq!(gxio_mpipe_link_channel(&link), 7);
+    }
+    {
+        let mut ctx = h.lock().unwrap();
+        assert_eq!(ctx.open_channels(), 1 << 7);
+        ctx.set_time(42);
+    }
+    let mut ts = CTimespec::new(1, 1);
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(gxio_mpipe_get_timestamp(&mut h, &mut ts), 0);
+    }
+    assert_eq!(ts.get(), (0, 42));
+    // SAFETY: as above; after destroy the handle is empty, and dropping it
+    // frees nothing twice.
+    unsafe {
+        assert_eq!(gxio_mpipe_destroy(&mut h), 0);
+    }
+    assert!(h.lock().is_none());
+}

@@ -128,6 +128,40 @@ impl Default for CContext {
     }
 }
 
+impl CContext {
+    /// A C handle owning `ctx`: lets a Rust owner hand the context to code
+    /// written against the C face (a `*mut CContext` is a
+    /// `gxio_mpipe_context_t *`) while it keeps using the safe API through
+    /// [`CContext::lock`], e.g. to inject frames and drain the wire.
+    pub fn new(ctx: Context) -> CContext {
+        let mut c = CContext::default();
+        install(&mut c, ctx);
+        c
+    }
+
+    /// The context behind the handle, locked; `None` when the handle is not
+    /// initialized or was destroyed (`gxio_mpipe_destroy`).
+    pub fn lock(&self) -> Option<MutexGuard<'_, Context>> {
+        // SAFETY: a non-null `emu` was made by `Box::into_raw` in `install`
+        // and is freed only by `gxio_mpipe_destroy` or `Drop`, which null it
+        // (`destroy` requires that no copy of the handle is used afterwards).
+        let m = unsafe { self.emu.as_ref() }?;
+        Some(m.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Drop for CContext {
+    /// Frees the context unless `gxio_mpipe_destroy` already did. (Handles
+    /// living in C memory are never dropped by Rust.)
+    fn drop(&mut self) {
+        if !self.emu.is_null() {
+            // SAFETY: `emu` came from `Box::into_raw` and is released once.
+            drop(unsafe { Box::from_raw(self.emu) });
+            self.emu = std::ptr::null_mut();
+        }
+    }
+}
+
 impl Default for CIqueue {
     /// A zeroed iqueue, to be set up by `gxio_mpipe_iqueue_init`.
     fn default() -> Self {
