@@ -20,7 +20,10 @@
 #include <time.h>
 
 #ifdef __cplusplus
+#define MPIPE_EMU_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
 extern "C" {
+#else
+#define MPIPE_EMU_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 #endif
 
 /* ---- error codes ------------------------------------------------------- */
@@ -181,9 +184,9 @@ typedef union {
   uint64_t words[2];
 } gxio_mpipe_edesc_t;
 
-_Static_assert(sizeof(gxio_mpipe_bdesc_t) == 8, "bdesc is 8 bytes");
-_Static_assert(sizeof(gxio_mpipe_idesc_t) == 64, "idesc is 64 bytes");
-_Static_assert(sizeof(gxio_mpipe_edesc_t) == 16, "edesc is 16 bytes");
+MPIPE_EMU_STATIC_ASSERT(sizeof(gxio_mpipe_bdesc_t) == 8, "bdesc is 8 bytes");
+MPIPE_EMU_STATIC_ASSERT(sizeof(gxio_mpipe_idesc_t) == 64, "idesc is 64 bytes");
+MPIPE_EMU_STATIC_ASSERT(sizeof(gxio_mpipe_edesc_t) == 16, "edesc is 16 bytes");
 
 /* ---- handles ---------------------------------------------------------------- */
 
@@ -229,11 +232,11 @@ typedef struct {
   uint8_t octets[6];
 } gxio_mpipe_rules_dmac_t;
 
-_Static_assert(sizeof(gxio_mpipe_context_t) == 16, "context layout");
-_Static_assert(sizeof(gxio_mpipe_iqueue_t) == 48, "iqueue layout");
-_Static_assert(sizeof(gxio_mpipe_equeue_t) == 48, "equeue layout");
-_Static_assert(sizeof(gxio_mpipe_link_t) == 16, "link layout");
-_Static_assert(sizeof(gxio_mpipe_rules_t) == 4112, "rules layout");
+MPIPE_EMU_STATIC_ASSERT(sizeof(gxio_mpipe_context_t) == 16, "context layout");
+MPIPE_EMU_STATIC_ASSERT(sizeof(gxio_mpipe_iqueue_t) == 48, "iqueue layout");
+MPIPE_EMU_STATIC_ASSERT(sizeof(gxio_mpipe_equeue_t) == 48, "equeue layout");
+MPIPE_EMU_STATIC_ASSERT(sizeof(gxio_mpipe_link_t) == 16, "link layout");
+MPIPE_EMU_STATIC_ASSERT(sizeof(gxio_mpipe_rules_t) == 4112, "rules layout");
 
 /* ---- link open flags and attributes ----------------------------------------- */
 #define GXIO_MPIPE_LINK_DATA        0x0001
@@ -380,7 +383,7 @@ typedef struct {
   uint32_t egress_queue_bytes;
   uint32_t egress_queue_frames;
 } mpipe_emu_config_t;
-_Static_assert(sizeof(mpipe_emu_config_t) == 60, "config layout");
+MPIPE_EMU_STATIC_ASSERT(sizeof(mpipe_emu_config_t) == 60, "config layout");
 
 typedef struct {
   uint64_t rx_frames, rx_delivered, rx_bytes, rx_buffer_errors;
@@ -389,7 +392,7 @@ typedef struct {
   uint64_t drop_ring_full;
   uint64_t tx_frames, tx_bytes;
 } mpipe_emu_stats_t;
-_Static_assert(sizeof(mpipe_emu_stats_t) == 17 * 8, "stats layout");
+MPIPE_EMU_STATIC_ASSERT(sizeof(mpipe_emu_stats_t) == 17 * 8, "stats layout");
 
 #define MPIPE_EMU_ERR_ME 0x1
 #define MPIPE_EMU_ERR_TR 0x2
