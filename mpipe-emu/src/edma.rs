@@ -250,6 +250,14 @@ impl EdmaRing {
     fn fetch(&mut self, mem: &Memory, stacks: &mut [Option<BufferStack>], e: &EDesc) {
         let first = e.bdesc();
         let total = e.xfer_size() as usize;
+        if !first.is_valid() {
+            // No buffer (e.g. forwarding an idesc with `be` and no buffer):
+            // nothing to fetch and nothing to return.
+            if total > 0 {
+                self.bad = true;
+            }
+            return;
+        }
         if first.c() != Chain::Chained {
             self.append(mem, first.va() as u64, total);
             if first.hwb() {

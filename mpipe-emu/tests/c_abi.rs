@@ -242,3 +242,134 @@ fn a_rust_owned_handle_serves_both_faces() {
     }
     assert!(h.lock().is_none());
 }
+
+/// A C queue handle moved to a worker thread.
+struct Tile(CIqueue, CEqueue);
+
+// SAFETY: the queues name a context whose handle is `Sync` (all access is
+// through its mutex) and outlives the threads; each queue is used by one
+// thread only.
+unsafe impl Send for Tile {}
+
+/// Four "tiles" each poll their own iqueue and send on their own equeue
+/// through the C face while the main thread injects: the mutex behind the
+/// handle keeps it consistent and every buffer comes back.
+#[test]
+fn threads_share_one_context_through_the_c_face() {
+    use mpipe_emu::{BucketMode, BufferSize, Config, Context, Rules};
+    use std::sync::Arc;
+    const N: usize = 2000;
+    let cfg = Config {
+        egress_queue_frames: N as u32,
+        ..Config::default()
+    };
+    let mut ctx = Context::new(cfg).unwrap();
+    let link = ctx.link_open("xgbe0", 0).unwrap();
+    let s = ctx.alloc_buffer_stacks(1, 0, 0).unwrap();
+    ctx.init_buffer_stack(s, BufferSize::B1664, 512).unwrap();
+    ctx.populate_buffer_stack(s, 512).unwrap();
+    let r0 = ctx.alloc_notif_rings(4, 0, 0).unwrap();
+    let e0 = ctx.alloc_edma_rings(4, 0, 0).unwrap();
+    let handle = Arc::new(CContext::new(ctx));
+    let c = Arc::as_ptr(&handle).cast_mut();
+    let mut tiles = Vec::new();
+    for w in 0..4u32 {
+        let mut iq = CIqueue::default();
+        let mut eq = CEqueue::default();
+        // SAFETY: `c` points to the live handle; the memory comes from the
+        // context and lives as long as it.
+        unsafe {
+            let m = mpipe_emu_alloc_memory(c, 2048 * 64, 4096);
+            assert_eq!(
+                gxio_mpipe_iqueue_init(&mut iq, c, r0 + w, m, 2048 * 64, 0),
+                0
+            );
+            let m = mpipe_emu_alloc_memory(c, 512 * 16, 1024);
+            assert_eq!(
+                gxio_mpipe_equeue_init(&mut eq, c, e0 + w, 16, m, 512 * 16, 0),
+                0
+            );
+        }
+        tiles.push(Tile(iq, eq));
+    }
+    {
+        let mut ctx = handle.lock().unwrap();
+        let g = ctx.alloc_notif_groups(1, 0, 0).unwrap();
+        let b = ctx.alloc_buckets(256, 0, 0).unwrap();
+        ctx.init_notif_group_and_buckets(g, r0, 4, b, 256, BucketMode::StaticFlowAffinity)
+            .unwrap();
+        let mut rules = Rules::new();
+        rules.begin(b, 256, None).unwrap();
+        ctx.commit_rules(&rules).unwrap();
+        assert_eq!(link.channel, 16);
+    }
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = tiles
+        .into_iter()
+        .map(|t| {
+            let h = Arc::clone(&handle);
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                let mut t = t; // move the whole (Send) tile, not its fields
+                let _keep = h;
+                let mut d = IDesc::default();
+                let mut sent = 0usize;
+                loop {
+                    // SAFETY: the queues were set up above on the live,
+                    // shared context; `d` is a live local.
+                    let r = unsafe { gxio_mpipe_iqueue_try_get(&mut t.0, &mut d) };
+                    if r == 0 {
+                        let mut e = Default::default();
+                        // SAFETY: as above.
+                        unsafe {
+                            gxio_mpipe_edesc_copy_idesc(&mut e, &d);
+                            assert_eq!(gxio_mpipe_equeue_put(&mut t.1, e), 0);
+                        }
+                        sent += 1;
+                    } else if done.load(std::sync::atomic::Ordering::Acquire) {
+                        // SAFETY: as above.
+                        if unsafe { gxio_mpipe_iqueue_try_get(&mut t.0, &mut d) }
+                            == Error::IqueueEmpty.code()
+                        {
+                            break;
+                        }
+                        panic!("a descriptor arrived after the end");
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+                sent
+            })
+        })
+        .collect();
+    for i in 0..N {
+        let mut f = [0u8; 80];
+        f[12..14].copy_from_slice(&[0x08, 0x06]); // not IP: the MAC pair is hashed
+        f[6..8].copy_from_slice(&(i as u16).to_be_bytes());
+        // Keep buffers in stock so that no packet gets `be`.
+        // SAFETY: `c` points to the live shared handle.
+        while unsafe { mpipe_emu_stack_len(c, 0) } < 2 {
+            std::thread::yield_now();
+        }
+        // SAFETY: `c` points to the live shared handle; `f` is readable.
+        while unsafe { mpipe_emu_inject(c, 16, f.as_ptr().cast(), f.len(), 0) } != 1 {
+            // Dropped (buffers or ring space ran out): the tiles catch up.
+            std::thread::yield_now();
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let sent: Vec<usize> = workers.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(sent.iter().sum::<usize>(), N);
+    assert!(
+        sent.iter().all(|&n| n > 0),
+        "every tile got traffic: {sent:?}"
+    );
+    let mut ctx = handle.lock().unwrap();
+    assert_eq!(ctx.stats().rx_buffer_errors, 0);
+    for e in e0..e0 + 4 {
+        let st = ctx.edma_stats(e).unwrap();
+        assert_eq!((st.no_send, st.return_errors), (0, 0));
+    }
+    assert_eq!(ctx.stack_len(0), Ok(512));
+    assert_eq!(ctx.drain_egress(16, |fr| assert_eq!(fr.len(), 80)), Ok(N));
+}

@@ -384,3 +384,33 @@ fn loopback_links_return_egress_frames_as_ingress() {
     assert_eq!(s.ctx.stack_len(s.stacks[0]), Ok(full - 1));
     assert_eq!(s.ctx.edma_stats(ering).unwrap().frames, 1);
 }
+
+#[test]
+fn forwarding_a_be_packet_sends_nothing_and_returns_its_buffers() {
+    let mut s = setup(Opts {
+        stacks: &[(BufferSize::B128, 3)],
+        rule_stacks: Some([0; 8]),
+        ..Opts::default()
+    });
+    let ering = s.ctx.alloc_edma_rings(1, 0, 0).unwrap();
+    s.ctx.equeue_init(ering, u32::from(s.ch), 512).unwrap();
+    // A partial chain (3 of 5 buffers), then no buffer at all.
+    s.ctx.inject(s.ch, &udp_frame_len(600, 0)).unwrap();
+    let partial = s.ctx.iqueue_try_get(s.rings[0]).unwrap();
+    s.ctx.inject(s.ch, &udp_frame_len(60, 0)).unwrap();
+    let none = s.ctx.iqueue_try_get(s.rings[0]).unwrap();
+    assert!(partial.be() && none.be());
+    assert_eq!((partial.c(), none.c()), (Chain::Chained, Chain::Invalid));
+    for d in [partial, none] {
+        let e = EDesc::copy_idesc(&d);
+        assert!(e.ns());
+        s.ctx.equeue_put(ering, e).unwrap();
+    }
+    assert_eq!(s.ctx.egress_len(s.ch), Ok(0));
+    assert_eq!(s.ctx.stack_len(s.stacks[0]), Ok(3));
+    let st = s.ctx.edma_stats(ering).unwrap();
+    assert_eq!(
+        (st.no_send, st.buffers_returned, st.return_errors),
+        (2, 3, 0)
+    );
+}

@@ -128,6 +128,14 @@ impl Default for CContext {
     }
 }
 
+// SAFETY: the handle is a pointer to a heap `Mutex<Context>`; `Context` is
+// `Send`, so the mutex is `Send + Sync`, and the handle only ever reaches the
+// context through `lock`. Moving or sharing the handle between threads is
+// what C callers do with `gxio_mpipe_context_t` (one iqueue per tile).
+unsafe impl Send for CContext {}
+// SAFETY: as above; `&CContext` gives access only through the mutex.
+unsafe impl Sync for CContext {}
+
 impl CContext {
     /// A C handle owning `ctx`: lets a Rust owner hand the context to code
     /// written against the C face (a `*mut CContext` is a
