@@ -486,7 +486,8 @@ fn state_transitions() {
             b.snd += 1;
             let r = b.advance(Duration::from_secs(2));
             assert!(
-                !r.is_empty() && r.iter().all(|s| s.payload.len() == 1 && s.seq == b.iss + 1),
+                // No data, SEG.SEQ = SND.UNA - 1 (as Linux probes).
+                !r.is_empty() && r.iter().all(|s| s.payload.is_empty() && s.seq == b.iss),
                 "probes: {r:?}"
             );
             assert_eq!(b.stack.tcp_counters().window_probes as usize, r.len());
@@ -654,4 +655,58 @@ fn paws_drops_segments_with_old_timestamps() {
     // A newer timestamp is accepted again.
     b.send_ts(TcpFlags::PSH, b.snd, Some(b.iss + 1), (300, 1), b"!");
     assert_eq!(b.stack.app().logs[0].received, b"new!");
+}
+
+// ---------------------------------------------------------------------------
+// Deviations a Linux peer exposed (issue #9, B1–B5): each test fails on the
+// code before its fix.
+
+/// A server that answers any data with 1000 bytes.
+fn replying_server(config: TcpConfig) -> Bench {
+    let app = Script {
+        reply: Some(data(1000, 3)),
+        close_on_remote_close: false,
+        ..Script::default()
+    };
+    Bench::new(app, config)
+}
+
+/// B1: zero-window probes carry no new data (SEG.SEQ = SND.UNA − 1, as
+/// Linux sends them), and no segment, pure ACKs included, carries a
+/// sequence number beyond the peer's window.
+#[test]
+fn zero_window_probes_stay_inside_the_peers_window() {
+    let mut b = replying_server(config());
+    b.establish();
+    let una0 = b.iss + 1;
+    // The request, with a 100-byte window: 100 bytes of the reply go out.
+    let r = b.send_win(TcpFlags::PSH, b.snd, Some(una0), 100, b"hi");
+    b.snd += 2;
+    let sent: usize = r.iter().map(|s| s.payload.len()).sum();
+    assert_eq!(sent, 100, "{r:?}");
+    // The peer takes them and closes its window.
+    let una = una0 + 100;
+    let r = b.send_win(TcpFlags::empty(), b.snd, Some(una), 0, &[]);
+    assert!(r.iter().all(|s| s.payload.is_empty()), "{r:?}");
+    // Probes: no payload, sequence number SND.UNA − 1.
+    let probes = b.advance(Duration::from_secs(10));
+    assert!(probes.len() >= 2, "{probes:?}");
+    for p in &probes {
+        assert!(p.payload.is_empty(), "a probe carried data: {p:?}");
+        assert_eq!(p.seq, una - 1, "{p:?}");
+    }
+    // Data from the peer is acknowledged with a sequence number inside
+    // its (zero) window: at most SND.UNA.
+    let r = b.send_win(TcpFlags::PSH, b.snd, Some(una), 0, b"x");
+    b.snd += 1;
+    assert!(r.len() == 1 && r[0].ack == Some(b.snd), "{r:?}");
+    assert!(r[0].seq <= una, "ACK beyond the peer's window: {r:?}");
+    // The window opens: the other 900 bytes follow, in order.
+    let r = b.send_win(TcpFlags::empty(), b.snd, Some(una), 2000, &[]);
+    let mut next = una;
+    for s in r.iter().filter(|s| !s.payload.is_empty()) {
+        assert_eq!(s.seq, next, "{r:?}");
+        next += s.payload.len() as u32;
+    }
+    assert_eq!(next, una0 + 1000, "{r:?}");
 }

@@ -224,8 +224,16 @@ impl<C, W: Writer> Tcp<C, W> {
         // SND.MAX, not SND.NXT: after a timeout SND.NXT goes back to
         // SND.UNA, and an ACK carrying that old number would be below the
         // peer's RCV.NXT (Linux, which never moves SND.NXT back, does the
-        // same).
-        let seq = self.slots[idx].tcb.snd_max;
+        // same). But never past the right edge of the peer's window
+        // (SND.UNA + SND.WND, Linux's `tcp_acceptable_seq`): a number the
+        // peer has not allowed makes it discard the ACK.
+        let tcb = &self.slots[idx].tcb;
+        let window_end = tcb.snd_una.wrapping_add(tcb.snd_wnd);
+        let seq = if tcb.snd_max <= window_end {
+            tcb.snd_max
+        } else {
+            window_end
+        };
         self.send_segment(cx, idx, seq, 0, TcpFlags::empty());
     }
 

@@ -107,17 +107,18 @@ impl<C, W: Writer> Tcp<C, W> {
                 self.arm_rto(idx, cx.now);
             }
             _ if tcb.persist => {
-                // Zero-window probe: one byte beyond the window (RFC 9293
-                // §3.8.6.1); the peer acknowledges it or repeats its window.
+                // Zero-window probe, as Linux sends it: no data, and the
+                // sequence number SND.UNA − 1, which the peer has already
+                // received, so it answers with an ACK that carries its
+                // current window (RFC 9293 §3.8.6.1 allows a byte of new
+                // data instead, but that moves SND.MAX past the peer's
+                // window, and every later ACK would then carry a sequence
+                // number the peer has not allowed).
                 tcb.rtt.backoff();
                 tcb.retries = 0;
                 self.counters.window_probes += 1;
-                let seq = if tcb.in_flight() > 0 {
-                    tcb.snd_una
-                } else {
-                    tcb.snd_nxt
-                };
-                self.send_data(cx, idx, seq, 1);
+                let seq = tcb.snd_una.wrapping_sub(1);
+                self.send_segment(cx, idx, seq, 0, TcpFlags::empty());
                 self.arm_rto(idx, cx.now);
             }
             _ => {
