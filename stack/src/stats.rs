@@ -268,6 +268,9 @@ pub struct TcpCounters {
     pub resets_sent: u64,
     /// RFC 5961 challenge ACKs sent.
     pub challenge_acks: u64,
+    /// ACKs to unacceptable segments (challenge ACKs included) not sent
+    /// because of their rate limits (RFC 5961 §7).
+    pub acks_rate_limited: u64,
     /// SYN cookies sent (SYN queue full).
     pub syn_cookies_sent: u64,
     /// Connections established from a valid cookie.
@@ -338,6 +341,7 @@ impl TcpCounters {
             resets_received,
             resets_sent,
             challenge_acks,
+            acks_rate_limited,
             syn_cookies_sent,
             syn_cookies_accepted,
             old_segments,

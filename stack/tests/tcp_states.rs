@@ -710,3 +710,135 @@ fn zero_window_probes_stay_inside_the_peers_window() {
     }
     assert_eq!(next, una0 + 1000, "{r:?}");
 }
+
+/// Brings a `closing_server` connection to TIME-WAIT on the stack's side.
+fn into_time_wait(b: &mut Bench) {
+    b.establish();
+    b.send(TcpFlags::PSH, b.snd, Some(b.iss + 1), b"x");
+    b.snd += 1;
+    b.send(TcpFlags::empty(), b.snd, Some(b.iss + 12), &[]);
+    let r = b.fin(b.iss + 12);
+    assert!(r.len() == 1 && r[0].ack == Some(b.snd), "{r:?}");
+    assert_eq!(b.stack.time_wait_connections(), 1);
+}
+
+/// B2: late ACKs reaching a TIME-WAIT entry (reordered, old sequence
+/// numbers) are not each answered — the closed peer would answer every
+/// answer with a RST — but at most once per rate-limit interval; a
+/// retransmitted FIN is still acknowledged every time.
+#[test]
+fn late_acks_in_time_wait_are_rate_limited() {
+    let mut b = closing_server();
+    into_time_wait(&mut b);
+    let mut answers = 0;
+    for i in 0..100u32 {
+        answers += b
+            .send(TcpFlags::empty(), b.snd - 5 - i, Some(b.iss + 12), &[])
+            .len();
+    }
+    assert!(answers <= 1, "{answers} answers to 100 late ACKs");
+    assert!(b.stack.tcp_counters().acks_rate_limited >= 99);
+    // Half a second later one more answer may go.
+    b.advance(Duration::from_millis(600));
+    let r = b.send(TcpFlags::empty(), b.snd - 3, Some(b.iss + 12), &[]);
+    assert_eq!(r.len(), 1, "{r:?}");
+    // Retransmitted FINs are always acknowledged.
+    for _ in 0..3 {
+        let r = b.send(TcpFlags::FIN, b.snd - 1, Some(b.iss + 12), &[]);
+        assert!(r.len() == 1 && r[0].ack == Some(b.snd), "{r:?}");
+    }
+}
+
+/// B2: a flood of in-window RSTs and SYNs gets challenge ACKs at the rate
+/// limit (RFC 5961 §7), not one each; the connection survives.
+#[test]
+fn challenge_acks_are_rate_limited() {
+    let mut b = Bench::server();
+    b.establish();
+    let mut answers = 0;
+    for i in 0..1000u32 {
+        answers += b.send(TcpFlags::RST, b.snd + 1 + i, None, &[]).len();
+    }
+    for _ in 0..100 {
+        answers += b.send(TcpFlags::SYN, b.snd + 7, None, &[]).len();
+    }
+    assert!(answers <= 1, "{answers} challenge ACKs for 1100 segments");
+    let counters = b.stack.tcp_counters();
+    assert_eq!(counters.challenge_acks + counters.acks_rate_limited, 1100);
+    assert_eq!(b.state(), Some(State::Established));
+    // Data still flows, and is acknowledged at once.
+    let r = b.send(TcpFlags::PSH, b.snd, Some(b.iss + 1), b"ok");
+    assert!(r.len() == 1 && r[0].ack == Some(b.snd + 2), "{r:?}");
+    // Later, a challenge ACK may go again.
+    b.advance(Duration::from_millis(600));
+    let r = b.send(TcpFlags::RST, b.snd + 10, None, &[]);
+    assert_eq!(r.len(), 1, "{r:?}");
+}
+
+/// An established connection with timestamps: the peer's last TSval is
+/// 1000. Returns the bench and the stack's next sequence number.
+fn timestamp_bench() -> Bench {
+    let app = Script {
+        close_on_remote_close: false,
+        ..Script::default()
+    };
+    let mut b = Bench::new(
+        app,
+        TcpConfig {
+            timestamps: true,
+            ..config()
+        },
+    );
+    let r = b.send_ts(TcpFlags::SYN, PEER_ISN, None, (990, 0), &[]);
+    assert!(r[0].has(TcpFlags::SYN));
+    b.snd += 1;
+    b.send_ts(TcpFlags::empty(), b.snd, Some(b.iss + 1), (1000, 1), &[]);
+    assert_eq!(b.state(), Some(State::Established));
+    b
+}
+
+/// B3: PAWS as lenient as Linux's: a reordered duplicate ACK with a
+/// slightly older timestamp, and a segment one tick older, are accepted;
+/// a segment clearly from the past is still dropped, and the ACKs that
+/// answer a burst of such segments are rate-limited (B2).
+#[test]
+fn paws_tolerates_disordered_acks_and_small_steps() {
+    let mut b = timestamp_bench();
+    let una = b.iss + 1;
+    let paws = |b: &Bench| {
+        b.stack
+            .tcp_counters()
+            .drops(rusty_stack::stats::DropReason::TcpPaws)
+    };
+    // A reordered duplicate ACK, TSval 40 ms behind (within one RTO).
+    let r = b.send_ts(TcpFlags::empty(), b.snd, Some(una), (960, 1), &[]);
+    assert!(r.is_empty(), "{r:?}");
+    assert_eq!(paws(&b), 0);
+    // Data one tick behind TS.Recent: accepted (TCP_PAWS_WINDOW).
+    let r = b.send_ts(TcpFlags::PSH, b.snd, Some(una), (999, 1), b"abc");
+    b.snd += 3;
+    assert!(r.len() == 1 && r[0].ack == Some(b.snd), "{r:?}");
+    assert_eq!(paws(&b), 0);
+    assert_eq!(b.stack.app().logs[0].received, b"abc");
+    // Data from far in the past: dropped, answered once for a burst.
+    let mut answers = 0;
+    for _ in 0..50 {
+        answers += b
+            .send_ts(TcpFlags::PSH, b.snd, Some(una), (10, 1), b"old")
+            .len();
+    }
+    assert_eq!(paws(&b), 50);
+    assert_eq!(b.stack.app().logs[0].received, b"abc");
+    assert!(answers >= 1, "data rejected by PAWS is answered");
+    // Pure ACKs far in the past, not duplicates of SND.UNA's: dropped, and
+    // their answers rate-limited.
+    let before = b.stack.tcp_counters().acks_rate_limited;
+    let mut answers = 0;
+    for _ in 0..50 {
+        answers += b
+            .send_ts(TcpFlags::empty(), b.snd + 1, Some(una), (10, 1), &[])
+            .len();
+    }
+    assert!(answers <= 1, "{answers}");
+    assert!(b.stack.tcp_counters().acks_rate_limited - before >= 49);
+}

@@ -108,6 +108,7 @@ impl<W> Tcb<W> {
             timestamps: false,
             ts_recent: 0,
             last_ack_sent: TcpSeqNumber(0),
+            last_oow_ack: None,
             txq,
             txq_seq: iss.wrapping_add(1),
             txq_bytes: 0,
@@ -324,6 +325,7 @@ impl<C, W: Writer> Tcp<C, W> {
                 ts_recent: tcb.timestamps.then_some(tcb.ts_recent),
                 expires: cx.now + wait,
                 live: true,
+                last_oow_ack: None,
             };
             let id = self.time_wait.push(entry);
             // Replaces the connection's entry in the table.

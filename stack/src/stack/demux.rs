@@ -341,10 +341,26 @@ impl<C, W: Writer> Tcp<C, W> {
             }
         }
         self.counters.drop(DropReason::TcpTimeWait);
-        // A retransmitted FIN, or anything unacceptable, is acknowledged
-        // again; an acceptable bare ACK needs no answer.
-        if !seg.has(TcpFlags::FIN) && seg.payload_len == 0 && seg.seq() == tw.rcv_nxt {
-            return false;
+        // A retransmitted FIN is acknowledged again. An acceptable bare ACK
+        // needs no answer. Anything else (a late ACK out of the window, old
+        // data, an old SYN) gets an ACK under the entry's rate limit, as in
+        // Linux: the peer has usually closed already and answers every ACK
+        // with a RST, so unlimited answers become a storm.
+        if !seg.has(TcpFlags::FIN) {
+            if seg.payload_len == 0 && !seg.has(TcpFlags::SYN) && seg.seq() == tw.rcv_nxt {
+                return false;
+            }
+            let carries_data = seg.payload_len > 0 && !seg.has(TcpFlags::SYN);
+            let Some(entry) = self.time_wait.get_mut(id) else {
+                return false;
+            };
+            if !self
+                .ack_limiter
+                .allow_out_of_window(&mut entry.last_oow_ack, cx.now, carries_data)
+            {
+                self.counters.acks_rate_limited += 1;
+                return false;
+            }
         }
         let repr = TcpRepr {
             src_port: key.local_port,

@@ -15,7 +15,7 @@ use crate::tcp::app::{App, Writer};
 use crate::tcp::congestion::{is_duplicate_ack, AckAction, AckSegment, DupAckAction};
 use crate::tcp::reassembly::InsertOutcome;
 use crate::tcp::tcb::{ConnHandle, State, TimerKind};
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use crate::wire::{TcpFlags, TcpSeqNumber};
 
 impl<C, W: Writer> Tcp<C, W> {
@@ -138,30 +138,25 @@ impl<C, W: Writer> Tcp<C, W> {
         idx: usize,
         seg: &Segment,
     ) -> bool {
-        let config_budget = self.config.rx_budget;
-        let tcb = &mut self.slots[idx].tcb;
+        let tcb = &self.slots[idx].tcb;
         // A retransmitted SYN in SYN-RECEIVED: resend our SYN-ACK.
         if tcb.state == State::SynReceived
             && seg.has(TcpFlags::SYN)
             && seg.repr.ack_number.is_none()
             && seg.seq() == tcb.irs
         {
-            let _ = tcb;
             self.send_syn(cx, idx);
             return false;
         }
-        // PAWS (RFC 7323 §5).
-        if tcb.timestamps && !seg.has(TcpFlags::RST) {
-            if let Some((tsval, _)) = seg.repr.timestamp {
-                if (tsval.wrapping_sub(tcb.ts_recent) as i32) < 0 {
-                    self.counters.drop(DropReason::TcpPaws);
-                    tcb.ack_now = true;
-                    return false;
-                }
-            }
+        // PAWS (RFC 7323 §5), with Linux's tolerances.
+        if tcb.timestamps && !seg.has(TcpFlags::RST) && self.paws_rejects(idx, seg) {
+            self.counters.drop(DropReason::TcpPaws);
+            self.answer_unacceptable(idx, seg, cx.now);
+            return false;
         }
         // Acceptability (RFC 9293 §3.10.7.4, first check).
-        let wnd = config_budget.max(1);
+        let tcb = &self.slots[idx].tcb;
+        let wnd = self.config.rx_budget.max(1);
         let len = seg.seg_len();
         let seq = seg.seq();
         let in_wnd = |s: TcpSeqNumber| s.in_window(tcb.rcv_nxt, wnd);
@@ -171,9 +166,6 @@ impl<C, W: Writer> Tcp<C, W> {
             in_wnd(seq) || in_wnd(seq.wrapping_add(len - 1))
         };
         if !acceptable {
-            if !seg.has(TcpFlags::RST) {
-                tcb.ack_now = true;
-            }
             // An old segment (entirely before RCV.NXT) still carries a
             // valid acknowledgment: keep processing its ACK, as BSD does,
             // so that two peers which both went back to SND.UNA after a
@@ -184,6 +176,12 @@ impl<C, W: Writer> Tcp<C, W> {
                 && seg.repr.ack_number.is_some()
                 && !seg.has(TcpFlags::RST)
                 && !seg.has(TcpFlags::SYN);
+            if seg.has(TcpFlags::SYN) {
+                // RFC 5961 §4: a SYN out of the window is challenged too.
+                self.challenge_ack(idx, cx.now);
+            } else if !seg.has(TcpFlags::RST) {
+                self.answer_unacceptable(idx, seg, cx.now);
+            }
             if !usable_ack {
                 self.counters.drop(DropReason::TcpOutOfWindow);
                 return false;
@@ -192,6 +190,7 @@ impl<C, W: Writer> Tcp<C, W> {
             return true;
         }
         // Timestamp recording (RFC 7323 §4.3).
+        let tcb = &mut self.slots[idx].tcb;
         if tcb.timestamps {
             if let Some((tsval, _)) = seg.repr.timestamp {
                 if seq <= tcb.last_ack_sent && (tsval.wrapping_sub(tcb.ts_recent) as i32) >= 0 {
@@ -209,19 +208,79 @@ impl<C, W: Writer> Tcp<C, W> {
                     self.reset_conn(cx, idx);
                 }
             } else {
-                self.counters.challenge_acks += 1;
-                tcb.ack_now = true;
+                self.challenge_ack(idx, cx.now);
             }
             return false;
         }
         if seg.has(TcpFlags::SYN) {
             // RFC 5961 §4: challenge ACK for any SYN on a synchronised connection.
-            self.counters.challenge_acks += 1;
-            tcb.ack_now = true;
+            self.challenge_ack(idx, cx.now);
             self.counters.drop(DropReason::TcpUnexpectedSyn);
             return false;
         }
         true
+    }
+
+    /// Whether PAWS (RFC 7323 §5) rejects `seg`, by Linux's rules: a
+    /// timestamp up to one tick older than TS.Recent is tolerated
+    /// (`TCP_PAWS_WINDOW`), and so is a reordered duplicate ACK — no data,
+    /// the expected sequence number, SND.UNA acknowledged, no window update
+    /// — whose timestamp is older by at most one RTO in milliseconds
+    /// (`tcp_disordered_ack`).
+    fn paws_rejects(&self, idx: usize, seg: &Segment) -> bool {
+        const PAWS_WINDOW: i32 = 1;
+        let tcb = &self.slots[idx].tcb;
+        let Some((tsval, _)) = seg.repr.timestamp else {
+            return false;
+        };
+        let behind = tcb.ts_recent.wrapping_sub(tsval) as i32;
+        if behind <= PAWS_WINDOW {
+            return false;
+        }
+        let Some(ack) = seg.repr.ack_number else {
+            return true;
+        };
+        let seq = seg.seq();
+        let window = u32::from(seg.repr.window_len) << tcb.snd_shift;
+        let pure_ack = seg.seg_len() == 0;
+        let may_update_window = ack > tcb.snd_una
+            || seq > tcb.snd_wl1
+            || (seq == tcb.snd_wl1 && (window > tcb.snd_wnd || window == 0));
+        let rto_ms = i64::try_from(tcb.rtt.rto().as_millis()).unwrap_or(i64::MAX);
+        let disordered_ack = pure_ack
+            && seq == tcb.rcv_nxt
+            && ack == tcb.snd_una
+            && !may_update_window
+            && i64::from(behind) <= rto_ms;
+        !disordered_ack
+    }
+
+    /// Asks for an ACK in answer to an unacceptable segment (out of
+    /// window, PAWS, an ACK of unsent data), unless the connection's rate
+    /// limit holds it back (see [`crate::tcp::ack_limit`]).
+    pub(super) fn answer_unacceptable(&mut self, idx: usize, seg: &Segment, now: Instant) {
+        let carries_data = seg.payload_len > 0 && !seg.has(TcpFlags::SYN);
+        let tcb = &mut self.slots[idx].tcb;
+        if self
+            .ack_limiter
+            .allow_out_of_window(&mut tcb.last_oow_ack, now, carries_data)
+        {
+            tcb.ack_now = true;
+        } else {
+            self.counters.acks_rate_limited += 1;
+        }
+    }
+
+    /// Asks for an RFC 5961 challenge ACK, unless the connection's or the
+    /// core's rate limit holds it back.
+    pub(super) fn challenge_ack(&mut self, idx: usize, now: Instant) {
+        let tcb = &mut self.slots[idx].tcb;
+        if self.ack_limiter.allow_challenge(&mut tcb.last_oow_ack, now) {
+            tcb.ack_now = true;
+            self.counters.challenge_acks += 1;
+        } else {
+            self.counters.acks_rate_limited += 1;
+        }
     }
 
     /// ACK processing. Returns whether the segment's data should still be
@@ -285,14 +344,13 @@ impl<C, W: Writer> Tcp<C, W> {
         let tcb = &mut self.slots[idx].tcb;
         // RFC 5961 §5: ACKs of data never sent, or far below snd_una.
         if ack > tcb.snd_max {
-            tcb.ack_now = true;
+            self.answer_unacceptable(idx, seg, cx.now);
             self.counters.drop(DropReason::TcpBadAck);
             return false;
         }
         let window = u32::from(seg.repr.window_len) << tcb.snd_shift;
         if ack < tcb.snd_una.wrapping_sub(tcb.max_snd_wnd.max(1)) {
-            tcb.ack_now = true;
-            self.counters.challenge_acks += 1;
+            self.challenge_ack(idx, cx.now);
             self.counters.drop(DropReason::TcpBadAck);
             return false;
         }

@@ -37,6 +37,7 @@ use crate::mem::buf::Frame;
 use crate::mem::timer::TimerWheel;
 use crate::nic::{Capabilities, Driver, FlowSteering, QueueId};
 use crate::stats::{DropReason, TcpCounters};
+use crate::tcp::ack_limit::AckLimiter;
 use crate::tcp::app::{App, ConnId, Connect};
 use crate::tcp::config::TcpConfig;
 use crate::tcp::isn::{EphemeralPorts, IsnGenerator, Secret, SynCookies};
@@ -133,6 +134,8 @@ struct Tcp<C, W> {
     /// Connections owed an ACK for in-order data of the current receive
     /// batch, acknowledged once when the batch ends (see [`Stack::poll`]).
     ack_batch: Vec<u32>,
+    /// Rate limits of ACKs to unacceptable segments.
+    ack_limiter: AckLimiter,
     active: usize,
 }
 
@@ -204,6 +207,7 @@ impl<A: App> Stack<A> {
             counters: TcpCounters::default(),
             stray: VecDeque::with_capacity(256),
             ack_batch: Vec::with_capacity(max),
+            ack_limiter: AckLimiter::new(config.invalid_ack_interval, config.challenge_ack_limit),
             active: 0,
             config,
         };

@@ -62,6 +62,13 @@ pub struct TcpConfig {
     pub default_backlog: usize,
     /// Answer SYNs with RFC 4987 cookies when a SYN queue is full.
     pub syn_cookies: bool,
+    /// Per connection, the shortest time between two ACKs sent in answer to
+    /// unacceptable segments (out of window, PAWS, challenge ACKs; RFC 5961
+    /// §7, Linux's `tcp_invalid_ratelimit`); see [`super::ack_limit`].
+    pub invalid_ack_interval: Duration,
+    /// Challenge ACKs (RFC 5961 §3–5) this core sends per second at most
+    /// (Linux's `tcp_challenge_ack_limit`).
+    pub challenge_ack_limit: u32,
     /// Ephemeral port range for active opens (inclusive).
     pub ephemeral_ports: (u16, u16),
     /// `(this core, cores)`: ephemeral ports `p` with `p % cores == core`
@@ -103,6 +110,8 @@ impl Default for TcpConfig {
             window_scaling: true,
             default_backlog: 128,
             syn_cookies: true,
+            invalid_ack_interval: Duration::from_millis(500),
+            challenge_ack_limit: 1000,
             ephemeral_ports: (49152, 65535),
             port_partition: None,
             timer_tick: Duration::from_millis(1),

@@ -8,6 +8,7 @@
 //! The engine that runs them for one core is [`crate::Stack`]
 //! ([`crate::stack`]).
 
+pub mod ack_limit;
 pub mod app;
 pub mod config;
 pub mod congestion;

@@ -146,6 +146,9 @@ pub(crate) struct Tcb<W> {
     pub timestamps: bool,
     pub ts_recent: u32,
     pub last_ack_sent: TcpSeqNumber,
+    /// When this connection last answered an unacceptable segment (the
+    /// rate limit of [`super::ack_limit`]).
+    pub last_oow_ack: Option<Instant>,
 
     // Transmit queue: `txq` covers [txq_seq, txq_seq + txq_bytes).
     pub txq: VecDeque<TxEntry<W>>,

@@ -30,6 +30,9 @@ pub struct TimeWaitEntry {
     pub expires: Instant,
     /// Still in the connection table (false once reused or reset).
     pub live: bool,
+    /// When it last answered an unacceptable segment (for the rate limit
+    /// of [`super::ack_limit`]).
+    pub last_oow_ack: Option<Instant>,
 }
 
 /// The TIME-WAIT entries of one core, oldest first.
