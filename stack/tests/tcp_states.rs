@@ -842,3 +842,93 @@ fn paws_tolerates_disordered_acks_and_small_steps() {
     assert!(answers <= 1, "{answers}");
     assert!(b.stack.tcp_counters().acks_rate_limited - before >= 49);
 }
+
+/// B5: the window enforced is the window advertised. Without window
+/// scaling the field says 65,535, so a byte at RCV.NXT + 65,535 is out of
+/// the window: not stored, and a RST there gets no challenge ACK.
+#[test]
+fn window_edge_is_the_advertised_one() {
+    let mut b = Bench::server();
+    b.establish();
+    let r = b.send(TcpFlags::PSH, b.snd, Some(b.iss + 1), b"hi");
+    b.snd += 2;
+    assert_eq!(r[0].window, 65535, "{r:?}");
+    let counters = |b: &Bench| {
+        let c = b.stack.tcp_counters();
+        (
+            c.ooo_segments,
+            c.drops(rusty_stack::stats::DropReason::TcpOutOfWindow),
+        )
+    };
+    // One past the right edge: refused.
+    b.send(TcpFlags::PSH, b.snd + 65535, Some(b.iss + 1), b"x");
+    assert_eq!(counters(&b), (0, 1));
+    // The last byte inside: stored.
+    b.send(TcpFlags::PSH, b.snd + 65534, Some(b.iss + 1), b"y");
+    assert_eq!(counters(&b), (1, 1));
+    // A RST just outside the window is ignored, no challenge ACK.
+    b.advance(Duration::from_secs(1));
+    let r = b.send(TcpFlags::RST, b.snd + 65535, None, &[]);
+    assert!(r.is_empty(), "{r:?}");
+    assert_eq!(b.state(), Some(State::Established));
+}
+
+/// B4: held out-of-order data is never given up for newer data (it may
+/// have been SACKed; discarding it is reneging), and the window advertised
+/// is what the out-of-order store can hold in full-sized segments.
+#[test]
+fn out_of_order_store_never_reneges() {
+    let app = Script {
+        close_on_remote_close: false,
+        ..Script::default()
+    };
+    let mut b = Bench::new(
+        app,
+        TcpConfig {
+            ooo_max_segments: 4,
+            ..config()
+        },
+    );
+    b.establish();
+    let stream = data(500, 1);
+    let base = b.snd;
+    let ack = b.iss + 1;
+    let piece = |b: &mut Bench, from: usize, to: usize| {
+        b.send(
+            TcpFlags::PSH,
+            base + from as u32,
+            Some(ack),
+            &stream[from..to],
+        )
+    };
+    // Four held segments fill the store; the window says so.
+    for at in [100, 200, 300, 400] {
+        let r = piece(&mut b, at, at + 10);
+        assert_eq!(
+            u32::from(r[0].window),
+            4 * 1460,
+            "window = 4 full-sized segments: {r:?}"
+        );
+    }
+    assert_eq!(b.stack.tcp_counters().ooo_segments, 4);
+    // A fifth, nearer RCV.NXT, is refused: the held ones stay.
+    piece(&mut b, 50, 60);
+    assert_eq!(
+        b.stack
+            .tcp_counters()
+            .drops(rusty_stack::stats::DropReason::TcpOooDropped),
+        1
+    );
+    // The gaps filled (the fifth's bytes come again with the first): every
+    // held byte is delivered without being sent again.
+    let mut last = Vec::new();
+    for (from, to) in [(0, 100), (110, 200), (210, 300), (310, 400)] {
+        last = piece(&mut b, from, to);
+    }
+    assert_eq!(
+        last.last().and_then(|s| s.ack),
+        Some(base + 410),
+        "{last:?}"
+    );
+    assert_eq!(b.stack.app().logs[0].received, &stream[..410]);
+}

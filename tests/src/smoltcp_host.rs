@@ -135,6 +135,7 @@ pub struct SmolHost {
     pub device: LinkDevice,
     now: Instant,
     next_local_port: u16,
+    syns_absorbed: u64,
 }
 
 impl core::fmt::Debug for SmolHost {
@@ -166,12 +167,66 @@ impl SmolHost {
             device,
             now: Instant::ZERO,
             next_local_port: 49152,
+            syns_absorbed: 0,
         }
     }
 
     /// The virtual time of the last poll.
     pub fn now(&self) -> Instant {
         self.now
+    }
+
+    /// Retransmitted SYNs kept from smoltcp because a socket already owns
+    /// their 4-tuple (see [`SmolHost::owned_syn`]).
+    pub fn syns_absorbed(&self) -> u64 {
+        self.syns_absorbed
+    }
+
+    /// Whether `frame` is a SYN (without ACK) for a 4-tuple that a
+    /// non-listening socket already owns. smoltcp hands a segment to the
+    /// first socket that accepts it (`iface/interface/tcp.rs`), and a
+    /// listening socket accepts any SYN, so a retransmitted SYN can reach a
+    /// listener ahead of the connection's own socket and open a second
+    /// connection with another ISN for the same 4-tuple; its SYN-ACK then
+    /// draws a challenge ACK from the peer (RFC 5961 §4), which that second
+    /// socket answers with a RST the peer must accept. A correct demux gives
+    /// the SYN to the socket that owns the tuple, which has answered it
+    /// already and retransmits its SYN-ACK on its own timer, so the harness
+    /// drops such SYNs before smoltcp sees them.
+    fn owned_syn(&mut self, frame: &[u8]) -> bool {
+        use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket};
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            return false;
+        };
+        if eth.ethertype() != EthernetProtocol::Ipv4 {
+            return false;
+        }
+        let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
+            return false;
+        };
+        if ip.next_header() != IpProtocol::Tcp {
+            return false;
+        }
+        let Ok(tcp) = TcpPacket::new_checked(ip.payload()) else {
+            return false;
+        };
+        if !tcp.syn() || tcp.ack() {
+            return false;
+        }
+        let remote = IpEndpoint::new(IpAddress::Ipv4(ip.src_addr()), tcp.src_port());
+        let local = IpEndpoint::new(IpAddress::Ipv4(ip.dst_addr()), tcp.dst_port());
+        self.sockets
+            .iter()
+            .filter_map(|(_, socket)| match socket {
+                smoltcp::socket::Socket::Tcp(tcp) => Some(tcp),
+                _ => None,
+            })
+            .any(|socket| {
+                socket.state() != tcp::State::Listen
+                    && socket.state() != tcp::State::Closed
+                    && socket.remote_endpoint() == Some(remote)
+                    && socket.local_endpoint() == Some(local)
+            })
     }
 
     /// A TCP socket with buffers of `rx_len` and `tx_len` bytes, Nagle
@@ -296,6 +351,10 @@ impl Host for SmolHost {
     }
 
     fn deliver(&mut self, frame: Vec<u8>) {
+        if self.owned_syn(&frame) {
+            self.syns_absorbed += 1;
+            return;
+        }
         self.device.rx.push_back(frame);
     }
 

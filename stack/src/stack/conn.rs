@@ -173,9 +173,13 @@ impl<W> Tcb<W> {
     }
 
     /// The receive window we advertise, in bytes.
+    ///
+    /// Exactly what the window field conveys: the budget rounded down to a
+    /// multiple of the window scale and capped by the 16-bit field, so the
+    /// right edge the peer sees and the one this stack enforces agree.
     pub(super) fn rcv_window(&self, config: &TcpConfig) -> u32 {
-        let max_field = 0xffff_u32 << self.rcv_shift;
-        config.rx_budget.min(max_field)
+        let field = (config.rx_budget >> self.rcv_shift).min(0xffff);
+        field << self.rcv_shift
     }
 }
 
@@ -321,7 +325,7 @@ impl<C, W: Writer> Tcp<C, W> {
                 key,
                 snd_nxt: tcb.snd_nxt,
                 rcv_nxt: tcb.rcv_nxt,
-                window: (tcb.rcv_window(&self.config) >> tcb.rcv_shift).min(0xffff) as u16,
+                window: (tcb.rcv_window(&self.config) >> tcb.rcv_shift) as u16,
                 ts_recent: tcb.timestamps.then_some(tcb.ts_recent),
                 expires: cx.now + wait,
                 live: true,

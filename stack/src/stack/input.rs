@@ -102,6 +102,9 @@ impl<C, W: Writer> Tcp<C, W> {
         let tcb = &mut self.slots[idx].tcb;
         tcb.irs = seg.seq();
         tcb.rcv_nxt = seg.seq().wrapping_add(1);
+        // Our SYN offered an unscaled window (RFC 7323 §2.2); its right
+        // edge is known only now that RCV.NXT is.
+        tcb.rcv_adv = tcb.rcv_nxt.wrapping_add(config.rx_budget.min(0xffff));
         tcb.negotiate(config, &seg.repr, mss);
         tcb.snd_wnd = u32::from(seg.repr.window_len);
         tcb.max_snd_wnd = tcb.snd_wnd;
@@ -155,12 +158,21 @@ impl<C, W: Writer> Tcp<C, W> {
             return false;
         }
         // Acceptability (RFC 9293 §3.10.7.4, first check).
+        // RCV.WND is the window advertised (its right edge RCV.ADV never
+        // moves left); with a zero window only a segment at RCV.NXT is
+        // acceptable, for its ACK (its data is then trimmed away).
         let tcb = &self.slots[idx].tcb;
-        let wnd = self.config.rx_budget.max(1);
+        let wnd = if tcb.rcv_adv > tcb.rcv_nxt {
+            dist(tcb.rcv_adv, tcb.rcv_nxt)
+        } else {
+            0
+        };
         let len = seg.seg_len();
         let seq = seg.seq();
         let in_wnd = |s: TcpSeqNumber| s.in_window(tcb.rcv_nxt, wnd);
-        let acceptable = if len == 0 {
+        let acceptable = if wnd == 0 {
+            seq == tcb.rcv_nxt
+        } else if len == 0 {
             in_wnd(seq)
         } else {
             in_wnd(seq) || in_wnd(seq.wrapping_add(len - 1))
@@ -590,7 +602,13 @@ impl<C, W: Writer> Tcp<C, W> {
             offset += skip as usize;
             len -= skip;
         }
-        let window_end = tcb.rcv_nxt.wrapping_add(budget);
+        // Nothing beyond the right edge advertised is taken (RFC 9293
+        // §3.10.7.4): the edge the peer saw, never the budget.
+        let window_end = if tcb.rcv_adv > tcb.rcv_nxt {
+            tcb.rcv_adv
+        } else {
+            tcb.rcv_nxt
+        };
         let mut fin_here = fin;
         if seq.wrapping_add(len) > window_end {
             len = if seq < window_end {
@@ -599,6 +617,7 @@ impl<C, W: Writer> Tcp<C, W> {
                 0
             };
             fin_here = false;
+            tcb.ack_now = true;
         }
         let end = seq.wrapping_add(len);
         if seq > tcb.rcv_nxt {

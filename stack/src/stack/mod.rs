@@ -168,6 +168,11 @@ impl<A: App> Stack<A> {
     ) -> Self {
         let mtu_mss = caps.mss();
         let mss = config.mss.map_or(mtu_mss, |m| m.min(mtu_mss));
+        let mut config = config;
+        // Advertise only what the out-of-order store can hold in full-sized
+        // segments (no reneging on SACKed data, see `tcp::reassembly`).
+        let storable = u32::from(config.ooo_max_segments).saturating_mul(u32::from(mss));
+        config.rx_budget = config.rx_budget.min(storable.max(u32::from(mss)));
         let secret = Secret::new(config.secret);
         let max = config.max_connections.max(1);
         let mut slots = Vec::with_capacity(max);

@@ -15,7 +15,7 @@
 //!   [`SegmentPool::sack_blocks`] lists the held ranges for the SACK option;
 //!   [`SegmentPool::clear`] empties a queue when the connection ends.
 //!
-//! Frames no longer needed (replaced, evicted, already delivered, or left in
+//! Frames no longer needed (replaced, already delivered, or left in
 //! a cleared queue) go to a `release` callback, so the caller can give their
 //! buffers back to the driver. No frame is ever dropped silently: every frame
 //! passed to [`SegmentPool::insert`] comes back exactly once, through the
@@ -39,23 +39,23 @@
 //! covers begins (bytes beyond that wait for a retransmission); a
 //! segment with no new byte is rejected as [`RejectReason::Duplicate`]. A
 //! frame is stored at most once (`T` need not be `Clone`), and a byte once
-//! held stays held until it is delivered, the queue is cleared, or its entry
-//! is evicted (below). Overlapping data is assumed identical, as TCP senders
+//! held stays held until it is delivered or the queue is cleared (it is
+//! never evicted, below). Overlapping data is assumed identical, as TCP senders
 //! must retransmit the same bytes.
 //!
-//! # Limits and eviction
+//! # Limits, and no reneging
 //!
 //! A queue holds at most `budget_bytes` payload bytes (see [`window_end`])
 //! in at most `max_entries` entries, both passed to every insertion, and the
 //! pool may run out of entries shared by all connections of the core. When
-//! a limit would be exceeded, entries lying entirely *after* the new segment
-//! are evicted, furthest first, as far as that makes room: data nearer
-//! `RCV.NXT` is delivered sooner and is never given up for data further
-//! away. This keeps the in-order path alive — a segment starting at
-//! `RCV.NXT` is always stored when the queue is not empty (as long as the
-//! limits allow one entry). Evicting SACKed data is reneging (RFC 2018 §8):
-//! the sender keeps all unacknowledged data and recovers by retransmission.
-//! If evicting is not enough, nothing changes and the new frame comes back.
+//! a limit would be exceeded, nothing changes and the new frame comes back:
+//! held data is never given up for new data, because every held byte may
+//! have been SACKed, and discarding SACKed data is reneging (RFC 2018 §8;
+//! Linux counts it at the sender as `TCPSACKReneging`). The sender
+//! retransmits what was refused. The TCP layer delivers a segment that
+//! starts at `RCV.NXT` directly, without storing it, so a full queue never
+//! blocks the in-order path, and it advertises no more window than its
+//! limits can hold in full-sized segments.
 //!
 //! # Window
 //!
@@ -65,8 +65,8 @@
 //! the right edge actually advertised as `rcv_wnd_end`. Bytes beyond
 //! `RCV.NXT + budget` are never stored, and after dropping what lies below
 //! `RCV.NXT`, held ranges lie in `[RCV.NXT, RCV.NXT + budget)`, so
-//! `held_bytes ≤ budget` always (for a fixed budget; if it shrinks, the
-//! next insertions evict as needed). As `RCV.NXT` only grows, that right
+//! `held_bytes ≤ budget` always (for a fixed budget; if it shrinks, later
+//! insertions are refused until delivery makes room). As `RCV.NXT` only grows, that right
 //! edge never moves left (no window shrinking, RFC 9293 §3.8.6). The TCB
 //! advertises `min(budget, room left in the application's receive buffer)`;
 //! a receive buffer that shrinks the window is the TCB's own concern.
@@ -160,13 +160,13 @@ pub enum RejectReason {
     /// The segment starts at or beyond the right edge of the window.
     OutOfWindow,
     /// The segment's new bytes lie beyond `RCV.NXT + budget`, or would bring
-    /// the bytes held over the budget even after evicting later entries.
+    /// the bytes held over the budget.
     Budget,
-    /// The queue already holds `max_entries` entries, none of which can be
-    /// evicted for this segment.
+    /// The queue already holds `max_entries` entries (and the segment
+    /// replaces none of them).
     EntryLimit,
-    /// The pool has no free entry and this queue has none to evict for this
-    /// segment.
+    /// The pool has no free entry (and the segment replaces no entry of
+    /// this queue).
     PoolExhausted,
 }
 
@@ -191,9 +191,6 @@ pub enum InsertOutcome<T> {
         /// Held entries whose bytes the new frame covers entirely; their
         /// frames went to the `release` callback.
         replaced: u16,
-        /// Entries after the new segment dropped to make room (reneging);
-        /// their frames went to the `release` callback.
-        evicted: u16,
     },
     /// The frame was not stored and is handed back.
     Rejected {
@@ -529,12 +526,11 @@ impl<T> SegmentPool<T> {
     ///   and the queue never holds more than `budget_bytes` bytes nor more
     ///   than `max_entries` entries.
     /// * `release` — receives the frames the queue no longer needs: held
-    ///   data below `rcv_nxt`, entries the new frame replaces, entries
-    ///   evicted for it.
+    ///   data below `rcv_nxt`, entries the new frame replaces.
     ///
     /// The new frame keeps only bytes that are not held already; see the
-    /// [module documentation](self) for the exact trimming and eviction
-    /// rules. A segment starting at or before `rcv_nxt` is stored too (it is
+    /// [module documentation](self) for the exact trimming rules and
+    /// limits. A segment starting at or before `rcv_nxt` is stored too (it is
     /// then ready for [`SegmentPool::pop_ready`]). `offset + len` should not
     /// exceed `u32::MAX`.
     #[allow(clippy::too_many_arguments)]
@@ -620,60 +616,24 @@ impl<T> SegmentPool<T> {
         }
         let succ = cur;
 
-        // Limits, evicting entries after the new one (furthest first) if
-        // that makes room.
-        let max_entries = i64::from(max_entries);
+        // Limits. Held data is never given up for new data: every held
+        // byte may have been SACKed, and dropping SACKed data is reneging
+        // (RFC 2018 §8). A segment that does not fit comes back instead
+        // (its sender retransmits it; the in-order segment that fills the
+        // first hole is delivered directly by the TCP layer, not stored).
         let count_after = i64::from(q.count) - i64::from(replaced) + 1;
         let bytes_after = i64::from(q.bytes) - replaced_bytes + (e - s);
-        let needs_slot = replaced == 0 && self.free_count == 0;
-        let mut keep: Option<u32> = None;
-        if count_after > max_entries || bytes_after > budget || needs_slot {
-            let (mut tail_count, mut tail_bytes) = (0i64, 0i64);
-            let mut c = succ;
-            for _ in 0..bound {
-                let Some(ent) = self.entry(c) else {
-                    break;
-                };
-                tail_count += 1;
-                tail_bytes += i64::from(ent.len);
-                c = ent.next;
-            }
-            // Whether keeping the first `kept` tail entries (holding
-            // `kept_bytes`) and evicting the rest satisfies every limit.
-            let fits = |kept: i64, kept_bytes: i64| {
-                let evicted = tail_count - kept;
-                count_after - evicted <= max_entries
-                    && bytes_after - (tail_bytes - kept_bytes) <= budget
-                    && (!needs_slot || evicted >= 1)
-            };
-            if !fits(0, 0) {
-                let reason = if count_after > max_entries {
-                    RejectReason::EntryLimit
-                } else if bytes_after > budget {
-                    RejectReason::Budget
-                } else {
-                    RejectReason::PoolExhausted
-                };
-                return reject(frame, reason);
-            }
-            let (mut kept, mut kept_bytes) = (0i64, 0i64);
-            let mut c = succ;
-            for _ in 0..bound {
-                let Some(ent) = self.entry(c) else {
-                    break;
-                };
-                let more = kept_bytes + i64::from(ent.len);
-                if kept >= tail_count || !fits(kept + 1, more) {
-                    break;
-                }
-                kept += 1;
-                kept_bytes = more;
-                c = ent.next;
-            }
-            keep = Some(to_u32(kept));
+        if count_after > i64::from(max_entries) {
+            return reject(frame, RejectReason::EntryLimit);
+        }
+        if bytes_after > budget {
+            return reject(frame, RejectReason::Budget);
+        }
+        if replaced == 0 && self.free_count == 0 {
+            return reject(frame, RejectReason::PoolExhausted);
         }
 
-        // Commit: release replaced entries, evict, link the new entry.
+        // Commit: release replaced entries, link the new entry.
         let mut c = first;
         for _ in 0..replaced {
             let Some(ent) = self.take(c) else {
@@ -684,25 +644,7 @@ impl<T> SegmentPool<T> {
             q.bytes = q.bytes.saturating_sub(ent.len);
             release(ent.frame);
         }
-        let mut next = succ;
-        let mut evicted = 0;
-        if let Some(kept) = keep {
-            let cut = if kept == 0 {
-                next = NIL;
-                succ
-            } else {
-                let mut last = succ;
-                for _ in 1..kept {
-                    last = self.entry(last).map_or(NIL, |ent| ent.next);
-                }
-                match self.entry_mut(last) {
-                    Some(ent) => core::mem::replace(&mut ent.next, NIL),
-                    None => NIL,
-                }
-            };
-            evicted = self.release_from(q, cut, &mut release);
-            trace!(evicted, "ooo: entries evicted");
-        }
+        let next = succ;
         self.set_next(q, prev, next);
         let entry = Entry {
             seq: rcv_nxt.wrapping_add(to_u32(s)),
@@ -721,7 +663,6 @@ impl<T> SegmentPool<T> {
                 q.note_recent(last);
                 InsertOutcome::Stored {
                     replaced: to_u16(replaced),
-                    evicted: to_u16(evicted),
                 }
             }
             // Unreachable with a consistent pool: a slot was free or freed.
@@ -1052,13 +993,7 @@ mod tests {
         h.stored(3, 30, 5); // [30, 35)
         h.stored(4, 40, 10); // [40, 50)
                              // [8, 45): replaces 1, 2, 3; cut at 40 by entry 4.
-        assert_eq!(
-            h.insert(5, 8, 37),
-            InsertOutcome::Stored {
-                replaced: 3,
-                evicted: 0
-            }
-        );
+        assert_eq!(h.insert(5, 8, 37), InsertOutcome::Stored { replaced: 3 });
         h.released.sort_unstable();
         assert_eq!(h.released, [1, 2, 3]);
         assert_eq!(h.ranges(), [(8, 50)]);
@@ -1081,10 +1016,7 @@ mod tests {
         // [MAX - 10, 19) covers both entries: replaces them.
         assert_eq!(
             h.insert(3, base.wrapping_add(10), 30),
-            InsertOutcome::Stored {
-                replaced: 2,
-                evicted: 0
-            }
+            InsertOutcome::Stored { replaced: 2 }
         );
         assert_eq!(h.ranges(), [(u32::MAX - 10, 19)]);
         assert_eq!(h.sack(), [(u32::MAX - 10, 19)]);
@@ -1097,100 +1029,51 @@ mod tests {
     }
 
     #[test]
-    fn budget_limit_and_eviction() {
+    fn budget_limit_never_reneges() {
         let mut h = Harness::new(16, 0, 100, 16);
         h.stored(1, 50, 30); // [50, 80)
         h.stored(2, 90, 10); // [90, 100)
         assert_eq!(h.rejected(3, 100, 10), RejectReason::OutOfWindow);
         assert_eq!(h.q.held_bytes(), 40);
-        // The budget shrinks to 45: new data before the held entries evicts
-        // the furthest ones as needed.
+        // The budget shrinks to 45: new data before the held entries is
+        // refused; nothing held is given up.
         h.budget = 45;
-        assert_eq!(
-            h.insert(4, 10, 10),
-            InsertOutcome::Stored {
-                replaced: 0,
-                evicted: 1
-            }
-        );
-        assert_eq!(h.released, [2]);
-        assert_eq!(h.ranges(), [(10, 20), (50, 80)]);
-        assert_eq!(h.q.held_bytes(), 40);
+        assert_eq!(h.rejected(4, 10, 10), RejectReason::Budget);
+        assert!(h.released.is_empty());
+        assert_eq!(h.ranges(), [(50, 80), (90, 100)]);
         // Up to the budget exactly.
         h.stored(5, 40, 5);
         assert_eq!(h.q.held_bytes(), 45);
-        // The budget shrinks again: nothing beyond rcv_nxt + budget.
-        h.budget = 40;
-        assert_eq!(h.rejected(6, 40, 5), RejectReason::OutOfWindow);
-        // Before held data: evicts from the end until it fits.
-        assert_eq!(
-            h.insert(7, 0, 5),
-            InsertOutcome::Stored {
-                replaced: 0,
-                evicted: 1
-            }
-        );
-        assert_eq!(h.released, [2, 1]);
-        assert_eq!(h.ranges(), [(0, 5), (10, 20), (40, 45)]);
-        assert_eq!(h.q.held_bytes(), 20);
-        assert_eq!(h.pop_all(), [7]);
+        // Nothing beyond RCV.NXT + budget is stored.
+        assert_eq!(h.rejected(6, 45, 5), RejectReason::OutOfWindow);
+        assert_eq!(h.ranges(), [(40, 45), (50, 80), (90, 100)]);
     }
 
     #[test]
-    fn entry_limit_and_eviction() {
+    fn entry_limit_never_reneges() {
         let mut h = Harness::new(16, 0, 1000, 3);
         h.stored(1, 10, 5);
         h.stored(2, 20, 5);
         h.stored(3, 30, 5);
-        // Beyond every entry: nothing to evict.
+        // Beyond every entry, or before one: refused, nothing given up.
         assert_eq!(h.rejected(4, 40, 5), RejectReason::EntryLimit);
-        // Before entry 3: evicts it.
-        assert_eq!(
-            h.insert(5, 26, 2),
-            InsertOutcome::Stored {
-                replaced: 0,
-                evicted: 1
-            }
-        );
-        assert_eq!(h.released, [3]);
-        assert_eq!(h.ranges(), [(10, 15), (20, 25), (26, 28)]);
-        // Replacing frees an entry: no eviction needed.
-        assert_eq!(
-            h.insert(6, 18, 12),
-            InsertOutcome::Stored {
-                replaced: 2,
-                evicted: 0
-            }
-        );
-        assert_eq!(h.ranges(), [(10, 15), (18, 30)]);
-        // The in-order segment always gets in.
-        h.stored(7, 30, 5);
-        h.stored(8, 0, 10);
-        assert_eq!(h.q.len(), 3);
-        assert_eq!(h.pop_all(), [8, 1]);
+        assert_eq!(h.rejected(5, 26, 2), RejectReason::EntryLimit);
+        assert!(h.released.is_empty());
+        // Replacing frees an entry: stored.
+        assert_eq!(h.insert(6, 18, 12), InsertOutcome::Stored { replaced: 1 });
+        assert_eq!(h.ranges(), [(10, 15), (18, 35)]);
+        assert_eq!(h.released, [2]);
+        // At the limit even the segment at RCV.NXT is refused (the TCP
+        // layer delivers that one directly instead); with room it is
+        // stored, and delivery frees entries.
+        assert_eq!(h.rejected(8, 0, 10), RejectReason::EntryLimit);
+        h.max_entries = 4;
+        h.stored(7, 0, 10);
+        assert_eq!(h.pop_all(), [7, 1]);
         assert_eq!(h.rcv_nxt, sn(15));
         // max_entries 0 stores nothing.
         h.max_entries = 0;
-        assert_eq!(h.rejected(9, 15, 3), RejectReason::EntryLimit);
-    }
-
-    #[test]
-    fn several_evictions_at_once() {
-        let mut h = Harness::new(8, 0, 1000, 4);
-        for id in 1..=4 {
-            h.stored(id, id * 10, 5);
-        }
-        h.max_entries = 2;
-        assert_eq!(
-            h.insert(5, 12, 10), // keeps [15, 20), cut by entry 2; evicts 2, 3, 4
-            InsertOutcome::Stored {
-                replaced: 0,
-                evicted: 3
-            }
-        );
-        assert_eq!(h.released, [2, 3, 4]);
-        assert_eq!(h.ranges(), [(10, 20)]);
-        assert_eq!(h.pool.free_entries(), 6);
+        assert_eq!(h.rejected(9, 40, 3), RejectReason::EntryLimit);
     }
 
     #[test]
@@ -1221,29 +1104,27 @@ mod tests {
         assert!(ins(&mut pool, &mut a, &mut rel, (2, 20, 5)).is_stored());
         assert!(ins(&mut pool, &mut b, &mut rel, (3, 10, 5)).is_stored());
         assert_eq!(pool.free_entries(), 0);
-        // B cannot take A's entries, nor evict anything after [30, 35).
+        // B cannot take A's entries.
         let out = ins(&mut pool, &mut b, &mut rel, (4, 30, 5));
         assert_eq!(
             out.into_rejected().map(|(f, r)| (f.0, r)),
             Some((4, RejectReason::PoolExhausted))
         );
-        // A evicts its own furthest entry for a nearer segment.
+        // Nor does A give up its own entries for a nearer segment.
+        let out = ins(&mut pool, &mut a, &mut rel, (5, 0, 5));
         assert_eq!(
-            ins(&mut pool, &mut a, &mut rel, (5, 0, 5)),
-            InsertOutcome::Stored {
-                replaced: 0,
-                evicted: 1
-            }
+            out.into_rejected().map(|(f, r)| (f.0, r)),
+            Some((5, RejectReason::PoolExhausted))
         );
         // Replacing needs no free entry.
         assert!(ins(&mut pool, &mut b, &mut rel, (6, 5, 20)).is_stored());
-        assert_eq!(rel, [2, 3]);
+        assert_eq!(rel, [3]);
         assert_eq!((a.len(), b.len(), pool.free_entries()), (2, 1, 0));
         pool.clear(&mut a, |f| rel.push(f.0));
         assert_eq!(pool.free_entries(), 2);
         assert!(ins(&mut pool, &mut b, &mut rel, (7, 30, 5)).is_stored());
         assert_eq!(pool.free_entries(), 1);
-        assert_eq!(rel, [2, 3, 5, 1]);
+        assert_eq!(rel, [3, 1, 2]);
     }
 
     #[test]
