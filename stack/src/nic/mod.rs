@@ -18,8 +18,11 @@
 //!
 //! Drivers for real NICs (mPIPE, a tap device) belong in this folder too.
 
+pub mod fault;
 pub mod pair;
 pub mod rss;
+#[cfg(all(feature = "tap", target_os = "linux"))]
+pub mod tap;
 
 use core::fmt;
 
