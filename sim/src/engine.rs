@@ -20,6 +20,7 @@ use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 
 use crate::cli::{Progress, RunOptions};
 use crate::cost::CostModel;
+use crate::determinism::Trace;
 use crate::host::{PortSpec, RustyHost, RustyHostConfig};
 use crate::link::{Faults, Flap, GilbertElliott, Link, LinkConfig, TapPoint, Window};
 use crate::report::{CoreReport, LinkReport, Report};
@@ -484,6 +485,8 @@ impl Setup {
                 queue_drops: ab.lost_queue + ba.lost_queue,
             });
         }
+        let trace = world.trace();
+        report.determinism = trace.enabled().then(|| trace.summary());
         report.compute_rates();
         report
     }
@@ -496,6 +499,7 @@ pub fn run(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report, String> {
     let mut setup = build(scenario)?;
+    setup.world.set_trace(Trace::new(options.trace.clone()));
     setup.start()?;
     let pcap_path = options
         .pcap

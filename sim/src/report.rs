@@ -27,6 +27,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::determinism::TraceSummary;
 use crate::scenario::Scenario;
 
 /// What one run did.
@@ -89,6 +90,10 @@ pub struct Report {
     /// SHA-256 of the pcap file, in hex, when one was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pcap_sha256: Option<String>,
+    /// The determinism trace: events folded and their hash (in JSON), and
+    /// the checkpoints (through the API); `None` when tracing was off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub determinism: Option<TraceSummary>,
 }
 
 /// What one server core did.
@@ -305,6 +310,9 @@ impl Report {
             o.push('\n');
             let _ = writeln!(o, "pcap sha256  {sha}");
         }
+        if let Some(t) = &self.determinism {
+            let _ = writeln!(o, "determinism  {} events, hash {:016x}", t.events, t.hash);
+        }
         o
     }
 }
@@ -446,6 +454,7 @@ mod tests {
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
+        assert!(v.get("determinism").is_none(), "only when traced");
         assert!(v.get("pcap_sha256").is_none());
         assert_eq!(v["drops"]["link_loss"], 12);
         assert_eq!(v["per_core"][1]["busy_frac"], 0.4);
@@ -518,6 +527,17 @@ mod tests {
         assert!(r
             .human()
             .contains(&format!("pcap sha256  {}", "00".repeat(32))));
+        r.determinism = Some(crate::determinism::TraceSummary {
+            events: 12,
+            hash: 0xab,
+            ..Default::default()
+        });
+        assert!(r
+            .human()
+            .contains("determinism  12 events, hash 00000000000000ab"));
+        let v: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
+        assert_eq!(v["determinism"]["events"], 12);
+        assert_eq!(v["determinism"]["hash"], "00000000000000ab");
     }
 
     #[test]
