@@ -357,7 +357,7 @@ impl Setup {
                     return false;
                 }
                 let stats = w.host(client).client_stats().unwrap_or_default();
-                stats.ok + stats.failed >= max
+                stats.ok + stats.failed() >= max
             });
             let stats = self.client_stats();
             progress(Progress {
@@ -365,7 +365,7 @@ impl Setup {
                 total_s,
                 requests_ok: stats.ok,
             });
-            let done = max_requests.is_some_and(|max| stats.ok + stats.failed >= max);
+            let done = max_requests.is_some_and(|max| stats.ok + stats.failed() >= max);
             if done || self.world.now() >= end {
                 break;
             }
@@ -401,7 +401,8 @@ impl Setup {
         report.virtual_s = (now - Instant::ZERO).as_secs_f64();
         let stats: ClientStats = world.host(client).client_stats().unwrap_or_default();
         report.requests_ok = stats.ok;
-        report.requests_failed = stats.failed;
+        report.requests_failed = stats.failed();
+        report.requests_failed_by_reason = stats.failures;
         report.requests_in_flight = stats.in_flight;
         report.bytes_ok = stats.bytes_ok;
         report.bytes_corrupt = stats.bytes_corrupt;

@@ -465,10 +465,13 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         self.all_stacks().map(|s| s.active_connections()).sum()
     }
 
+    /// The apps' statistics, merged; handshake failures are split into
+    /// refusals and timeouts by the counters of the stack they ran on.
     fn client_stats(&self) -> Option<ClientStats> {
         let mut total: Option<ClientStats> = None;
         for stack in self.all_stacks() {
-            if let Some(stats) = stack.app().client_stats() {
+            if let Some(mut stats) = stack.app().client_stats() {
+                stats.failures.split_handshakes(stack.tcp_counters());
                 total.get_or_insert_with(ClientStats::default).merge(&stats);
             }
         }

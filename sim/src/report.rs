@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::determinism::TraceSummary;
 use crate::scenario::Scenario;
+use crate::workload::Failures;
 
 /// What one run did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -60,6 +61,10 @@ pub struct Report {
     pub requests_ok: u64,
     /// Requests that ended in an error (reset, timeout, wrong data).
     pub requests_failed: u64,
+    /// The failed requests by reason (refused, timeout, reset,
+    /// verification, closed early, local); they add up to
+    /// [`Report::requests_failed`].
+    pub requests_failed_by_reason: Failures,
     /// Requests still in flight when the run ended (neither ok nor failed).
     pub requests_in_flight: u64,
     /// Response bytes received correctly (by completed requests).
@@ -236,6 +241,15 @@ impl Report {
             "requests     {} ok, {} failed, {} in flight at the end",
             self.requests_ok, self.requests_failed, self.requests_in_flight
         );
+        if self.requests_failed > 0 {
+            let f = &self.requests_failed_by_reason;
+            let _ = writeln!(
+                o,
+                "  failed by  {} refused, {} timeout, {} reset, {} verification, \
+                 {} closed early, {} local",
+                f.refused, f.timeout, f.reset, f.verification, f.closed_early, f.local
+            );
+        }
         let _ = writeln!(
             o,
             "bytes        {} ok, {} corrupt",
@@ -363,6 +377,7 @@ mod tests {
         r.virtual_s = 2.0;
         r.requests_ok = 1000;
         r.requests_failed = 2;
+        r.requests_failed_by_reason.reset = 2;
         r.requests_in_flight = 7;
         r.bytes_ok = 2_500_000_000;
         r.bytes_corrupt = 10;
@@ -451,9 +466,12 @@ mod tests {
             "client_busy_frac",
             "per_link",
             "speed",
+            "requests_failed_by_reason",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
+        assert_eq!(v["requests_failed_by_reason"]["reset"], 2);
+        assert_eq!(v["requests_failed_by_reason"]["timeout"], 0);
         assert!(v.get("determinism").is_none(), "only when traced");
         assert!(v.get("pcap_sha256").is_none());
         assert_eq!(v["drops"]["link_loss"], 12);
@@ -494,6 +512,7 @@ mod tests {
             "throughput   10.000 Gbps",
             "requests/s   500.0",
             "1000 ok, 2 failed, 7 in flight",
+            "failed by  0 refused, 0 timeout, 2 reset, 0 verification, 0 closed early, 0 local",
             "2.50 GB (2500000000 B) ok, 10 B corrupt",
             "p50 1.500 ms, p99 9.250 ms",
             "retransmits  33",
@@ -527,6 +546,7 @@ mod tests {
         assert!(r
             .human()
             .contains(&format!("pcap sha256  {}", "00".repeat(32))));
+        assert!(!h.contains("failed by"), "no failures, no breakdown\n{h}");
         r.determinism = Some(crate::determinism::TraceSummary {
             events: 12,
             hash: 0xab,

@@ -74,7 +74,7 @@ use crate::host::{CoreRun, CoreStats, HostModel, Outbox, PortSpec};
 use crate::nic::NicStats;
 use crate::rng::{below, core_port_index, Seeds};
 use crate::scenario::{Scenario, Workload};
-use crate::workload::{bulk_byte, ClientStats, Pages, StreamMode};
+use crate::workload::{bulk_byte, ClientStats, Failures, Pages, StreamMode};
 
 /// First ephemeral port.
 pub const EPHEMERAL_FIRST: u16 = 49152;
@@ -289,7 +289,9 @@ impl Device for QueueDevice {
 pub enum SmolFail {
     /// No free ephemeral port, or smoltcp refused the connect.
     NoPort,
-    /// The handshake failed (reset or timeout).
+    /// The socket closed during the handshake: the server reset it (the
+    /// sockets have no timeout of their own, see
+    /// [`SmolClientCounters::failures`]).
     ConnectFailed,
     /// The connection was reset after it was established.
     Reset,
@@ -371,6 +373,25 @@ impl SmolClientCounters {
             + self.body_mismatch
             + self.closed_early
             + self.timeout
+    }
+
+    /// The failures in the report's vocabulary. smoltcp's sockets are
+    /// given no timeout, so smoltcp never abandons a handshake itself: a
+    /// socket that closes during the handshake was reset (refused), and a
+    /// handshake that stalls ends at the client's request timeout.
+    pub fn failures(&self) -> Failures {
+        Failures {
+            refused: self.connect_failed,
+            timeout: self.timeout,
+            reset: self.reset,
+            verification: self.bad_status
+                + self.bad_header
+                + self.length_mismatch
+                + self.body_mismatch,
+            closed_early: self.closed_early,
+            local: self.no_port,
+            handshake: 0,
+        }
     }
 
     /// Requests neither ok nor failed yet.
@@ -1198,7 +1219,7 @@ impl HostModel for SmolHost {
             let c = &iface.counters;
             total.merge(&ClientStats {
                 ok: c.ok,
-                failed: c.failed(),
+                failures: c.failures(),
                 in_flight: c.in_flight(),
                 bytes_ok: c.bytes_ok,
                 bytes_corrupt: c.bytes_corrupt,
