@@ -1020,7 +1020,7 @@ mod tests {
         });
         let mut trace = crate::determinism::Trace::new(o.trace.clone());
         for i in 0..100u64 {
-            let byte = u8::from(i == 10 && call % 2 == 0);
+            let byte = u8::from(i == 10 && call.is_multiple_of(2));
             let at = rusty_stack::time::Instant::from_micros(i);
             trace.frame(crate::determinism::TraceKind::Send, at, 1, 0, &[byte; 64]);
         }
