@@ -1022,7 +1022,7 @@ mod tests {
         for i in 0..100u64 {
             let byte = u8::from(i == 10 && call.is_multiple_of(2));
             let at = rusty_stack::time::Instant::from_micros(i);
-            trace.frame(crate::determinism::TraceKind::Send, at, 1, 0, &[byte; 64]);
+            trace.frame(crate::determinism::TraceKind::Send, at, (1, 0), &[byte; 64]);
         }
         let mut r = Report::new(s);
         r.determinism = Some(trace.summary());

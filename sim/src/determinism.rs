@@ -51,10 +51,10 @@
 //! let mut a = Trace::new(TraceConfig::every(4096));
 //! let mut b = Trace::new(TraceConfig::every(4096));
 //! for t in [&mut a, &mut b] {
-//!     t.frame(TraceKind::Send, Instant::from_micros(1), 0, 0, b"frame");
+//!     t.frame(TraceKind::Send, Instant::from_micros(1), (0, 0), b"frame");
 //! }
 //! assert_eq!(a.summary(), b.summary());
-//! b.frame(TraceKind::Arrive, Instant::from_micros(2), 1, 0, b"frame");
+//! b.frame(TraceKind::Arrive, Instant::from_micros(2), (1, 0), b"frame");
 //! assert_ne!(a.summary().hash, b.summary().hash);
 //! ```
 
@@ -219,17 +219,6 @@ pub struct TraceSummary {
     pub records: Vec<TraceEvent>,
 }
 
-impl TraceSummary {
-    /// The final state as a checkpoint.
-    pub fn last(&self) -> Checkpoint {
-        Checkpoint {
-            events: self.events,
-            at: self.checkpoints.last().map_or(Instant::ZERO, |c| c.at),
-            hash: self.hash,
-        }
-    }
-}
-
 fn hex_u64<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("{v:016x}"))
 }
@@ -280,12 +269,12 @@ impl Trace {
         self.config.enabled && self.config.perturb == Some(self.events)
     }
 
-    /// Folds a frame event (a send or an arrival) of `frame` on `host`'s
-    /// `port` at `at`.
+    /// Folds a frame event (a send or an arrival) of `frame` on a host's
+    /// port, `(host, port)`, at `at`.
     #[inline]
-    pub fn frame(&mut self, kind: TraceKind, at: Instant, host: usize, port: usize, frame: &[u8]) {
+    pub fn frame(&mut self, kind: TraceKind, at: Instant, to: (usize, usize), frame: &[u8]) {
         if self.config.enabled {
-            self.frame_digested(kind, at, (host, port), frame.len(), frame_digest(frame));
+            self.frame_digested(kind, at, to, frame.len(), frame_digest(frame));
         }
     }
 
@@ -614,7 +603,7 @@ mod tests {
         for i in 0..n {
             let byte = if Some(i) == bad { 1 } else { 0 };
             let at = Instant::from_micros(i);
-            t.frame(TraceKind::Arrive, at, (i % 3) as usize, 0, &[byte; 60]);
+            t.frame(TraceKind::Arrive, at, ((i % 3) as usize, 0), &[byte; 60]);
         }
         t.summary()
     }
@@ -719,7 +708,7 @@ mod tests {
         };
         let mut t = Trace::new(off);
         assert!(!t.perturbs_next());
-        t.frame(TraceKind::Send, Instant::ZERO, 0, 0, b"x");
+        t.frame(TraceKind::Send, Instant::ZERO, (0, 0), b"x");
         t.wake(Instant::ZERO, (0, 0), 1, Instant::ZERO, None);
         assert_eq!(t.summary().events, 0);
         assert_eq!(t.summary().hash, 0);
@@ -727,16 +716,16 @@ mod tests {
 
     #[test]
     fn every_field_counts() {
-        let base = |t: &mut Trace| t.frame(TraceKind::Send, Instant::from_nanos(5), 1, 2, b"abc");
+        let base = |t: &mut Trace| t.frame(TraceKind::Send, Instant::from_nanos(5), (1, 2), b"abc");
         let mut reference = Trace::new(config(64));
         base(&mut reference);
         let h = reference.summary().hash;
         let variants: [&dyn Fn(&mut Trace); 5] = [
-            &|t| t.frame(TraceKind::Arrive, Instant::from_nanos(5), 1, 2, b"abc"),
-            &|t| t.frame(TraceKind::Send, Instant::from_nanos(6), 1, 2, b"abc"),
-            &|t| t.frame(TraceKind::Send, Instant::from_nanos(5), 0, 2, b"abc"),
-            &|t| t.frame(TraceKind::Send, Instant::from_nanos(5), 1, 3, b"abc"),
-            &|t| t.frame(TraceKind::Send, Instant::from_nanos(5), 1, 2, b"abd"),
+            &|t| t.frame(TraceKind::Arrive, Instant::from_nanos(5), (1, 2), b"abc"),
+            &|t| t.frame(TraceKind::Send, Instant::from_nanos(6), (1, 2), b"abc"),
+            &|t| t.frame(TraceKind::Send, Instant::from_nanos(5), (0, 2), b"abc"),
+            &|t| t.frame(TraceKind::Send, Instant::from_nanos(5), (1, 3), b"abc"),
+            &|t| t.frame(TraceKind::Send, Instant::from_nanos(5), (1, 2), b"abd"),
         ];
         for v in variants {
             let mut t = Trace::new(config(64));
@@ -770,7 +759,7 @@ mod tests {
     fn the_hash_is_pinned() {
         // If this changes, every recorded trace hash changes.
         let mut t = Trace::new(config(64));
-        t.frame(TraceKind::Send, Instant::from_nanos(1), 0, 0, b"rusty");
+        t.frame(TraceKind::Send, Instant::from_nanos(1), (0, 0), b"rusty");
         t.wake(
             Instant::from_nanos(2),
             (1, 3),
