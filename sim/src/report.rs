@@ -243,12 +243,16 @@ impl Report {
         );
         if self.requests_failed > 0 {
             let f = &self.requests_failed_by_reason;
-            let _ = writeln!(
+            let _ = write!(
                 o,
                 "  failed by  {} refused, {} timeout, {} reset, {} verification, \
                  {} closed early, {} local",
                 f.refused, f.timeout, f.reset, f.verification, f.closed_early, f.local
             );
+            if f.handshake > 0 {
+                let _ = write!(o, ", {} handshake (cause unknown)", f.handshake);
+            }
+            o.push('\n');
         }
         let _ = writeln!(
             o,
@@ -547,6 +551,15 @@ mod tests {
             .human()
             .contains(&format!("pcap sha256  {}", "00".repeat(32))));
         assert!(!h.contains("failed by"), "no failures, no breakdown\n{h}");
+        r.requests_failed = 3;
+        r.requests_failed_by_reason.handshake = 3;
+        assert!(
+            r.human().contains("0 local, 3 handshake (cause unknown)\n"),
+            "{}",
+            r.human()
+        );
+        r.requests_failed = 0;
+        r.requests_failed_by_reason.handshake = 0;
         r.determinism = Some(crate::determinism::TraceSummary {
             events: 12,
             hash: 0xab,
