@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::bench::{BenchConfig, BenchStack, Stop, DEFAULT_REQUESTS, MAX_CONNS};
+use crate::determinism::{TraceConfig, Twin, Verdict, DEFAULT_INTERVAL};
 use crate::report::Report;
 use crate::scenario::{
     CliOverrides, ClientKind, Scenario, ScenarioError, DEFAULT_SCENARIO, MAX_MTU, MAX_WORKERS,
@@ -61,6 +62,9 @@ pub struct RunOptions {
     pub pcap: Option<PathBuf>,
     /// The report will be printed as JSON (no progress bar is shown).
     pub json: bool,
+    /// What the determinism trace keeps (see [`crate::determinism`]); the
+    /// engine puts its summary in [`Report::determinism`].
+    pub trace: TraceConfig,
 }
 
 /// How far a run has come, passed to the progress callback.
@@ -179,6 +183,16 @@ pub struct RunArgs {
     /// Print the report as one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Fold every event into the determinism hash and give its event count
+    /// and hash in the report (about 8% slower).
+    #[arg(long)]
+    pub trace: bool,
+    /// Run the scenario twice and compare every event (time, kind, host,
+    /// core or port, frame length and bytes); print
+    /// "deterministic: N events, hash H" or the first event at which the
+    /// runs differ (exit code 1). No report or capture is written.
+    #[arg(long, conflicts_with_all = ["json", "pcap"])]
+    pub check_determinism: bool,
 }
 
 impl RunArgs {
@@ -365,9 +379,17 @@ pub fn run(
             return EXIT_USAGE;
         }
     }
+    if args.check_determinism {
+        return check_determinism(&scenario, engine, out, err);
+    }
     let options = RunOptions {
         pcap: pcap.clone(),
         json: args.json,
+        trace: if args.trace {
+            TraceConfig::every(DEFAULT_INTERVAL)
+        } else {
+            TraceConfig::default()
+        },
     };
     tracing::info!(scenario = %scenario.name, seed = scenario.seed, "starting run");
 
@@ -421,6 +443,50 @@ pub fn run(
             let _ = writeln!(err, "rusty-sim: cannot write the report: {e}");
             EXIT_FAILURE
         }
+    }
+}
+
+/// `rusty-sim run --check-determinism`: runs the scenario twice (four times
+/// when they differ, to name the first differing event) and prints the
+/// verdict; exit code 1 when the runs differ or a run fails.
+pub fn check_determinism(
+    scenario: &Scenario,
+    engine: Engine,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        crate::determinism::check(DEFAULT_INTERVAL, |_twin: Twin, trace| {
+            let options = RunOptions {
+                trace: trace.clone(),
+                ..RunOptions::default()
+            };
+            let report = engine(scenario, &options, &mut |_| {})?;
+            report
+                .determinism
+                .ok_or_else(|| "the engine kept no determinism trace".to_string())
+        })
+    }));
+    let verdict: Verdict = match result {
+        Ok(Ok(verdict)) => verdict,
+        Ok(Err(e)) => {
+            let _ = writeln!(err, "rusty-sim: simulation failed: {e}");
+            return EXIT_FAILURE;
+        }
+        Err(panic) => {
+            let what = panic_message(panic.as_ref());
+            let _ = writeln!(err, "rusty-sim: the simulation panicked: {what}");
+            return EXIT_FAILURE;
+        }
+    };
+    if let Err(e) = write!(out, "{verdict}").and_then(|()| out.flush()) {
+        let _ = writeln!(err, "rusty-sim: cannot write the verdict: {e}");
+        return EXIT_FAILURE;
+    }
+    if verdict.is_deterministic() {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
     }
 }
 
@@ -905,6 +971,90 @@ mod tests {
         let (code, _, err) = exec(&["run", "small"], panicking_engine);
         assert_eq!(code, EXIT_FAILURE);
         assert!(err.contains("kaboom"), "{err}");
+    }
+
+    #[test]
+    fn check_determinism_of_a_real_run() {
+        let (code, out, err) = exec(
+            &["run", "small", "--duration", "0.02", "--check-determinism"],
+            crate::engine::run,
+        );
+        assert_eq!(code, EXIT_OK, "{err}");
+        assert!(out.starts_with("deterministic: "), "{out}");
+        assert!(out.contains(" events, hash "), "{out}");
+        assert!(!out.contains("requests"), "no report: {out}");
+    }
+
+    #[test]
+    fn trace_puts_the_hash_in_the_report() {
+        let json = |extra: &[&str]| {
+            let args: Vec<&str> = ["run", "small", "--duration", "0.02", "--json"]
+                .iter()
+                .chain(extra)
+                .copied()
+                .collect();
+            let (code, out, err) = exec(&args, crate::engine::run);
+            assert_eq!(code, EXIT_OK, "{err}");
+            serde_json::from_str::<serde_json::Value>(&out).unwrap()
+        };
+        assert!(json(&[]).get("determinism").is_none(), "off by default");
+        let traced = json(&["--trace"]);
+        assert!(traced["determinism"]["events"].as_u64().unwrap() > 100);
+        assert_eq!(traced["determinism"]["interval"], DEFAULT_INTERVAL);
+    }
+
+    thread_local! {
+        static CALLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+
+    /// An engine whose even-numbered calls (the second twin) send one
+    /// other frame at event 10 of 100.
+    fn diverging_engine(
+        s: &Scenario,
+        o: &RunOptions,
+        _: &mut dyn FnMut(Progress),
+    ) -> Result<Report, String> {
+        let call = CALLS.with(|c| {
+            c.set(c.get() + 1);
+            c.get()
+        });
+        let mut trace = crate::determinism::Trace::new(o.trace.clone());
+        for i in 0..100u64 {
+            let byte = u8::from(i == 10 && call.is_multiple_of(2));
+            let at = rusty_stack::time::Instant::from_micros(i);
+            trace.frame(crate::determinism::TraceKind::Send, at, (1, 0), &[byte; 64]);
+        }
+        let mut r = Report::new(s);
+        r.determinism = Some(trace.summary());
+        Ok(r)
+    }
+
+    #[test]
+    fn check_determinism_names_the_first_divergence() {
+        CALLS.with(|c| c.set(0));
+        let (code, out, _) = exec(&["run", "small", "--check-determinism"], diverging_engine);
+        assert_eq!(code, EXIT_FAILURE);
+        assert!(out.starts_with("NOT deterministic"), "{out}");
+        assert!(out.contains("first divergence at event 10"), "{out}");
+        assert!(
+            out.contains("run 1: event 10 at 0.000010000s: send host 1 port 0"),
+            "{out}"
+        );
+        assert_eq!(
+            CALLS.with(|c| c.get()),
+            4,
+            "two runs, then two recording runs"
+        );
+        // An engine that keeps no trace is an error, not a verdict.
+        let (code, _, err) = exec(&["run", "small", "--check-determinism"], fake_engine);
+        assert_eq!(code, EXIT_FAILURE);
+        assert!(err.contains("no determinism trace"), "{err}");
+        for args in [
+            &["run", "--check-determinism", "--json"][..],
+            &["run", "--check-determinism", "--pcap", "x.pcap"],
+        ] {
+            assert_eq!(parse(args).unwrap_err().exit_code(), 2, "{args:?}");
+        }
     }
 
     #[test]

@@ -20,10 +20,11 @@ use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 
 use crate::cli::{Progress, RunOptions};
 use crate::cost::CostModel;
+use crate::determinism::Trace;
 use crate::host::{PortSpec, RustyHost, RustyHostConfig};
 use crate::link::{Faults, Flap, GilbertElliott, Link, LinkConfig, TapPoint, Window};
 use crate::report::{CoreReport, LinkReport, Report};
-use crate::rng::Seeds;
+use crate::rng::{core_port_index, Seeds};
 use crate::scenario::{ClientKind, FaultSpec, PageSpec, Scenario, Workload};
 use crate::workload::{BulkServer, ClientStats, Pages, StreamClient, StreamMode};
 use crate::world::World;
@@ -84,6 +85,19 @@ fn faults(f: &FaultSpec) -> Faults {
     }
 }
 
+/// The server's seeds: subtree `("server", 0)` of the scenario's seed.
+pub fn server_seeds(scenario: &Scenario) -> Seeds {
+    Seeds::new(scenario.seed).subtree("server", 0)
+}
+
+/// The client's seeds: subtree `("client", seed_offset)` of the scenario's
+/// seed, so another offset varies every choice of the client (its TCP
+/// secrets, page choices, smoltcp's seeds) and none of the server's or the
+/// links'.
+pub fn client_seeds(scenario: &Scenario) -> Seeds {
+    Seeds::new(scenario.seed).subtree("client", scenario.client.seed_offset)
+}
+
 fn share(total: u32, parts: usize, index: usize) -> usize {
     let parts = parts.max(1);
     let base = total as usize / parts;
@@ -100,43 +114,45 @@ pub struct Setup {
     pub client: usize,
 }
 
-/// Builds the world of `scenario`.
-pub fn build(scenario: &Scenario) -> Result<Setup, String> {
-    let seeds = Seeds::new(scenario.seed);
-    let links = scenario.link_count().max(1) as usize;
-    let workers = scenario.server.workers.max(1) as usize;
-    let mtu = usize::from(scenario.server.mtu);
-    let conns = scenario.client.conns.max(1);
-    let mss = (mtu - 40) as u16;
-    let pages = match scenario.client.pages {
+/// The pages of `scenario`.
+pub fn pages(scenario: &Scenario) -> Pages {
+    match scenario.client.pages {
         PageSpec::Thesis => Pages::Thesis(rusty_fixtures::page_set()),
         PageSpec::Small { count, bytes } => Pages::small(count as usize, bytes as usize),
-    };
+    }
+}
+
+/// The MSS of the scenario's MTU.
+fn mss(scenario: &Scenario) -> u16 {
+    scenario.server.mtu - 40
+}
+
+/// The server host of `scenario`: its workers on its cost model, TCP with
+/// the scenario's knobs and capacities for its share of the connections.
+pub fn server_config(scenario: &Scenario) -> Result<RustyHostConfig, String> {
+    let links = scenario.link_count().max(1) as usize;
+    let workers = scenario.server.workers.max(1) as usize;
+    let conns = scenario.client.conns.max(1);
     let cost = CostModel::by_name(&crate::report::enum_name(&scenario.server.cost_model))
         .ok_or_else(|| "unknown cost model".to_string())?;
-
-    // Server TCP: the scenario's knobs, capacities for its share of conns.
-    let mut server_tcp = scenario.server.tcp_config();
+    let mut tcp = scenario.server.tcp_config();
     let per_core = conns as usize / workers + 1;
-    server_tcp.max_connections = (per_core * 2 + 64).min(1 << 16);
-    server_tcp.time_wait_capacity = 4096;
-    server_tcp.ooo_pool_segments = 1024;
-    server_tcp.mss = Some(mss);
-    server_tcp.secret = seeds.stream_seed("server-secret", 0)[..16]
-        .try_into()
-        .unwrap_or([0; 16]);
-    let server_ports: Vec<PortSpec> = (0..links)
-        .map(|p| PortSpec {
-            mac: mac(p, 1),
-            ip: cidr(p, 1),
-        })
-        .collect();
-    let server_config = RustyHostConfig {
+    tcp.max_connections = (per_core * 2 + 64).min(1 << 16);
+    tcp.time_wait_capacity = 4096;
+    tcp.ooo_pool_segments = 1024;
+    tcp.mss = Some(mss(scenario));
+    Ok(RustyHostConfig {
         name: "server".into(),
         cores: workers,
-        ports: server_ports,
-        mtu,
-        tcp: server_tcp,
+        ports: (0..links)
+            .map(|p| PortSpec {
+                mac: mac(p, 1),
+                ip: cidr(p, 1),
+            })
+            .collect(),
+        mtu: usize::from(scenario.server.mtu),
+        tcp,
+        seeds: server_seeds(scenario),
         pool: PoolConfig {
             counts: [2048, 512, 256, 256, 2048, 8, 4, 4],
             chaining: false,
@@ -147,24 +163,26 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
         static_arp: Vec::new(),
         rss_key: MICROSOFT_RSS_KEY,
         hash_known: true,
-    };
+    })
+}
 
-    // Client: a fast x86 host whose cores share the connections.
+/// The Rusty client host of `scenario`: a fast x86 host whose cores share
+/// the connections.
+pub fn client_config(scenario: &Scenario) -> RustyHostConfig {
+    let links = scenario.link_count().max(1) as usize;
+    let conns = scenario.client.conns.max(1);
     let client_cores = scenario.client.cores.max(1) as usize;
-    let mut client_tcp = TcpConfig {
+    let mut tcp = TcpConfig {
         initial_window: None,
-        mss: Some(mss),
+        mss: Some(mss(scenario)),
         max_connections: (conns as usize / client_cores + 64).min(1 << 16),
         time_wait_capacity: 1024,
         ooo_pool_segments: 4096,
         rx_budget: 256 * 1024,
         ..TcpConfig::default()
     };
-    scenario.server.tcp.apply(&mut client_tcp);
-    client_tcp.secret = seeds.stream_seed("client-secret", scenario.client.seed_offset)[..16]
-        .try_into()
-        .unwrap_or([0; 16]);
-    let client_config = RustyHostConfig {
+    scenario.server.tcp.apply(&mut tcp);
+    RustyHostConfig {
         name: "client".into(),
         cores: client_cores,
         ports: (0..links)
@@ -173,8 +191,9 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
                 ip: cidr(p, 2),
             })
             .collect(),
-        mtu,
-        tcp: client_tcp,
+        mtu: usize::from(scenario.server.mtu),
+        tcp,
+        seeds: client_seeds(scenario),
         pool: PoolConfig {
             counts: [2048, 512, 256, 256, 8192, 8, 4, 4],
             chaining: false,
@@ -185,7 +204,38 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
         static_arp: Vec::new(),
         rss_key: MICROSOFT_RSS_KEY,
         hash_known: scenario.client.hash_known,
-    };
+    }
+}
+
+/// The settings of the HTTP load client on the client's `core` and
+/// `port`: its share of the connections, its seed from the client's tree.
+pub fn http_client_config(scenario: &Scenario, core: usize, port: usize) -> HttpClientConfig {
+    let links = scenario.link_count().max(1) as usize;
+    let apps = scenario.client.cores.max(1) as usize * links;
+    let mut config = HttpClientConfig::new(address(port, 1), SERVER_PORT);
+    config.concurrency = share(scenario.client.conns.max(1), apps, core * links + port);
+    config.seed = client_seeds(scenario).seed_u64("http-client", core_port_index(core, port));
+    config
+}
+
+/// Joins client port `p` and server port `p` by link `p`, for every link
+/// of `scenario`, each with its own seeded streams.
+pub fn connect_links(world: &mut World, scenario: &Scenario, client: usize, server: usize) {
+    let seeds = Seeds::new(scenario.seed);
+    for p in 0..scenario.link_count().max(1) as usize {
+        let link = Link::seeded(link_config(scenario), &seeds, p as u64);
+        world.connect(link, (client, p), (server, p));
+    }
+}
+
+/// Builds the world of `scenario`.
+pub fn build(scenario: &Scenario) -> Result<Setup, String> {
+    let links = scenario.link_count().max(1) as usize;
+    let conns = scenario.client.conns.max(1);
+    let pages = pages(scenario);
+    let server_config = server_config(scenario)?;
+    let client_config = client_config(scenario);
+    let client_cores = client_config.cores;
     if scenario.client.kind == ClientKind::Smoltcp {
         let smol = crate::smol_host::SmolHostConfig::for_scenario(scenario, pages)?;
         let mut world = World::new();
@@ -204,10 +254,7 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
                 }))),
         };
         let client = world.add_host(Box::new(crate::smol_host::SmolHost::new(smol)));
-        for p in 0..links {
-            let link = Link::seeded(link_config(scenario), &seeds, p as u64);
-            world.connect(link, (client, p), (server, p));
-        }
+        connect_links(&mut world, scenario, client, server);
         return Ok(Setup {
             world,
             server,
@@ -217,19 +264,13 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
 
     let mut world = World::new();
     let apps = client_cores * links;
-    let client_seed = scenario.seed ^ scenario.client.seed_offset.rotate_left(17);
     let (server, client) = match scenario.workload {
         Workload::ThesisHttp {} => {
             let server = world.add_host(Box::new(RustyHost::new(server_config, |_, _| {
                 HttpServer::new(pages)
             })));
             let client = world.add_host(Box::new(RustyHost::new(client_config, |core, port| {
-                let index = core * links + port;
-                let mut config = HttpClientConfig::new(address(port, 1), SERVER_PORT);
-                config.concurrency = share(conns, apps, index);
-                config.seed =
-                    client_seed.wrapping_add((index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                HttpLoadClient::new(config, pages)
+                HttpLoadClient::new(http_client_config(scenario, core, port), pages)
             })));
             (server, client)
         }
@@ -263,10 +304,7 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
             (server, client)
         }
     };
-    for p in 0..links {
-        let link = Link::seeded(link_config(scenario), &seeds, p as u64);
-        world.connect(link, (client, p), (server, p));
-    }
+    connect_links(&mut world, scenario, client, server);
     Ok(Setup {
         world,
         server,
@@ -319,7 +357,7 @@ impl Setup {
                     return false;
                 }
                 let stats = w.host(client).client_stats().unwrap_or_default();
-                stats.ok + stats.failed >= max
+                stats.ok + stats.failed() >= max
             });
             let stats = self.client_stats();
             progress(Progress {
@@ -327,7 +365,7 @@ impl Setup {
                 total_s,
                 requests_ok: stats.ok,
             });
-            let done = max_requests.is_some_and(|max| stats.ok + stats.failed >= max);
+            let done = max_requests.is_some_and(|max| stats.ok + stats.failed() >= max);
             if done || self.world.now() >= end {
                 break;
             }
@@ -363,7 +401,8 @@ impl Setup {
         report.virtual_s = (now - Instant::ZERO).as_secs_f64();
         let stats: ClientStats = world.host(client).client_stats().unwrap_or_default();
         report.requests_ok = stats.ok;
-        report.requests_failed = stats.failed;
+        report.requests_failed = stats.failed();
+        report.requests_failed_by_reason = stats.failures;
         report.requests_in_flight = stats.in_flight;
         report.bytes_ok = stats.bytes_ok;
         report.bytes_corrupt = stats.bytes_corrupt;
@@ -447,6 +486,8 @@ impl Setup {
                 queue_drops: ab.lost_queue + ba.lost_queue,
             });
         }
+        let trace = world.trace();
+        report.determinism = trace.enabled().then(|| trace.summary());
         report.compute_rates();
         report
     }
@@ -459,6 +500,7 @@ pub fn run(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report, String> {
     let mut setup = build(scenario)?;
+    setup.world.set_trace(Trace::new(options.trace.clone()));
     setup.start()?;
     let pcap_path = options
         .pcap

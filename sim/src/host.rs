@@ -24,6 +24,7 @@ use rusty_stack::Stack;
 
 use crate::cost::{CostModel, Work};
 use crate::nic::{NicStats, SimNic};
+use crate::rng::{core_port_index, Seeds};
 use crate::workload::{AppStats, ClientStats};
 
 /// What running a core produced.
@@ -165,8 +166,13 @@ pub struct RustyHostConfig {
     pub ports: Vec<PortSpec>,
     /// MTU of every port.
     pub mtu: usize,
-    /// TCP settings of every stack (the secret is varied per core).
+    /// TCP settings of every stack; the secret is replaced, per stack,
+    /// by one drawn from [`RustyHostConfig::seeds`].
     pub tcp: TcpConfig,
+    /// The host's seeds: the stack on `(core, port)` takes its TCP secret
+    /// (ISNs, SYN cookies, ephemeral ports) from stream
+    /// `("tcp-secret", core_port_index(core, port))`.
+    pub seeds: Seeds,
     /// Buffer pool of each core on each port.
     pub pool: PoolConfig,
     /// Receive ring size of each queue.
@@ -241,8 +247,9 @@ impl<A: App> RustyHost<A> {
                         // Only core 0 announces the address.
                         iface.announce = core == 0;
                         let mut tcp = config.tcp.clone();
-                        tcp.secret[0] ^= core as u8;
-                        tcp.secret[1] ^= port as u8;
+                        tcp.secret = config
+                            .seeds
+                            .key16("tcp-secret", core_port_index(core, port));
                         if !config.hash_known && cores > 1 {
                             tcp.port_partition = Some((core as u16, cores as u16));
                         }
@@ -458,10 +465,13 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         self.all_stacks().map(|s| s.active_connections()).sum()
     }
 
+    /// The apps' statistics, merged; handshake failures are split into
+    /// refusals and timeouts by the counters of the stack they ran on.
     fn client_stats(&self) -> Option<ClientStats> {
         let mut total: Option<ClientStats> = None;
         for stack in self.all_stacks() {
-            if let Some(stats) = stack.app().client_stats() {
+            if let Some(mut stats) = stack.app().client_stats() {
+                stats.failures.split_handshakes(stack.tcp_counters());
                 total.get_or_insert_with(ClientStats::default).merge(&stats);
             }
         }

@@ -12,6 +12,8 @@
 //! * [`host`] — hosts: Rusty stacks per core and port, inter-core rings;
 //! * [`cost`] — what a core's work costs in virtual time;
 //! * [`world`] — hosts and links run by the event loop;
+//! * [`determinism`] — every event folded into a running hash with
+//!   checkpoints, and the check that names two runs' first divergence;
 //! * [`workload`], [`engine`], [`scenario`], [`report`], [`cli`] — what to
 //!   run, running it, and telling what happened;
 //! * [`smol_host`] — a smoltcp client host, the independent implementation;
@@ -25,13 +27,14 @@
 //!
 //! let mut scenario = Scenario::small();
 //! scenario.duration = 0.02;
-//! let report = engine::run(&scenario, &RunOptions { pcap: None, json: false }, &mut |_| {}).unwrap();
+//! let report = engine::run(&scenario, &RunOptions::default(), &mut |_| {}).unwrap();
 //! assert!(report.requests_ok > 0 && report.bytes_corrupt == 0);
 //! ```
 
 pub mod bench;
 pub mod cli;
 pub mod cost;
+pub mod determinism;
 pub mod engine;
 pub mod event;
 pub mod host;

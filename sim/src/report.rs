@@ -27,7 +27,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::determinism::TraceSummary;
 use crate::scenario::Scenario;
+use crate::workload::Failures;
 
 /// What one run did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -59,6 +61,10 @@ pub struct Report {
     pub requests_ok: u64,
     /// Requests that ended in an error (reset, timeout, wrong data).
     pub requests_failed: u64,
+    /// The failed requests by reason (refused, timeout, reset,
+    /// verification, closed early, local); they add up to
+    /// [`Report::requests_failed`].
+    pub requests_failed_by_reason: Failures,
     /// Requests still in flight when the run ended (neither ok nor failed).
     pub requests_in_flight: u64,
     /// Response bytes received correctly (by completed requests).
@@ -89,6 +95,10 @@ pub struct Report {
     /// SHA-256 of the pcap file, in hex, when one was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pcap_sha256: Option<String>,
+    /// The determinism trace: events folded and their hash (in JSON), and
+    /// the checkpoints (through the API); `None` when tracing was off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub determinism: Option<TraceSummary>,
 }
 
 /// What one server core did.
@@ -231,6 +241,19 @@ impl Report {
             "requests     {} ok, {} failed, {} in flight at the end",
             self.requests_ok, self.requests_failed, self.requests_in_flight
         );
+        if self.requests_failed > 0 {
+            let f = &self.requests_failed_by_reason;
+            let _ = write!(
+                o,
+                "  failed by  {} refused, {} timeout, {} reset, {} verification, \
+                 {} closed early, {} local",
+                f.refused, f.timeout, f.reset, f.verification, f.closed_early, f.local
+            );
+            if f.handshake > 0 {
+                let _ = write!(o, ", {} handshake (cause unknown)", f.handshake);
+            }
+            o.push('\n');
+        }
         let _ = writeln!(
             o,
             "bytes        {} ok, {} corrupt",
@@ -305,6 +328,9 @@ impl Report {
             o.push('\n');
             let _ = writeln!(o, "pcap sha256  {sha}");
         }
+        if let Some(t) = &self.determinism {
+            let _ = writeln!(o, "determinism  {} events, hash {:016x}", t.events, t.hash);
+        }
         o
     }
 }
@@ -355,6 +381,7 @@ mod tests {
         r.virtual_s = 2.0;
         r.requests_ok = 1000;
         r.requests_failed = 2;
+        r.requests_failed_by_reason.reset = 2;
         r.requests_in_flight = 7;
         r.bytes_ok = 2_500_000_000;
         r.bytes_corrupt = 10;
@@ -443,9 +470,13 @@ mod tests {
             "client_busy_frac",
             "per_link",
             "speed",
+            "requests_failed_by_reason",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
+        assert_eq!(v["requests_failed_by_reason"]["reset"], 2);
+        assert_eq!(v["requests_failed_by_reason"]["timeout"], 0);
+        assert!(v.get("determinism").is_none(), "only when traced");
         assert!(v.get("pcap_sha256").is_none());
         assert_eq!(v["drops"]["link_loss"], 12);
         assert_eq!(v["per_core"][1]["busy_frac"], 0.4);
@@ -485,6 +516,7 @@ mod tests {
             "throughput   10.000 Gbps",
             "requests/s   500.0",
             "1000 ok, 2 failed, 7 in flight",
+            "failed by  0 refused, 0 timeout, 2 reset, 0 verification, 0 closed early, 0 local",
             "2.50 GB (2500000000 B) ok, 10 B corrupt",
             "p50 1.500 ms, p99 9.250 ms",
             "retransmits  33",
@@ -518,6 +550,27 @@ mod tests {
         assert!(r
             .human()
             .contains(&format!("pcap sha256  {}", "00".repeat(32))));
+        assert!(!h.contains("failed by"), "no failures, no breakdown\n{h}");
+        r.requests_failed = 3;
+        r.requests_failed_by_reason.handshake = 3;
+        assert!(
+            r.human().contains("0 local, 3 handshake (cause unknown)\n"),
+            "{}",
+            r.human()
+        );
+        r.requests_failed = 0;
+        r.requests_failed_by_reason.handshake = 0;
+        r.determinism = Some(crate::determinism::TraceSummary {
+            events: 12,
+            hash: 0xab,
+            ..Default::default()
+        });
+        assert!(r
+            .human()
+            .contains("determinism  12 events, hash 00000000000000ab"));
+        let v: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
+        assert_eq!(v["determinism"]["events"], 12);
+        assert_eq!(v["determinism"]["hash"], "00000000000000ab");
     }
 
     #[test]

@@ -16,6 +16,28 @@
 //! used on purpose: its algorithm is explicitly unspecified and may change
 //! between Rust releases, which would silently change every seeded run.
 //!
+//! # The tree
+//!
+//! Every random choice of a simulation comes from this one tree, with no
+//! other mixing of seeds anywhere (no XOR, rotation or ad-hoc generator
+//! seeding another). A component with streams of its own gets a
+//! [`Seeds::subtree`] and names its streams inside it:
+//!
+//! | stream | decides |
+//! |---|---|
+//! | `("link-a-to-b", l)`, `("link-b-to-a", l)` | the faults of link `l`, per direction |
+//! | subtree `("server", 0)` → `("tcp-secret", i)` | the TCP secret of the server's stack `i` |
+//! | subtree `("client", seed_offset)` → `("tcp-secret", i)` | the TCP secret of the Rusty client's stack `i` |
+//! | … → `("http-client", i)` | the page choices of the HTTP load client of stack `i` |
+//! | … → `("smoltcp-random", i)` | smoltcp's `random_seed` (its ISNs) on interface `i` |
+//! | … → `("smoltcp-ports", i)` | where interface `i`'s ephemeral port cycle starts |
+//! | … → `("smoltcp-pages", i)` | the page choices on interface `i` |
+//!
+//! where `i` is [`core_port_index`]`(core, port)`. Components outside the
+//! simulator that take a plain `u64` seed or a key (the stack's apps, the
+//! stack's TCP secret, smoltcp) get one with [`Seeds::seed_u64`] or
+//! [`Seeds::key16`], drawn from their own stream.
+//!
 //! The helpers [`bernoulli`], [`unit_f64`], [`below`] and
 //! [`uniform_duration`] turn raw draws into decisions with exact,
 //! documented consumption, so a run can be reasoned about draw by draw.
@@ -28,6 +50,10 @@ use sha2::{Digest, Sha256};
 /// Domain separation for [`Seeds::stream_seed`]; changing it changes every
 /// stream of every simulation.
 const DOMAIN: &[u8] = b"rusty-sim stream v1\0";
+
+/// Domain separation for [`Seeds::subtree`], so that a subtree's seed is
+/// never the key of a stream with the same label and index.
+const SUBTREE_DOMAIN: &[u8] = b"rusty-sim subtree v1\0";
 
 /// The root of a simulation's randomness: one `u64` seed from which every
 /// stream is derived.
@@ -48,8 +74,14 @@ impl Seeds {
     /// label bytes ‖ index (u64 LE)`. The length prefix keeps
     /// `("ab", …)` and `("a", …)` followed by other bytes apart.
     pub fn stream_seed(&self, label: &str, index: u64) -> [u8; 32] {
+        self.digest(DOMAIN, label, index)
+    }
+
+    /// SHA-256 of `domain ‖ seed ‖ label length ‖ label ‖ index` (integers
+    /// as u64 LE).
+    fn digest(&self, domain: &[u8], label: &str, index: u64) -> [u8; 32] {
         let mut h = Sha256::new();
-        h.update(DOMAIN);
+        h.update(domain);
         h.update(self.seed.to_le_bytes());
         h.update((label.len() as u64).to_le_bytes());
         h.update(label.as_bytes());
@@ -62,6 +94,40 @@ impl Seeds {
     pub fn stream(&self, label: &str, index: u64) -> ChaCha8Rng {
         ChaCha8Rng::from_seed(self.stream_seed(label, index))
     }
+
+    /// The seeds of a component that has streams of its own (a host, say):
+    /// a new root whose seed is the first 8 bytes (LE) of SHA-256 of
+    /// `"rusty-sim subtree v1\0" ‖ seed ‖ label length ‖ label ‖ index`.
+    /// Its streams are as independent of this tree's as two trees' are, and
+    /// the component can name its streams without knowing where it sits.
+    pub fn subtree(&self, label: &str, index: u64) -> Seeds {
+        let d = self.digest(SUBTREE_DOMAIN, label, index);
+        Seeds::new(u64::from_le_bytes([
+            d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7],
+        ]))
+    }
+
+    /// A `u64` seed for a component with its own generator (an app's page
+    /// choices, smoltcp's `random_seed`): the first draw of stream
+    /// `(label, index)`.
+    pub fn seed_u64(&self, label: &str, index: u64) -> u64 {
+        self.stream(label, index).next_u64()
+    }
+
+    /// A 16-byte key (a TCP secret): the first 16 bytes of stream
+    /// `(label, index)`.
+    pub fn key16(&self, label: &str, index: u64) -> [u8; 16] {
+        let mut key = [0; 16];
+        self.stream(label, index).fill_bytes(&mut key);
+        key
+    }
+}
+
+/// The stream index of `(core, port)` of a host: the core in the high 32
+/// bits, the port in the low 32, so indices never collide whatever the
+/// number of ports.
+pub const fn core_port_index(core: usize, port: usize) -> u64 {
+    ((core as u64) << 32) | (port as u64 & 0xffff_ffff)
 }
 
 /// A uniform `f64` in `[0, 1)` with 53 random bits; consumes one `u64`.
@@ -172,6 +238,44 @@ mod tests {
             w2.push(h0.next_u64());
         }
         assert_eq!(w1, w2);
+    }
+
+    #[test]
+    fn subtrees_are_separate_from_streams_and_each_other() {
+        let s = Seeds::new(3);
+        let client = s.subtree("client", 0);
+        assert_eq!(client, s.subtree("client", 0));
+        assert_ne!(client, s.subtree("client", 1));
+        assert_ne!(client, s.subtree("server", 0));
+        assert_ne!(client, Seeds::new(4).subtree("client", 0));
+        // A subtree's seed is not the stream of the same name.
+        assert_ne!(client.seed, s.seed_u64("client", 0));
+        assert_ne!(
+            take(&mut client.stream("link", 0), 4),
+            take(&mut s.stream("link", 0), 4)
+        );
+    }
+
+    #[test]
+    fn seed_u64_and_key16_are_the_streams_first_bytes() {
+        let s = Seeds::new(11);
+        let mut rng = s.stream("tcp-secret", 5);
+        assert_eq!(s.seed_u64("tcp-secret", 5), rng.clone().next_u64());
+        let mut key = [0u8; 16];
+        rng.fill_bytes(&mut key);
+        assert_eq!(s.key16("tcp-secret", 5), key);
+        assert_ne!(s.key16("tcp-secret", 5), s.key16("tcp-secret", 6));
+    }
+
+    #[test]
+    fn core_port_indices_never_collide() {
+        let mut seen = std::collections::BTreeSet::new();
+        for core in 0..70 {
+            for port in 0..70 {
+                assert!(seen.insert(core_port_index(core, port)));
+            }
+        }
+        assert_eq!(core_port_index(1, 0), 1 << 32);
     }
 
     #[test]

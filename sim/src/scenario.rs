@@ -152,8 +152,9 @@ pub struct ClientSpec {
     /// Client cores (the client should not be the bottleneck; reports say
     /// when it was).
     pub cores: u32,
-    /// Added to [`Scenario::seed`] to seed the client, so the client's
-    /// choices can vary while the server's stay put.
+    /// Which subtree of [`Scenario::seed`] seeds the client (`("client",
+    /// seed_offset)`, see [`crate::engine::client_seeds`]), so the client's
+    /// choices can vary while the server's and the links' stay put.
     pub seed_offset: u64,
     /// The pages the server serves.
     pub pages: PageSpec,

@@ -17,8 +17,8 @@
 //!
 //! The client application runs on the sockets between polls. For the
 //! thesis workload each socket repeatedly opens a connection from a fresh
-//! local port, sends `GET /N.htm HTTP/1.1` for a page drawn by a seeded
-//! [`SplitMix64`], parses the response head (status `200` and a
+//! local port, sends `GET /N.htm HTTP/1.1` for a page drawn from the
+//! interface's own seeded stream, parses the response head (status `200` and a
 //! `Content-Length` equal to the page's length are required), compares the
 //! body byte for byte with the page, and closes. A reset, a refused or
 //! timed-out connection, a bad head, an early close or a differing body
@@ -47,7 +47,8 @@
 //! # Determinism
 //!
 //! Everything is indexed by vectors (no hash-map iteration), smoltcp's
-//! random seed comes from the scenario's seed, and the TCP timestamp clock
+//! random seed, the port cycles and the page choices come from the host's
+//! seed tree ([`SmolHostConfig::seeds`]), and the TCP timestamp clock
 //! smoltcp asks for is the virtual time of the poll in progress (a
 //! thread-local set before each poll: smoltcp's generator is a plain
 //! function).
@@ -55,8 +56,9 @@
 use std::cell::Cell;
 use std::collections::{BTreeSet, VecDeque};
 
+use rand_chacha::ChaCha8Rng;
 use rusty_stack::apps::http::ResponseHeadParser;
-use rusty_stack::apps::{Content, LatencyHistogram, SplitMix64};
+use rusty_stack::apps::{Content, LatencyHistogram};
 use rusty_stack::stats::{IfaceCounters, TcpCounters};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
@@ -70,9 +72,9 @@ use smoltcp::wire::{
 use crate::cost::{CostModel, Work};
 use crate::host::{CoreRun, CoreStats, HostModel, Outbox, PortSpec};
 use crate::nic::NicStats;
-use crate::rng::Seeds;
+use crate::rng::{below, core_port_index, Seeds};
 use crate::scenario::{Scenario, Workload};
-use crate::workload::{bulk_byte, ClientStats, Pages, StreamMode};
+use crate::workload::{bulk_byte, ClientStats, Failures, Pages, StreamMode};
 
 /// First ephemeral port.
 pub const EPHEMERAL_FIRST: u16 = 49152;
@@ -107,8 +109,12 @@ pub struct SmolHostConfig {
     pub conns: u32,
     /// What each connection does.
     pub workload: SmolWorkload,
-    /// Seed of page choices, ephemeral ports and smoltcp's ISNs.
-    pub seed: u64,
+    /// The host's seeds: interface `(core, port)`, with `i =
+    /// core_port_index(core, port)`, takes smoltcp's `random_seed` (ISNs)
+    /// from stream `("smoltcp-random", i)`, the start of its ephemeral
+    /// port cycle from `("smoltcp-ports", i)` and its page choices from
+    /// `("smoltcp-pages", i)`.
+    pub seeds: Seeds,
     /// Receive buffer of each socket.
     pub rx_buffer: usize,
     /// Transmit buffer of each socket.
@@ -139,12 +145,6 @@ impl SmolHostConfig {
             }),
             Workload::Bulk { bytes } => SmolWorkload::Stream(StreamMode::Bulk { bytes }),
         };
-        let seeds = Seeds::new(scenario.seed);
-        let seed = u64::from_le_bytes(
-            seeds.stream_seed("smoltcp-client", scenario.client.seed_offset)[..8]
-                .try_into()
-                .unwrap_or([0; 8]),
-        );
         let ports = (0..links)
             .map(|p| {
                 let ip = crate::engine::address(p, 2);
@@ -163,7 +163,7 @@ impl SmolHostConfig {
             mtu: usize::from(scenario.server.mtu),
             conns: scenario.client.conns.max(1),
             workload,
-            seed,
+            seeds: crate::engine::client_seeds(scenario),
             rx_buffer: 64 * 1024,
             tx_buffer: 4 * 1024,
             batch: 64,
@@ -289,7 +289,9 @@ impl Device for QueueDevice {
 pub enum SmolFail {
     /// No free ephemeral port, or smoltcp refused the connect.
     NoPort,
-    /// The handshake failed (reset or timeout).
+    /// The socket closed during the handshake: the server reset it (the
+    /// sockets have no timeout of their own, see
+    /// [`SmolClientCounters::failures`]).
     ConnectFailed,
     /// The connection was reset after it was established.
     Reset,
@@ -371,6 +373,25 @@ impl SmolClientCounters {
             + self.body_mismatch
             + self.closed_early
             + self.timeout
+    }
+
+    /// The failures in the report's vocabulary. smoltcp's sockets are
+    /// given no timeout, so smoltcp never abandons a handshake itself: a
+    /// socket that closes during the handshake was reset (refused), and a
+    /// handshake that stalls ends at the client's request timeout.
+    pub fn failures(&self) -> Failures {
+        Failures {
+            refused: self.connect_failed,
+            timeout: self.timeout,
+            reset: self.reset,
+            verification: self.bad_status
+                + self.bad_header
+                + self.length_mismatch
+                + self.body_mismatch,
+            closed_early: self.closed_early,
+            local: self.no_port,
+            handshake: 0,
+        }
     }
 
     /// Requests neither ok nor failed yet.
@@ -518,7 +539,8 @@ struct SmolIface {
     sockets: SocketSet<'static>,
     conns: Vec<Conn>,
     ports: PortAllocator,
-    rng: SplitMix64,
+    /// Page choices.
+    rng: ChaCha8Rng,
     server: Ipv4Addr,
     host_header: String,
     counters: SmolClientCounters,
@@ -675,7 +697,7 @@ impl SmolIface {
         match env.workload {
             SmolWorkload::Http(pages) => {
                 let count = pages.count();
-                let index = rng.below(count as u64) as usize;
+                let index = below(rng, count as u64) as usize;
                 let body = pages.page(index).map_or(&[][..], |p| p.body);
                 c.request.extend_from_slice(b"GET /");
                 c.request.extend_from_slice(index.to_string().as_bytes());
@@ -913,7 +935,6 @@ impl SmolHost {
         let cores = config.cores.max(1);
         let links = config.ports.len();
         let apps = cores * links;
-        let mut seeder = SplitMix64::new(config.seed);
         let cores_vec = (0..cores)
             .map(|core| {
                 let ifaces = config
@@ -932,7 +953,8 @@ impl SmolHost {
                         };
                         let mut smol =
                             Config::new(HardwareAddress::Ethernet(EthernetAddress(spec.mac.0)));
-                        smol.random_seed = seeder.next_u64();
+                        let streams = core_port_index(core, port);
+                        smol.random_seed = config.seeds.seed_u64("smoltcp-random", streams);
                         let mut iface = Interface::new(smol, &mut device, to_smol(Instant::ZERO));
                         iface.update_ip_addrs(|addrs| {
                             let _ = addrs.push(IpCidr::new(
@@ -971,8 +993,12 @@ impl SmolHost {
                             device,
                             sockets,
                             conns,
-                            ports: PortAllocator::new(core, cores, seeder.next_u64()),
-                            rng: SplitMix64::new(seeder.next_u64()),
+                            ports: PortAllocator::new(
+                                core,
+                                cores,
+                                config.seeds.seed_u64("smoltcp-ports", streams),
+                            ),
+                            rng: config.seeds.stream("smoltcp-pages", streams),
                             server,
                             host_header: server.to_string(),
                             counters: SmolClientCounters::default(),
@@ -1193,7 +1219,7 @@ impl HostModel for SmolHost {
             let c = &iface.counters;
             total.merge(&ClientStats {
                 ok: c.ok,
-                failed: c.failed(),
+                failures: c.failures(),
                 in_flight: c.in_flight(),
                 bytes_ok: c.bytes_ok,
                 bytes_corrupt: c.bytes_corrupt,

@@ -5,20 +5,142 @@
 //! `EchoServer` and two small apps defined here: a request/verify client
 //! for both, and a bulk source. Every client verifies every byte it gets.
 
-use rusty_stack::apps::{Content, EchoServer, HttpLoadClient, HttpServer, LatencyHistogram, Page};
+use serde::Serialize;
+
+use rusty_stack::apps::{
+    Content, EchoServer, FailCounts, HttpLoadClient, HttpServer, LatencyHistogram, Page,
+};
 use rusty_stack::mem::cursor::{Cursor, CursorMut};
 use rusty_stack::prefix_sum::PrefixSums;
+use rusty_stack::stats::TcpCounters;
 use rusty_stack::tcp::{App, ConnRef, Connect, Writer};
 use rusty_stack::time::Instant;
 use rusty_stack::wire::Ipv4Addr;
+
+/// Failed requests by why they failed: the report's vocabulary, the same
+/// for every client (each maps its own reasons onto it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Failures {
+    /// The server answered the SYN with a reset.
+    pub refused: u64,
+    /// The handshake's SYN retries ran out, or the client's own request
+    /// timeout passed (smoltcp's client).
+    pub timeout: u64,
+    /// The connection was reset after it was established (by the peer, or
+    /// by the stack when its retransmissions ran out: Rusty's app API does
+    /// not tell the app which).
+    pub reset: u64,
+    /// A response arrived but was wrong: status, header, length or body
+    /// (the differing bytes are counted in `bytes_corrupt`).
+    pub verification: u64,
+    /// The server closed before the whole response arrived.
+    pub closed_early: u64,
+    /// The client could not open the connection or queue the request (no
+    /// port or slot, no route, send buffer full).
+    pub local: u64,
+    /// The handshake failed and the app cannot tell why (a reset or a
+    /// timeout); a host that knows its stack's counters splits these into
+    /// [`Failures::refused`] and [`Failures::timeout`]
+    /// ([`Failures::split_handshakes`]), so reports show none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub handshake: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Failures {
+    /// All failed requests.
+    pub fn total(&self) -> u64 {
+        self.refused
+            + self.timeout
+            + self.reset
+            + self.verification
+            + self.closed_early
+            + self.local
+            + self.handshake
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &Failures) {
+        self.refused += other.refused;
+        self.timeout += other.timeout;
+        self.reset += other.reset;
+        self.verification += other.verification;
+        self.closed_early += other.closed_early;
+        self.local += other.local;
+        self.handshake += other.handshake;
+    }
+
+    /// The reasons of Rusty's HTTP load client, mapped.
+    pub fn from_http(f: &FailCounts) -> Failures {
+        Failures {
+            reset: f.reset,
+            verification: f.bad_status + f.bad_header + f.length_mismatch + f.body_mismatch,
+            closed_early: f.closed_early,
+            local: f.connect_failed + f.send_failed,
+            handshake: f.handshake_failed,
+            ..Failures::default()
+        }
+    }
+
+    /// Splits [`Failures::handshake`] by the counters of the client stacks
+    /// it happened on. A client stack (no listener) resets a connection in
+    /// SYN-SENT for exactly two reasons, each counted once: a reset
+    /// answering its SYN (`connections_refused`) and SYN retries running
+    /// out (`handshake_timeouts`), and each such connection carried one
+    /// request not yet counted. Any handshake failure the counters do not
+    /// cover stays in [`Failures::handshake`] (and shows in the report).
+    pub fn split_handshakes(&mut self, tcp: &TcpCounters) {
+        let refused = self.handshake.min(tcp.connections_refused);
+        let timeout = (self.handshake - refused).min(tcp.handshake_timeouts);
+        self.refused += refused;
+        self.timeout += timeout;
+        self.handshake -= refused + timeout;
+    }
+
+    /// Counts one failure for `why`.
+    pub fn add(&mut self, why: Failure) {
+        let slot = match why {
+            Failure::Refused => &mut self.refused,
+            Failure::Timeout => &mut self.timeout,
+            Failure::Reset => &mut self.reset,
+            Failure::Verification => &mut self.verification,
+            Failure::ClosedEarly => &mut self.closed_early,
+            Failure::Local => &mut self.local,
+            Failure::Handshake => &mut self.handshake,
+        };
+        *slot += 1;
+    }
+}
+
+/// Why one request failed (a field of [`Failures`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// [`Failures::refused`].
+    Refused,
+    /// [`Failures::timeout`].
+    Timeout,
+    /// [`Failures::reset`].
+    Reset,
+    /// [`Failures::verification`].
+    Verification,
+    /// [`Failures::closed_early`].
+    ClosedEarly,
+    /// [`Failures::local`].
+    Local,
+    /// [`Failures::handshake`].
+    Handshake,
+}
 
 /// What a client app has done so far.
 #[derive(Clone, Debug, Default)]
 pub struct ClientStats {
     /// Requests that completed with every byte verified.
     pub ok: u64,
-    /// Requests that ended in an error.
-    pub failed: u64,
+    /// Requests that ended in an error, by reason.
+    pub failures: Failures,
     /// Requests started and not finished.
     pub in_flight: u64,
     /// Verified payload bytes.
@@ -33,11 +155,16 @@ impl ClientStats {
     /// Adds `other` into `self`.
     pub fn merge(&mut self, other: &ClientStats) {
         self.ok += other.ok;
-        self.failed += other.failed;
+        self.failures.merge(&other.failures);
         self.in_flight += other.in_flight;
         self.bytes_ok += other.bytes_ok;
         self.bytes_corrupt += other.bytes_corrupt;
         self.latency.merge(&other.latency);
+    }
+
+    /// Requests that ended in an error.
+    pub fn failed(&self) -> u64 {
+        self.failures.total()
     }
 }
 
@@ -61,7 +188,7 @@ impl<C: Content> AppStats for HttpLoadClient<C> {
         let c = self.counters();
         Some(ClientStats {
             ok: c.ok,
-            failed: c.failed_total(),
+            failures: Failures::from_http(&c.failed),
             in_flight: c.in_flight(),
             bytes_ok: c.bytes_ok,
             bytes_corrupt: c.bytes_corrupt,
@@ -216,6 +343,8 @@ pub enum StreamMode {
 pub struct StreamConn {
     received: u64,
     started: Instant,
+    /// The handshake completed.
+    connected: bool,
     done: bool,
     corrupt: bool,
 }
@@ -252,17 +381,21 @@ impl StreamClient {
         }
     }
 
-    fn finish(&mut self, c: &mut StreamConn, ok: bool, now: Instant) {
+    /// Counts the request of `c` once: ok at `now`, or failed for `why`
+    /// (a corrupt byte makes any ending a verification failure).
+    fn finish(&mut self, c: &mut StreamConn, outcome: Result<(), Failure>, now: Instant) {
         if c.done {
             return;
         }
         c.done = true;
         self.stats.in_flight -= 1;
-        if ok && !c.corrupt {
-            self.stats.ok += 1;
-            self.stats.latency.record(now - c.started);
-        } else {
-            self.stats.failed += 1;
+        match outcome {
+            _ if c.corrupt => self.stats.failures.add(Failure::Verification),
+            Ok(()) => {
+                self.stats.ok += 1;
+                self.stats.latency.record(now - c.started);
+            }
+            Err(why) => self.stats.failures.add(why),
         }
     }
 }
@@ -294,6 +427,7 @@ impl App for StreamClient {
         let state = StreamConn {
             received: 0,
             started: now,
+            connected: false,
             done: false,
             corrupt: false,
         };
@@ -307,15 +441,18 @@ impl App for StreamClient {
     fn on_connect_failed(&mut self, mut c: StreamConn) {
         self.open -= 1;
         let now = c.started;
-        self.finish(&mut c, false, now);
+        self.finish(&mut c, Err(Failure::Local), now);
     }
 
-    fn on_connected(&mut self, _c: &mut StreamConn, conn: ConnRef<'_, PatternWriter>) {
+    fn on_connected(&mut self, c: &mut StreamConn, conn: ConnRef<'_, PatternWriter>) {
+        c.connected = true;
         let len = match self.mode {
             StreamMode::Echo { message } => message as usize,
             StreamMode::Bulk { .. } => 1,
         };
         if conn.send(len.max(1), PatternWriter).is_err() {
+            let now = conn.now();
+            self.finish(c, Err(Failure::Local), now);
             conn.abort();
         }
     }
@@ -335,7 +472,7 @@ impl App for StreamClient {
         }
         if c.received >= expected && !c.done {
             let now = conn.now();
-            self.finish(c, true, now);
+            self.finish(c, Ok(()), now);
             conn.close();
         }
     }
@@ -343,7 +480,7 @@ impl App for StreamClient {
     fn on_remote_close(&mut self, c: &mut StreamConn, conn: ConnRef<'_, PatternWriter>) {
         if !c.done {
             let now = conn.now();
-            self.finish(c, false, now);
+            self.finish(c, Err(Failure::ClosedEarly), now);
         }
         conn.close();
     }
@@ -351,12 +488,113 @@ impl App for StreamClient {
     fn on_close(&mut self, mut c: StreamConn) {
         self.open -= 1;
         let now = c.started;
-        self.finish(&mut c, false, now);
+        self.finish(&mut c, Err(Failure::ClosedEarly), now);
     }
 
     fn on_reset(&mut self, mut c: StreamConn) {
         self.open -= 1;
         let now = c.started;
-        self.finish(&mut c, false, now);
+        let why = if c.connected {
+            Failure::Reset
+        } else {
+            Failure::Handshake
+        };
+        self.finish(&mut c, Err(why), now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_reasons_map_onto_the_report_vocabulary() {
+        let f = FailCounts {
+            reset: 1,
+            bad_status: 2,
+            bad_header: 4,
+            length_mismatch: 8,
+            body_mismatch: 16,
+            closed_early: 32,
+            connect_failed: 64,
+            handshake_failed: 128,
+            send_failed: 256,
+        };
+        let m = Failures::from_http(&f);
+        assert_eq!(m.reset, 1);
+        assert_eq!(m.verification, 2 + 4 + 8 + 16);
+        assert_eq!(m.closed_early, 32);
+        assert_eq!(m.local, 64 + 256);
+        assert_eq!(m.handshake, 128);
+        assert_eq!((m.refused, m.timeout), (0, 0));
+        assert_eq!(m.total(), f.total());
+    }
+
+    #[test]
+    fn handshakes_are_split_by_the_stack_counters() {
+        let mut f = Failures {
+            handshake: 5,
+            reset: 1,
+            ..Failures::default()
+        };
+        let mut tcp = TcpCounters::default();
+        tcp.connections_refused = 2;
+        tcp.handshake_timeouts = 2;
+        f.split_handshakes(&tcp);
+        assert_eq!((f.refused, f.timeout, f.handshake, f.reset), (2, 2, 1, 1));
+        assert_eq!(f.total(), 6);
+        let mut all_refused = Failures {
+            handshake: 3,
+            ..Failures::default()
+        };
+        let mut tcp = TcpCounters::default();
+        tcp.connections_refused = 9;
+        all_refused.split_handshakes(&tcp);
+        assert_eq!((all_refused.refused, all_refused.handshake), (3, 0));
+        let json = serde_json::to_value(all_refused).unwrap();
+        assert!(json.get("handshake").is_none(), "zero is left out: {json}");
+        assert_eq!(json["refused"], 3);
+    }
+
+    fn client() -> StreamClient {
+        let server = (Ipv4Addr::new(10, 0, 0, 1), 80);
+        StreamClient::new(server, StreamMode::Echo { message: 4 }, 8)
+    }
+
+    fn conn(client: &mut StreamClient, connected: bool, corrupt: bool) -> StreamConn {
+        let mut c = client.next_connect(Instant::ZERO).expect("room").state;
+        c.connected = connected;
+        c.corrupt = corrupt;
+        c
+    }
+
+    #[test]
+    fn stream_client_failures_have_reasons() {
+        let mut s = client();
+        let c = conn(&mut s, false, false);
+        s.on_connect_failed(c);
+        let c = conn(&mut s, false, false);
+        s.on_reset(c);
+        let c = conn(&mut s, true, false);
+        s.on_reset(c);
+        let c = conn(&mut s, true, false);
+        s.on_close(c);
+        let c = conn(&mut s, true, true);
+        s.on_reset(c);
+        let stats = s.client_stats().unwrap();
+        let f = stats.failures;
+        assert_eq!(
+            (
+                f.local,
+                f.handshake,
+                f.reset,
+                f.closed_early,
+                f.verification
+            ),
+            (1, 1, 1, 1, 1),
+            "{f:?}"
+        );
+        assert_eq!(stats.failed(), 5);
+        assert_eq!((stats.ok, stats.in_flight), (0, 0));
     }
 }

@@ -6,10 +6,13 @@
 //! that runs is busy until its work's cost has elapsed; the frames it sent
 //! enter the link then. Everything random comes from streams derived from
 //! the one seed, so the same scenario and seed give the same bytes on every
-//! link, on every machine.
+//! link, on every machine. Every core run, frame sent and frame arrived is
+//! folded into the world's [`Trace`], so two runs can be compared event by
+//! event (see [`crate::determinism`]).
 
 use rusty_stack::time::{Duration, Instant};
 
+use crate::determinism::{frame_digest, Trace, TraceKind};
 use crate::event::EventQueue;
 use crate::host::{HostModel, Outbox};
 use crate::link::{Link, Side};
@@ -99,8 +102,9 @@ pub struct World {
     links: Vec<LinkSlot>,
     /// `(host, port) -> (link, side)`.
     wiring: Vec<Vec<Option<(usize, Side)>>>,
-    /// Frames on their way to a host (named by `Event::Arrive`).
-    in_flight: Slab<Vec<u8>>,
+    /// Frames on their way to a host (named by `Event::Arrive`), with the
+    /// trace digest of their bytes.
+    in_flight: Slab<(Vec<u8>, u64)>,
     /// Frames a core sent that leave when its run is over (named by
     /// `Event::Depart`); emptied lists are kept for reuse.
     departing: Slab<Vec<(usize, Vec<u8>)>>,
@@ -109,6 +113,8 @@ pub struct World {
     outbox: Outbox,
     woken: Vec<usize>,
     events_processed: u64,
+    /// Every wake, send and arrival folded into a running hash.
+    trace: Trace,
 }
 
 impl Default for World {
@@ -133,7 +139,19 @@ impl World {
             outbox: Outbox::default(),
             woken: Vec::new(),
             events_processed: 0,
+            trace: Trace::default(),
         }
+    }
+
+    /// The determinism trace of the run so far.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// Replaces the determinism trace (before running: to record a
+    /// window, to perturb one frame, or to switch tracing off).
+    pub fn set_trace(&mut self, trace: Trace) {
+        self.trace = trace;
     }
 
     /// Adds a host; every core is due at time zero (start-up work).
@@ -231,10 +249,11 @@ impl World {
         match event {
             Event::Arrive { host, port, frame } => {
                 let (host, port) = (host as usize, port as usize);
-                let Some(frame) = self.in_flight.take(frame) else {
+                let Some((mut frame, digest)) = self.in_flight.take(frame) else {
                     return;
                 };
                 let now = self.now;
+                self.trace_arrival(now, (host, port), &mut frame, digest);
                 if let Some(core) = self.hosts[host].deliver(port, &frame, now) {
                     self.schedule_wake(host, core, now);
                 }
@@ -260,6 +279,9 @@ impl World {
                 let now = self.now;
                 let run = self.hosts[host].run_core(core, now, &mut self.outbox);
                 self.cores[host][core].busy_until = run.busy_until;
+                let sent = self.outbox.len();
+                self.trace
+                    .wake(now, (host, core), sent, run.busy_until, run.wake_at);
                 if !self.outbox.is_empty() {
                     let mut frames = self.spare_lists.pop().unwrap_or_default();
                     frames.extend(self.outbox.drain());
@@ -291,10 +313,11 @@ impl World {
     }
 
     /// A frame leaves `host`'s `port` at `at`.
-    fn transmit(&mut self, host: HostId, port: usize, frame: Vec<u8>, at: Instant) {
+    fn transmit(&mut self, host: HostId, port: usize, mut frame: Vec<u8>, at: Instant) {
         let Some((link, side)) = self.wiring[host][port] else {
             return;
         };
+        let digest = self.trace_send(at, (host, port), &mut frame);
         let slot = &mut self.links[link];
         let result = slot.link.send(side, frame, at);
         for delivery in result {
@@ -302,7 +325,13 @@ impl World {
                 Side::A => slot.ends[0],
                 Side::B => slot.ends[1],
             };
-            let frame = self.in_flight.insert(delivery.frame);
+            // The link changes a frame's bytes only when it corrupts it.
+            let digest = if delivery.corrupted && self.trace.enabled() {
+                frame_digest(&delivery.frame)
+            } else {
+                digest
+            };
+            let frame = self.in_flight.insert((delivery.frame, digest));
             self.events.push(
                 delivery.at,
                 Event::Arrive {
@@ -312,6 +341,35 @@ impl World {
                 },
             );
         }
+    }
+
+    /// Folds a frame leaving `host`'s `port` into the trace (perturbing it
+    /// first when the trace's test hook names this event); returns its
+    /// digest (0 when tracing is off).
+    #[inline]
+    fn trace_send(&mut self, at: Instant, (host, port): (HostId, usize), frame: &mut [u8]) -> u64 {
+        if !self.trace.enabled() {
+            return 0;
+        }
+        perturb(&self.trace, frame);
+        let digest = frame_digest(frame);
+        self.trace
+            .frame_digested(TraceKind::Send, at, (host, port), frame.len(), digest);
+        digest
+    }
+
+    /// Folds a frame arriving at `host`'s `port` into the trace, with the
+    /// digest it was sent (or corrupted) with; a perturbed frame is
+    /// digested again.
+    #[inline]
+    fn trace_arrival(&mut self, at: Instant, to: (HostId, usize), frame: &mut [u8], digest: u64) {
+        let digest = if perturb(&self.trace, frame) {
+            frame_digest(frame)
+        } else {
+            digest
+        };
+        self.trace
+            .frame_digested(TraceKind::Arrive, at, to, frame.len(), digest);
     }
 
     /// Busy fraction of every core of `host` over the time run so far.
@@ -324,4 +382,17 @@ impl World {
             })
             .collect()
     }
+}
+
+/// The trace's test hook: flips the last byte of `frame` if the next event
+/// is the one [`crate::determinism::TraceConfig::perturb`] names. Returns
+/// whether it did.
+fn perturb(trace: &Trace, frame: &mut [u8]) -> bool {
+    if !trace.perturbs_next() {
+        return false;
+    }
+    if let Some(last) = frame.last_mut() {
+        *last ^= 0xff;
+    }
+    true
 }

@@ -74,6 +74,7 @@ fn scripted_peer_talks_to_a_rusty_host() {
             ooo_pool_segments: 8,
             ..TcpConfig::default()
         },
+        seeds: Seeds::new(1).subtree("host", 0),
         pool: PoolConfig::default(),
         ring: 64,
         batch: 8,

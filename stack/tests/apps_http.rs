@@ -165,6 +165,7 @@ fn client_catches_missing_pages_wrong_lengths_and_corrupt_bodies() {
         FailReason::Reset,
         FailReason::ClosedEarly,
         FailReason::ConnectFailed,
+        FailReason::HandshakeFailed,
         FailReason::BadHeader,
     ] {
         assert_eq!(c.failed.get(reason), 0, "{reason:?}");

@@ -38,12 +38,12 @@ fn run_with(faults: FaultSpec, seed: u64) -> (u64, u64) {
     let client = setup.world.host(setup.client);
     assert_eq!(server.active_connections() + client.active_connections(), 0);
     // Failures are counted somewhere a user can see: drops and resets.
-    if stats.failed > 0 {
+    if stats.failed() > 0 {
         let resets =
             server.tcp_counters().connections_reset + client.tcp_counters().connections_reset;
         assert!(resets > 0 || report.total_drops() > 0, "{}", report.json());
     }
-    (stats.ok, stats.failed)
+    (stats.ok, stats.failed())
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn sim_strays_are_forwarded_when_the_hash_is_unknown() {
     let stats = setup.client_stats();
     let report = setup.report(&scenario);
     assert!(stats.ok > 100, "{}", report.json());
-    assert_eq!(stats.failed, 0, "{}", report.json());
+    assert_eq!(stats.failed(), 0, "{}", report.json());
     let client = setup.world.host(setup.client);
     assert!(
         client.tcp_counters().stray_forwarded > 0,

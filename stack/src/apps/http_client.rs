@@ -92,16 +92,19 @@ pub enum FailReason {
     BodyMismatch,
     /// The server closed before the whole body arrived.
     ClosedEarly,
-    /// The connection could not be opened (no port or slot, no route, or
-    /// the handshake failed).
+    /// The connection could not be opened (no port or slot, no route).
     ConnectFailed,
+    /// The handshake failed: the server refused it (RST) or the SYN
+    /// retries ran out. The stack's counters tell which
+    /// (`connections_refused`, `handshake_timeouts`).
+    HandshakeFailed,
     /// The request could not be queued.
     SendFailed,
 }
 
 impl FailReason {
     /// Every reason.
-    pub const ALL: [FailReason; 8] = [
+    pub const ALL: [FailReason; 9] = [
         FailReason::Reset,
         FailReason::BadStatus,
         FailReason::BadHeader,
@@ -109,6 +112,7 @@ impl FailReason {
         FailReason::BodyMismatch,
         FailReason::ClosedEarly,
         FailReason::ConnectFailed,
+        FailReason::HandshakeFailed,
         FailReason::SendFailed,
     ];
 
@@ -122,6 +126,7 @@ impl FailReason {
             FailReason::BodyMismatch => "body_mismatch",
             FailReason::ClosedEarly => "closed_early",
             FailReason::ConnectFailed => "connect_failed",
+            FailReason::HandshakeFailed => "handshake_failed",
             FailReason::SendFailed => "send_failed",
         }
     }
@@ -144,6 +149,8 @@ pub struct FailCounts {
     pub closed_early: u64,
     /// [`FailReason::ConnectFailed`].
     pub connect_failed: u64,
+    /// [`FailReason::HandshakeFailed`].
+    pub handshake_failed: u64,
     /// [`FailReason::SendFailed`].
     pub send_failed: u64,
 }
@@ -158,6 +165,7 @@ impl FailCounts {
             FailReason::BodyMismatch => &mut self.body_mismatch,
             FailReason::ClosedEarly => &mut self.closed_early,
             FailReason::ConnectFailed => &mut self.connect_failed,
+            FailReason::HandshakeFailed => &mut self.handshake_failed,
             FailReason::SendFailed => &mut self.send_failed,
         }
     }
@@ -476,7 +484,7 @@ impl<C: Content> App for HttpLoadClient<C> {
         self.open -= 1;
         self.counters.resets += 1;
         let reason = if c.phase == Phase::Connecting {
-            FailReason::ConnectFailed
+            FailReason::HandshakeFailed
         } else {
             FailReason::Reset
         };
@@ -674,7 +682,8 @@ mod tests {
         let mut app = client(None);
         let c = app.next_connect(Instant::ZERO).unwrap().state;
         app.on_reset(c);
-        assert_eq!(app.counters().failed.connect_failed, 1);
+        assert_eq!(app.counters().failed.handshake_failed, 1);
+        assert_eq!(app.counters().failed.connect_failed, 0);
         assert_eq!(app.open_connections(), 0);
         app.stop();
         assert!(app.is_finished());
