@@ -57,12 +57,15 @@ pub struct TapConfig {
 
 impl TapConfig {
     /// Defaults for interface `name`: a locally administered MAC
-    /// `02:00:00:77:00:02`, MTU 1500, 2048 buffers of the 1664-byte class,
-    /// batches of 64 frames.
+    /// `02:00:00:77:00:02`, MTU 1500, batches of 64 frames, and a pool of
+    /// about 10 MiB with buffers in every class up to jumbo frames (a frame
+    /// takes the smallest class that holds it, with no fallback, so every
+    /// class a frame length can need must have buffers): 2048 of 1664
+    /// bytes (receive buffers and full segments), 512 of 10,368 bytes (for
+    /// an MTU up to 9000), and hundreds in each smaller class.
     pub fn new(name: &str) -> Self {
-        let mut counts = [0; SIZE_CLASSES.len()];
-        counts[4] = 2048;
-        counts[0] = 256;
+        let counts = [1024, 512, 512, 512, 2048, 64, 512, 0];
+        debug_assert_eq!(counts.len(), SIZE_CLASSES.len());
         TapConfig {
             name: name.to_string(),
             mac: MacAddr([0x02, 0x00, 0x00, 0x77, 0x00, 0x02]),
