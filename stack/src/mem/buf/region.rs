@@ -117,16 +117,19 @@ impl FreeStack {
 enum Memory {
     /// Allocated by [`BufPool::new`], owned by the pool.
     Owned(Box<[UnsafeCell<u8>]>),
-    /// Lent by a NIC ([`BufPool::lent`]): segments of buffers of one class
-    /// each, and the lender that takes buffers back.
-    Lent {
-        segments: ArrayVec<Segment, MAX_SEGMENTS>,
-        lender: Box<dyn Lender>,
-        /// Which buffers a frame of this pool owns.
-        held: Box<[Cell<bool>]>,
-        /// How many of them.
-        held_count: Cell<usize>,
-    },
+    /// Lent by a NIC ([`BufPool::lent`]).
+    Lent(Box<LentMemory>),
+}
+
+/// Segments of buffers of one class each, the lender that takes buffers
+/// back, and which buffers the pool's frames own.
+struct LentMemory {
+    segments: ArrayVec<Segment, MAX_SEGMENTS>,
+    lender: Box<dyn Lender>,
+    /// Which buffers a frame of this pool owns.
+    held: Box<[Cell<bool>]>,
+    /// How many of them.
+    held_count: Cell<usize>,
 }
 
 /// One lent segment, with the number of its first buffer.
@@ -187,8 +190,9 @@ impl Region {
                 let cells = &storage[at..at + capacity];
                 (UnsafeCell::raw_get(cells.as_ptr()), capacity)
             }
-            Memory::Lent { segments, .. } => {
-                let seg = segments
+            Memory::Lent(lent) => {
+                let seg = lent
+                    .segments
                     .iter()
                     .find(|s| id >= s.first && ((id - s.first) as usize) < s.count);
                 // Every lent buffer number lies in exactly one segment (set
@@ -237,11 +241,11 @@ impl Region {
     fn give_back(&self, id: u32) {
         match &self.memory {
             Memory::Owned(_) => self.free[usize::from(self.class[id as usize])].push(id),
-            Memory::Lent { lender, .. } => {
+            Memory::Lent(lent) => {
                 self.unhold(id);
                 let (ptr, _) = self.buffer_ptr(id);
                 if let Some(addr) = NonNull::new(ptr) {
-                    lender.give_back(LentBuffer {
+                    lent.lender.give_back(LentBuffer {
                         class: usize::from(self.class[id as usize]),
                         addr,
                     });
@@ -252,12 +256,9 @@ impl Region {
 
     /// Marks lent buffer `id` as no longer owned by a frame of this pool.
     fn unhold(&self, id: u32) {
-        if let Memory::Lent {
-            held, held_count, ..
-        } = &self.memory
-        {
-            if held[id as usize].replace(false) {
-                held_count.set(held_count.get() - 1);
+        if let Memory::Lent(lent) = &self.memory {
+            if lent.held[id as usize].replace(false) {
+                lent.held_count.set(lent.held_count.get() - 1);
             }
         }
     }
@@ -464,7 +465,7 @@ impl BufPool {
             Memory::Owned(_) => (0..NUM_CLASSES)
                 .map(|c| self.capacity(c) - self.available(c))
                 .sum(),
-            Memory::Lent { held_count, .. } => held_count.get(),
+            Memory::Lent(lent) => lent.held_count.get(),
         }
     }
 
@@ -600,12 +601,12 @@ impl BufPool {
         });
         Ok(BufPool {
             region: Rc::new(Region {
-                memory: Memory::Lent {
+                memory: Memory::Lent(Box::new(LentMemory {
                     segments: segs,
                     lender,
                     held: (0..total).map(|_| Cell::new(false)).collect(),
                     held_count: Cell::new(0),
-                },
+                })),
                 offset: offset.into(),
                 class: class.into(),
                 window: window.into(),
@@ -619,16 +620,16 @@ impl BufPool {
 
     /// The pool's memory is lent by a NIC ([`BufPool::lent`]).
     pub fn is_lent(&self) -> bool {
-        matches!(self.region.memory, Memory::Lent { .. })
+        matches!(self.region.memory, Memory::Lent(_))
     }
 
     /// The lent buffer holding address `addr`: its number and the offset of
     /// `addr` in it.
     fn lent_buffer_at(&self, addr: usize) -> Option<(u32, usize)> {
-        let Memory::Lent { segments, .. } = &self.region.memory else {
+        let Memory::Lent(lent) = &self.region.memory else {
             return None;
         };
-        segments.iter().find_map(|s| {
+        lent.segments.iter().find_map(|s| {
             let at = addr.checked_sub(s.base.as_ptr() as usize)?;
             let size = SIZE_CLASSES[s.class];
             let index = at / size;
@@ -663,10 +664,7 @@ impl BufPool {
     /// other pool).
     pub unsafe fn adopt(&self, addr: usize, start: usize, len: usize) -> Result<Frame, BufError> {
         let r = &self.region;
-        let Memory::Lent {
-            held, held_count, ..
-        } = &r.memory
-        else {
+        let Memory::Lent(lent) = &r.memory else {
             return Err(BufError::NotLent { addr });
         };
         let Some((id, _)) = self.lent_buffer_at(addr) else {
@@ -680,10 +678,10 @@ impl BufPool {
                 capacity,
             });
         }
-        if held[id as usize].replace(true) {
+        if lent.held[id as usize].replace(true) {
             return Err(BufError::BufferHeld { addr });
         }
-        held_count.set(held_count.get() + 1);
+        lent.held_count.set(lent.held_count.get() + 1);
         r.window[id as usize].set(Window {
             start: start as u32,
             len: len as u32,
@@ -1170,12 +1168,19 @@ mod lent_tests {
         }
     }
 
+    /// The test's memory is used by nothing but the pool, so any buffer may
+    /// be adopted.
+    fn adopt(pool: &BufPool, addr: usize, start: usize, len: usize) -> Result<Frame, BufError> {
+        // SAFETY: nothing but the pool uses the test's memory, and `adopt`
+        // refuses a buffer one of the pool's frames already owns.
+        unsafe { pool.adopt(addr, start, len) }
+    }
+
+    type Returns = Rc<RefCell<Vec<(usize, usize)>>>;
+
     /// A lent pool of `small` 128-byte and `big` 1664-byte buffers, the
     /// base address of each segment, and the lender's log of returns.
-    fn lent_pool(
-        small: usize,
-        big: usize,
-    ) -> (BufPool, [usize; 2], Rc<RefCell<Vec<(usize, usize)>>>) {
+    fn lent_pool(small: usize, big: usize) -> (BufPool, [usize; 2], Returns) {
         let bytes = small * 128 + big * 1664;
         let memory: Box<[UnsafeCell<u8>]> = (0..bytes).map(|_| UnsafeCell::new(0)).collect();
         let memory = Box::into_raw(memory);
@@ -1219,8 +1224,7 @@ mod lent_tests {
         // with 2 bytes of headroom.
         let addr = b + 1664 + 2;
         assert_eq!(pool.lent_class_at(addr), Some((4, 2)));
-        // SAFETY: nothing else uses the test's memory.
-        let mut frame = unsafe { pool.adopt(addr, 2, 100) }.unwrap();
+        let mut frame = adopt(&pool, addr, 2, 100).unwrap();
         assert_eq!(pool.in_use(), 1);
         frame.cursor_mut().write(&[9; 100]).unwrap();
         let seg = frame.segments().next().unwrap();
@@ -1234,8 +1238,7 @@ mod lent_tests {
         drop(frame);
         assert_eq!(*returned.borrow(), [(4, b + 1664)]);
         assert_eq!(pool.in_use(), 0);
-        // SAFETY: as above.
-        let small = unsafe { pool.adopt(a + 3 * 128, 0, 128) }.unwrap();
+        let small = adopt(&pool, a + 3 * 128, 0, 128).unwrap();
         assert_eq!(small.buffers().next().unwrap().class, 0);
         drop(small);
         assert_eq!(returned.borrow()[1], (0, a + 3 * 128));
@@ -1244,23 +1247,22 @@ mod lent_tests {
     #[test]
     fn adopt_refuses_held_foreign_and_bad_windows() {
         let (pool, [a, b], returned) = lent_pool(2, 1);
-        // SAFETY (every adopt below): nothing else uses the test's memory.
-        let held = unsafe { pool.adopt(a, 0, 10) }.unwrap();
+        let held = adopt(&pool, a, 0, 10).unwrap();
         assert_eq!(
-            unsafe { pool.adopt(a + 5, 0, 10) }.unwrap_err(),
+            adopt(&pool, a + 5, 0, 10).unwrap_err(),
             BufError::BufferHeld { addr: a + 5 }
         );
         let past = b + 1664;
         assert_eq!(
-            unsafe { pool.adopt(past, 0, 1) }.unwrap_err(),
+            adopt(&pool, past, 0, 1).unwrap_err(),
             BufError::NotLent { addr: past }
         );
         assert_eq!(
-            unsafe { pool.adopt(a - 1, 0, 1) }.unwrap_err(),
+            adopt(&pool, a - 1, 0, 1).unwrap_err(),
             BufError::NotLent { addr: a - 1 }
         );
         assert!(matches!(
-            unsafe { pool.adopt(b, 1600, 65) },
+            adopt(&pool, b, 1600, 65),
             Err(BufError::WindowOutOfBounds { capacity: 1664, .. })
         ));
         assert_eq!(pool.in_use(), 1);
@@ -1269,7 +1271,7 @@ mod lent_tests {
         let owned = BufPool::new(&PoolConfig::uniform(1));
         assert!(!owned.is_lent());
         assert!(matches!(
-            unsafe { owned.adopt(a, 0, 1) },
+            adopt(&owned, a, 0, 1),
             Err(BufError::NotLent { .. })
         ));
         assert_eq!(owned.lent_class_at(a), None);
@@ -1278,14 +1280,9 @@ mod lent_tests {
     #[test]
     fn chains_of_lent_buffers_go_to_the_hardware_whole() {
         let (pool, [a, b], returned) = lent_pool(2, 2);
-        // SAFETY (every adopt below): nothing else uses the test's memory.
-        let mut frame = unsafe { pool.adopt(b, 10, 1000) }.unwrap();
-        frame
-            .push(unsafe { pool.adopt(a + 128, 8, 50) }.unwrap())
-            .unwrap();
-        frame
-            .push(unsafe { pool.adopt(b + 1664, 0, 0) }.unwrap())
-            .unwrap();
+        let mut frame = adopt(&pool, b, 10, 1000).unwrap();
+        frame.push(adopt(&pool, a + 128, 8, 50).unwrap()).unwrap();
+        frame.push(adopt(&pool, b + 1664, 0, 0).unwrap()).unwrap();
         assert_eq!(
             (frame.len(), frame.buffer_count(), pool.in_use()),
             (1050, 3, 3)
@@ -1307,7 +1304,7 @@ mod lent_tests {
         assert!(returned.borrow().is_empty(), "handed over, not given back");
         assert_eq!(pool.in_use(), 0);
         // Handed over means re-adoptable (the hardware gave them back).
-        let again = unsafe { pool.adopt(b, 0, 1) }.unwrap();
+        let again = adopt(&pool, b, 0, 1).unwrap();
         drop(again);
         assert_eq!(returned.borrow().len(), 1);
     }
