@@ -182,6 +182,8 @@ pub struct MpipeStats {
     pub rx_frames: u64,
     /// Their bytes.
     pub rx_bytes: u64,
+    /// Frames among them that the iDMA chained over several buffers.
+    pub rx_chained: u64,
     /// Packets the descriptor marks bad (frame error, no buffer, bad IPv4
     /// header or L4 checksum): dropped, buffers returned.
     pub rx_bad: u64,
@@ -518,6 +520,7 @@ impl Driver for MpipeDriver {
                     self.budget -= 1;
                     self.stats.rx_frames += 1;
                     self.stats.rx_bytes += frame.len() as u64;
+                    self.stats.rx_chained += u64::from(frame.buffer_count() > 1);
                     return Some(frame);
                 }
                 // Dropping the frame pushes its buffers back.
