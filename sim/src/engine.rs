@@ -22,6 +22,7 @@ use crate::cli::{Progress, RunOptions};
 use crate::cost::CostModel;
 use crate::host::{PortSpec, RustyHost, RustyHostConfig};
 use crate::link::{Faults, Flap, GilbertElliott, Link, LinkConfig, TapPoint, Window};
+use crate::nic_port::NicKind;
 use crate::report::{CoreReport, LinkReport, Report};
 use crate::rng::Seeds;
 use crate::scenario::{ClientKind, FaultSpec, PageSpec, Scenario, Workload};
@@ -147,6 +148,7 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
         static_arp: Vec::new(),
         rss_key: MICROSOFT_RSS_KEY,
         hash_known: true,
+        nic: scenario.server.nic,
     };
 
     // Client: a fast x86 host whose cores share the connections.
@@ -185,6 +187,7 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
         static_arp: Vec::new(),
         rss_key: MICROSOFT_RSS_KEY,
         hash_known: scenario.client.hash_known,
+        nic: NicKind::Sim,
     };
     if scenario.client.kind == ClientKind::Smoltcp {
         let smol = crate::smol_host::SmolHostConfig::for_scenario(scenario, pages)?;

@@ -221,6 +221,8 @@ struct Shared {
     mac: MacAddr,
     buffers: [usize; NUM_CLASSES],
     workers: usize,
+    /// Worker `w`'s NotifRing is `ring0 + w`.
+    ring0: u32,
     /// The link stays open while any worker or frame lives.
     _link: gxio::LinkHandle,
 }
@@ -363,6 +365,7 @@ impl MpipeNic {
             mac,
             buffers: config.buffers,
             workers: config.workers,
+            ring0,
             _link: link,
         });
         let steering = config.flow_hash_key.map(|key| FlowSteering {
@@ -406,6 +409,17 @@ impl MpipeNic {
     /// Number of workers.
     pub fn workers(&self) -> usize {
         self.shared.workers
+    }
+
+    /// The NotifRing of `worker`.
+    pub fn notif_ring(&self, worker: usize) -> Option<u32> {
+        (worker < self.shared.workers).then(|| self.shared.ring0 + worker as u32)
+    }
+
+    /// The worker whose NotifRing is `ring`.
+    pub fn worker_of_ring(&self, ring: u32) -> Option<usize> {
+        let w = ring.checked_sub(self.shared.ring0)? as usize;
+        (w < self.shared.workers).then_some(w)
     }
 
     /// The buffer stack of size class `class`, if it has buffers.
