@@ -22,8 +22,8 @@ use crate::bench::{BenchConfig, BenchStack, Stop, DEFAULT_REQUESTS, MAX_CONNS};
 use crate::determinism::{TraceConfig, Twin, Verdict, DEFAULT_INTERVAL};
 use crate::report::Report;
 use crate::scenario::{
-    CliOverrides, ClientKind, Scenario, ScenarioError, DEFAULT_SCENARIO, MAX_MTU, MAX_WORKERS,
-    MIN_MTU,
+    CliOverrides, ClientKind, NicKind, Scenario, ScenarioError, DEFAULT_SCENARIO, MAX_MTU,
+    MAX_WORKERS, MIN_MTU,
 };
 
 /// Success (also `--help` and `--version`).
@@ -116,6 +116,24 @@ pub enum Command {
     },
 }
 
+/// The server's NIC, as given on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NicArg {
+    /// The simulated multi-queue NIC.
+    Sim,
+    /// The emulated mPIPE, through the stack's mpipe backend.
+    Mpipe,
+}
+
+impl From<NicArg> for NicKind {
+    fn from(n: NicArg) -> NicKind {
+        match n {
+            NicArg::Sim => NicKind::Sim,
+            NicArg::Mpipe => NicKind::Mpipe,
+        }
+    }
+}
+
 /// The client stack, as given on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ClientArg {
@@ -165,6 +183,10 @@ pub struct RunArgs {
     /// The client's TCP stack.
     #[arg(long, value_enum)]
     pub client: Option<ClientArg>,
+    /// The server's NIC: the simulated one (default) or the emulated mPIPE
+    /// through the stack's hardware backend (needs the mpipe feature).
+    #[arg(long, value_enum)]
+    pub nic: Option<NicArg>,
     /// Probability that a link loses a frame (0 to 1).
     #[arg(long, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     pub loss: Option<f64>,
@@ -211,6 +233,7 @@ impl RunArgs {
             requests: self.requests,
             mtu: self.mtu,
             client: self.client.map(ClientKind::from),
+            nic: self.nic.map(NicKind::from),
             loss: self.loss,
             dup: self.dup,
             reorder: self.reorder,

@@ -23,6 +23,7 @@ use crate::cost::CostModel;
 use crate::determinism::Trace;
 use crate::host::{PortSpec, RustyHost, RustyHostConfig};
 use crate::link::{Faults, Flap, GilbertElliott, Link, LinkConfig, TapPoint, Window};
+use crate::nic_port::NicKind;
 use crate::report::{CoreReport, LinkReport, Report};
 use crate::rng::{core_port_index, Seeds};
 use crate::scenario::{ClientKind, FaultSpec, PageSpec, Scenario, Workload};
@@ -163,6 +164,7 @@ pub fn server_config(scenario: &Scenario) -> Result<RustyHostConfig, String> {
         static_arp: Vec::new(),
         rss_key: MICROSOFT_RSS_KEY,
         hash_known: true,
+        nic: scenario.server.nic,
     })
 }
 
@@ -204,6 +206,7 @@ pub fn client_config(scenario: &Scenario) -> RustyHostConfig {
         static_arp: Vec::new(),
         rss_key: MICROSOFT_RSS_KEY,
         hash_known: scenario.client.hash_known,
+        nic: NicKind::Sim,
     }
 }
 

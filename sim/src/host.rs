@@ -15,7 +15,6 @@ use std::collections::VecDeque;
 
 use rusty_stack::iface::{IfaceEvent, InterfaceConfig};
 use rusty_stack::mem::buf::PoolConfig;
-use rusty_stack::nic::rss::RssTable;
 use rusty_stack::stats::{IfaceCounters, TcpCounters};
 use rusty_stack::tcp::{App, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
@@ -23,7 +22,8 @@ use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use rusty_stack::Stack;
 
 use crate::cost::{CostModel, Work};
-use crate::nic::{NicStats, SimNic};
+use crate::nic::NicStats;
+use crate::nic_port::{NicKind, NicPort, NicSpec};
 use crate::rng::{core_port_index, Seeds};
 use crate::workload::{AppStats, ClientStats};
 
@@ -188,6 +188,8 @@ pub struct RustyHostConfig {
     /// Whether the stacks know the NIC's flow hash; without it, ephemeral
     /// ports are partitioned by core and stray frames are forwarded.
     pub hash_known: bool,
+    /// The NIC of every port.
+    pub nic: NicKind,
 }
 
 /// Capacity of each inter-core ARP ring.
@@ -209,7 +211,7 @@ struct Core<A: App> {
 /// A host running Rusty stacks with application `A` on every core.
 pub struct RustyHost<A: App> {
     config: RustyHostConfig,
-    nics: Vec<SimNic>,
+    nics: Vec<NicPort>,
     cores: Vec<Core<A>>,
     /// Mappings dropped because a ring was full.
     arp_ring_overflow: u64,
@@ -225,14 +227,20 @@ impl<A: App> RustyHost<A> {
     /// A host whose stack on `core`, `port` runs `make_app(core, port)`.
     pub fn new(config: RustyHostConfig, mut make_app: impl FnMut(usize, usize) -> A) -> Self {
         let cores = config.cores.max(1);
-        let nics: Vec<SimNic> = config
+        let nics: Vec<NicPort> = config
             .ports
             .iter()
             .map(|p| {
-                let rss = RssTable::new(&config.rss_key, cores as u16);
-                let mut nic = SimNic::new(p.mac, config.mtu, rss, cores, config.ring, &config.pool);
-                nic.set_hash_known(config.hash_known);
-                nic
+                NicPort::new(&NicSpec {
+                    kind: config.nic,
+                    mac: p.mac,
+                    mtu: config.mtu,
+                    rss_key: config.rss_key,
+                    queues: cores,
+                    ring: config.ring,
+                    pool: &config.pool,
+                    hash_known: config.hash_known,
+                })
             })
             .collect();
         let cores = (0..cores)
@@ -352,8 +360,7 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
             }
             for (port, stack) in c.stacks.iter_mut().enumerate() {
                 let before = Self::work_of(stack);
-                let mut driver = self.nics[port].driver(core, batch);
-                stack.poll(&mut driver, now);
+                self.nics[port].poll(stack, core, batch, now);
                 let after = Self::work_of(stack);
                 work.rx_frames += after.0 - before.0;
                 work.rx_bytes += after.1 - before.1;

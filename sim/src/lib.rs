@@ -40,6 +40,7 @@ pub mod event;
 pub mod host;
 pub mod link;
 pub mod nic;
+pub mod nic_port;
 pub mod pcap;
 pub mod ping_demo;
 pub mod report;

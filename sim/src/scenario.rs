@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use crate::nic_port::NicKind;
+
 /// The scenario a plain `rusty-sim run` uses.
 pub const DEFAULT_SCENARIO: &str = "thesis";
 
@@ -80,6 +82,9 @@ pub struct Scenario {
     pub pcap: Option<PcapSpec>,
 }
 
+/// Most workers the mPIPE NIC serves (one eDMA ring each).
+pub const MPIPE_MAX_WORKERS: u32 = 24;
+
 /// The server: its cores, NIC ports and TCP settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -98,6 +103,11 @@ pub struct ServerSpec {
     pub initial_window: u32,
     /// TCP settings of the server (the client uses its own defaults).
     pub tcp: TcpKnobs,
+    /// The server's NIC: `"sim"` (the default) or `"mpipe"`, the emulated
+    /// mPIPE through the stack's hardware backend (a build with the
+    /// `mpipe` feature).
+    #[serde(skip_serializing_if = "NicKind::is_sim")]
+    pub nic: NicKind,
 }
 
 /// How many NIC ports (links) the server uses.
@@ -351,6 +361,8 @@ pub struct CliOverrides {
     pub corrupt: Option<f64>,
     /// `--pcap`: the path of [`Scenario::pcap`] (keeping its link, or link 0).
     pub pcap: Option<PathBuf>,
+    /// `--nic`: [`ServerSpec::nic`].
+    pub nic: Option<NicKind>,
 }
 
 /// Why a scenario could not be loaded or is not valid.
@@ -444,6 +456,7 @@ impl Default for ServerSpec {
             mtu: 1500,
             initial_window: 29_200,
             tcp: TcpKnobs::default(),
+            nic: NicKind::Sim,
         }
     }
 }
@@ -822,6 +835,9 @@ impl Scenario {
         if let Some(v) = o.client {
             self.client.kind = v;
         }
+        if let Some(v) = o.nic {
+            self.server.nic = v;
+        }
         let faults = &mut self.links.faults;
         if let Some(v) = o.loss {
             faults.loss = v;
@@ -898,6 +914,22 @@ impl Scenario {
             return Err(bad(
                 "server.workers",
                 format!("must be in 1..={MAX_WORKERS}, got {}", server.workers),
+            ));
+        }
+        if !server.nic.available() {
+            return Err(bad(
+                "server.nic",
+                "\"mpipe\" needs a rusty-sim built with the mpipe feature".to_string(),
+            ));
+        }
+        // One eDMA ring per worker, and the hypervisor lends 24.
+        if server.nic == NicKind::Mpipe && server.workers > MPIPE_MAX_WORKERS {
+            return Err(bad(
+                "server.nic",
+                format!(
+                    "the mPIPE serves at most {MPIPE_MAX_WORKERS} workers, got {}",
+                    server.workers
+                ),
             ));
         }
         if let Ports::Count(n) = server.ports {
@@ -1237,6 +1269,7 @@ mod tests {
             reorder: Some(0.3),
             corrupt: Some(0.4),
             pcap: Some("out.pcap".into()),
+            nic: None,
         });
         assert_eq!(s.seed, 9);
         assert_eq!(s.server.workers, 12);
@@ -1369,5 +1402,27 @@ mod tests {
         assert_eq!(c.delayed_ack, rusty_stack::time::Duration::from_millis(0));
         assert_eq!(c.min_rto, rusty_stack::time::Duration::from_millis(200));
         assert!(!c.sack && c.timestamps);
+    }
+
+    #[test]
+    fn the_nic_is_sim_unless_a_file_or_the_cli_chooses_the_mpipe() {
+        let small = Scenario::small();
+        assert_eq!(small.server.nic, NicKind::Sim);
+        assert!(
+            !small.to_toml().contains("nic"),
+            "the default is not written"
+        );
+        let text = "seed = 1\nduration = 1.0\n[server]\nworkers = 2\nnic = \"mpipe\"\n";
+        let s = Scenario::from_toml(text).expect("parses");
+        assert_eq!(s.server.nic, NicKind::Mpipe);
+        assert!(s.to_toml().contains("nic = \"mpipe\""));
+        assert_eq!(s.validate().is_ok(), cfg!(feature = "mpipe"));
+        assert!(Scenario::from_toml(&text.replace("mpipe", "tap")).is_err());
+        let mut cli = Scenario::small();
+        cli.apply_overrides(&CliOverrides {
+            nic: Some(NicKind::Mpipe),
+            ..CliOverrides::default()
+        });
+        assert_eq!(cli.server.nic, NicKind::Mpipe);
     }
 }

@@ -5,6 +5,7 @@
 use rusty_sim::cost::CostModel;
 use rusty_sim::host::{PortSpec, RustyHost, RustyHostConfig};
 use rusty_sim::link::{Link, LinkConfig};
+use rusty_sim::nic_port::NicKind;
 use rusty_sim::rng::Seeds;
 use rusty_sim::scripted::ScriptedHost;
 use rusty_sim::workload::BulkServer;
@@ -82,6 +83,7 @@ fn scripted_peer_talks_to_a_rusty_host() {
         static_arp: Vec::new(),
         rss_key: MICROSOFT_RSS_KEY,
         hash_known: true,
+        nic: NicKind::Sim,
     };
     let host = world.add_host(Box::new(RustyHost::new(config, |_, _| BulkServer {
         bytes: 10,

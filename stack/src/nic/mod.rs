@@ -16,9 +16,12 @@
 //!   indirection table, so a core can predict which queue a flow's frames
 //!   reach.
 //!
-//! Drivers for real NICs (mPIPE, a tap device) belong in this folder too.
+//! * [`mpipe`] (features `mpipe` / `mpipe-gxio`) — the TILE-Gx mPIPE
+//!   backend over the gxio C API, on x86 through `mpipe-emu`.
 
 pub mod fault;
+#[cfg(any(feature = "mpipe", feature = "mpipe-gxio"))]
+pub mod mpipe;
 pub mod pair;
 pub mod rss;
 #[cfg(all(feature = "tap", target_os = "linux"))]

@@ -38,7 +38,9 @@ use core::fmt;
 
 use arrayvec::ArrayVec;
 
-pub use self::region::{BufInfo, BufPool, Frame};
+pub use self::region::{
+    BufInfo, BufPool, Frame, Lender, LentBuffer, LentSegment, LentSpan, MAX_SEGMENTS,
+};
 pub(crate) use self::region::{Segs, SegsMut};
 
 /// The mPIPE buffer size classes in bytes, smallest first: five classes for
@@ -135,6 +137,20 @@ pub enum BufError {
         /// Capacity of the buffer.
         capacity: usize,
     },
+    /// Lent segments are too many, overlap, or name no size class
+    /// ([`BufPool::lent`]).
+    BadSegments,
+    /// No buffer of the lent pool holds this address ([`BufPool::adopt`]).
+    NotLent {
+        /// The address.
+        addr: usize,
+    },
+    /// A frame of the pool already owns the buffer holding this address
+    /// ([`BufPool::adopt`]).
+    BufferHeld {
+        /// The address.
+        addr: usize,
+    },
 }
 
 impl fmt::Display for BufError {
@@ -148,6 +164,14 @@ impl fmt::Display for BufError {
                 f,
                 "buffer window {start}+{len} exceeds buffer capacity {capacity}"
             ),
+            BufError::BadSegments => f.write_str("lent segments overlap or are invalid"),
+            BufError::NotLent { addr } => write!(f, "no lent buffer holds address {addr:#x}"),
+            BufError::BufferHeld { addr } => {
+                write!(
+                    f,
+                    "the lent buffer holding {addr:#x} is already owned by a frame"
+                )
+            }
         }
     }
 }

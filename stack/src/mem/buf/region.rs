@@ -38,11 +38,41 @@
 //! * The pool is reference-counted (`Rc`), so its memory outlives every
 //!   frame; `Rc` and `Cell` make frames and pools neither `Send` nor
 //!   `Sync`: one core's memory is used by that core only.
+//!
+//! # Lent memory
+//!
+//! A pool can also describe memory it does not own: buffers a NIC owns,
+//! such as the pages registered on the mPIPE's buffer stacks
+//! ([`BufPool::lent`]). Then the frames are descriptors over the NIC's
+//! buffers, and received data reaches the application without a copy. The
+//! invariant becomes:
+//!
+//! > **Every lent buffer is either the lender's (on a hardware buffer
+//! > stack, being filled by the NIC, or in another core's pool) or owned by
+//! > exactly one live `Frame` of this pool.**
+//!
+//! * A buffer enters the pool only through [`BufPool::adopt`], an `unsafe`
+//!   function whose caller (the driver) promises that the hardware handed
+//!   the buffer over and nothing else uses it; the pool itself refuses a
+//!   buffer one of its frames already owns (a `held` flag per buffer), so a
+//!   driver bug that adopts a buffer twice is an error, not aliasing.
+//! * It leaves when its frame is dropped ([`Lender::give_back`], e.g. a push
+//!   onto the mPIPE buffer stack) or is handed to the hardware whole by
+//!   [`Frame::into_lent`] (a transmit whose eDMA returns the buffer), which
+//!   consumes the frame, so no slice of it outlives the hand-over.
+//! * The memory's validity for the pool's life is the promise of
+//!   [`BufPool::lent`]'s caller; the pool owns the lender, which can keep
+//!   the memory mapped.
+//! * Everything else (windows, slices, `SegsMut`) works as for owned
+//!   memory: only the base pointer of a buffer differs.
 
 use core::cell::{Cell, UnsafeCell};
 use core::fmt;
 use core::marker::PhantomData;
+use core::ptr::NonNull;
 use std::rc::Rc;
+
+use arrayvec::ArrayVec;
 
 use super::{chain_classes, BufError, PoolConfig, MAX_CHAIN, NUM_CLASSES, SIZE_CLASSES};
 use crate::mem::cursor::{Cursor, CursorMut, Segments};
@@ -83,10 +113,43 @@ impl FreeStack {
     }
 }
 
+/// Where a pool's buffer bytes live.
+enum Memory {
+    /// Allocated by [`BufPool::new`], owned by the pool.
+    Owned(Box<[UnsafeCell<u8>]>),
+    /// Lent by a NIC ([`BufPool::lent`]).
+    Lent(Box<LentMemory>),
+}
+
+/// Segments of buffers of one class each, the lender that takes buffers
+/// back, and which buffers the pool's frames own.
+struct LentMemory {
+    segments: ArrayVec<Segment, MAX_SEGMENTS>,
+    lender: Box<dyn Lender>,
+    /// Which buffers a frame of this pool owns.
+    held: Box<[Cell<bool>]>,
+    /// How many of them.
+    held_count: Cell<usize>,
+}
+
+/// One lent segment, with the number of its first buffer.
+struct Segment {
+    class: usize,
+    base: NonNull<u8>,
+    count: usize,
+    first: u32,
+}
+
+impl Segment {
+    fn bytes(&self) -> usize {
+        self.count * SIZE_CLASSES[self.class]
+    }
+}
+
 /// The memory, window table and free stacks of one pool.
 struct Region {
-    storage: Box<[UnsafeCell<u8>]>,
-    /// Offset of each buffer in `storage`.
+    memory: Memory,
+    /// Offset of each buffer in the owned storage, or in its lent segment.
     offset: Box<[usize]>,
     /// Size class of each buffer.
     class: Box<[u8]>,
@@ -111,12 +174,49 @@ impl Region {
     /// the buffer (see the module documentation).
     unsafe fn bytes(&self, id: u32) -> &[u8] {
         let w = self.window[id as usize].get();
-        let at = self.offset[id as usize] + w.start as usize;
-        let cells = &self.storage[at..at + w.len as usize];
-        // SAFETY: `cells` is in bounds (checked by the indexing above);
-        // `UnsafeCell<u8>` has the layout of `u8`; the caller guarantees
-        // that nothing writes these bytes while the slice lives.
-        unsafe { core::slice::from_raw_parts(UnsafeCell::raw_get(cells.as_ptr()), cells.len()) }
+        // SAFETY: forwarded contract (a shared view of the storage).
+        let storage = unsafe { self.storage(id) };
+        &storage[w.start as usize..(w.start + w.len) as usize]
+    }
+
+    /// The first byte of buffer `id`'s storage and its capacity. For owned
+    /// memory the pointer is derived from the storage's `UnsafeCell`s; for
+    /// lent memory from the segment's base pointer, inside the segment.
+    fn buffer_ptr(&self, id: u32) -> (*mut u8, usize) {
+        let capacity = self.capacity_of(id);
+        let at = self.offset[id as usize];
+        match &self.memory {
+            Memory::Owned(storage) => {
+                let cells = &storage[at..at + capacity];
+                (UnsafeCell::raw_get(cells.as_ptr()), capacity)
+            }
+            Memory::Lent(lent) => {
+                let seg = lent
+                    .segments
+                    .iter()
+                    .find(|s| id >= s.first && ((id - s.first) as usize) < s.count);
+                // Every lent buffer number lies in exactly one segment (set
+                // up by `BufPool::lent`), and `at + capacity` is within it.
+                let seg = seg.expect("lent buffer outside every segment");
+                debug_assert!(at + capacity <= seg.bytes());
+                (seg.base.as_ptr().wrapping_add(at), capacity)
+            }
+        }
+    }
+
+    /// The whole storage of buffer `id`, read-only.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Region::bytes`].
+    unsafe fn storage(&self, id: u32) -> &[u8] {
+        let (ptr, len) = self.buffer_ptr(id);
+        // SAFETY: `ptr..ptr + len` is buffer `id`'s storage: inside the owned
+        // cells (bounds-checked in `buffer_ptr`), or inside a lent segment,
+        // which `BufPool::lent`'s caller promised is valid memory for the
+        // pool's life. The caller guarantees that nothing writes these bytes
+        // while the slice lives.
+        unsafe { core::slice::from_raw_parts(ptr, len) }
     }
 
     /// The whole storage of buffer `id`, headroom and tailroom included.
@@ -128,12 +228,39 @@ impl Region {
     /// frame that owns the buffer, and hands out no other slice of it.
     #[allow(clippy::mut_from_ref)]
     unsafe fn storage_mut(&self, id: u32) -> &mut [u8] {
-        let at = self.offset[id as usize];
-        let cells = &self.storage[at..at + self.capacity_of(id)];
-        // SAFETY: in bounds (checked above), `UnsafeCell<u8>` has the layout
-        // of `u8` and permits writes through a shared reference; the caller
-        // guarantees exclusive access to this buffer.
-        unsafe { core::slice::from_raw_parts_mut(UnsafeCell::raw_get(cells.as_ptr()), cells.len()) }
+        let (ptr, len) = self.buffer_ptr(id);
+        // SAFETY: `ptr..ptr + len` is buffer `id`'s storage (see
+        // `Region::storage`); owned cells permit writes through a shared
+        // reference (`UnsafeCell`), lent memory is writable by the lender's
+        // promise; the caller guarantees exclusive access to this buffer.
+        unsafe { core::slice::from_raw_parts_mut(ptr, len) }
+    }
+
+    /// Takes buffer `id` back from the frame that owned it: onto its free
+    /// stack, or back to the lender.
+    fn give_back(&self, id: u32) {
+        match &self.memory {
+            Memory::Owned(_) => self.free[usize::from(self.class[id as usize])].push(id),
+            Memory::Lent(lent) => {
+                self.unhold(id);
+                let (ptr, _) = self.buffer_ptr(id);
+                if let Some(addr) = NonNull::new(ptr) {
+                    lent.lender.give_back(LentBuffer {
+                        class: usize::from(self.class[id as usize]),
+                        addr,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Marks lent buffer `id` as no longer owned by a frame of this pool.
+    fn unhold(&self, id: u32) {
+        if let Memory::Lent(lent) = &self.memory {
+            if lent.held[id as usize].replace(false) {
+                lent.held_count.set(lent.held_count.get() - 1);
+            }
+        }
     }
 
     /// The window bytes of buffer `id`, mutably.
@@ -200,7 +327,7 @@ impl BufPool {
         let storage = (0..at).map(|_| UnsafeCell::new(0u8)).collect();
         BufPool {
             region: Rc::new(Region {
-                storage,
+                memory: Memory::Owned(storage),
                 offset: offset.into(),
                 class: class.into(),
                 window: window.into(),
@@ -334,9 +461,12 @@ impl BufPool {
 
     /// Buffers currently owned by frames (of every class).
     pub fn in_use(&self) -> usize {
-        (0..NUM_CLASSES)
-            .map(|c| self.capacity(c) - self.available(c))
-            .sum()
+        match &self.region.memory {
+            Memory::Owned(_) => (0..NUM_CLASSES)
+                .map(|c| self.capacity(c) - self.available(c))
+                .sum(),
+            Memory::Lent(lent) => lent.held_count.get(),
+        }
     }
 
     /// Number of failed [`BufPool::alloc`] and [`BufPool::alloc_chain`] calls.
@@ -347,6 +477,222 @@ impl BufPool {
     /// `frame`'s buffers belong to this pool.
     pub fn owns(&self, frame: &Frame) -> bool {
         Rc::ptr_eq(&self.region, &frame.pool.region)
+    }
+}
+
+/// The most segments a lent pool has: one per size class and then some.
+pub const MAX_SEGMENTS: usize = 2 * NUM_CLASSES;
+
+/// Takes back the buffers of a lent pool ([`BufPool::lent`]) when the
+/// frames that owned them are dropped: the NIC driver that lent the memory
+/// returns each one to the hardware (an mPIPE buffer stack).
+pub trait Lender {
+    /// `buffer` is no longer used by any frame of the pool.
+    fn give_back(&self, buffer: LentBuffer);
+}
+
+/// A buffer of lent memory going back to its lender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LentBuffer {
+    /// Its size class (index into [`SIZE_CLASSES`]).
+    pub class: usize,
+    /// The first byte of its storage.
+    pub addr: NonNull<u8>,
+}
+
+/// A run of `count` buffers of one size class, back to back from `base`,
+/// in memory a NIC owns (see [`BufPool::lent`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LentSegment {
+    /// Size class of every buffer of the run.
+    pub class: usize,
+    /// The first byte of the first buffer.
+    pub base: NonNull<u8>,
+    /// Number of buffers.
+    pub count: usize,
+}
+
+/// One buffer of a frame handed over to the hardware by
+/// [`Frame::into_lent`]: where its window is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LentSpan {
+    /// Size class of the buffer.
+    pub class: usize,
+    /// The first byte of the buffer's storage.
+    pub buffer: NonNull<u8>,
+    /// Offset of the window in the buffer.
+    pub start: usize,
+    /// Length of the window.
+    pub len: usize,
+}
+
+impl BufPool {
+    /// A pool over buffer memory that a NIC owns and lends, without copying:
+    /// the buffers of `segments`, numbered in order. The pool starts with no
+    /// buffer of its own (its free stacks are empty, so [`BufPool::alloc`]
+    /// and [`BufPool::alloc_chain`] return `None`); the driver hands it
+    /// buffers one at a time with [`BufPool::adopt`], and a frame's buffers
+    /// go back to `lender` when it is dropped, or to the hardware with
+    /// [`Frame::into_lent`]. The window tables are allocated here, once.
+    ///
+    /// Errors: [`BufError::BadSegments`] if there are more than
+    /// [`MAX_SEGMENTS`] segments, a class is out of range, the buffers
+    /// number `u32::MAX - 1` or more, or two segments overlap.
+    ///
+    /// # Safety
+    ///
+    /// Every segment's `count * SIZE_CLASSES[class]` bytes from `base` must
+    /// be valid for reads and writes for as long as the pool, a clone of it
+    /// or a frame of it lives (the lender, which the pool owns, may keep the
+    /// memory alive). Other code may use the memory freely, except a buffer
+    /// while a frame of this pool owns it (see [`BufPool::adopt`]).
+    pub unsafe fn lent(
+        segments: &[LentSegment],
+        lender: Box<dyn Lender>,
+    ) -> Result<BufPool, BufError> {
+        if segments.len() > MAX_SEGMENTS || segments.iter().any(|s| s.class >= NUM_CLASSES) {
+            return Err(BufError::BadSegments);
+        }
+        let total: usize = segments.iter().map(|s| s.count).sum();
+        if total >= END as usize {
+            return Err(BufError::BadSegments);
+        }
+        for (i, a) in segments.iter().enumerate() {
+            let a_start = a.base.as_ptr() as usize;
+            let a_end = a_start.checked_add(a.count * SIZE_CLASSES[a.class]);
+            let Some(a_end) = a_end else {
+                return Err(BufError::BadSegments);
+            };
+            for b in &segments[i + 1..] {
+                let b_start = b.base.as_ptr() as usize;
+                let b_end = b_start.saturating_add(b.count * SIZE_CLASSES[b.class]);
+                if a_start < b_end && b_start < a_end && a.count > 0 && b.count > 0 {
+                    return Err(BufError::BadSegments);
+                }
+            }
+        }
+        let mut offset = Vec::with_capacity(total);
+        let mut class = Vec::with_capacity(total);
+        let mut window = Vec::with_capacity(total);
+        let mut capacity = [0usize; NUM_CLASSES];
+        let mut segs = ArrayVec::new();
+        for seg in segments {
+            let size = SIZE_CLASSES[seg.class];
+            segs.push(Segment {
+                class: seg.class,
+                base: seg.base,
+                count: seg.count,
+                first: offset.len() as u32,
+            });
+            for i in 0..seg.count {
+                offset.push(i * size);
+                class.push(seg.class as u8);
+                window.push(Cell::new(Window {
+                    start: 0,
+                    len: size as u32,
+                    next: END,
+                }));
+            }
+            capacity[seg.class] += seg.count;
+        }
+        let free = core::array::from_fn(|_| FreeStack {
+            slots: Box::new([]),
+            top: Cell::new(0),
+        });
+        Ok(BufPool {
+            region: Rc::new(Region {
+                memory: Memory::Lent(Box::new(LentMemory {
+                    segments: segs,
+                    lender,
+                    held: (0..total).map(|_| Cell::new(false)).collect(),
+                    held_count: Cell::new(0),
+                })),
+                offset: offset.into(),
+                class: class.into(),
+                window: window.into(),
+                free,
+                capacity,
+                chaining: true,
+                alloc_failures: Cell::new(0),
+            }),
+        })
+    }
+
+    /// The pool's memory is lent by a NIC ([`BufPool::lent`]).
+    pub fn is_lent(&self) -> bool {
+        matches!(self.region.memory, Memory::Lent(_))
+    }
+
+    /// The lent buffer holding address `addr`: its number and the offset of
+    /// `addr` in it.
+    fn lent_buffer_at(&self, addr: usize) -> Option<(u32, usize)> {
+        let Memory::Lent(lent) = &self.region.memory else {
+            return None;
+        };
+        lent.segments.iter().find_map(|s| {
+            let at = addr.checked_sub(s.base.as_ptr() as usize)?;
+            let size = SIZE_CLASSES[s.class];
+            let index = at / size;
+            (index < s.count).then(|| (s.first + index as u32, at % size))
+        })
+    }
+
+    /// The size class of the lent buffer holding address `addr`, and the
+    /// offset of `addr` in it; `None` if no buffer of the pool holds it.
+    pub fn lent_class_at(&self, addr: usize) -> Option<(usize, usize)> {
+        let (id, offset) = self.lent_buffer_at(addr)?;
+        Some((usize::from(self.region.class[id as usize]), offset))
+    }
+
+    /// A frame of the one lent buffer holding address `addr` (any address
+    /// inside it), its window `start..start + len`: how a driver hands a
+    /// buffer the NIC filled to the stack without copying it. Chain more
+    /// with [`Frame::push`].
+    ///
+    /// Errors (nothing changes): [`BufError::NotLent`] if `addr` is in no
+    /// buffer of this pool (or the pool is not lent),
+    /// [`BufError::BufferHeld`] if a frame of this pool already owns that
+    /// buffer, [`BufError::WindowOutOfBounds`] for a bad window.
+    ///
+    /// # Safety
+    ///
+    /// The lender hands the buffer over: from now until the frame gives it
+    /// back (dropped: [`Lender::give_back`]; or [`Frame::into_lent`]),
+    /// nothing outside this pool reads or writes its bytes (for the mPIPE:
+    /// the buffer was popped from its buffer stack, by the iDMA for a
+    /// received packet or by the driver, and is on no stack and in no
+    /// other pool).
+    pub unsafe fn adopt(&self, addr: usize, start: usize, len: usize) -> Result<Frame, BufError> {
+        let r = &self.region;
+        let Memory::Lent(lent) = &r.memory else {
+            return Err(BufError::NotLent { addr });
+        };
+        let Some((id, _)) = self.lent_buffer_at(addr) else {
+            return Err(BufError::NotLent { addr });
+        };
+        let capacity = r.capacity_of(id);
+        if start.checked_add(len).is_none_or(|end| end > capacity) {
+            return Err(BufError::WindowOutOfBounds {
+                start,
+                len,
+                capacity,
+            });
+        }
+        if lent.held[id as usize].replace(true) {
+            return Err(BufError::BufferHeld { addr });
+        }
+        lent.held_count.set(lent.held_count.get() + 1);
+        r.window[id as usize].set(Window {
+            start: start as u32,
+            len: len as u32,
+            next: END,
+        });
+        Ok(Frame {
+            pool: self.clone(),
+            head: id,
+            count: 1,
+            len: len as u32,
+        })
     }
 }
 
@@ -546,6 +892,49 @@ impl Frame {
         Some(unsafe { self.pool.region.storage_mut(id) })
     }
 
+    /// The whole storage of buffer `index` (in frame order), read-only;
+    /// `None` past the chain. (An mPIPE chain keeps the link to the next
+    /// buffer in the first bytes of a buffer, outside its window.)
+    pub fn storage(&self, index: usize) -> Option<&[u8]> {
+        let id = self.ids().nth(index)?;
+        // SAFETY: `&self` is a shared borrow of the frame that owns buffer
+        // `id`, and the slice borrows it: no `&mut` to it can exist.
+        Some(unsafe { self.pool.region.storage(id) })
+    }
+
+    /// Hands the frame's buffers over to the hardware of a lent pool (a
+    /// transmit with the mPIPE's `hwb`, after which the eDMA returns each
+    /// buffer to its stack): calls `f` with each buffer and window, in
+    /// frame order, and forgets them without giving them back to the
+    /// lender. No view of them remains, since the frame is consumed. A
+    /// frame of an owned pool is given back unchanged.
+    pub fn into_lent(mut self, mut f: impl FnMut(LentSpan)) -> Result<(), Frame> {
+        if !self.pool.is_lent() {
+            return Err(self);
+        }
+        let r = &self.pool.region;
+        let mut next = self.head;
+        for _ in 0..self.count {
+            let id = next;
+            let w = r.window[id as usize].get();
+            next = w.next;
+            r.unhold(id);
+            let (ptr, _) = r.buffer_ptr(id);
+            if let Some(buffer) = NonNull::new(ptr) {
+                f(LentSpan {
+                    class: usize::from(r.class[id as usize]),
+                    buffer,
+                    start: w.start as usize,
+                    len: w.len as usize,
+                });
+            }
+        }
+        // The frame owns nothing any more: its drop gives nothing back.
+        self.count = 0;
+        self.len = 0;
+        Ok(())
+    }
+
     /// Shortens the frame to at most `len` bytes by shrinking windows from
     /// the end; buffers emptied this way stay in the chain.
     pub fn truncate(&mut self, len: usize) {
@@ -596,7 +985,7 @@ impl Drop for Frame {
         for _ in 0..self.count {
             let id = next;
             next = r.window[id as usize].get().next;
-            r.free[usize::from(r.class[id as usize])].push(id);
+            r.give_back(id);
         }
     }
 }
@@ -749,5 +1138,208 @@ impl<'a> SegsMut<'a> {
             _bytes: PhantomData,
         };
         (first, second)
+    }
+}
+
+#[cfg(test)]
+mod lent_tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Memory owned by the test's lender, freed when the pool is gone.
+    struct TestLender {
+        memory: *mut [UnsafeCell<u8>],
+        returned: Rc<RefCell<Vec<(usize, usize)>>>,
+    }
+
+    impl Lender for TestLender {
+        fn give_back(&self, buffer: LentBuffer) {
+            self.returned
+                .borrow_mut()
+                .push((buffer.class, buffer.addr.as_ptr() as usize));
+        }
+    }
+
+    impl Drop for TestLender {
+        fn drop(&mut self) {
+            // SAFETY: `memory` came from `Box::into_raw` in `lent_pool` and
+            // is freed once, here, when the pool (its only user) is gone.
+            drop(unsafe { Box::from_raw(self.memory) });
+        }
+    }
+
+    /// The test's memory is used by nothing but the pool, so any buffer may
+    /// be adopted.
+    fn adopt(pool: &BufPool, addr: usize, start: usize, len: usize) -> Result<Frame, BufError> {
+        // SAFETY: nothing but the pool uses the test's memory, and `adopt`
+        // refuses a buffer one of the pool's frames already owns.
+        unsafe { pool.adopt(addr, start, len) }
+    }
+
+    type Returns = Rc<RefCell<Vec<(usize, usize)>>>;
+
+    /// A lent pool of `small` 128-byte and `big` 1664-byte buffers, the
+    /// base address of each segment, and the lender's log of returns.
+    fn lent_pool(small: usize, big: usize) -> (BufPool, [usize; 2], Returns) {
+        let bytes = small * 128 + big * 1664;
+        let memory: Box<[UnsafeCell<u8>]> = (0..bytes).map(|_| UnsafeCell::new(0)).collect();
+        let memory = Box::into_raw(memory);
+        // SAFETY: `memory` is a live allocation of `bytes` cells.
+        let base = unsafe { UnsafeCell::raw_get((*memory).as_ptr()) };
+        let a = NonNull::new(base).unwrap();
+        let b = NonNull::new(base.wrapping_add(small * 128)).unwrap();
+        let returned = Rc::new(RefCell::new(Vec::new()));
+        let lender = TestLender {
+            memory,
+            returned: Rc::clone(&returned),
+        };
+        let segments = [
+            LentSegment {
+                class: 0,
+                base: a,
+                count: small,
+            },
+            LentSegment {
+                class: 4,
+                base: b,
+                count: big,
+            },
+        ];
+        // SAFETY: the lender owns the memory and frees it only when the
+        // pool is dropped; nothing else touches it.
+        let pool = unsafe { BufPool::lent(&segments, Box::new(lender)) }.unwrap();
+        (pool, [a.as_ptr() as usize, b.as_ptr() as usize], returned)
+    }
+
+    #[test]
+    fn adopt_reads_in_place_and_gives_back_on_drop() {
+        let (pool, [a, b], returned) = lent_pool(4, 2);
+        assert!(pool.is_lent());
+        assert_eq!(
+            (pool.capacity(0), pool.capacity(4), pool.available(4)),
+            (4, 2, 0)
+        );
+        assert!(pool.alloc(0).is_none() && pool.alloc_chain(10).is_none());
+        // An address inside the second 1664-byte buffer, as an idesc's va
+        // with 2 bytes of headroom.
+        let addr = b + 1664 + 2;
+        assert_eq!(pool.lent_class_at(addr), Some((4, 2)));
+        let mut frame = adopt(&pool, addr, 2, 100).unwrap();
+        assert_eq!(pool.in_use(), 1);
+        frame.cursor_mut().write(&[9; 100]).unwrap();
+        let seg = frame.segments().next().unwrap();
+        assert_eq!(
+            seg.as_ptr() as usize,
+            addr,
+            "the window is the lent memory itself"
+        );
+        assert_eq!(frame.storage(0).unwrap().len(), 1664);
+        assert_eq!(frame.storage(0).unwrap()[2..102], [9; 100]);
+        drop(frame);
+        assert_eq!(*returned.borrow(), [(4, b + 1664)]);
+        assert_eq!(pool.in_use(), 0);
+        let small = adopt(&pool, a + 3 * 128, 0, 128).unwrap();
+        assert_eq!(small.buffers().next().unwrap().class, 0);
+        drop(small);
+        assert_eq!(returned.borrow()[1], (0, a + 3 * 128));
+    }
+
+    #[test]
+    fn adopt_refuses_held_foreign_and_bad_windows() {
+        let (pool, [a, b], returned) = lent_pool(2, 1);
+        let held = adopt(&pool, a, 0, 10).unwrap();
+        assert_eq!(
+            adopt(&pool, a + 5, 0, 10).unwrap_err(),
+            BufError::BufferHeld { addr: a + 5 }
+        );
+        let past = b + 1664;
+        assert_eq!(
+            adopt(&pool, past, 0, 1).unwrap_err(),
+            BufError::NotLent { addr: past }
+        );
+        assert_eq!(
+            adopt(&pool, a - 1, 0, 1).unwrap_err(),
+            BufError::NotLent { addr: a - 1 }
+        );
+        assert!(matches!(
+            adopt(&pool, b, 1600, 65),
+            Err(BufError::WindowOutOfBounds { capacity: 1664, .. })
+        ));
+        assert_eq!(pool.in_use(), 1);
+        drop(held);
+        assert_eq!(returned.borrow().len(), 1);
+        let owned = BufPool::new(&PoolConfig::uniform(1));
+        assert!(!owned.is_lent());
+        assert!(matches!(
+            adopt(&owned, a, 0, 1),
+            Err(BufError::NotLent { .. })
+        ));
+        assert_eq!(owned.lent_class_at(a), None);
+    }
+
+    #[test]
+    fn chains_of_lent_buffers_go_to_the_hardware_whole() {
+        let (pool, [a, b], returned) = lent_pool(2, 2);
+        let mut frame = adopt(&pool, b, 10, 1000).unwrap();
+        frame.push(adopt(&pool, a + 128, 8, 50).unwrap()).unwrap();
+        frame.push(adopt(&pool, b + 1664, 0, 0).unwrap()).unwrap();
+        assert_eq!(
+            (frame.len(), frame.buffer_count(), pool.in_use()),
+            (1050, 3, 3)
+        );
+        let owned = BufPool::new(&PoolConfig::uniform(1));
+        let foreign = owned.alloc(0).unwrap();
+        let foreign = frame.push(foreign).unwrap_err();
+        assert!(foreign.into_lent(|_| panic!("owned memory")).is_err());
+        let mut spans = Vec::new();
+        frame.into_lent(|s| spans.push(s)).unwrap();
+        let got: Vec<_> = spans
+            .iter()
+            .map(|s| (s.class, s.buffer.as_ptr() as usize, s.start, s.len))
+            .collect();
+        assert_eq!(
+            got,
+            [(4, b, 10, 1000), (0, a + 128, 8, 50), (4, b + 1664, 0, 0)]
+        );
+        assert!(returned.borrow().is_empty(), "handed over, not given back");
+        assert_eq!(pool.in_use(), 0);
+        // Handed over means re-adoptable (the hardware gave them back).
+        let again = adopt(&pool, b, 0, 1).unwrap();
+        drop(again);
+        assert_eq!(returned.borrow().len(), 1);
+    }
+
+    #[test]
+    fn lent_segments_are_checked() {
+        let lender = || -> Box<dyn Lender> {
+            struct Nothing;
+            impl Lender for Nothing {
+                fn give_back(&self, _: LentBuffer) {}
+            }
+            Box::new(Nothing)
+        };
+        let base = NonNull::new(0x10_0000 as *mut u8).unwrap();
+        let upper = NonNull::new(0x10_0100 as *mut u8).unwrap();
+        let seg = |class, base, count| LentSegment { class, base, count };
+        // SAFETY: these pools are refused before any memory is touched.
+        unsafe {
+            assert_eq!(
+                BufPool::lent(&[seg(0, base, 3), seg(0, upper, 1)], lender()).unwrap_err(),
+                BufError::BadSegments
+            );
+            assert_eq!(
+                BufPool::lent(&[seg(8, base, 1)], lender()).unwrap_err(),
+                BufError::BadSegments
+            );
+            assert_eq!(
+                BufPool::lent(&[seg(0, base, 1); MAX_SEGMENTS + 1], lender()).unwrap_err(),
+                BufError::BadSegments
+            );
+        }
+        // Adjacent segments are fine (nothing is touched by building).
+        // SAFETY: the pool is dropped without adopting any buffer.
+        let pool = unsafe { BufPool::lent(&[seg(0, base, 2), seg(1, upper, 1)], lender()) };
+        assert_eq!(pool.unwrap().capacity(1), 1);
+        assert!(BufError::BadSegments.to_string().contains("lent"));
     }
 }
