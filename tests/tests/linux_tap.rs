@@ -209,6 +209,36 @@ impl Lab {
         }
     }
 
+    /// Starts the Linux page server and Rusty's `fetch` example for
+    /// `requests` pages from it (plus `extra` options); returns the
+    /// example's child index.
+    fn start_fetch_from_linux(&mut self, requests: u64, extra: &[&str]) -> usize {
+        self.start_linux_server();
+        let requests = requests.to_string();
+        let mut args = vec![
+            "--server",
+            LINUX_IP,
+            "--port",
+            "8080",
+            "--requests",
+            &requests,
+        ];
+        args.extend_from_slice(extra);
+        self.start_rusty("fetch", &args)
+    }
+
+    /// Waits for the `fetch` example `i` and checks that it got all
+    /// `requests` pages intact.
+    fn expect_fetched(&mut self, i: usize, requests: u64, limit: Duration) {
+        let out = self.wait(i, limit);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains(&format!("ok {requests} failed 0")),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Waits for child `i` to exit and returns its output.
     fn wait(&mut self, i: usize, limit: Duration) -> Output {
         let deadline = Instant::now() + limit;
@@ -343,28 +373,8 @@ fn linux_rusty_client_fetches_50_pages_from_a_linux_server() {
         return;
     }
     let mut lab = Lab::new();
-    lab.start_linux_server();
-    let i = lab.start_rusty(
-        "fetch",
-        &[
-            "--server",
-            LINUX_IP,
-            "--port",
-            "8080",
-            "--requests",
-            "50",
-            "--conns",
-            "4",
-        ],
-    );
-    let out = lab.wait(i, Duration::from_secs(120));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("ok 50 failed 0"), "{text}");
+    let i = lab.start_fetch_from_linux(50, &["--conns", "4"]);
+    lab.expect_fetched(i, 50, Duration::from_secs(120));
 }
 
 /// B1: a slow reader closes Linux's window; Rusty's zero-window probes and
@@ -445,20 +455,7 @@ fn linux_sends_more_than_64_kib_in_flight_to_rusty() {
         return;
     }
     let mut lab = Lab::new();
-    lab.start_linux_server();
-    let i = lab.start_rusty(
-        "fetch",
-        &[
-            "--server",
-            LINUX_IP,
-            "--port",
-            "8080",
-            "--requests",
-            "30",
-            "--impair",
-            "delay=20ms",
-        ],
-    );
+    let i = lab.start_fetch_from_linux(30, &["--impair", "delay=20ms"]);
     sh_ok(lab.cmd("ip").args([
         "route",
         "change",
@@ -478,12 +475,7 @@ fn linux_sends_more_than_64_kib_in_flight_to_rusty() {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let out = lab.wait(i, Duration::from_secs(5));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("ok 30 failed 0"),
-        "{text}"
-    );
+    lab.expect_fetched(i, 30, Duration::from_secs(5));
     assert!(
         max_unacked * 1448 > 64 * 1024,
         "at most {max_unacked} segments in flight"
