@@ -377,14 +377,14 @@ fn linux_rusty_client_fetches_50_pages_from_a_linux_server() {
     lab.expect_fetched(i, 50, Duration::from_secs(120));
 }
 
-/// B1: a slow reader closes Linux's window; Rusty's zero-window probes and
-/// ACKs stay inside it, so the kernel counts nothing beyond its window,
-/// and the page arrives intact.
+/// B1: a reader that stops reading closes Linux's window; Rusty's
+/// zero-window probes and ACKs stay inside it, so the kernel counts nothing
+/// beyond its window, and the page arrives intact.
 #[test]
 fn linux_zero_window_probes_stay_inside_linux_window() {
     if !ready(
         "linux_zero_window_probes_stay_inside_linux_window",
-        &["curl"],
+        &["bash", "dd", "sleep"],
     ) {
         return;
     }
@@ -396,8 +396,36 @@ fn linux_zero_window_probes_stay_inside_linux_window() {
     );
     lab.start_rusty("httpd", &[]);
     let before = lab.nstat();
-    // Page 3 is 117 KB; read at 40 KB/s.
-    lab.curl_page(3, &["--limit-rate", "40k"]);
+    // Page 3 is 117 KB. The reader sends the request, reads nothing for
+    // 1.5 s (the 16 KB buffer fills, the window closes, Rusty probes),
+    // reads exactly 40 KB, stops again for 1 s, then reads the rest.
+    let script = format!(
+        "exec 3<>/dev/tcp/{RUSTY_IP}/80 && \
+         printf 'GET /3.htm HTTP/1.0\\r\\nHost: rusty\\r\\n\\r\\n' >&3 && \
+         sleep 1.5 && \
+         dd bs=4096 count=10 iflag=fullblock status=none <&3 && \
+         sleep 1 && \
+         timeout 30 cat <&3"
+    );
+    let out = run(lab.cmd("bash").args(["-c", &script]));
+    assert!(
+        out.status.success(),
+        "slow reader: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = &rusty_fixtures::page_set().get(3).unwrap().body;
+    let body = out
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| &out.stdout[i + 4..])
+        .unwrap_or_else(|| panic!("no response head in {} bytes", out.stdout.len()));
+    assert!(
+        body == &want[..],
+        "page 3: {} bytes, want {}",
+        body.len(),
+        want.len()
+    );
     let after = lab.nstat();
     assert!(
         delta(&before, &after, "TcpExtTCPToZeroWindowAdv") > 0,
