@@ -108,6 +108,10 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         lose_first: u32,
     },
+    /// Replays a capture into a Rusty stack: exactly (every frame it
+    /// sends must match) or adaptively (Rusty plays each flow's peer).
+    /// Exit code 0 when it matched, 1 when it diverged, 2 for a bad capture.
+    Replay(crate::replay::cli::ReplayArgs),
     /// Writes the 500-page benchmark set as DIR/0.htm … DIR/499.htm.
     Pages {
         /// Output directory (created if missing).
@@ -376,6 +380,7 @@ pub fn execute(
             lose_first,
         } => ping(count, size, lose_first, out),
         Command::Pages { out: dir } => pages(&dir, out, err),
+        Command::Replay(args) => crate::replay::cli::replay(&args, out, err),
     }
 }
 

@@ -17,6 +17,8 @@
 //! * [`workload`], [`engine`], [`scenario`], [`report`], [`cli`] — what to
 //!   run, running it, and telling what happened;
 //! * [`smol_host`] — a smoltcp client host, the independent implementation;
+//! * [`replay`] — `rusty-sim replay`: captures from the field replayed
+//!   exactly or, playing each flow's peer, adaptively;
 //! * [`scripted`] — a scripted raw-frame peer for tests;
 //! * [`ping_demo`] — two stacks pinging over the in-memory pair driver;
 //! * [`bench`] — `rusty-sim bench`: Rusty and smoltcp side by side in wall
@@ -43,6 +45,7 @@ pub mod nic;
 pub mod nic_port;
 pub mod pcap;
 pub mod ping_demo;
+pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod scenario;

@@ -25,7 +25,12 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let run = || -> std::io::Result<()> {
-        let (mut stack, mut nic) = common::open(&args.tap, EchoServer::new())?;
+        let (mut stack, mut nic) = common::open(
+            &args.tap,
+            EchoServer::new(),
+            "echo",
+            &[("port", args.port.to_string())],
+        )?;
         stack
             .listen(args.port, 1024)
             .map_err(|e| std::io::Error::other(format!("listen: {e:?}")))?;

@@ -44,7 +44,18 @@ fn main() -> ExitCode {
         ..HttpClientConfig::new(args.server, args.port)
     };
     let client = HttpLoadClient::new(config, rusty_fixtures::PageContent::all());
-    let result = common::open(&args.tap, client).and_then(|(mut stack, mut nic)| {
+    let result = common::open(
+        &args.tap,
+        client,
+        "fetch",
+        &[
+            ("server", format!("\"{}\"", args.server)),
+            ("port", args.port.to_string()),
+            ("requests", args.requests.to_string()),
+            ("conns", args.conns.to_string()),
+        ],
+    )
+    .and_then(|(mut stack, mut nic)| {
         common::run(&mut stack, &mut nic, args.tap.duration, |s| {
             s.app().is_finished()
         })?;

@@ -55,7 +55,12 @@ fn load_pages(dir: &std::path::Path) -> std::io::Result<Vec<Page<'static>>> {
 }
 
 fn serve<C: rusty_stack::apps::Content>(args: &Args, content: C) -> std::io::Result<()> {
-    let (mut stack, mut nic) = common::open(&args.tap, HttpServer::new(content))?;
+    let mut settings = vec![("port", args.port.to_string())];
+    if let Some(dir) = &args.pages {
+        settings.push(("pages", format!("{:?}", dir.display().to_string())));
+    }
+    let (mut stack, mut nic) =
+        common::open(&args.tap, HttpServer::new(content), "httpd", &settings)?;
     stack
         .listen(args.port, 1024)
         .map_err(|e| std::io::Error::other(format!("listen: {e:?}")))?;
@@ -71,7 +76,11 @@ fn serve<C: rusty_stack::apps::Content>(args: &Args, content: C) -> std::io::Res
         c.body_bytes
     );
     println!("tcp {:?}", stack.tcp_counters());
-    println!("tap {:?} faults {:?}", nic.inner().stats(), nic.stats());
+    println!(
+        "tap {:?} faults {:?}",
+        nic.inner().inner().stats(),
+        nic.inner().stats()
+    );
     Ok(())
 }
 

@@ -10,6 +10,10 @@
 //! stack needs to know about the NIC it reads once, at construction, from
 //! the driver's [`Capabilities`].
 //!
+//! * [`capture`] — a wrapper showing every frame received and sent, with
+//!   the stack's `now`, to a sink (a pcap writer for `rusty-sim replay`);
+//! * [`fault`] — a wrapper injecting seeded loss, duplication, bit flips,
+//!   delay and reordering around any driver;
 //! * [`pair`] — an in-memory pair of drivers joined by a perfect wire, for
 //!   tests and examples;
 //! * [`rss`] — receive-side scaling: the Toeplitz flow hash and the
@@ -19,6 +23,7 @@
 //! * [`mpipe`] (features `mpipe` / `mpipe-gxio`) — the TILE-Gx mPIPE
 //!   backend over the gxio C API, on x86 through `mpipe-emu`.
 
+pub mod capture;
 pub mod fault;
 #[cfg(any(feature = "mpipe", feature = "mpipe-gxio"))]
 pub mod mpipe;
