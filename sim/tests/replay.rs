@@ -171,7 +171,9 @@ fn replay_bad_captures_and_settings_exit_2_with_a_message() {
     std::fs::create_dir_all(&dir).unwrap();
     let good = std::fs::read(fixture("curl-rusty.pcap")).unwrap();
     let sidecar = std::fs::read(fixture("curl-rusty.toml")).unwrap();
-    let cases: Vec<(&str, Vec<u8>, Option<&[u8]>, &str)> = vec![
+    // (name, pcap bytes, sidecar bytes, what the message says)
+    type Case<'a> = (&'a str, Vec<u8>, Option<&'a [u8]>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "truncated",
             good[..good.len() - 7].to_vec(),

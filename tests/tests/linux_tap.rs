@@ -509,3 +509,61 @@ fn linux_sends_more_than_64_kib_in_flight_to_rusty() {
         "at most {max_unacked} segments in flight"
     );
 }
+
+/// Replay: a capture the httpd example writes with `--pcap` while curl
+/// fetches pages (once clean, once with loss and reordering injected
+/// between the stack and the device) replays exactly, every frame the
+/// stack sent reproduced from the frames it received, and adaptively,
+/// every flow completing against a live stack.
+#[test]
+fn linux_capture_of_a_live_run_replays_in_both_modes() {
+    if !ready(
+        "linux_capture_of_a_live_run_replays_in_both_modes",
+        &["curl"],
+    ) {
+        return;
+    }
+    use rusty_sim::replay::{adaptive, exact, settings::SidecarFile, Capture};
+    for (name, impair) in [
+        ("clean", ""),
+        ("impaired", "loss=0.03,reorder=0.05,delay=1ms,seed=11"),
+    ] {
+        let dir = std::env::temp_dir().join(format!("rusty-live-replay-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pcap = dir.join(format!("{name}.pcap"));
+        let mut lab = Lab::new();
+        let i = lab.start_rusty(
+            "httpd",
+            &[
+                "--pcap",
+                pcap.to_str().unwrap(),
+                "--duration",
+                "5",
+                "--impair",
+                impair,
+            ],
+        );
+        for page in some_pages(6, 3) {
+            lab.curl_page(page, &[]);
+        }
+        let out = lab.wait(i, Duration::from_secs(30));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let capture = Capture::load(&pcap).unwrap();
+        let settings = SidecarFile::load(&pcap.with_extension("toml"))
+            .unwrap()
+            .unwrap()
+            .settings()
+            .unwrap();
+        let r = exact::replay(&capture, &settings).unwrap();
+        assert_eq!(r.divergence, None, "{name}: {r:?}");
+        assert!(r.matched > 30, "{name}: {r:?}");
+        let r = adaptive::replay(&capture, &settings).unwrap();
+        assert_eq!(r.flows.len(), 6, "{name}: {r:?}");
+        assert!(r.all_completed(), "{name}: {r:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
