@@ -174,6 +174,12 @@ pub struct IfaceCounters {
     pub arp_requests_sent: u64,
     /// ARP replies sent.
     pub arp_replies_sent: u64,
+    /// Unicast ARP probes of neighbours whose reachability lapsed or was
+    /// suspected (also counted in `arp_requests_sent`).
+    pub arp_probes_sent: u64,
+    /// Neighbours that did not answer their probes: their entries were
+    /// removed, to be resolved again by broadcast.
+    pub arp_neighbors_failed: u64,
     /// ICMP echo requests answered.
     pub icmp_echo_replies_sent: u64,
     /// ICMP echo requests sent by [`crate::iface::Interface::send_ping`].
@@ -210,6 +216,8 @@ impl IfaceCounters {
         self.tx_bytes += other.tx_bytes;
         self.arp_requests_sent += other.arp_requests_sent;
         self.arp_replies_sent += other.arp_replies_sent;
+        self.arp_probes_sent += other.arp_probes_sent;
+        self.arp_neighbors_failed += other.arp_neighbors_failed;
         self.icmp_echo_replies_sent += other.icmp_echo_replies_sent;
         self.icmp_echo_requests_sent += other.icmp_echo_requests_sent;
         self.drops.merge(&other.drops);

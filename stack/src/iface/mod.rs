@@ -18,9 +18,11 @@ mod arp_cache;
 
 use std::collections::VecDeque;
 
+use arrayvec::ArrayVec;
+
 use tracing::{debug, trace};
 
-pub use self::arp_cache::{ArpCache, ArpCacheFull};
+pub use self::arp_cache::{ArpCache, ArpCacheFull, Nud, NudAction};
 
 use crate::checksum;
 use crate::mem::buf::Frame;
@@ -54,6 +56,14 @@ pub struct InterfaceConfig {
     pub arp_retry_interval: Duration,
     /// ARP requests sent for one address before its datagrams are dropped.
     pub arp_max_requests: u32,
+    /// Neighbour reachability: how long an entry is trusted without a
+    /// confirmation, and how it is probed after (see [`ArpCache`]; the
+    /// probe interval is [`InterfaceConfig::arp_retry_interval`]).
+    pub arp_reachable_time: Duration,
+    /// How long a used, unconfirmed entry waits before it is probed.
+    pub arp_delay_first_probe: Duration,
+    /// Unicast probes before an unanswered entry is removed.
+    pub arp_unicast_probes: u32,
     /// Send a gratuitous ARP announcement at the first poll.
     pub announce: bool,
     /// Events (echo replies) kept until the owner takes them.
@@ -76,6 +86,9 @@ impl InterfaceConfig {
             arp_pending_capacity: 64,
             arp_retry_interval: Duration::from_secs(1),
             arp_max_requests: 3,
+            arp_reachable_time: Duration::from_secs(30),
+            arp_delay_first_probe: Duration::from_secs(5),
+            arp_unicast_probes: 3,
             announce: true,
             event_capacity: 64,
             report_arp: false,
@@ -302,7 +315,38 @@ impl Interface {
         if !self.announced {
             return Some(Instant::ZERO);
         }
-        self.resolving.iter().map(|r| r.next_request).min()
+        let resolving = self.resolving.iter().map(|r| r.next_request).min();
+        match (resolving, self.cache.nud_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The reachability timers of the ARP cache, from the configuration.
+    fn nud(&self) -> Nud {
+        Nud {
+            reachable_time: self.config.arp_reachable_time,
+            delay_first_probe: self.config.arp_delay_first_probe,
+            unicast_probes: self.config.arp_unicast_probes,
+            probe_interval: self.config.arp_retry_interval,
+        }
+    }
+
+    /// An upper layer saw forward progress with `dst` (new data
+    /// acknowledged or received in order): its next hop is reachable.
+    pub fn confirm_neighbor(&mut self, dst: Ipv4Addr, now: Instant) {
+        if let Ok(hop) = self.next_hop(dst) {
+            self.cache.confirm(hop, now);
+        }
+    }
+
+    /// An upper layer suspects the path to `dst` (a retransmission
+    /// timeout): its next hop's entry is probed by unicast now, and
+    /// resolved again by broadcast if the probes go unanswered.
+    pub fn suspect_neighbor(&mut self, dst: Ipv4Addr, now: Instant) {
+        if let Ok(hop) = self.next_hop(dst) {
+            self.cache.suspect(hop, now);
+        }
     }
 
     /// Receives every frame the driver holds and runs the ARP timers.
@@ -367,7 +411,44 @@ impl Interface {
             entry.next_request = now + self.config.arp_retry_interval;
             i += 1;
         }
+        worked |= self.run_nud(driver, now);
         worked
+    }
+
+    /// Sends the neighbour probes due at `now`; returns whether any work
+    /// was done.
+    fn run_nud<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
+        if self.cache.nud_at().is_none_or(|t| t > now) {
+            return false;
+        }
+        let nud = self.nud();
+        // Collected in fixed-size batches (sending needs `self`).
+        loop {
+            let mut actions: ArrayVec<NudAction, 16> = ArrayVec::new();
+            self.cache
+                .run_nud(now, &nud, |a| actions.try_push(a).is_ok());
+            let full = actions.is_full();
+            self.nud_actions(driver, actions);
+            if !full {
+                return true;
+            }
+        }
+    }
+
+    fn nud_actions<D: Driver>(&mut self, driver: &mut D, actions: ArrayVec<NudAction, 16>) {
+        for action in actions {
+            match action {
+                NudAction::Probe { ip, mac } => {
+                    trace!(%ip, %mac, "ARP unicast probe");
+                    self.counters.arp_probes_sent += 1;
+                    self.send_arp(driver, ArpOperation::Request, mac, MacAddr::UNSPECIFIED, ip);
+                }
+                NudAction::Failed { ip } => {
+                    debug!(%ip, "neighbour unreachable at its cached MAC: resolving again");
+                    self.counters.arp_neighbors_failed += 1;
+                }
+            }
+        }
     }
 
     /// Processes one received frame. ARP and ICMP are handled here; other
@@ -783,7 +864,8 @@ impl Interface {
         fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
     ) -> Result<(), DropReason> {
         let next_hop = self.next_hop(template.dst)?;
-        let Some(mac) = self.cache.lookup(next_hop, now) else {
+        let nud = self.nud();
+        let Some(mac) = self.cache.lookup_for_send(next_hop, now, &nud) else {
             let (dst, protocol) = (template.dst, template.protocol);
             return self.send_ipv4_inner(driver, now, dst, protocol, payload_len, fill);
         };
@@ -882,7 +964,8 @@ impl Interface {
     ) -> Result<(), DropReason> {
         let next_hop = self.next_hop(dst)?;
         let ip = self.ipv4_repr(dst, protocol, payload_len);
-        if let Some(mac) = self.cache.lookup(next_hop, now) {
+        let nud = self.nud();
+        if let Some(mac) = self.cache.lookup_for_send(next_hop, now, &nud) {
             let frame = self.build_frame(driver, mac, &ip, fill)?;
             return self.hand_to_driver(driver, frame);
         }

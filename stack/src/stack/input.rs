@@ -447,6 +447,8 @@ impl<C, W: Writer> Tcp<C, W> {
         tcb.rtt.reset_backoff();
         tcb.retries = 0;
         tcb.snd_una = ack;
+        // Forward progress: the neighbour is reachable.
+        cx.iface.confirm_neighbor(tcb.remote.0, cx.now);
         if tcb.snd_nxt < ack {
             tcb.snd_nxt = ack;
         }
@@ -657,6 +659,8 @@ impl<C, W: Writer> Tcp<C, W> {
                 let data = chain.cursor().drop(offset).take(len as usize);
                 tcb.rcv_nxt = end;
                 counters.bytes_received += u64::from(len);
+                // Forward progress: the neighbour is reachable.
+                cx.iface.confirm_neighbor(tcb.remote.0, cx.now);
                 if let Some(c) = slot.conn.as_mut() {
                     cx.app
                         .on_data(c, &mut ConnHandle { tcb: &mut slot.tcb }, data);

@@ -103,6 +103,8 @@ impl<C, W: Writer> Tcp<C, W> {
                     return;
                 }
                 tcb.rtt.backoff();
+                // No answer: maybe the neighbour's cached MAC is wrong.
+                cx.iface.suspect_neighbor(tcb.remote.0, cx.now);
                 self.send_syn(cx, idx);
                 self.arm_rto(idx, cx.now);
             }
@@ -131,6 +133,8 @@ impl<C, W: Writer> Tcp<C, W> {
                     return;
                 }
                 self.counters.rto_expirations += 1;
+                // No progress: maybe the neighbour's cached MAC is wrong.
+                cx.iface.suspect_neighbor(tcb.remote.0, cx.now);
                 let flight = tcb.in_flight();
                 tcb.cc.on_rto(flight, tcb.snd_max);
                 tcb.rtt.backoff();
