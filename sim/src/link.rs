@@ -1693,12 +1693,24 @@ mod tests {
         let mut all = link(config(CorruptScope::All), 3);
         let mut ipv4 = link(config(CorruptScope::Ipv4Only), 3);
         for _ in 0..20 {
-            let d = all.send(Side::A, arp.clone(), ns(0)).into_iter().next().unwrap();
+            let d = all
+                .send(Side::A, arp.clone(), ns(0))
+                .into_iter()
+                .next()
+                .unwrap();
             assert!(d.corrupted && d.frame != arp);
-            let d = ipv4.send(Side::A, arp.clone(), ns(0)).into_iter().next().unwrap();
+            let d = ipv4
+                .send(Side::A, arp.clone(), ns(0))
+                .into_iter()
+                .next()
+                .unwrap();
             assert!(!d.corrupted && d.frame == arp);
             let udp = udp_frame(40);
-            let d = ipv4.send(Side::A, udp.clone(), ns(0)).into_iter().next().unwrap();
+            let d = ipv4
+                .send(Side::A, udp.clone(), ns(0))
+                .into_iter()
+                .next()
+                .unwrap();
             assert!(d.corrupted && !checksums_ok(&d.frame));
         }
         assert_eq!(ipv4.stats().total().corrupted, 20);
