@@ -221,7 +221,8 @@ impl SmolPeer {
     }
 
     /// Retransmitted SYNs kept from smoltcp because a socket already owns
-    /// their 4-tuple (see [`SmolPeer::owned_syn`]).
+    /// their 4-tuple (see [`SmolPeer`]'s `deliver`: a SYN for a tuple a
+    /// non-listening socket owns never reaches smoltcp).
     pub fn syns_absorbed(&self) -> u64 {
         self.syns_absorbed
     }

@@ -2,7 +2,7 @@
 //! time: the harness of the interop tests between Rusty and smoltcp.
 //!
 //! [`Net`] owns a [`Link`] (the simulator's link model: bandwidth, delay,
-//! queue and the seeded [`Faults`](crate::link::Faults)), the host on
+//! queue and the seeded [`Faults`]), the host on
 //! [`Side::A`] (`a`), the host on [`Side::B`] (`b`) and a virtual clock.
 //! At each instant it delivers the frames due, polls both hosts, and hands
 //! what they transmitted to [`Link::send`], until neither does anything
@@ -23,8 +23,9 @@
 //! [`link`] draws the link's faults from streams `("link-a-to-b", 0)` and
 //! `("link-b-to-a", 0)`, [`smoltcp_seed`] smoltcp's `random_seed` from
 //! subtree `("smoltcp-peer", 0)` → `("smoltcp-random", 0)`, and
-//! [`tcp_secret`] a Rusty TCP secret from subtree `("rusty-peer", 0)` →
-//! `("tcp-secret", 0)`.
+//! [`tcp_secret`] a Rusty TCP secret from subtree `("rusty-peer", 0)`
+//! ([`rusty_seeds`]) → `("tcp-secret", 0)`; a Rusty app takes its seed
+//! from that subtree too. [`Wire`] names a run's seed and link faults.
 //!
 //! # Trace
 //!
@@ -42,7 +43,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rusty_stack::time::{Duration, Instant};
 
-use crate::link::{Link, LinkConfig, Side};
+use crate::link::{CorruptScope, Faults, Link, LinkConfig, Side};
 use crate::rng::Seeds;
 
 pub use rusty::{BytesWriter, LinkDriver, LinkDriverStats, RustyHost, RustyNode};
@@ -74,9 +75,82 @@ pub fn smoltcp_seed(seeds: &Seeds) -> u64 {
         .seed_u64("smoltcp-random", 0)
 }
 
+/// The subtree of the Rusty peer of a net, `("rusty-peer", 0)`: its TCP
+/// secret ([`tcp_secret`]) and its apps' seeds (e.g. `("http-client", 0)`).
+pub fn rusty_seeds(seeds: &Seeds) -> Seeds {
+    seeds.subtree("rusty-peer", 0)
+}
+
 /// A TCP secret (ISNs, SYN cookies) for the Rusty peer of a net.
 pub fn tcp_secret(seeds: &Seeds) -> [u8; 16] {
-    seeds.subtree("rusty-peer", 0).key16("tcp-secret", 0)
+    rusty_seeds(seeds).key16("tcp-secret", 0)
+}
+
+/// A test run's link: the seed of the run's tree and the faults of the
+/// interop link ([`link_config`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Wire {
+    /// The seed of the run's [`Seeds`] tree.
+    pub seed: u64,
+    /// The link's faults.
+    pub faults: Faults,
+}
+
+impl Wire {
+    /// A perfect link.
+    pub fn new(seed: u64) -> Self {
+        Wire {
+            seed,
+            faults: Faults::default(),
+        }
+    }
+
+    /// A link losing a fraction `loss` of the frames and delaying a fifth
+    /// of them by up to 4 ms (so that later ones overtake them).
+    pub fn lossy(seed: u64, loss: f64) -> Self {
+        Wire {
+            seed,
+            faults: Faults {
+                loss,
+                reorder: 0.2,
+                reorder_delay: Duration::from_millis(4),
+                ..Faults::default()
+            },
+        }
+    }
+
+    /// This link, duplicating a fraction `p` of the frames.
+    pub fn with_duplicate(mut self, p: f64) -> Self {
+        self.faults.duplicate = p;
+        self
+    }
+
+    /// This link, flipping a bit in a fraction `p` of the IPv4 frames (ARP
+    /// has no checksum to catch a flip, so it is spared:
+    /// [`CorruptScope::Ipv4Only`]).
+    pub fn with_corrupt(mut self, p: f64) -> Self {
+        self.faults.corrupt = p;
+        self.faults.corrupt_scope = CorruptScope::Ipv4Only;
+        self
+    }
+
+    /// The run's seed tree.
+    pub fn seeds(&self) -> Seeds {
+        Seeds::new(self.seed)
+    }
+
+    /// The link: [`link_config`] with these faults, seeded from
+    /// [`seeds`](Self::seeds).
+    ///
+    /// # Panics
+    /// If the faults fail [`Faults::validate`].
+    pub fn link(&self) -> Link {
+        let config = LinkConfig {
+            faults: self.faults.clone(),
+            ..link_config()
+        };
+        link(config, &self.seeds())
+    }
 }
 
 /// A host on one end of the link.
