@@ -8,7 +8,7 @@ use rusty_stack::wire::Ipv4Addr;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::State;
 
-use super::{find, parse_response_head, HeadFault, MAX_HEAD};
+use super::{HeadFault, HeadReader};
 use crate::smol_peer::SmolPeer;
 
 /// Counters of a [`SmolHttpClient`].
@@ -73,8 +73,8 @@ struct Fetch {
     request: Vec<u8>,
     request_sent: usize,
     connected: bool,
-    /// The head so far (`None` once it was parsed).
-    head: Option<Vec<u8>>,
+    /// The response head, read piece by piece.
+    head: HeadReader,
     received: usize,
     /// First differing body offset, if any.
     first_difference: Option<usize>,
@@ -292,7 +292,7 @@ impl<C: Content> SmolHttpClient<C> {
         if outcome.is_some() {
             return outcome;
         }
-        if fetch.head.is_none() && fetch.received == fetch.expected.len() {
+        if fetch.head.result().is_some() && fetch.received == fetch.expected.len() {
             return Some(Ok(()));
         }
         match state {
@@ -314,7 +314,7 @@ impl Fetch {
             request: format!("GET /{page}.htm HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes(),
             request_sent: 0,
             connected: false,
-            head: Some(Vec::new()),
+            head: HeadReader::new(),
             received: 0,
             first_difference: None,
             overrun: false,
@@ -328,33 +328,23 @@ impl Fetch {
         buf: &[u8],
         counters: &mut SmolClientCounters,
     ) -> Option<Result<(), Failure>> {
-        let rest;
         let mut body = buf;
-        if let Some(head) = self.head.as_mut() {
-            let start = head.len().saturating_sub(3);
-            head.extend_from_slice(buf);
-            let Some(end) = find(&head[start..], b"\r\n\r\n").map(|p| p + start) else {
-                return (head.len() > MAX_HEAD).then_some(Err(Failure::BadHead));
-            };
-            if end > MAX_HEAD {
-                return Some(Err(Failure::BadHead));
-            }
-            rest = head.split_off(end + 4);
-            let parsed = parse_response_head(&head[..end]);
-            self.head = None;
-            match parsed {
-                Err(HeadFault::BadStatusLine("no status line")) => {
+        if self.head.result().is_none() {
+            let used = self.head.feed(buf);
+            body = &buf[used..];
+            match self.head.result() {
+                None => return None,
+                Some(Err(HeadFault::BadStatusLine("no status line"))) => {
                     return Some(Err(Failure::BadHead))
                 }
-                Err(HeadFault::BadStatusLine(_)) => return Some(Err(Failure::BadStatus)),
-                Err(_) => return Some(Err(Failure::BadHead)),
-                Ok(h) if h.status != 200 => return Some(Err(Failure::BadStatus)),
-                Ok(h) if h.content_length != Some(self.expected.len() as u64) => {
+                Some(Err(HeadFault::BadStatusLine(_))) => return Some(Err(Failure::BadStatus)),
+                Some(Err(_)) => return Some(Err(Failure::BadHead)),
+                Some(Ok(h)) if h.status != 200 => return Some(Err(Failure::BadStatus)),
+                Some(Ok(h)) if h.content_length != Some(self.expected.len() as u64) => {
                     return Some(Err(Failure::LengthMismatch))
                 }
-                Ok(_) => {}
+                Some(Ok(_)) => {}
             }
-            body = &rest;
         }
         let want = &self.expected[self.received..];
         let n = body.len().min(want.len());
@@ -380,6 +370,7 @@ impl Fetch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::smol_http::MAX_HEAD;
 
     /// Feeds `pieces` to a fetch expecting `expected`.
     fn absorb(expected: &'static [u8], pieces: &[&[u8]]) -> (Fetch, Option<Result<(), Failure>>) {
@@ -399,7 +390,7 @@ mod tests {
         for split in 0..whole.len() {
             let (fetch, outcome) = absorb(b"hello", &[&whole[..split], &whole[split..]]);
             assert_eq!((fetch.received, outcome), (5, None), "split at {split}");
-            assert!(fetch.head.is_none());
+            assert!(fetch.head.result().is_some());
         }
         let (fetch, outcome) = absorb(b"hello", &[head, b"hel", b"p!"]);
         assert_eq!(outcome, Some(Err(Failure::BodyMismatch)));
