@@ -83,6 +83,7 @@ fn faults(f: &FaultSpec) -> Faults {
             down_for: secs(fl.down_s),
             start: None,
         }),
+        ..Faults::default()
     }
 }
 

@@ -19,6 +19,12 @@
 //! * [`smol_host`] — a smoltcp client host, the independent implementation;
 //! * [`replay`] — `rusty-sim replay`: captures from the field replayed
 //!   exactly or, playing each flow's peer, adaptively;
+//! * [`smol_peer`] — the smoltcp device the smoltcp hosts share, and a
+//!   smoltcp host for the two-host harness;
+//! * [`smol_http`] — an HTTP client and server on smoltcp sockets, with
+//!   their own parsers (no Rusty code);
+//! * [`interop`] — two hosts (Rusty and smoltcp) on one link in virtual
+//!   time, the harness of the interop tests;
 //! * [`scripted`] — a scripted raw-frame peer for tests;
 //! * [`ping_demo`] — two stacks pinging over the in-memory pair driver;
 //! * [`bench`] — `rusty-sim bench`: Rusty and smoltcp side by side in wall
@@ -40,6 +46,7 @@ pub mod determinism;
 pub mod engine;
 pub mod event;
 pub mod host;
+pub mod interop;
 pub mod link;
 pub mod nic;
 pub mod nic_port;
@@ -51,5 +58,7 @@ pub mod rng;
 pub mod scenario;
 pub mod scripted;
 pub mod smol_host;
+pub mod smol_http;
+pub mod smol_peer;
 pub mod workload;
 pub mod world;

@@ -367,6 +367,10 @@ pub struct Faults {
     /// Internet checksum always detects. Frames of 14 bytes or less are
     /// left intact.
     pub corrupt: f64,
+    /// Which frames [`corrupt`](Self::corrupt) may hit. Default every
+    /// frame longer than the Ethernet header; [`CorruptScope::Ipv4Only`]
+    /// spares ARP and other frames without a checksum to catch the flip.
+    pub corrupt_scope: CorruptScope,
     /// Scheduled outages (partitions): frames sent inside a window are lost.
     pub down: Vec<Window>,
     /// Periodic outages (link flaps).
@@ -375,11 +379,13 @@ pub struct Faults {
 
 impl Faults {
     /// Whether no fault is configured: a perfect link (a `reorder_delay`
-    /// without `reorder` probability does nothing).
+    /// without `reorder` probability, or a `corrupt_scope` without
+    /// `corrupt`, does nothing).
     pub fn is_none(&self) -> bool {
         *self
             == Faults {
                 reorder_delay: self.reorder_delay,
+                corrupt_scope: self.corrupt_scope,
                 ..Faults::default()
             }
     }
@@ -420,6 +426,31 @@ impl Faults {
             }
         }
         Ok(())
+    }
+}
+
+/// Which frames the corruption fault ([`Faults::corrupt`]) may hit. In
+/// scenario files: `corrupt_scope = "all"` (default) or `"ipv4-only"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CorruptScope {
+    /// Every frame longer than the 14-byte Ethernet header: ARP too, whose
+    /// receiver has no checksum to catch the flip.
+    #[default]
+    All,
+    /// IPv4 frames only (EtherType 0x0800 and an IPv4 header): every flip
+    /// is one the receiver's checksums catch. Other frames are delivered
+    /// intact, and no random draw is made for them.
+    Ipv4Only,
+}
+
+impl CorruptScope {
+    /// Whether a frame may be corrupted under this scope.
+    pub fn covers(self, frame: &[u8]) -> bool {
+        match self {
+            CorruptScope::All => true,
+            CorruptScope::Ipv4Only => is_ipv4(frame),
+        }
     }
 }
 
@@ -572,6 +603,25 @@ impl DirectionStats {
         self.lost_random + self.lost_burst + self.lost_down + self.lost_queue
     }
 
+    /// The counters of both `self` and `other`, added (the largest
+    /// backlog is the larger of the two).
+    pub fn plus(&self, other: &DirectionStats) -> DirectionStats {
+        DirectionStats {
+            sent_frames: self.sent_frames + other.sent_frames,
+            sent_bytes: self.sent_bytes + other.sent_bytes,
+            delivered_frames: self.delivered_frames + other.delivered_frames,
+            delivered_bytes: self.delivered_bytes + other.delivered_bytes,
+            lost_random: self.lost_random + other.lost_random,
+            lost_burst: self.lost_burst + other.lost_burst,
+            lost_down: self.lost_down + other.lost_down,
+            lost_queue: self.lost_queue + other.lost_queue,
+            duplicated: self.duplicated + other.duplicated,
+            corrupted: self.corrupted + other.corrupted,
+            reordered: self.reordered + other.reordered,
+            max_backlog_bytes: self.max_backlog_bytes.max(other.max_backlog_bytes),
+        }
+    }
+
     fn count_loss(&mut self, cause: Loss) {
         match cause {
             Loss::Down => self.lost_down += 1,
@@ -589,6 +639,13 @@ pub struct LinkStats {
     pub a_to_b: DirectionStats,
     /// Frames sent by [`Side::B`].
     pub b_to_a: DirectionStats,
+}
+
+impl LinkStats {
+    /// Both directions summed (see [`DirectionStats::plus`]).
+    pub fn total(&self) -> DirectionStats {
+        self.a_to_b.plus(&self.b_to_a)
+    }
 }
 
 /// A copy of a frame to deliver: the simulator queues it as an event at
@@ -793,7 +850,10 @@ impl Direction {
     ) -> Delivery {
         let faults = &config.faults;
         let mut corrupted = false;
-        if faults.corrupt > 0.0 && bernoulli(&mut self.rng, faults.corrupt) {
+        if faults.corrupt > 0.0
+            && faults.corrupt_scope.covers(&frame)
+            && bernoulli(&mut self.rng, faults.corrupt)
+        {
             let end = corruptible_end(&frame);
             if end > ETHERNET_HEADER {
                 let bit = below(&mut self.rng, (end - ETHERNET_HEADER) as u64 * 8) as usize;
@@ -823,16 +883,21 @@ impl Direction {
 /// End (exclusive) of the bytes corruption may touch: the IPv4 datagram
 /// for an IPv4 frame with a sane total length, else the whole frame.
 fn corruptible_end(frame: &[u8]) -> usize {
-    if frame.len() >= ETHERNET_HEADER + 20
-        && frame[12..14] == [0x08, 0x00]
-        && frame[ETHERNET_HEADER] >> 4 == 4
-    {
+    if is_ipv4(frame) {
         let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
         if total >= 20 {
             return frame.len().min(ETHERNET_HEADER + total);
         }
     }
     frame.len()
+}
+
+/// Whether `frame` is Ethernet II carrying an IPv4 header (EtherType
+/// 0x0800, version 4, at least 20 bytes of header).
+fn is_ipv4(frame: &[u8]) -> bool {
+    frame.len() >= ETHERNET_HEADER + 20
+        && frame[12..14] == [0x08, 0x00]
+        && frame[ETHERNET_HEADER] >> 4 == 4
 }
 
 /// A full-duplex point-to-point Ethernet link. See the
@@ -1552,6 +1617,7 @@ mod tests {
                 reorder: 0.1,
                 reorder_delay: Duration::from_micros(30),
                 corrupt: 0.05,
+                corrupt_scope: CorruptScope::All,
                 down: vec![Window {
                     from: Instant::from_micros(500),
                     until: Instant::from_micros(700),
@@ -1611,6 +1677,47 @@ mod tests {
             let y: Vec<_> = busy.send(Side::A, udp_frame(200), t).into_iter().collect();
             assert_eq!(x, y);
         }
+    }
+
+    #[test]
+    fn ipv4_only_corruption_spares_arp() {
+        let mut arp = vec![0u8; 42];
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        let config = |scope| {
+            faulty(Faults {
+                corrupt: 1.0,
+                corrupt_scope: scope,
+                ..Faults::default()
+            })
+        };
+        let mut all = link(config(CorruptScope::All), 3);
+        let mut ipv4 = link(config(CorruptScope::Ipv4Only), 3);
+        for _ in 0..20 {
+            let d = all
+                .send(Side::A, arp.clone(), ns(0))
+                .into_iter()
+                .next()
+                .unwrap();
+            assert!(d.corrupted && d.frame != arp);
+            let d = ipv4
+                .send(Side::A, arp.clone(), ns(0))
+                .into_iter()
+                .next()
+                .unwrap();
+            assert!(!d.corrupted && d.frame == arp);
+            let udp = udp_frame(40);
+            let d = ipv4
+                .send(Side::A, udp.clone(), ns(0))
+                .into_iter()
+                .next()
+                .unwrap();
+            assert!(d.corrupted && !checksums_ok(&d.frame));
+        }
+        assert_eq!(ipv4.stats().total().corrupted, 20);
+        let c: Faults = toml::from_str("corrupt = 0.1\ncorrupt_scope = \"ipv4-only\"").unwrap();
+        assert_eq!(c.corrupt_scope, CorruptScope::Ipv4Only);
+        assert!(toml::from_str::<Faults>("corrupt_scope = \"ip\"").is_err());
+        assert_eq!(Faults::default().corrupt_scope, CorruptScope::All);
     }
 
     #[test]

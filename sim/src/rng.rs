@@ -33,7 +33,12 @@
 //! | … → `("smoltcp-ports", i)` | where interface `i`'s ephemeral port cycle starts |
 //! | … → `("smoltcp-pages", i)` | the page choices on interface `i` |
 //!
-//! where `i` is [`core_port_index`]`(core, port)`. Components outside the
+//! where `i` is [`core_port_index`]`(core, port)`. The two-host harness of
+//! the interop tests ([`crate::interop`]) uses its own tree per run:
+//! `("link-a-to-b", 0)` and `("link-b-to-a", 0)` for its link, subtree
+//! `("rusty-peer", 0)` → `("tcp-secret", w)` and `("http-client", w)` for
+//! Rusty, and subtree `("smoltcp-peer", 0)` → `("smoltcp-random", 0)` for
+//! smoltcp. Components outside the
 //! simulator that take a plain `u64` seed or a key (the stack's apps, the
 //! stack's TCP secret, smoltcp) get one with [`Seeds::seed_u64`] or
 //! [`Seeds::key16`], drawn from their own stream.

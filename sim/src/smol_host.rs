@@ -18,7 +18,8 @@
 //! The client application runs on the sockets between polls. For the
 //! thesis workload each socket repeatedly opens a connection from a fresh
 //! local port, sends `GET /N.htm HTTP/1.1` for a page drawn from the
-//! interface's own seeded stream, parses the response head (status `200` and a
+//! interface's own seeded stream, parses the response head with the
+//! independent parser of [`crate::smol_http`] (status `200` and a
 //! `Content-Length` equal to the page's length are required), compares the
 //! body byte for byte with the page, and closes. A reset, a refused or
 //! timed-out connection, a bad head, an early close or a differing body
@@ -57,13 +58,11 @@ use std::cell::Cell;
 use std::collections::{BTreeSet, VecDeque};
 
 use rand_chacha::ChaCha8Rng;
-use rusty_stack::apps::http::ResponseHeadParser;
 use rusty_stack::apps::{Content, LatencyHistogram};
 use rusty_stack::stats::{IfaceCounters, TcpCounters};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use smoltcp::iface::{Config, Interface, PollIngressSingleResult, SocketHandle, SocketSet};
-use smoltcp::phy::{self, ChecksumCapabilities, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
 use smoltcp::wire::{
     EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint,
@@ -74,6 +73,8 @@ use crate::host::{CoreRun, CoreStats, HostModel, Outbox, PortSpec};
 use crate::nic::NicStats;
 use crate::rng::{below, core_port_index, Seeds};
 use crate::scenario::{Scenario, Workload};
+use crate::smol_http::{HeadFault, HeadReader};
+use crate::smol_peer::{from_smol, to_smol, DeviceCounts, QueueDevice};
 use crate::workload::{bulk_byte, ClientStats, Failures, Pages, StreamMode};
 
 /// First ephemeral port.
@@ -188,100 +189,6 @@ fn tsval() -> u32 {
 fn set_ts_clock(now: Instant) {
     let ms = now.as_nanos() / 1_000_000;
     TS_CLOCK.with(|c| c.set((ms as u32).wrapping_add(1)));
-}
-
-/// smoltcp's view of a virtual instant (whole microseconds).
-fn to_smol(now: Instant) -> smoltcp::time::Instant {
-    smoltcp::time::Instant::from_micros(i64::try_from(now.as_nanos() / 1000).unwrap_or(i64::MAX))
-}
-
-/// A virtual instant from a smoltcp instant (negative clamps to zero).
-fn from_smol(at: smoltcp::time::Instant) -> Instant {
-    Instant::from_micros(u64::try_from(at.total_micros()).unwrap_or(0))
-}
-
-/// Frame counts of a [`QueueDevice`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct DeviceCounts {
-    rx_frames: u64,
-    rx_bytes: u64,
-    tx_frames: u64,
-    tx_bytes: u64,
-}
-
-/// A smoltcp device over two queues: frames delivered by the world (at
-/// most `budget` taken per poll) and frames smoltcp sent.
-#[derive(Debug)]
-struct QueueDevice {
-    rx: VecDeque<Vec<u8>>,
-    tx: Vec<Vec<u8>>,
-    budget: usize,
-    mtu: usize,
-    counts: DeviceCounts,
-}
-
-struct RxToken(Vec<u8>);
-
-struct TxToken<'a> {
-    tx: &'a mut Vec<Vec<u8>>,
-    counts: &'a mut DeviceCounts,
-}
-
-impl phy::RxToken for RxToken {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-impl phy::TxToken for TxToken<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut frame = vec![0; len];
-        let result = f(&mut frame);
-        self.counts.tx_frames += 1;
-        self.counts.tx_bytes += len as u64;
-        self.tx.push(frame);
-        result
-    }
-}
-
-impl Device for QueueDevice {
-    type RxToken<'a> = RxToken;
-    type TxToken<'a> = TxToken<'a>;
-
-    fn receive(
-        &mut self,
-        _timestamp: smoltcp::time::Instant,
-    ) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        if self.budget == 0 {
-            return None;
-        }
-        let frame = self.rx.pop_front()?;
-        self.budget -= 1;
-        self.counts.rx_frames += 1;
-        self.counts.rx_bytes += frame.len() as u64;
-        Some((
-            RxToken(frame),
-            TxToken {
-                tx: &mut self.tx,
-                counts: &mut self.counts,
-            },
-        ))
-    }
-
-    fn transmit(&mut self, _timestamp: smoltcp::time::Instant) -> Option<Self::TxToken<'_>> {
-        Some(TxToken {
-            tx: &mut self.tx,
-            counts: &mut self.counts,
-        })
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = self.mtu + 14;
-        caps.checksum = ChecksumCapabilities::default();
-        caps
-    }
 }
 
 /// Why a request failed.
@@ -433,12 +340,12 @@ enum Phase {
 }
 
 /// What a request expects back.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Expect {
     /// An HTTP response carrying `body`.
     Http {
         body: &'static [u8],
-        head: ResponseHeadParser,
+        head: HeadReader,
         head_done: bool,
     },
     /// `len` bytes of the bulk pattern.
@@ -707,7 +614,7 @@ impl SmolIface {
                 c.to_send = c.request.len() as u64;
                 c.expect = Expect::Http {
                     body,
-                    head: ResponseHeadParser::new(),
+                    head: HeadReader::new(),
                     head_done: false,
                 };
             }
@@ -835,7 +742,7 @@ fn verify(c: &mut Conn, counters: &mut SmolClientCounters, mut piece: &[u8]) {
                         return;
                     }
                     Some(Ok(_)) => *head_done = true,
-                    Some(Err(rusty_stack::apps::http::HeadError::BadStatusLine)) => {
+                    Some(Err(HeadFault::BadStatusLine(_))) => {
                         SmolIface::fail(counters, c, SmolFail::BadStatus);
                         return;
                     }

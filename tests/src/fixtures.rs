@@ -1,58 +1,36 @@
-//! The benchmark's page set ([`rusty_fixtures::page_set`]) as the
-//! [`Content`] that Rusty's HTTP apps serve and expect.
+//! A subset of the benchmark's page set as the [`Content`] that Rusty's
+//! HTTP apps serve and expect; the whole set is
+//! [`rusty_fixtures::PageContent`].
 //!
-//! * [`Fixtures`] — all 500 pages, page `i` at `/i.htm`;
-//! * [`FixtureSubset`] — the pages below a size, renumbered `0..count()`
-//!   (to bound the bytes a test moves while keeping the real page bytes).
-//!
-//! Both hand out pages with their prefix-sum tables, so Rusty's server
-//! checksums body segments from the tables.
+//! [`FixtureSubset`] holds the pages below a size, renumbered
+//! `0..count()` (to bound the bytes a test moves while keeping the real
+//! page bytes), with their prefix-sum tables, so Rusty's server checksums
+//! body segments from the tables.
 
-use rusty_fixtures::PageSet;
+use rusty_fixtures::PageContent;
 use rusty_stack::apps::{Content, Page};
 
-/// All the benchmark's pages; page `i` is served at `/i.htm`.
-#[derive(Clone, Copy, Debug)]
-pub struct Fixtures(pub &'static PageSet);
-
-impl Fixtures {
-    /// The shared page set (generated on first use).
-    pub fn all() -> Self {
-        Fixtures(rusty_fixtures::page_set())
-    }
-}
-
-impl Content for Fixtures {
-    fn count(&self) -> usize {
-        self.0.pages().len()
-    }
-
-    fn page(&self, index: usize) -> Option<Page<'static>> {
-        let page = self.0.get(index)?;
-        Some(Page::with_sums(&page.body, &page.sums))
-    }
-}
-
-/// The pages of a [`PageSet`] below a size, in page order, renumbered:
-/// page `i` of the subset (served at `/i.htm`) is the `i`-th page of the
-/// set smaller than the bound.
+/// The pages of the shared page set below a size, in page order,
+/// renumbered: page `i` of the subset (served at `/i.htm`) is the `i`-th
+/// page of the set smaller than the bound.
 #[derive(Clone, Debug)]
 pub struct FixtureSubset {
-    set: &'static PageSet,
+    all: PageContent,
     indices: Vec<usize>,
 }
 
 impl FixtureSubset {
     /// The pages of the shared set smaller than `max_bytes`.
     pub fn smaller_than(max_bytes: usize) -> Self {
-        let set = rusty_fixtures::page_set();
-        let indices = set
+        let all = PageContent::all();
+        let indices = all
+            .0
             .pages()
             .iter()
             .filter(|p| p.body.len() < max_bytes)
             .map(|p| p.index)
             .collect();
-        FixtureSubset { set, indices }
+        FixtureSubset { all, indices }
     }
 
     /// The index in the whole set of page `index` of the subset.
@@ -67,6 +45,6 @@ impl Content for FixtureSubset {
     }
 
     fn page(&self, index: usize) -> Option<Page<'static>> {
-        Fixtures(self.set).page(self.set_index(index)?)
+        self.all.page(self.set_index(index)?)
     }
 }

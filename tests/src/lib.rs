@@ -1,29 +1,14 @@
-//! Cross-crate tests live in `tests/`; this library holds shared helpers:
-//! a deterministic in-memory network for interop tests between Rusty and
-//! smoltcp, an independent TCP/IP implementation.
+//! Cross-crate tests live in `tests/`; this library holds what they share
+//! beyond the simulator. The interop tests between Rusty and smoltcp (an
+//! independent TCP/IP implementation) run on the simulator's network
+//! model: `rusty_sim::interop` (two hosts on one `rusty_sim::link::Link`,
+//! seeds from the one seed tree), `rusty_sim::smol_peer` (the smoltcp
+//! host) and `rusty_sim::smol_http` (HTTP on smoltcp sockets, with its own
+//! parsers).
 //!
-//! * [`link`] — a virtual-time two-port Ethernet link with seeded loss,
-//!   duplication, reordering and corruption;
-//! * [`rusty_host`] — a Rusty driver on one port of the link, and a host
-//!   wrapping an `Interface` or a TCP stack;
-//! * [`smoltcp_host`] — a smoltcp interface, sockets and device on one port;
-//! * [`net`] — the event loop that polls both hosts in virtual time;
-//! * [`fixtures`] — the benchmark's 500 pages as Rusty app `Content`;
-//! * [`smoltcp_http`] — an HTTP client and server on smoltcp sockets.
-//!
-//! Everything is deterministic: no wall clock, no thread RNG; faults come
-//! from a seeded ChaCha8 generator.
+//! * [`fixtures`] — a subset of the benchmark's 500 pages as Rusty app
+//!   `Content` (the whole set is `rusty_fixtures::PageContent`).
 
 pub mod fixtures;
-pub mod link;
-pub mod net;
-pub mod rusty_host;
-pub mod rusty_tcp;
-pub mod smoltcp_host;
-pub mod smoltcp_http;
 
-pub use fixtures::{FixtureSubset, Fixtures};
-pub use link::{Link, LinkConfig, LinkStats, Port};
-pub use net::{Host, Net, NetError, NetLimits};
-pub use rusty_host::{LinkDriver, RustyHost, RustyNode};
-pub use smoltcp_host::SmolHost;
+pub use fixtures::FixtureSubset;

@@ -1,4 +1,5 @@
-//! HTTP between Rusty's apps and smoltcp over the deterministic link, with
+//! HTTP between Rusty's apps and smoltcp over the simulator's link
+//! (`rusty_sim::interop`, every random choice from one seed tree), with
 //! the benchmark's 500 pages (`rusty-fixtures`):
 //!
 //! * smoltcp clients (several sockets at once, one request per
@@ -10,7 +11,7 @@
 //!   twice per seed to check that a run replays exactly;
 //! * a sweep of seeds with pages of every size and corruption as well.
 //!
-//! The smoltcp side's HTTP code (`rusty_tests::smoltcp_http`) parses
+//! The smoltcp side's HTTP code (`rusty_sim::smol_http`) parses
 //! requests and responses on its own. A failing test prints Rusty's
 //! counters and connections, the smoltcp side's state and, when the link
 //! traces, its last frames. smoltcp sockets that stop retransmitting
@@ -19,6 +20,13 @@
 
 use core::fmt::Debug;
 
+use rusty_fixtures::PageContent;
+use rusty_sim::interop::{self, Net, NetError, NetLimits, RustyHost, Wire};
+use rusty_sim::link::{LinkStats, Side};
+use rusty_sim::smol_http::{
+    SmolClientCounters, SmolHttpClient, SmolHttpServer, SmolServerCounters,
+};
+use rusty_sim::smol_peer::SmolPeer;
 use rusty_stack::apps::{
     Content, HttpClientConfig, HttpClientCounters, HttpLoadClient, HttpServer, HttpServerCounters,
 };
@@ -27,13 +35,7 @@ use rusty_stack::tcp::{App, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use rusty_stack::Stack;
-use rusty_tests::smoltcp_http::{
-    SmolClientCounters, SmolHttpClient, SmolHttpServer, SmolServerCounters,
-};
-use rusty_tests::{
-    FixtureSubset, Fixtures, Link, LinkConfig, LinkStats, Net, NetError, NetLimits, Port,
-    RustyHost, SmolHost,
-};
+use rusty_tests::FixtureSubset;
 use smoltcp::socket::tcp::State as SmolState;
 
 const RUSTY_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
@@ -50,29 +52,36 @@ const SERVER_TX: usize = 64 * 1024;
 /// The other direction only carries a request.
 const SMALL_BUFFER: usize = 4 * 1024;
 
+/// Runs moving more body bytes than this keep no frame trace.
+const TRACE_MAX: u64 = 20_000_000;
+
 /// Pages below this size, for the runs that bound the bytes moved.
 const SMALL_PAGE: usize = 200_000;
 
 // ------------------------------------------------------------------ harness
 
-type HttpNet<A> = Net<RustyHost<Stack<A>>, SmolHost>;
+type HttpNet<A> = Net<RustyHost<Stack<A>>, SmolPeer>;
 
 fn tcp_config() -> TcpConfig {
     TcpConfig {
         max_connections: 64,
         time_wait_capacity: 1024,
         ooo_pool_segments: 256,
-        secret: [0x17; 16],
         ..TcpConfig::default()
     }
 }
 
-fn net<A: App>(link: LinkConfig, app: A) -> HttpNet<A> {
+fn net<A: App>(wire: &Wire, app: A) -> HttpNet<A> {
+    let seeds = wire.seeds();
+    let tcp = TcpConfig {
+        secret: interop::tcp_secret(&seeds),
+        ..tcp_config()
+    };
     let cidr = Ipv4Cidr::new(RUSTY_IP, 24).expect("valid prefix");
     Net::new(
-        Link::new(link),
-        RustyHost::stack(Port::A, RUSTY_MAC, cidr, tcp_config(), app),
-        SmolHost::new(SMOL_MAC, SMOL_IP, 24, 0x5eed),
+        wire.link(),
+        RustyHost::stack(Side::A, RUSTY_MAC, cidr, tcp, app),
+        SmolPeer::new(SMOL_MAC, SMOL_IP, 24, interop::smoltcp_seed(&seeds)),
     )
     .with_limits(NetLimits {
         max_iterations: 20_000_000,
@@ -100,16 +109,13 @@ fn report<A: App + Debug>(net: &HttpNet<A>) -> String {
         stack.tcp_counters(),
         net.a.driver.stats(),
         net.link.stats(),
-        net.link.trace_lines(80).join("\n"),
+        net.trace_lines(80).join("\n"),
     )
 }
 
 /// A lossy, reordering, duplicating link.
-fn lossy_link(seed: u64) -> LinkConfig {
-    LinkConfig::new(seed)
-        .with_loss(0.05)
-        .with_duplicate(0.02)
-        .with_reorder(0.2, Duration::from_millis(4))
+fn lossy_link(seed: u64) -> Wire {
+    Wire::lossy(seed, 0.05).with_duplicate(0.02)
 }
 
 /// A state smoltcp 0.12 may never leave once its FIN, or the peer's ACK
@@ -155,7 +161,7 @@ struct ServerRun {
 /// smoltcp clients fetch `pages` of `content` from a Rusty `HttpServer`
 /// serving `content`, `concurrency` sockets at a time.
 fn smoltcp_clients_fetch<C: Content + Clone + Debug>(
-    link: LinkConfig,
+    link: Wire,
     content: C,
     pages: Vec<usize>,
     concurrency: usize,
@@ -166,7 +172,9 @@ fn smoltcp_clients_fetch<C: Content + Clone + Debug>(
         .iter()
         .map(|&p| content.page(p).expect("page exists").body.len() as u64)
         .sum();
-    let mut net = net(link, HttpServer::new(content.clone()));
+    // No trace for runs that move tens of megabytes (all 500 pages: 63 MB).
+    let mut net =
+        net(&link, HttpServer::new(content.clone())).with_trace(expected_bytes < TRACE_MAX);
     net.a.node.listen(HTTP_PORT, 64).expect("listen on port 80");
     let mut client = SmolHttpClient::new(
         RUSTY_IP,
@@ -259,11 +267,11 @@ fn smoltcp_clients_fetch<C: Content + Clone + Debug>(
 
 #[test]
 fn interop_smoltcp_clients_fetch_all_pages() {
-    let fixtures = Fixtures::all();
+    let fixtures = PageContent::all();
     let pages: Vec<usize> = (0..fixtures.count()).collect();
     assert_eq!(pages.len(), 500);
     // No bandwidth limit, no trace: 63 MB cross the link.
-    let link = LinkConfig::new(0x4117).with_trace(false);
+    let link = Wire::new(0x4117);
     let run = smoltcp_clients_fetch(link, fixtures, pages, 16, Instant::from_secs(120));
     println!("{run:?}");
     assert_eq!(run.server.ok, 500);
@@ -271,7 +279,7 @@ fn interop_smoltcp_clients_fetch_all_pages() {
         run.client.bytes_ok,
         rusty_fixtures::page_set().total_bytes() as u64
     );
-    assert_eq!(run.link.lost, 0);
+    assert_eq!(run.link.total().lost(), 0);
     assert_eq!(run.smoltcp_stuck, 0);
     assert_eq!(run.tcp.retransmits, 0, "{run:?}");
 }
@@ -296,7 +304,7 @@ struct ClientRun {
 /// Rusty's `HttpLoadClient` makes `requests` requests for random pages of
 /// `content`, `concurrency` at a time, to a smoltcp server of `content`.
 fn rusty_client_fetches<C: Content + Clone + Debug>(
-    link: LinkConfig,
+    link: Wire,
     content: C,
     requests: u64,
     concurrency: usize,
@@ -305,11 +313,11 @@ fn rusty_client_fetches<C: Content + Clone + Debug>(
     let config = HttpClientConfig {
         concurrency,
         max_requests: Some(requests),
-        seed: 0xc11e,
+        seed: interop::rusty_seeds(&link.seeds()).seed_u64("http-client", 0),
         host: Some("x"),
         ..HttpClientConfig::new(SMOL_IP, HTTP_PORT)
     };
-    let mut net = net(link, HttpLoadClient::new(config, content.clone()));
+    let mut net = net(&link, HttpLoadClient::new(config, content.clone()));
     let mut server =
         SmolHttpServer::new(HTTP_PORT, content, concurrency + 4, SMALL_BUFFER, SERVER_TX);
     let result = net.run_until(deadline, |net| {
@@ -395,9 +403,9 @@ fn rusty_client_fetches<C: Content + Clone + Debug>(
 fn interop_smoltcp_rusty_client_fetches_from_smoltcp_server() {
     let pages = FixtureSubset::smaller_than(SMALL_PAGE);
     assert!(pages.count() > 300, "{} pages", pages.count());
-    let run = rusty_client_fetches(LinkConfig::new(0xb7), pages, 100, 8, Instant::from_secs(60));
+    let run = rusty_client_fetches(Wire::new(0xb7), pages, 100, 8, Instant::from_secs(60));
     println!("{run:?}");
-    assert_eq!(run.link.lost, 0);
+    assert_eq!(run.link.total().lost(), 0);
     assert_eq!(run.tcp.retransmits, 0, "{run:?}");
     assert!(run.client.bytes_ok > 1_000_000, "{run:?}");
 }
@@ -421,7 +429,9 @@ fn interop_smoltcp_http_under_loss_both_ways() {
     let first = server_run();
     println!("{first:?}");
     assert!(
-        first.link.lost > 0 && first.link.reordered > 0 && first.link.duplicated > 0,
+        first.link.total().lost() > 0
+            && first.link.total().reordered > 0
+            && first.link.total().duplicated > 0,
         "{first:?}"
     );
     assert!(first.tcp.retransmits > 0, "{first:?}");
@@ -431,7 +441,9 @@ fn interop_smoltcp_http_under_loss_both_ways() {
     let first = client_run();
     println!("{first:?}");
     assert!(
-        first.link.lost > 0 && first.link.reordered > 0 && first.link.duplicated > 0,
+        first.link.total().lost() > 0
+            && first.link.total().reordered > 0
+            && first.link.total().duplicated > 0,
         "{first:?}"
     );
     assert_eq!(client_run(), first, "same seed, same run");
@@ -455,16 +467,19 @@ fn interop_smoltcp_http_seed_sweep_all_page_sizes() {
     let link = |seed| lossy_link(seed).with_corrupt(0.01);
     // Every 8th page, then the largest one.
     let largest = (0..500)
-        .max_by_key(|&i| Fixtures::all().page(i).map_or(0, |p| p.body.len()))
+        .max_by_key(|&i| PageContent::all().page(i).map_or(0, |p| p.body.len()))
         .expect("500 pages");
     let pages: Vec<usize> = (0..500).step_by(8).chain([largest]).collect();
     let mut stuck = 0;
     for seed in 0..6u64 {
-        let run = smoltcp_clients_fetch(link(seed), Fixtures::all(), pages.clone(), 8, deadline);
-        assert!(run.link.corrupted > 0 && run.tcp.retransmits > 0, "{run:?}");
+        let run = smoltcp_clients_fetch(link(seed), PageContent::all(), pages.clone(), 8, deadline);
+        assert!(
+            run.link.total().corrupted > 0 && run.tcp.retransmits > 0,
+            "{run:?}"
+        );
         stuck += run.smoltcp_stuck;
-        let run = rusty_client_fetches(link(100 + seed), Fixtures::all(), 60, 6, deadline);
-        assert!(run.link.corrupted > 0, "{run:?}");
+        let run = rusty_client_fetches(link(100 + seed), PageContent::all(), 60, 6, deadline);
+        assert!(run.link.total().corrupted > 0, "{run:?}");
         stuck += run.smoltcp_stuck;
     }
     println!("smoltcp sockets stuck (smoltcp_stuck) over the sweep: {stuck}");

@@ -1,27 +1,41 @@
 //! ARP and ICMP echo between Rusty's `Interface` and smoltcp, over the
-//! deterministic link: both directions, on a perfect link, under seeded
-//! loss, and under corruption that the checksums must catch.
+//! simulator's link (`rusty_sim::interop`): both directions, on a perfect
+//! link, under seeded loss, and under corruption that the checksums must
+//! catch.
 
+use rusty_sim::interop::{self, Net, RustyHost};
+use rusty_sim::link::{CorruptScope, Faults, LinkConfig, LinkStats, Side};
+use rusty_sim::rng::Seeds;
+use rusty_sim::smol_peer::SmolPeer;
 use rusty_stack::iface::{IfaceEvent, Interface};
 use rusty_stack::stats::DropReason;
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
-use rusty_tests::{Link, LinkConfig, LinkStats, Net, Port, RustyHost, SmolHost};
 
 const RUSTY_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
 const SMOL_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
 const RUSTY_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const SMOL_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
-type IcmpNet = Net<RustyHost<Interface>, SmolHost>;
+type IcmpNet = Net<RustyHost<Interface>, SmolPeer>;
 
-fn net(link: LinkConfig) -> IcmpNet {
+/// A net on seed `seed` whose link is `link` (see `perfect`).
+fn net(seed: u64, link: LinkConfig) -> IcmpNet {
+    let seeds = Seeds::new(seed);
     let cidr = Ipv4Cidr::new(RUSTY_IP, 24).expect("valid prefix");
     Net::new(
-        Link::new(link),
-        RustyHost::interface(Port::A, RUSTY_MAC, cidr),
-        SmolHost::new(SMOL_MAC, SMOL_IP, 24, 0x5eed),
+        interop::link(link, &seeds),
+        RustyHost::interface(Side::A, RUSTY_MAC, cidr),
+        SmolPeer::new(SMOL_MAC, SMOL_IP, 24, interop::smoltcp_seed(&seeds)),
     )
+}
+
+/// The interop link (1 ms, no bandwidth limit) with `faults`.
+fn perfect(faults: Faults) -> LinkConfig {
+    LinkConfig {
+        faults,
+        ..interop::link_config()
+    }
 }
 
 /// The echo replies Rusty has received so far: (ident, seq, data length).
@@ -56,7 +70,7 @@ fn payload(seq: u16, len: usize) -> Vec<u8> {
 
 #[test]
 fn interop_smoltcp_rusty_pings_smoltcp() {
-    let mut net = net(LinkConfig::new(1));
+    let mut net = net(1, perfect(Faults::default()));
     for seq in 0..5u16 {
         rusty_ping(&mut net, 0x1234, seq, 56 + usize::from(seq));
     }
@@ -83,13 +97,13 @@ fn interop_smoltcp_rusty_pings_smoltcp() {
     );
     // Nothing lost, nothing leaked.
     net.run_for(Duration::from_secs(2)).expect("runs");
-    assert_eq!(net.link.stats().lost, 0);
+    assert_eq!(net.link.stats().total().lost(), 0);
     assert_eq!(net.a.driver.buffers_in_use(), 0);
 }
 
 #[test]
 fn interop_smoltcp_smoltcp_pings_rusty() {
-    let mut net = net(LinkConfig::new(2));
+    let mut net = net(2, perfect(Faults::default()));
     let socket = net.b.add_icmp_socket(0x4242, 16);
     for seq in 0..5u16 {
         net.b
@@ -129,9 +143,14 @@ struct LossyRun {
 /// Both hosts ping each other every 100 ms, 50 times, over a link losing
 /// 10% of the frames; each side counts its replies.
 fn lossy_pings(seed: u64) -> LossyRun {
-    let mut net = net(LinkConfig::new(seed)
-        .with_loss(0.10)
-        .with_delay(Duration::from_millis(3)));
+    let link = LinkConfig {
+        delay: Duration::from_millis(3),
+        ..perfect(Faults {
+            loss: 0.10,
+            ..Faults::default()
+        })
+    };
+    let mut net = net(seed, link);
     let socket = net.b.add_icmp_socket(0x77, 64);
     let mut rusty_replies = Vec::new();
     let mut smol_replies = Vec::new();
@@ -158,14 +177,14 @@ fn lossy_pings(seed: u64) -> LossyRun {
         smol_replies,
         link: net.link.stats(),
         end: net.now(),
-        trace: net.link.trace_lines(usize::MAX),
+        trace: net.trace_lines(usize::MAX),
     }
 }
 
 #[test]
 fn interop_smoltcp_pings_under_loss_are_deterministic() {
     let run = lossy_pings(0xdecaf);
-    assert!(run.link.lost > 0, "{:?}", run.link);
+    assert!(run.link.total().lost() > 0, "{:?}", run.link);
     // Each ping needs two frames to survive (81%); ARP costs a few more.
     assert!(
         run.rusty_replies.len() >= 30,
@@ -190,7 +209,14 @@ fn interop_smoltcp_pings_under_loss_are_deterministic() {
 
 #[test]
 fn interop_smoltcp_corrupted_pings_are_caught_by_checksums() {
-    let mut net = net(LinkConfig::new(99).with_corrupt(0.3));
+    // IPv4 frames only: a flipped bit in an ARP frame has no checksum to
+    // catch it.
+    let faults = Faults {
+        corrupt: 0.3,
+        corrupt_scope: CorruptScope::Ipv4Only,
+        ..Faults::default()
+    };
+    let mut net = net(99, perfect(faults));
     let socket = net.b.add_icmp_socket(0x55, 64);
     let mut rusty_replies = Vec::new();
     let mut smol_replies = Vec::new();
@@ -206,7 +232,7 @@ fn interop_smoltcp_corrupted_pings_are_caught_by_checksums() {
         }
     }
     let stats = net.link.stats();
-    assert!(stats.corrupted > 10, "{stats:?}");
+    assert!(stats.total().corrupted > 10, "{stats:?}");
     // Every reply that got through is intact.
     for &(ident, seq, len) in &rusty_replies {
         assert_eq!((ident, len), (0x66, 100), "seq {seq}");

@@ -1,17 +1,20 @@
-//! TCP between Rusty's `Stack` and smoltcp over the deterministic link:
-//! a smoltcp client against a Rusty echo server, a Rusty client against a
-//! smoltcp echo server, both on a perfect link and under seeded loss with
-//! reordering. A failing test prints the link trace.
+//! TCP between Rusty's `Stack` and smoltcp over the simulator's link
+//! (`rusty_sim::interop`): a smoltcp client against a Rusty echo server, a
+//! Rusty client against a smoltcp echo server, both on a perfect link and
+//! under seeded loss with reordering. Every random choice (the link's
+//! faults, smoltcp's ISNs, Rusty's TCP secret) comes from one seed tree. A
+//! failing test prints the link trace.
 
 use std::collections::VecDeque;
 
+use rusty_sim::interop::{self, BytesWriter, Net, NetError, RustyHost, Wire};
+use rusty_sim::link::{LinkStats, Side};
+use rusty_sim::smol_peer::SmolPeer;
 use rusty_stack::mem::cursor::Cursor;
 use rusty_stack::tcp::{App, ConnId, ConnRef, Connect, SendError, State, TcpConfig};
-use rusty_stack::time::{Duration, Instant};
+use rusty_stack::time::Instant;
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use rusty_stack::Stack;
-use rusty_tests::rusty_tcp::BytesWriter;
-use rusty_tests::{Link, LinkConfig, LinkStats, Net, NetError, Port, RustyHost, SmolHost};
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::State as SmolState;
 
@@ -222,24 +225,28 @@ impl App for Client {
 
 // ------------------------------------------------------------------ harness
 
-type TcpNet<A> = Net<RustyHost<Stack<A>>, SmolHost>;
+type TcpNet<A> = Net<RustyHost<Stack<A>>, SmolPeer>;
 
 fn tcp_config() -> TcpConfig {
     TcpConfig {
         max_connections: 16,
         time_wait_capacity: 16,
         ooo_pool_segments: 256,
-        secret: [0x17; 16],
         ..TcpConfig::default()
     }
 }
 
-fn net<A: App>(link: LinkConfig, tcp: TcpConfig, app: A) -> TcpNet<A> {
+fn net<A: App>(wire: Wire, tcp: TcpConfig, app: A) -> TcpNet<A> {
+    let seeds = wire.seeds();
+    let tcp = TcpConfig {
+        secret: interop::tcp_secret(&seeds),
+        ..tcp
+    };
     let cidr = Ipv4Cidr::new(RUSTY_IP, 24).expect("valid prefix");
     Net::new(
-        Link::new(link),
-        RustyHost::stack(Port::A, RUSTY_MAC, cidr, tcp, app),
-        SmolHost::new(SMOL_MAC, SMOL_IP, 24, 0x5eed),
+        wire.link(),
+        RustyHost::stack(Side::A, RUSTY_MAC, cidr, tcp, app),
+        SmolPeer::new(SMOL_MAC, SMOL_IP, 24, interop::smoltcp_seed(&seeds)),
     )
 }
 
@@ -263,7 +270,7 @@ fn report<A: App + core::fmt::Debug>(net: &mut TcpNet<A>, smol: SocketHandle) ->
         socket.send_queue(),
         socket.recv_queue(),
         net.link.stats(),
-        net.link.trace_lines(120).join("\n"),
+        net.trace_lines(120).join("\n"),
     )
 }
 
@@ -277,12 +284,12 @@ struct Outcome {
 // --------------------------------------------- smoltcp client, Rusty server
 
 fn smoltcp_client_to_rusty_echo(
-    link: LinkConfig,
+    wire: Wire,
     tcp: TcpConfig,
     len: usize,
     deadline: Instant,
 ) -> Outcome {
-    let mut net = net(link, tcp, Echo::default());
+    let mut net = net(wire, tcp, Echo::default());
     net.a
         .node
         .listen(ECHO_PORT, 16)
@@ -346,26 +353,24 @@ fn smoltcp_client_to_rusty_echo(
 #[test]
 fn interop_smoltcp_client_echo_100k_through_rusty_server() {
     let outcome = smoltcp_client_to_rusty_echo(
-        LinkConfig::new(1),
+        Wire::new(1),
         tcp_config(),
         100 * 1024,
         Instant::from_secs(30),
     );
-    assert_eq!(outcome.link.lost, 0);
+    assert_eq!(outcome.link.total().lost(), 0);
 }
 
 #[test]
 fn interop_smoltcp_client_echo_under_loss_and_reordering() {
-    let link = LinkConfig::new(0xa11ce)
-        .with_loss(0.05)
-        .with_reorder(0.2, Duration::from_millis(4));
+    let link = Wire::lossy(0xa11ce, 0.05);
     let outcome = smoltcp_client_to_rusty_echo(
         link.clone(),
         tcp_config(),
         100 * 1024,
         Instant::from_secs(300),
     );
-    assert!(outcome.link.lost > 0 && outcome.link.reordered > 0);
+    assert!(outcome.link.total().lost() > 0 && outcome.link.total().reordered > 0);
     // Deterministic: the same seed gives the same run.
     assert_eq!(
         smoltcp_client_to_rusty_echo(link, tcp_config(), 100 * 1024, Instant::from_secs(300)),
@@ -376,13 +381,13 @@ fn interop_smoltcp_client_echo_under_loss_and_reordering() {
 // --------------------------------------------- Rusty client, smoltcp server
 
 fn rusty_client_to_smoltcp_echo(
-    link: LinkConfig,
+    wire: Wire,
     tcp: TcpConfig,
     len: usize,
     deadline: Instant,
 ) -> Outcome {
     let data = test_data(len);
-    let mut net = net(link, tcp, Client::new(SMOL_IP, ECHO_PORT, &data));
+    let mut net = net(wire, tcp, Client::new(SMOL_IP, ECHO_PORT, &data));
     let handle = net.b.add_tcp_listener(ECHO_PORT, 64 * 1024, 64 * 1024);
     let mut buf = vec![0u8; 64 * 1024];
     let result = net.run_until(deadline, |net| {
@@ -459,26 +464,24 @@ fn rusty_client_to_smoltcp_echo(
 #[test]
 fn interop_smoltcp_rusty_client_echo_through_smoltcp_server() {
     let outcome = rusty_client_to_smoltcp_echo(
-        LinkConfig::new(2),
+        Wire::new(2),
         tcp_config(),
         100 * 1024,
         Instant::from_secs(30),
     );
-    assert_eq!(outcome.link.lost, 0);
+    assert_eq!(outcome.link.total().lost(), 0);
 }
 
 #[test]
 fn interop_smoltcp_rusty_client_under_loss_and_reordering() {
-    let link = LinkConfig::new(0xb0b)
-        .with_loss(0.05)
-        .with_reorder(0.2, Duration::from_millis(4));
+    let link = Wire::lossy(0xb0b, 0.05);
     let outcome = rusty_client_to_smoltcp_echo(
         link.clone(),
         tcp_config(),
         100 * 1024,
         Instant::from_secs(300),
     );
-    assert!(outcome.link.lost > 0 && outcome.link.reordered > 0);
+    assert!(outcome.link.total().lost() > 0 && outcome.link.total().reordered > 0);
     assert_eq!(
         rusty_client_to_smoltcp_echo(link, tcp_config(), 100 * 1024, Instant::from_secs(300)),
         outcome
@@ -498,9 +501,7 @@ fn tcp_config_no_sack() -> TcpConfig {
 
 #[test]
 fn interop_smoltcp_client_under_loss_without_sack() {
-    let link = LinkConfig::new(0xc0ffee)
-        .with_loss(0.05)
-        .with_reorder(0.2, Duration::from_millis(4));
+    let link = Wire::lossy(0xc0ffee, 0.05);
     let run = || {
         smoltcp_client_to_rusty_echo(
             link.clone(),
@@ -510,22 +511,20 @@ fn interop_smoltcp_client_under_loss_without_sack() {
         )
     };
     let outcome = run();
-    assert!(outcome.link.lost > 0 && outcome.link.reordered > 0);
+    assert!(outcome.link.total().lost() > 0 && outcome.link.total().reordered > 0);
     assert_eq!(run(), outcome, "same seed, same run");
 }
 
 #[test]
 fn interop_smoltcp_rusty_client_under_loss_without_sack() {
-    let link = LinkConfig::new(0xfee1)
-        .with_loss(0.05)
-        .with_reorder(0.2, Duration::from_millis(4));
+    let link = Wire::lossy(0xfee1, 0.05);
     let outcome = rusty_client_to_smoltcp_echo(
         link,
         tcp_config_no_sack(),
         100 * 1024,
         Instant::from_secs(300),
     );
-    assert!(outcome.link.lost > 0);
+    assert!(outcome.link.total().lost() > 0);
 }
 
 /// Duplicated and corrupted frames: checksums drop the corrupted ones on
@@ -534,9 +533,7 @@ fn interop_smoltcp_rusty_client_under_loss_without_sack() {
 /// SACK paths are covered by the loss tests above.)
 #[test]
 fn interop_smoltcp_echo_with_duplication_and_corruption() {
-    let link = LinkConfig::new(0xbad)
-        .with_duplicate(0.05)
-        .with_corrupt(0.05);
+    let link = Wire::new(0xbad).with_duplicate(0.05).with_corrupt(0.05);
     let outcome = smoltcp_client_to_rusty_echo(
         link.clone(),
         tcp_config_no_sack(),
@@ -544,7 +541,7 @@ fn interop_smoltcp_echo_with_duplication_and_corruption() {
         Instant::from_secs(300),
     );
     assert!(
-        outcome.link.duplicated > 0 && outcome.link.corrupted > 0,
+        outcome.link.total().duplicated > 0 && outcome.link.total().corrupted > 0,
         "{outcome:?}"
     );
     let outcome = rusty_client_to_smoltcp_echo(
@@ -554,7 +551,7 @@ fn interop_smoltcp_echo_with_duplication_and_corruption() {
         Instant::from_secs(300),
     );
     assert!(
-        outcome.link.duplicated > 0 && outcome.link.corrupted > 0,
+        outcome.link.total().duplicated > 0 && outcome.link.total().corrupted > 0,
         "{outcome:?}"
     );
 }
@@ -567,14 +564,10 @@ fn interop_smoltcp_echo_with_duplication_and_corruption() {
 #[test]
 fn interop_smoltcp_seed_sweep() {
     for seed in 0..16u64 {
-        let mixed = LinkConfig::new(seed)
-            .with_loss(0.03)
+        let mixed = Wire::lossy(seed, 0.03)
             .with_duplicate(0.02)
-            .with_corrupt(0.01)
-            .with_reorder(0.2, Duration::from_millis(4));
-        let heavy = LinkConfig::new(1000 + seed)
-            .with_loss(0.15)
-            .with_reorder(0.2, Duration::from_millis(4));
+            .with_corrupt(0.01);
+        let heavy = Wire::lossy(1000 + seed, 0.15);
         for link in [mixed, heavy] {
             let deadline = Instant::from_secs(600);
             smoltcp_client_to_rusty_echo(link.clone(), tcp_config(), 64 * 1024, deadline);

@@ -20,6 +20,12 @@ use core::fmt::Debug;
 
 use mpipe_emu::c_abi::CContext;
 use mpipe_emu::{Config as EmuConfig, Context as EmuContext};
+use rusty_fixtures::PageContent;
+use rusty_sim::interop::{self, Host, Net, NetError, NetLimits, Wire};
+use rusty_sim::link::Faults;
+use rusty_sim::rng::Seeds;
+use rusty_sim::smol_http::{SmolHttpClient, SmolHttpServer};
+use rusty_sim::smol_peer::SmolPeer;
 use rusty_stack::apps::{
     Content, HttpClientConfig, HttpLoadClient, HttpServer, HttpServerCounters,
 };
@@ -31,10 +37,7 @@ use rusty_stack::tcp::{App, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use rusty_stack::{Driver, Stack};
-use rusty_tests::smoltcp_http::{SmolHttpClient, SmolHttpServer};
-use rusty_tests::{
-    FixtureSubset, Fixtures, Host, Link, LinkConfig, Net, NetError, NetLimits, SmolHost,
-};
+use rusty_tests::FixtureSubset;
 
 const SMOL_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
 const RUSTY_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -50,7 +53,10 @@ struct MpipeHost<A: App> {
 }
 
 impl<A: App> MpipeHost<A> {
-    fn new(config: &MpipeConfig, mut app: impl FnMut(usize) -> A) -> Self {
+    /// Worker `w`'s TCP secret is stream `("tcp-secret", w)` of the Rusty
+    /// peer's subtree of `seeds` ([`interop::rusty_seeds`]).
+    fn new(config: &MpipeConfig, seeds: &Seeds, mut app: impl FnMut(usize) -> A) -> Self {
+        let rusty = interop::rusty_seeds(seeds);
         let ctx = CContext::new(EmuContext::new(EmuConfig::default()).expect("emulator"));
         let (nic, drivers) = MpipeNic::on_emulator(ctx, config).expect("mPIPE set-up");
         let cidr = Ipv4Cidr::new(RUSTY_IP, 24).expect("prefix");
@@ -65,7 +71,7 @@ impl<A: App> MpipeHost<A> {
                     max_connections: 64,
                     time_wait_capacity: 1024,
                     ooo_pool_segments: 256,
-                    secret: [0x17 ^ w as u8; 16],
+                    secret: rusty.key16("tcp-secret", w as u64),
                     ..TcpConfig::default()
                 };
                 let caps = driver.capabilities();
@@ -153,7 +159,7 @@ fn limits() -> NetLimits {
 /// smoltcp clients fetch `pages` of `content` from the four workers'
 /// `HttpServer`s; returns the per-worker server counters.
 fn serve<C: Content + Clone + Debug>(
-    link: LinkConfig,
+    wire: Wire,
     config: &MpipeConfig,
     content: C,
     pages: Vec<usize>,
@@ -163,13 +169,16 @@ fn serve<C: Content + Clone + Debug>(
         .iter()
         .map(|&p| content.page(p).expect("page").body.len() as u64)
         .sum();
-    let host = MpipeHost::new(config, |_| HttpServer::new(content.clone()));
+    let seeds = wire.seeds();
+    let host = MpipeHost::new(config, &seeds, |_| HttpServer::new(content.clone()));
+    let smol = interop::smoltcp_seed(&seeds);
     let mut net = Net::new(
-        Link::new(link),
+        wire.link(),
         host,
-        SmolHost::new(SMOL_MAC, SMOL_IP, 24, 0x5eed),
+        SmolPeer::new(SMOL_MAC, SMOL_IP, 24, smol),
     )
-    .with_limits(limits());
+    .with_limits(limits())
+    .with_trace(false);
     for (stack, _) in &mut net.a.workers {
         stack.listen(HTTP_PORT, 64).expect("listen");
     }
@@ -220,7 +229,7 @@ fn serve<C: Content + Clone + Debug>(
 
 #[test]
 fn four_mpipe_workers_serve_all_pages_to_smoltcp() {
-    let fixtures = Fixtures::all();
+    let fixtures = PageContent::all();
     let pages: Vec<usize> = (0..fixtures.count()).collect();
     assert_eq!(pages.len(), 500);
     let config = MpipeConfig {
@@ -228,8 +237,7 @@ fn four_mpipe_workers_serve_all_pages_to_smoltcp() {
         flow_hash_key: Some(MICROSOFT_RSS_KEY),
         ..MpipeConfig::default()
     };
-    let link = LinkConfig::new(0x4117).with_trace(false);
-    let (counters, _) = serve(link, &config, fixtures, pages);
+    let (counters, _) = serve(Wire::new(0x4117), &config, fixtures, pages);
     // The classifier spread the 500 connections over all four workers.
     assert!(counters.iter().all(|c| c.ok > 60), "{counters:?}");
     assert_eq!(
@@ -256,12 +264,17 @@ fn lossy_server_run_with_checksum_offload_returns_every_buffer() {
     assert!(offloaded > 1000, "{drivers:?}");
 }
 
-fn lossy(seed: u64) -> LinkConfig {
-    LinkConfig::new(seed)
-        .with_loss(0.03)
-        .with_duplicate(0.01)
-        .with_reorder(0.1, Duration::from_millis(3))
-        .with_trace(false)
+fn lossy(seed: u64) -> Wire {
+    Wire {
+        seed,
+        faults: Faults {
+            loss: 0.03,
+            duplicate: 0.01,
+            reorder: 0.1,
+            reorder_delay: Duration::from_millis(3),
+            ..Faults::default()
+        },
+    }
 }
 
 /// What a run of Rusty load clients on the four workers did.
@@ -276,26 +289,30 @@ struct ClientRun {
 
 /// Each worker's `HttpLoadClient` makes `per_worker` requests to a smoltcp
 /// server of the pages below 20 kB (it checks every body itself).
-fn fetch(link: LinkConfig, config: &MpipeConfig, per_worker: u64) -> ClientRun {
+fn fetch(wire: Wire, config: &MpipeConfig, per_worker: u64) -> ClientRun {
     let content = FixtureSubset::smaller_than(20_000);
-    let host = MpipeHost::new(config, |w| {
+    let seeds = wire.seeds();
+    let rusty = interop::rusty_seeds(&seeds);
+    let host = MpipeHost::new(config, &seeds, |w| {
         HttpLoadClient::new(
             HttpClientConfig {
                 concurrency: 4,
                 max_requests: Some(per_worker),
-                seed: 0xc11e + w as u64,
+                seed: rusty.seed_u64("http-client", w as u64),
                 host: Some("x"),
                 ..HttpClientConfig::new(SMOL_IP, HTTP_PORT)
             },
             content.clone(),
         )
     });
+    let smol = interop::smoltcp_seed(&seeds);
     let mut net = Net::new(
-        Link::new(link),
+        wire.link(),
         host,
-        SmolHost::new(SMOL_MAC, SMOL_IP, 24, 0x5eed),
+        SmolPeer::new(SMOL_MAC, SMOL_IP, 24, smol),
     )
-    .with_limits(limits());
+    .with_limits(limits())
+    .with_trace(false);
     let mut server = SmolHttpServer::new(HTTP_PORT, content, 24, 4096, 64 * 1024);
     let finished = net.run_until(Instant::from_secs(120), |net| {
         server.step(&mut net.b);
@@ -339,7 +356,7 @@ fn active_opens_get_their_replies_on_their_own_worker() {
             flow_hash_key: steered.then_some(MICROSOFT_RSS_KEY),
             ..MpipeConfig::default()
         };
-        let run = fetch(LinkConfig::new(7).with_trace(false), &config, PER_WORKER);
+        let run = fetch(Wire::new(7), &config, PER_WORKER);
         let (ok, strays) = (&run.ok, run.strays);
         println!(
             "steered {steered}: {:?}, ok {ok:?}, strays {strays}",

@@ -2,6 +2,8 @@
 //! virtual-time event loop, recording apps and readable traces.
 #![allow(dead_code)]
 
+pub mod bench;
+
 use std::rc::Rc;
 
 use rusty_stack::iface::InterfaceConfig;

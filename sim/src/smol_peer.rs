@@ -1,10 +1,17 @@
-//! smoltcp (an independent TCP/IP stack) on one port of a
-//! [`Link`](crate::link::Link).
+//! smoltcp, an independent TCP/IP stack, as a peer of Rusty: the device
+//! shared by the simulator's smoltcp hosts, and a host for the two-host
+//! harness ([`crate::interop`]).
 //!
-//! [`SmolHost`] owns a smoltcp [`Interface`], its [`SocketSet`] and a
-//! [`LinkDevice`]: a [`Device`] with an Ethernet medium, 1514-byte frames,
-//! and every checksum computed and verified in software. smoltcp time is
-//! the harness's virtual time in microseconds.
+//! * [`QueueDevice`] — a smoltcp [`Device`] over two frame queues, with an
+//!   Ethernet medium, every checksum computed and verified in software, and
+//!   a per-poll receive budget; [`crate::smol_host`] runs one per
+//!   interface;
+//! * [`SmolPeer`] — a smoltcp [`Interface`], its [`SocketSet`] and a
+//!   [`QueueDevice`] (1514-byte frames) on one side of an interop net, with
+//!   helpers for TCP and ICMP sockets.
+//!
+//! smoltcp time is the simulator's virtual time in whole microseconds
+//! ([`to_smol`], [`from_smol`]).
 
 use std::collections::VecDeque;
 
@@ -18,47 +25,76 @@ use smoltcp::wire::{
     IpListenEndpoint,
 };
 
-use crate::net::Host;
+use crate::interop::Host;
 
-/// The largest Ethernet frame the device carries (1500-byte MTU).
+/// The largest Ethernet frame a [`SmolPeer`] carries (1500-byte MTU).
 pub const FRAME_MTU: usize = 1514;
 
-/// smoltcp's view of a harness instant (whole microseconds).
+/// Length of an Ethernet II header.
+const ETHERNET_HEADER: usize = 14;
+
+/// smoltcp's view of a virtual instant (whole microseconds).
 pub fn to_smol(now: Instant) -> smoltcp::time::Instant {
     smoltcp::time::Instant::from_micros(i64::try_from(now.as_nanos() / 1000).unwrap_or(i64::MAX))
 }
 
-/// A harness instant from a smoltcp instant (negative clamps to zero).
+/// A virtual instant from a smoltcp instant (negative clamps to zero).
 pub fn from_smol(at: smoltcp::time::Instant) -> Instant {
     Instant::from_micros(u64::try_from(at.total_micros()).unwrap_or(0))
 }
 
-/// A smoltcp [`Device`] backed by two queues: frames the harness delivered
-/// and frames smoltcp transmitted.
-#[derive(Debug, Default)]
-pub struct LinkDevice {
-    rx: VecDeque<Vec<u8>>,
-    tx: Vec<Vec<u8>>,
-    received: u64,
-    transmitted: u64,
+/// Frame counts of a [`QueueDevice`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceCounts {
+    /// Frames handed to smoltcp.
+    pub rx_frames: u64,
+    /// Bytes of the frames handed to smoltcp.
+    pub rx_bytes: u64,
+    /// Frames smoltcp transmitted.
+    pub tx_frames: u64,
+    /// Bytes of the frames smoltcp transmitted.
+    pub tx_bytes: u64,
 }
 
-impl LinkDevice {
-    /// Frames received and transmitted so far.
-    pub fn counts(&self) -> (u64, u64) {
-        (self.received, self.transmitted)
+/// A smoltcp device over two queues: frames delivered to it (at most
+/// `budget` taken, each taking one off the budget) and frames smoltcp
+/// sent.
+#[derive(Debug)]
+pub struct QueueDevice {
+    /// Frames waiting to be received.
+    pub rx: VecDeque<Vec<u8>>,
+    /// Frames transmitted, until the owner takes them.
+    pub tx: Vec<Vec<u8>>,
+    /// Frames smoltcp may still receive; `usize::MAX` for no limit.
+    pub budget: usize,
+    /// IP MTU (the frame MTU is 14 bytes more).
+    pub mtu: usize,
+    /// Frame counts.
+    pub counts: DeviceCounts,
+}
+
+impl QueueDevice {
+    /// An empty device with IP MTU `mtu` and no receive budget limit.
+    pub fn new(mtu: usize) -> Self {
+        QueueDevice {
+            rx: VecDeque::new(),
+            tx: Vec::new(),
+            budget: usize::MAX,
+            mtu,
+            counts: DeviceCounts::default(),
+        }
     }
 }
 
-/// Receive token of a [`LinkDevice`].
+/// Receive token of a [`QueueDevice`].
 #[doc(hidden)]
 pub struct RxToken(Vec<u8>);
 
-/// Transmit token of a [`LinkDevice`].
+/// Transmit token of a [`QueueDevice`].
 #[doc(hidden)]
 pub struct TxToken<'a> {
     tx: &'a mut Vec<Vec<u8>>,
-    count: &'a mut u64,
+    counts: &'a mut DeviceCounts,
 }
 
 impl phy::RxToken for RxToken {
@@ -71,13 +107,14 @@ impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut frame = vec![0; len];
         let result = f(&mut frame);
-        *self.count += 1;
+        self.counts.tx_frames += 1;
+        self.counts.tx_bytes += len as u64;
         self.tx.push(frame);
         result
     }
 }
 
-impl Device for LinkDevice {
+impl Device for QueueDevice {
     type RxToken<'a> = RxToken;
     type TxToken<'a> = TxToken<'a>;
 
@@ -85,13 +122,18 @@ impl Device for LinkDevice {
         &mut self,
         _timestamp: smoltcp::time::Instant,
     ) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        if self.budget == 0 {
+            return None;
+        }
         let frame = self.rx.pop_front()?;
-        self.received += 1;
+        self.budget -= 1;
+        self.counts.rx_frames += 1;
+        self.counts.rx_bytes += frame.len() as u64;
         Some((
             RxToken(frame),
             TxToken {
                 tx: &mut self.tx,
-                count: &mut self.transmitted,
+                counts: &mut self.counts,
             },
         ))
     }
@@ -99,14 +141,14 @@ impl Device for LinkDevice {
     fn transmit(&mut self, _timestamp: smoltcp::time::Instant) -> Option<Self::TxToken<'_>> {
         Some(TxToken {
             tx: &mut self.tx,
-            count: &mut self.transmitted,
+            counts: &mut self.counts,
         })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = FRAME_MTU;
+        caps.max_transmission_unit = self.mtu + ETHERNET_HEADER;
         caps.checksum = ChecksumCapabilities::default();
         caps
     }
@@ -125,22 +167,23 @@ pub struct EchoReply {
     pub data: Vec<u8>,
 }
 
-/// A smoltcp host: interface, sockets and device.
-pub struct SmolHost {
+/// A smoltcp host on one side of a [`Net`](crate::interop::Net)'s link:
+/// interface, sockets and device.
+pub struct SmolPeer {
     /// The smoltcp interface.
     pub iface: Interface,
     /// Its sockets.
     pub sockets: SocketSet<'static>,
     /// The device joining it to the link.
-    pub device: LinkDevice,
+    pub device: QueueDevice,
     now: Instant,
     next_local_port: u16,
     syns_absorbed: u64,
 }
 
-impl core::fmt::Debug for SmolHost {
+impl core::fmt::Debug for SmolPeer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("SmolHost")
+        f.debug_struct("SmolPeer")
             .field("addrs", &self.iface.ip_addrs())
             .field("device", &self.device)
             .field("now", &self.now)
@@ -148,11 +191,12 @@ impl core::fmt::Debug for SmolHost {
     }
 }
 
-impl SmolHost {
+impl SmolPeer {
     /// A host with MAC `mac` and address `ip/prefix_len`; `seed` seeds
-    /// smoltcp's ISNs and ephemeral choices.
+    /// smoltcp's ISNs and ephemeral choices (see
+    /// [`smoltcp_seed`](crate::interop::smoltcp_seed)).
     pub fn new(mac: MacAddr, ip: Ipv4Addr, prefix_len: u8, seed: u64) -> Self {
-        let mut device = LinkDevice::default();
+        let mut device = QueueDevice::new(FRAME_MTU - ETHERNET_HEADER);
         let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac.0)));
         config.random_seed = seed;
         let mut iface = Interface::new(config, &mut device, to_smol(Instant::ZERO));
@@ -161,7 +205,7 @@ impl SmolHost {
                 .push(IpCidr::new(IpAddress::Ipv4(ip), prefix_len))
                 .expect("one address fits");
         });
-        SmolHost {
+        SmolPeer {
             iface,
             sockets: SocketSet::new(Vec::new()),
             device,
@@ -177,7 +221,8 @@ impl SmolHost {
     }
 
     /// Retransmitted SYNs kept from smoltcp because a socket already owns
-    /// their 4-tuple (see [`SmolHost::owned_syn`]).
+    /// their 4-tuple (see [`SmolPeer`]'s `deliver`: a SYN for a tuple a
+    /// non-listening socket owns never reaches smoltcp).
     pub fn syns_absorbed(&self) -> u64 {
         self.syns_absorbed
     }
@@ -345,7 +390,7 @@ impl SmolHost {
     }
 }
 
-impl Host for SmolHost {
+impl Host for SmolPeer {
     fn set_now(&mut self, now: Instant) {
         self.now = now;
     }
@@ -360,11 +405,11 @@ impl Host for SmolHost {
 
     fn poll(&mut self, now: Instant) -> bool {
         self.now = now;
-        let before = self.device.counts();
+        let before = self.device.counts;
         let result = self
             .iface
             .poll(to_smol(now), &mut self.device, &mut self.sockets);
-        result == PollResult::SocketStateChanged || self.device.counts() != before
+        result == PollResult::SocketStateChanged || self.device.counts != before
     }
 
     fn take_tx(&mut self, out: &mut Vec<Vec<u8>>) {

@@ -1,23 +1,28 @@
-//! Rusty on one port of a [`Link`](crate::link::Link).
+//! Rusty on one side of a [`Net`](super::Net)'s link.
 //!
 //! [`LinkDriver`] implements [`Driver`] with its own [`BufPool`]: frames
 //! the harness delivers are copied into pooled chains by
 //! [`Driver::receive`], and transmitted chains are copied into `Vec`s for
 //! the link and their buffers released at once. [`RustyHost`] pairs a
 //! driver with anything that polls like a Rusty node ([`RustyNode`]): the
-//! bare [`Interface`] (ARP, IPv4, ICMP) or a TCP stack.
+//! bare [`Interface`] (ARP, IPv4, ICMP) or a TCP [`Stack`].
+//! [`BytesWriter`] is a [`Writer`] over owned bytes for test apps.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use rusty_stack::iface::{Interface, InterfaceConfig};
 use rusty_stack::mem::buf::{BufPool, Frame, PoolConfig};
+use rusty_stack::mem::cursor::CursorMut;
 use rusty_stack::nic::{Capabilities, Driver, TxFull};
+use rusty_stack::tcp::{App, TcpConfig, Writer};
 use rusty_stack::time::Instant;
 use rusty_stack::wire::{Ipv4Cidr, MacAddr};
+use rusty_stack::Stack;
 
-use crate::link::Port;
-use crate::net::Host;
+use super::Host;
+use crate::link::Side;
 
 /// Counters of a [`LinkDriver`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,7 +43,7 @@ pub struct LinkDriverStats {
 /// livelocked.
 pub const DEFAULT_MAX_CALLS_PER_POLL: u64 = 1_000_000;
 
-/// A [`Driver`] for one port of a link, with its own buffer pool.
+/// A [`Driver`] for one side of a link, with its own buffer pool.
 ///
 /// Virtual time is set by the harness with [`LinkDriver::set_now`];
 /// received frames are queued with [`LinkDriver::deliver`] and transmitted
@@ -51,7 +56,7 @@ pub const DEFAULT_MAX_CALLS_PER_POLL: u64 = 1_000_000;
 /// calls, not wall time, so it is deterministic.
 #[derive(Debug)]
 pub struct LinkDriver {
-    port: Port,
+    side: Side,
     mac: MacAddr,
     mtu: usize,
     now: Instant,
@@ -65,18 +70,18 @@ pub struct LinkDriver {
 }
 
 impl LinkDriver {
-    /// A driver on `port` with MAC `mac`, MTU `mtu` (the largest IPv4
+    /// A driver on `side` with MAC `mac`, MTU `mtu` (the largest IPv4
     /// datagram), buffers from `pool`, and a receive queue of
     /// `rx_capacity` frames.
     pub fn new(
-        port: Port,
+        side: Side,
         mac: MacAddr,
         mtu: usize,
         pool: &PoolConfig,
         rx_capacity: usize,
     ) -> Self {
         LinkDriver {
-            port,
+            side,
             mac,
             mtu,
             now: Instant::ZERO,
@@ -106,16 +111,16 @@ impl LinkDriver {
         self.calls.set(calls);
         assert!(
             calls <= self.max_calls_per_poll,
-            "LinkDriver on port {:?}: {calls} driver calls in one poll at {} \
+            "LinkDriver on side {:?}: {calls} driver calls in one poll at {} \
              (last: {what}); the stack is looping without making progress",
-            self.port,
+            self.side,
             self.now
         );
     }
 
-    /// The link port this driver sits on.
-    pub fn port(&self) -> Port {
-        self.port
+    /// The link side this driver sits on.
+    pub fn side(&self) -> Side {
+        self.side
     }
 
     /// Sets the virtual time `now()` reports.
@@ -229,7 +234,7 @@ impl RustyNode for Interface {
     }
 }
 
-/// A Rusty node and its driver, on one port of the link.
+/// A Rusty node and its driver, on one side of the link.
 #[derive(Debug)]
 pub struct RustyHost<N> {
     /// The node (an [`Interface`] or a TCP stack).
@@ -253,9 +258,9 @@ impl<N> RustyHost<N> {
 
 impl RustyHost<Interface> {
     /// A bare interface (MTU 1500, default pools) with MAC `mac` and
-    /// address `ip` on `port`.
-    pub fn interface(port: Port, mac: MacAddr, ip: Ipv4Cidr) -> Self {
-        let driver = LinkDriver::new(port, mac, 1500, &PoolConfig::default(), 1024);
+    /// address `ip` on `side`.
+    pub fn interface(side: Side, mac: MacAddr, ip: Ipv4Cidr) -> Self {
+        let driver = LinkDriver::new(side, mac, 1500, &PoolConfig::default(), 1024);
         RustyHost::new(
             Interface::new(&driver.capabilities(), InterfaceConfig::new(ip)),
             driver,
@@ -285,5 +290,61 @@ impl<N: RustyNode> Host for RustyHost<N> {
 
     fn poll_at(&mut self, _now: Instant) -> Option<Instant> {
         self.node.poll_at()
+    }
+}
+
+impl<A: App> RustyNode for Stack<A> {
+    fn poll(&mut self, driver: &mut LinkDriver, now: Instant) -> bool {
+        Stack::poll(self, driver, now)
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        Stack::poll_at(self)
+    }
+}
+
+impl<A: App> RustyHost<Stack<A>> {
+    /// A TCP stack running `app` (MTU 1500, default pools) with MAC `mac`
+    /// and address `ip` on `side`.
+    pub fn stack(side: Side, mac: MacAddr, ip: Ipv4Cidr, config: TcpConfig, app: A) -> Self {
+        let driver = LinkDriver::new(side, mac, 1500, &PoolConfig::default(), 1024);
+        let stack = Stack::new(
+            &driver.capabilities(),
+            InterfaceConfig::new(ip),
+            config,
+            app,
+            driver.now(),
+        );
+        RustyHost::new(stack, driver)
+    }
+}
+
+/// A [`Writer`] over owned bytes (cheap to clone; for test apps).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BytesWriter(pub Rc<[u8]>);
+
+impl BytesWriter {
+    /// A writer over a copy of `bytes`.
+    pub fn new(bytes: &[u8]) -> Self {
+        BytesWriter(Rc::from(bytes))
+    }
+
+    /// Number of bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// No bytes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Writer for BytesWriter {
+    fn write(&self, offset: usize, out: &mut CursorMut<'_>) {
+        let end = offset.saturating_add(out.len()).min(self.0.len());
+        let bytes = self.0.get(offset..end).unwrap_or(&[]);
+        let written = out.write(bytes);
+        debug_assert!(written.is_ok());
     }
 }
