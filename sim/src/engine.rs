@@ -70,6 +70,8 @@ fn faults(f: &FaultSpec) -> Faults {
         reorder: f.reorder,
         reorder_delay: Duration::from_nanos((f.reorder_delay_us * 1e3) as u64),
         corrupt: f.corrupt,
+        corrupt_scope: f.corrupt_scope,
+        fcs_drop: f.fcs_drop,
         down: f
             .down
             .iter()
@@ -486,7 +488,8 @@ impl Setup {
                     + ba.lost_down,
                 duplicated: ab.duplicated + ba.duplicated,
                 reordered: ab.reordered + ba.reordered,
-                corrupted: ab.corrupted + ba.corrupted,
+                corrupted: ab.corrupted + ba.corrupted - ab.fcs_dropped - ba.fcs_dropped,
+                fcs_dropped: ab.fcs_dropped + ba.fcs_dropped,
                 queue_drops: ab.lost_queue + ba.lost_queue,
             });
         }

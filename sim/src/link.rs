@@ -371,6 +371,14 @@ pub struct Faults {
     /// frame longer than the Ethernet header; [`CorruptScope::Ipv4Only`]
     /// spares ARP and other frames without a checksum to catch the flip.
     pub corrupt_scope: CorruptScope,
+    /// Probability that a corrupted copy is caught by the receiving NIC's
+    /// Ethernet FCS check and dropped there (mPIPE's `ce` flag), never
+    /// reaching the host. 0 (the default): every corruption escapes the
+    /// FCS, modelling damage the FCS cannot see (in the NIC or memory, or
+    /// a CRC collision), so the hosts' own checks are what is tested; 1: a
+    /// plain wire error, which every NIC drops. The escape rate is
+    /// `1 - fcs_drop`.
+    pub fcs_drop: f64,
     /// Scheduled outages (partitions): frames sent inside a window are lost.
     pub down: Vec<Window>,
     /// Periodic outages (link flaps).
@@ -379,13 +387,14 @@ pub struct Faults {
 
 impl Faults {
     /// Whether no fault is configured: a perfect link (a `reorder_delay`
-    /// without `reorder` probability, or a `corrupt_scope` without
-    /// `corrupt`, does nothing).
+    /// without `reorder` probability, or a `corrupt_scope` or `fcs_drop`
+    /// without `corrupt`, does nothing).
     pub fn is_none(&self) -> bool {
         *self
             == Faults {
                 reorder_delay: self.reorder_delay,
                 corrupt_scope: self.corrupt_scope,
+                fcs_drop: self.fcs_drop,
                 ..Faults::default()
             }
     }
@@ -403,6 +412,7 @@ impl Faults {
         check_probability("faults.duplicate", self.duplicate)?;
         check_probability("faults.reorder", self.reorder)?;
         check_probability("faults.corrupt", self.corrupt)?;
+        check_probability("faults.fcs_drop", self.fcs_drop)?;
         if let Some(ge) = &self.burst {
             ge.validate()?;
         }
@@ -430,7 +440,8 @@ impl Faults {
 }
 
 /// Which frames the corruption fault ([`Faults::corrupt`]) may hit. In
-/// scenario files: `corrupt_scope = "all"` (default) or `"ipv4-only"`.
+/// scenario files: `corrupt_scope = "all"` (default), `"ipv4-only"` or
+/// `"arp-only"`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CorruptScope {
@@ -442,6 +453,10 @@ pub enum CorruptScope {
     /// is one the receiver's checksums catch. Other frames are delivered
     /// intact, and no random draw is made for them.
     Ipv4Only,
+    /// ARP frames only (EtherType 0x0806): the flips no checksum catches,
+    /// which teach a host a wrong MAC or address; what neighbour
+    /// reachability must recover from.
+    ArpOnly,
 }
 
 impl CorruptScope {
@@ -450,6 +465,7 @@ impl CorruptScope {
         match self {
             CorruptScope::All => true,
             CorruptScope::Ipv4Only => is_ipv4(frame),
+            CorruptScope::ArpOnly => frame.get(12..14) == Some(&[0x08, 0x06][..]),
         }
     }
 }
@@ -590,6 +606,9 @@ pub struct DirectionStats {
     pub duplicated: u64,
     /// Copies with a flipped bit.
     pub corrupted: u64,
+    /// Of those, copies the receiver's FCS check dropped
+    /// ([`Faults::fcs_drop`]); not counted as delivered.
+    pub fcs_dropped: u64,
     /// Copies given extra (reordering) delay.
     pub reordered: u64,
     /// Largest backlog of the transmit queue, in bytes (the frame on the
@@ -617,6 +636,7 @@ impl DirectionStats {
             lost_queue: self.lost_queue + other.lost_queue,
             duplicated: self.duplicated + other.duplicated,
             corrupted: self.corrupted + other.corrupted,
+            fcs_dropped: self.fcs_dropped + other.fcs_dropped,
             reordered: self.reordered + other.reordered,
             max_backlog_bytes: self.max_backlog_bytes.max(other.max_backlog_bytes),
         }
@@ -694,7 +714,7 @@ impl SendResult {
 
     /// Whether nothing is delivered.
     pub fn is_empty(&self) -> bool {
-        self.copies[0].is_none()
+        self.len() == 0
     }
 
     /// The copies to deliver, original first.
@@ -838,8 +858,8 @@ impl Direction {
         lost
     }
 
-    /// Applies the per-copy faults (corruption, reordering) and counts the
-    /// delivery.
+    /// Applies the per-copy faults (corruption, the FCS check, reordering)
+    /// and counts the delivery; `None` when the FCS check dropped the copy.
     fn finish_copy(
         &mut self,
         config: &LinkConfig,
@@ -847,7 +867,7 @@ impl Direction {
         mut frame: Vec<u8>,
         departure: Instant,
         duplicate: bool,
-    ) -> Delivery {
+    ) -> Option<Delivery> {
         let faults = &config.faults;
         let mut corrupted = false;
         if faults.corrupt > 0.0
@@ -860,6 +880,10 @@ impl Direction {
                 frame[ETHERNET_HEADER + bit / 8] ^= 1 << (bit % 8);
                 corrupted = true;
                 self.stats.corrupted += 1;
+                if faults.fcs_drop > 0.0 && bernoulli(&mut self.rng, faults.fcs_drop) {
+                    self.stats.fcs_dropped += 1;
+                    return None;
+                }
             }
         }
         let mut jitter = Duration::ZERO;
@@ -869,14 +893,14 @@ impl Direction {
         }
         self.stats.delivered_frames += 1;
         self.stats.delivered_bytes += frame.len() as u64;
-        Delivery {
+        Some(Delivery {
             at: departure + config.delay + jitter,
             to,
             frame,
             corrupted,
             duplicate,
             jitter,
-        }
+        })
     }
 }
 
@@ -1152,11 +1176,11 @@ impl Link {
         };
         let to = from.peer();
         let first = dir.finish_copy(config, to, frame, departure, false);
-        let second = copy.map(|buf| dir.finish_copy(config, to, buf, departure, true));
+        let second = copy.and_then(|buf| dir.finish_copy(config, to, buf, departure, true));
         SendResult {
             lost: None,
             departure: Some(departure),
-            copies: [Some(first), second],
+            copies: [first, second],
         }
     }
 }
@@ -1618,6 +1642,7 @@ mod tests {
                 reorder_delay: Duration::from_micros(30),
                 corrupt: 0.05,
                 corrupt_scope: CorruptScope::All,
+                fcs_drop: 0.0,
                 down: vec![Window {
                     from: Instant::from_micros(500),
                     until: Instant::from_micros(700),
@@ -1677,6 +1702,58 @@ mod tests {
             let y: Vec<_> = busy.send(Side::A, udp_frame(200), t).into_iter().collect();
             assert_eq!(x, y);
         }
+    }
+
+    #[test]
+    fn arp_only_corruption_spares_ipv4_and_the_fcs_drops_what_it_catches() {
+        let arp = {
+            let mut f = vec![0u8; 42];
+            f[12..14].copy_from_slice(&[0x08, 0x06]);
+            f
+        };
+        let ipv4 = {
+            let mut f = vec![0u8; 54];
+            f[12..14].copy_from_slice(&[0x08, 0x00]);
+            f[14] = 0x45;
+            f[16..18].copy_from_slice(&40u16.to_be_bytes());
+            f
+        };
+        let config = |fcs_drop: f64| LinkConfig {
+            faults: Faults {
+                corrupt: 1.0,
+                corrupt_scope: CorruptScope::ArpOnly,
+                fcs_drop,
+                ..Faults::default()
+            },
+            ..LinkConfig::default()
+        };
+        let mut escaped = link(config(0.0), 3);
+        for _ in 0..20 {
+            let d: Vec<_> = escaped.send(Side::A, arp.clone(), Instant::ZERO).into_iter().collect();
+            assert!(d[0].corrupted && d[0].frame != arp);
+            let d: Vec<_> = escaped.send(Side::A, ipv4.clone(), Instant::ZERO).into_iter().collect();
+            assert!(!d[0].corrupted && d[0].frame == ipv4);
+        }
+        // Half the corrupted copies caught by the FCS, none delivered damaged
+        // when all are caught.
+        let mut half = link(config(0.5), 3);
+        let mut caught = link(config(1.0), 3);
+        let mut delivered = 0;
+        for _ in 0..400 {
+            delivered += half.send(Side::A, arp.clone(), Instant::ZERO).len();
+            assert!(caught.send(Side::A, arp.clone(), Instant::ZERO).is_empty());
+        }
+        let s = half.stats().a_to_b;
+        assert_eq!(s.corrupted, 400);
+        assert_eq!(s.fcs_dropped + delivered as u64, 400);
+        assert!((150..=250).contains(&s.fcs_dropped), "{s:?}");
+        assert_eq!(caught.stats().a_to_b.fcs_dropped, 400);
+        assert_eq!(caught.stats().a_to_b.delivered_frames, 0);
+        let bad = Faults {
+            fcs_drop: 1.5,
+            ..Faults::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("fcs_drop"));
     }
 
     #[test]

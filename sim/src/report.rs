@@ -134,8 +134,16 @@ pub struct LinkReport {
     pub reordered: u64,
     /// Frames delivered with a bit flipped.
     pub corrupted: u64,
+    /// Corrupted frames the receiving NIC's FCS check dropped (only with
+    /// `fcs_drop` set; left out of the JSON when zero).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fcs_dropped: u64,
     /// Frames dropped because the transmit queue was full.
     pub queue_drops: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Fraction of a busy core at or above which the client counts as

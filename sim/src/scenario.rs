@@ -274,6 +274,13 @@ pub struct FaultSpec {
     pub reorder_delay_us: f64,
     /// Probability that a frame has a bit flipped.
     pub corrupt: f64,
+    /// Which frames corruption may hit: `"all"` (default), `"ipv4-only"`
+    /// or `"arp-only"` ([`crate::link::CorruptScope`]).
+    pub corrupt_scope: crate::link::CorruptScope,
+    /// Probability that the receiving NIC's Ethernet FCS check catches a
+    /// corrupted frame and drops it ([`crate::link::Faults::fcs_drop`]; 0,
+    /// the default, lets every corruption through to the host's checks).
+    pub fcs_drop: f64,
     /// Windows of virtual time during which the link is down.
     pub down: Vec<DownSpec>,
     /// A link that goes down periodically.
@@ -979,6 +986,7 @@ impl Scenario {
         probability("links.faults.duplicate", f.duplicate)?;
         probability("links.faults.reorder", f.reorder)?;
         probability("links.faults.corrupt", f.corrupt)?;
+        probability("links.faults.fcs_drop", f.fcs_drop)?;
         non_negative("links.faults.reorder_delay_us", f.reorder_delay_us)?;
         if let Some(b) = &f.burst {
             probability("links.faults.burst.p_good_to_bad", b.p_good_to_bad)?;

@@ -5,6 +5,8 @@
 //! every connection is freed.
 
 use rusty_sim::engine::build;
+use rusty_sim::link::CorruptScope;
+use rusty_stack::stats::DropReason;
 use rusty_sim::scenario::{BurstSpec, FaultSpec, Scenario};
 use rusty_stack::time::{Duration, Instant};
 
@@ -190,4 +192,83 @@ fn sim_strays_are_forwarded_when_the_hash_is_unknown() {
         0,
         "no stray answered with a reset"
     );
+}
+
+/// Bit flips in ARP payloads only (no checksum catches them): a host may
+/// learn a wrong MAC (or a wrong address), and neighbour reachability
+/// must find and replace it. Every request still completes, within
+/// seconds rather than the ARP entry's 60 s lifetime.
+#[test]
+fn sim_faults_arp_corruption_recovers_by_neighbour_reachability() {
+    let mut recovered_from_a_wrong_mac = 0;
+    // Seed 29 teaches the client a wrong MAC (found by two unicast probe
+    // rounds); the others lose ARP frames to the flips or learn nothing.
+    for seed in 1..=30 {
+        let mut scenario = Scenario::small();
+        scenario.seed = seed;
+        scenario.links.faults = FaultSpec {
+            corrupt: 0.5,
+            corrupt_scope: CorruptScope::ArpOnly,
+            ..FaultSpec::default()
+        };
+        scenario.validate().expect("valid scenario");
+        let mut setup = build(&scenario).expect("builds");
+        setup.start().expect("listens");
+        setup.run_until(
+            Instant::ZERO + Duration::from_millis(100),
+            None,
+            &mut |_| {},
+        );
+        // Recovery takes a retransmission timeout, three unicast probes a
+        // second apart and a broadcast resolution: seconds, not 60.
+        let drained = setup.drain(Duration::from_secs(20));
+        let stats = setup.client_stats();
+        let report = setup.report(&scenario);
+        assert!(drained, "seed {seed}: connections left: {}", report.json());
+        assert_eq!(stats.failed(), 0, "seed {seed}: {}", report.json());
+        assert_eq!(stats.bytes_corrupt, 0);
+        assert!(stats.ok > 0);
+        let failed: u64 = [setup.server, setup.client]
+            .iter()
+            .map(|&h| setup.world.host(h).iface_counters().arp_neighbors_failed)
+            .sum();
+        recovered_from_a_wrong_mac += failed;
+    }
+    // Some seeds taught a host a wrong MAC, and it was found by probing.
+    assert!(recovered_from_a_wrong_mac > 0);
+}
+
+/// With the receiving NIC's FCS check catching every corrupted frame
+/// (`fcs_drop = 1`), corruption is plain loss: no damaged frame reaches a
+/// host, so its checksum drops stay at zero, and TCP repairs the losses.
+#[test]
+fn sim_faults_fcs_drops_corrupted_frames_before_the_host() {
+    let mut scenario = Scenario::small();
+    scenario.seed = 9;
+    scenario.links.faults = FaultSpec {
+        corrupt: 0.02,
+        fcs_drop: 1.0,
+        ..FaultSpec::default()
+    };
+    let mut setup = build(&scenario).expect("builds");
+    setup.start().expect("listens");
+    setup.run_until(
+        Instant::ZERO + Duration::from_millis(100),
+        None,
+        &mut |_| {},
+    );
+    assert!(setup.drain(Duration::from_secs(60)));
+    let stats = setup.client_stats();
+    let report = setup.report(&scenario);
+    assert_eq!(stats.failed(), 0, "{}", report.json());
+    assert!(stats.ok > 0);
+    let caught: u64 = report.per_link.iter().map(|l| l.fcs_dropped).sum();
+    let delivered_damaged: u64 = report.per_link.iter().map(|l| l.corrupted).sum();
+    assert!(caught > 0 && delivered_damaged == 0, "{}", report.json());
+    for h in [setup.server, setup.client] {
+        let host = setup.world.host(h);
+        let (i, t) = (host.iface_counters(), host.tcp_counters());
+        assert_eq!(i.drops(DropReason::Ipv4BadChecksum), 0, "{i:?}");
+        assert_eq!(t.drops(DropReason::TcpBadChecksum), 0, "{t:?}");
+    }
 }
