@@ -11,7 +11,7 @@
 use std::fs::File;
 use std::io::BufWriter;
 
-use rusty_stack::apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer};
+use rusty_apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer};
 use rusty_stack::mem::buf::PoolConfig;
 use rusty_stack::nic::rss::MICROSOFT_RSS_KEY;
 use rusty_stack::tcp::TcpConfig;

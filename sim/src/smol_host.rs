@@ -57,8 +57,8 @@ use std::cell::Cell;
 use std::collections::{BTreeSet, VecDeque};
 
 use rand_chacha::ChaCha8Rng;
-use rusty_stack::apps::http::ResponseHeadParser;
-use rusty_stack::apps::{Content, LatencyHistogram};
+use rusty_apps::http::ResponseHeadParser;
+use rusty_apps::{Content, LatencyHistogram};
 use rusty_stack::stats::{IfaceCounters, TcpCounters};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
@@ -835,7 +835,7 @@ fn verify(c: &mut Conn, counters: &mut SmolClientCounters, mut piece: &[u8]) {
                         return;
                     }
                     Some(Ok(_)) => *head_done = true,
-                    Some(Err(rusty_stack::apps::http::HeadError::BadStatusLine)) => {
+                    Some(Err(rusty_apps::http::HeadError::BadStatusLine)) => {
                         SmolIface::fail(counters, c, SmolFail::BadStatus);
                         return;
                     }

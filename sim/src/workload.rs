@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use rusty_stack::apps::{
+use rusty_apps::{
     Content, EchoServer, FailCounts, HttpLoadClient, HttpServer, LatencyHistogram, Page,
 };
 use rusty_stack::mem::cursor::{Cursor, CursorMut};

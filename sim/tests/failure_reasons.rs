@@ -10,7 +10,7 @@ use rusty_sim::scenario::{ClientKind, DownSpec, Scenario};
 use rusty_sim::smol_host::{SmolHost, SmolHostConfig};
 use rusty_sim::workload::{AppStats, Failures, Pages};
 use rusty_sim::world::World;
-use rusty_stack::apps::{HttpLoadClient, HttpServer};
+use rusty_apps::{HttpLoadClient, HttpServer};
 use rusty_stack::mem::cursor::Cursor;
 use rusty_stack::tcp::{App, ConnRef, StaticWriter};
 use rusty_stack::time::{Duration, Instant};

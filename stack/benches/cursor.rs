@@ -38,7 +38,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rusty_stack::apps::SplitMix64;
+use rusty_stack::rng::SplitMix64;
 use rusty_stack::mem::buf::{BufPool, Frame, PoolConfig};
 
 fn bytes(len: usize, seed: u64) -> Vec<u8> {

@@ -9,7 +9,7 @@
 //! checksums body segments from the tables.
 
 use rusty_fixtures::PageSet;
-use rusty_stack::apps::{Content, Page};
+use rusty_apps::{Content, Page};
 
 /// All the benchmark's pages; page `i` is served at `/i.htm`.
 #[derive(Clone, Copy, Debug)]

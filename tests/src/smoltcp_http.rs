@@ -9,12 +9,12 @@
 //!
 //! Both are driven from a [`Net`](crate::net::Net) run condition: call
 //! `step` with the [`SmolHost`] after the hosts settle at each instant.
-//! Their parsing is their own (nothing from `rusty_stack::apps::http`), so
+//! Their parsing is their own (nothing from `rusty_apps::http`), so
 //! a bug shared by Rusty's client and server cannot hide.
 
 use std::collections::VecDeque;
 
-use rusty_stack::apps::Content;
+use rusty_apps::Content;
 use rusty_stack::wire::Ipv4Addr;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::State;

@@ -19,7 +19,7 @@
 
 use core::fmt::Debug;
 
-use rusty_stack::apps::{
+use rusty_apps::{
     Content, HttpClientConfig, HttpClientCounters, HttpLoadClient, HttpServer, HttpServerCounters,
 };
 use rusty_stack::stats::TcpCounters;

@@ -17,7 +17,7 @@
 //! assert_eq!((request.target, request.keep_alive), (&b"/1.htm"[..], false));
 //! ```
 
-use rusty_stack::apps::http::parse_request_line;
+use rusty_apps::http::parse_request_line;
 
 /// Longest request head accepted, line ends included; longer heads get
 /// `400 Bad Request`.

@@ -7,8 +7,8 @@
 //! (one request per connection, a new handshake each time) and verifying
 //! every byte of the response.
 //!
-//! * [`rusty`] — Rusty's [`HttpServer`](rusty_stack::apps::HttpServer) and
-//!   [`HttpLoadClient`](rusty_stack::apps::HttpLoadClient) on two
+//! * [`rusty`] — Rusty's [`HttpServer`](rusty_apps::HttpServer) and
+//!   [`HttpLoadClient`](rusty_apps::HttpLoadClient) on two
 //!   [`Stack`](rusty_stack::Stack)s over [`rusty_stack::nic::pair`];
 //! * [`smoltcp`] — both ends smoltcp, over a device pair of the same kind.
 //!

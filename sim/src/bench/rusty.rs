@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use rusty_stack::apps::{HttpClientConfig, HttpLoadClient, HttpServer};
+use rusty_apps::{HttpClientConfig, HttpLoadClient, HttpServer};
 use rusty_stack::iface::InterfaceConfig;
 use rusty_stack::mem::buf::{PoolConfig, NUM_CLASSES};
 use rusty_stack::nic::pair::{pair, PairConfig, PairDriver, PairStats};

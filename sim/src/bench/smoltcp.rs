@@ -23,8 +23,8 @@
 //!
 //! # The applications
 //!
-//! They do what Rusty's [`HttpServer`](rusty_stack::apps::HttpServer) and
-//! [`HttpLoadClient`](rusty_stack::apps::HttpLoadClient) do, with Rusty's
+//! They do what Rusty's [`HttpServer`](rusty_apps::HttpServer) and
+//! [`HttpLoadClient`](rusty_apps::HttpLoadClient) do, with Rusty's
 //! public HTTP parsing ([`RequestLineParser`], [`ResponseHeadParser`],
 //! [`ok_head`], [`Content::by_path`]), so the application work is the same
 //! on both stacks: the client opens a connection per request, sends
@@ -49,10 +49,10 @@ use std::collections::{BTreeMap, VecDeque};
 use core::fmt::Write as _;
 
 use arrayvec::{ArrayString, ArrayVec};
-use rusty_stack::apps::http::{HeadError, RequestLineParser, ResponseHeadParser};
-use rusty_stack::apps::http_client::REQUEST_CAPACITY;
-use rusty_stack::apps::http_server::{ok_head, BAD_REQUEST, HEAD_CAPACITY, NOT_FOUND};
-use rusty_stack::apps::{Content, SplitMix64};
+use rusty_apps::http::{HeadError, RequestLineParser, ResponseHeadParser};
+use rusty_apps::http_client::REQUEST_CAPACITY;
+use rusty_apps::http_server::{ok_head, BAD_REQUEST, HEAD_CAPACITY, NOT_FOUND};
+use rusty_apps::{Content, SplitMix64};
 use rusty_stack::wire::Ipv4Addr;
 use smoltcp::iface::{
     Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
@@ -599,7 +599,7 @@ enum ClientPhase {
     Closing,
 }
 
-/// Why a request failed (as [`rusty_stack::apps::FailReason`]).
+/// Why a request failed (as [`rusty_apps::FailReason`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fail {
     Reset,

@@ -32,7 +32,7 @@ use core::str::FromStr;
 use std::collections::VecDeque;
 
 use super::{Capabilities, Driver, TxFull};
-use crate::apps::SplitMix64;
+use crate::rng::SplitMix64;
 use crate::mem::buf::Frame;
 use crate::time::{Duration, Instant};
 

@@ -5,8 +5,8 @@
 
 use proptest::prelude::*;
 
-use rusty_stack::apps::http::{RequestLineParser, ResponseHeadParser};
-use rusty_stack::apps::{
+use rusty_apps::http::{RequestLineParser, ResponseHeadParser};
+use rusty_apps::{
     FailReason, HttpClientConfig, HttpLoadClient, HttpServer, HttpWriter, Page, RequestWriter,
 };
 use rusty_stack::mem::cursor::Cursor;
@@ -106,7 +106,7 @@ fn serve(pieces: &[Vec<u8>]) -> (Vec<u8>, bool) {
 
 /// Feeds `pieces` of a response to a client seeded with `seed`; returns its
 /// counters and the page it asked for.
-fn fetch(seed: u64, pieces: &[Vec<u8>]) -> (rusty_stack::apps::HttpClientCounters, usize) {
+fn fetch(seed: u64, pieces: &[Vec<u8>]) -> (rusty_apps::HttpClientCounters, usize) {
     let config = HttpClientConfig {
         seed,
         ..HttpClientConfig::new(Ipv4Addr::new(10, 0, 0, 1), 80)

@@ -1,5 +1,6 @@
-//! A connection handle for the apps' unit tests: records what an app does
-//! instead of doing it.
+//! Test support for applications (feature `testing`): a connection handle
+//! that records what an app does instead of doing it, so that an app's
+//! handlers are unit-tested without a stack.
 
 use crate::tcp::{ConnId, ConnOps, SendError};
 use crate::time::Instant;
@@ -7,11 +8,17 @@ use crate::wire::Ipv4Addr;
 
 /// Records the app's sends, close and abort; refuses sends when its queue
 /// (`capacity` entries) is full or after `close`, like the stack.
-pub(crate) struct MockConn<W> {
+#[derive(Debug)]
+pub struct MockConn<W> {
+    /// The writers sent, in order.
     pub sent: Vec<W>,
+    /// Free transmit queue entries; each send takes one.
     pub capacity: usize,
+    /// `close` was called.
     pub closed: bool,
+    /// `abort` was called.
     pub aborted: bool,
+    /// What `now()` answers.
     pub now: Instant,
 }
 

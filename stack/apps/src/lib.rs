@@ -1,4 +1,4 @@
-//! Applications written once against the [`App`](crate::tcp::App) API, so
+//! Applications written once against the [`App`](rusty_stack::tcp::App) API, so
 //! that they run unchanged on every backend (the pair driver, the simulator,
 //! mPIPE, TAP):
 //!
@@ -23,12 +23,9 @@ pub mod histogram;
 pub mod http;
 pub mod http_client;
 pub mod http_server;
-#[cfg(test)]
-mod mock;
-pub mod rng;
 
-use crate::checksum;
-use crate::prefix_sum::PrefixSums;
+use rusty_stack::checksum;
+use rusty_stack::prefix_sum::PrefixSums;
 
 pub use self::echo::{EchoConn, EchoCounters, EchoServer, EchoWriter, ECHO_CHUNK};
 pub use self::histogram::LatencyHistogram;
@@ -37,7 +34,7 @@ pub use self::http_client::{
     RequestWriter,
 };
 pub use self::http_server::{HttpConn, HttpServer, HttpServerCounters, HttpWriter};
-pub use self::rng::SplitMix64;
+pub use rusty_stack::rng::{self, SplitMix64};
 
 /// A page body, with its checksum table when one was precomputed.
 #[derive(Clone, Copy, Debug)]
@@ -85,7 +82,7 @@ impl<'a> Page<'a> {
 /// element `i`), and for references to any `Content`.
 ///
 /// ```
-/// use rusty_stack::apps::{Content, Page};
+/// use rusty_apps::{Content, Page};
 ///
 /// static PAGES: [Page<'static>; 2] = [Page::new(b"zero"), Page::new(b"one")];
 /// let pages: &'static [Page<'static>] = &PAGES;
@@ -160,7 +157,7 @@ impl Content for Vec<Page<'static>> {
 /// no leading zero (`/0.htm` is page 0).
 ///
 /// ```
-/// use rusty_stack::apps::parse_page_path;
+/// use rusty_apps::parse_page_path;
 ///
 /// assert_eq!(parse_page_path(b"/42.htm"), Some(42));
 /// assert_eq!(parse_page_path(b"/0.htm"), Some(0));
@@ -186,12 +183,12 @@ pub fn parse_page_path(path: &[u8]) -> Option<usize> {
 /// contract for writers over bytes they own). Out-of-range requests write
 /// what exists; the stack never makes them.
 ///
-/// [`Writer::write`]: crate::tcp::Writer::write
+/// [`Writer::write`]: rusty_stack::tcp::Writer::write
 #[inline]
 pub(crate) fn write_slice(
     bytes: &[u8],
     offset: usize,
-    out: &mut crate::mem::cursor::CursorMut<'_>,
+    out: &mut rusty_stack::mem::cursor::CursorMut<'_>,
 ) {
     let end = offset.saturating_add(out.len()).min(bytes.len());
     let _ = out.write(bytes.get(offset..end).unwrap_or(&[]));
@@ -246,7 +243,7 @@ mod tests {
     #[test]
     fn slice_helpers() {
         let mut out = [0u8; 3];
-        let mut cursor = crate::mem::cursor::CursorMut::from_slice(&mut out);
+        let mut cursor = rusty_stack::mem::cursor::CursorMut::from_slice(&mut out);
         write_slice(b"hello", 1, &mut cursor);
         assert_eq!(&out, b"ell");
         assert_eq!(sum_slice(b"hello", 1, 3), Some(checksum::ones_sum(b"ell")));

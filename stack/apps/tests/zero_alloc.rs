@@ -8,7 +8,7 @@ mod apps_common;
 use rusty_alloc_counter::{thread_allocations, CountingAllocator};
 
 use apps_common::{config, leak_pages, page_bytes, Net, SERVER_IP};
-use rusty_stack::apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer, Page};
+use rusty_apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer, Page};
 use rusty_stack::mem::cursor::Cursor;
 use rusty_stack::tcp::{App, ConnRef, Connect, StaticWriter, TcpConfig};
 use rusty_stack::time::{Duration, Instant};

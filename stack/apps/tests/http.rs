@@ -6,8 +6,8 @@
 mod apps_common;
 
 use apps_common::{config, leak_pages, page_bytes, Net, RawClient, SERVER_IP};
-use rusty_stack::apps::http_server::{BAD_REQUEST, NOT_FOUND};
-use rusty_stack::apps::{FailReason, HttpClientConfig, HttpLoadClient, HttpServer, Page};
+use rusty_apps::http_server::{BAD_REQUEST, NOT_FOUND};
+use rusty_apps::{FailReason, HttpClientConfig, HttpLoadClient, HttpServer, Page};
 use rusty_stack::stats::DropReason;
 use rusty_stack::time::Duration;
 

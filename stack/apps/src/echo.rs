@@ -18,7 +18,7 @@
 //! the transmit queue for the bursts expected.
 //!
 //! ```
-//! use rusty_stack::apps::EchoServer;
+//! use rusty_apps::EchoServer;
 //! use rusty_stack::nic::Driver;
 //! use rusty_stack::iface::InterfaceConfig;
 //! use rusty_stack::nic::pair::{pair, PairConfig};
@@ -63,12 +63,12 @@
 //! assert_eq!(server.app().counters().closed, 1);
 //! ```
 //!
-//! [`TcpConfig`]: crate::tcp::TcpConfig
+//! [`TcpConfig`]: rusty_stack::tcp::TcpConfig
 
 use core::fmt;
 
-use crate::mem::cursor::{Cursor, CursorMut};
-use crate::tcp::{App, ConnRef, SendError, Writer};
+use rusty_stack::mem::cursor::{Cursor, CursorMut};
+use rusty_stack::tcp::{App, ConnRef, SendError, Writer};
 
 /// Bytes one [`EchoWriter`] holds.
 pub const ECHO_CHUNK: usize = 2048;
@@ -285,7 +285,7 @@ impl App for EchoServer {
 mod tests {
     use super::*;
 
-    type Mock = super::super::mock::MockConn<EchoWriter>;
+    type Mock = rusty_stack::testing::MockConn<EchoWriter>;
 
     fn echoed(mock: &Mock) -> Vec<u8> {
         mock.sent
@@ -301,7 +301,7 @@ mod tests {
         let mut out = [0u8; 5];
         w.write(3, &mut CursorMut::from_slice(&mut out));
         assert_eq!(&out, b"lo wo");
-        assert_eq!(w.sum(3, 5), Some(crate::checksum::ones_sum(b"lo wo")));
+        assert_eq!(w.sum(3, 5), Some(rusty_stack::checksum::ones_sum(b"lo wo")));
         assert_eq!(w.sum(10, 5), None);
         let big = vec![1u8; 3000];
         let mut w = EchoWriter::new();

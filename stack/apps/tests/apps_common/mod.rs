@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use rusty_stack::apps::Page;
+use rusty_apps::Page;
 use rusty_stack::iface::InterfaceConfig;
 use rusty_stack::mem::cursor::{Cursor, CursorMut};
 use rusty_stack::nic::pair::{pair, PairConfig, PairDriver};

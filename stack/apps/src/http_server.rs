@@ -19,7 +19,7 @@
 //! buffers.
 //!
 //! ```
-//! use rusty_stack::apps::{Content, HttpClientConfig, HttpLoadClient, HttpServer, Page};
+//! use rusty_apps::{Content, HttpClientConfig, HttpLoadClient, HttpServer, Page};
 //! use rusty_stack::nic::Driver;
 //! use rusty_stack::iface::InterfaceConfig;
 //! use rusty_stack::nic::pair::{pair, PairConfig};
@@ -57,14 +57,14 @@
 //! ```
 //!
 //! [`MAX_REQUEST_LINE`]: super::http::MAX_REQUEST_LINE
-//! [`PrefixSums`]: crate::prefix_sum::PrefixSums
+//! [`PrefixSums`]: rusty_stack::prefix_sum::PrefixSums
 
 use arrayvec::ArrayVec;
 
 use super::http::{decimal, RequestLineParser};
 use super::{sum_slice, write_slice, Content, Page};
-use crate::mem::cursor::{Cursor, CursorMut};
-use crate::tcp::{App, ConnRef, SendError, Writer};
+use rusty_stack::mem::cursor::{Cursor, CursorMut};
+use rusty_stack::tcp::{App, ConnRef, SendError, Writer};
 
 /// Capacity of an inline response head.
 pub const HEAD_CAPACITY: usize = 128;
@@ -80,7 +80,7 @@ pub const NOT_FOUND: &[u8] =
 /// The head of a `200` response with a body of `len` bytes.
 ///
 /// ```
-/// use rusty_stack::apps::http_server::ok_head;
+/// use rusty_apps::http_server::ok_head;
 ///
 /// assert_eq!(
 ///     &ok_head(1234)[..],
@@ -325,10 +325,10 @@ impl<C: Content> App for HttpServer<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checksum::ones_sum;
-    use crate::prefix_sum::PrefixSums;
+    use rusty_stack::checksum::ones_sum;
+    use rusty_stack::prefix_sum::PrefixSums;
 
-    type Mock = super::super::mock::MockConn<HttpWriter>;
+    type Mock = rusty_stack::testing::MockConn<HttpWriter>;
 
     fn pages() -> &'static [Page<'static>] {
         let big: &'static [u8] = Box::leak((0..20_000u32).map(|i| (i * 7) as u8).collect());

@@ -22,7 +22,7 @@
 //!
 //! See the [`http_server`](super::http_server) module for an example.
 //!
-//! [`ConnOps::now`]: crate::tcp::ConnOps::now
+//! [`ConnOps::now`]: rusty_stack::tcp::ConnOps::now
 
 use core::fmt::Write as _;
 
@@ -32,10 +32,10 @@ use super::histogram::LatencyHistogram;
 use super::http::{decimal, ResponseHeadParser};
 use super::rng::SplitMix64;
 use super::{sum_slice, write_slice, Content};
-use crate::mem::cursor::{Cursor, CursorMut};
-use crate::tcp::{App, ConnRef, Connect, Writer};
-use crate::time::Instant;
-use crate::wire::Ipv4Addr;
+use rusty_stack::mem::cursor::{Cursor, CursorMut};
+use rusty_stack::tcp::{App, ConnRef, Connect, Writer};
+use rusty_stack::time::Instant;
+use rusty_stack::wire::Ipv4Addr;
 
 /// Longest `Host` header value.
 pub const MAX_HOST: usize = 64;
@@ -529,10 +529,10 @@ impl<C: Content> App for HttpLoadClient<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apps::Page;
-    use crate::time::Duration;
+    use crate::Page;
+    use rusty_stack::time::Duration;
 
-    type Mock = super::super::mock::MockConn<RequestWriter>;
+    type Mock = rusty_stack::testing::MockConn<RequestWriter>;
 
     fn pages() -> &'static [Page<'static>] {
         Box::leak(Box::new([Page::new(b"hello"), Page::new(b"0123456789")]))
@@ -719,6 +719,6 @@ mod tests {
             &r.0[..],
             b"GET /1.htm HTTP/1.1\r\nHost: example.test\r\n\r\n"
         );
-        assert_eq!(r.sum(0, 4), Some(crate::checksum::ones_sum(b"GET ")));
+        assert_eq!(r.sum(0, 4), Some(rusty_stack::checksum::ones_sum(b"GET ")));
     }
 }

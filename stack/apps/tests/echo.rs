@@ -5,7 +5,7 @@
 mod apps_common;
 
 use apps_common::{config, page_bytes, Net, RawClient};
-use rusty_stack::apps::{EchoServer, ECHO_CHUNK};
+use rusty_apps::{EchoServer, ECHO_CHUNK};
 use rusty_stack::tcp::TcpConfig;
 use rusty_stack::time::Duration;
 
