@@ -13,7 +13,7 @@ use rusty_apps::{
 use rusty_stack::mem::cursor::{Cursor, CursorMut};
 use rusty_stack::prefix_sum::PrefixSums;
 use rusty_stack::stats::TcpCounters;
-use rusty_stack::tcp::{App, ConnRef, Connect, Writer};
+use rusty_stack::tcp::{App, Conn, Connect, Writer};
 use rusty_stack::time::Instant;
 use rusty_stack::wire::Ipv4Addr;
 
@@ -293,11 +293,11 @@ impl App for BulkServer {
     type Conn = BulkConn;
     type Writer = PatternWriter;
 
-    fn accept(&mut self, _port: u16, _conn: ConnRef<'_, PatternWriter>) -> Option<BulkConn> {
+    fn accept(&mut self, _port: u16, _conn: &mut Conn<'_, PatternWriter>) -> Option<BulkConn> {
         Some(BulkConn::default())
     }
 
-    fn on_data(&mut self, c: &mut BulkConn, conn: ConnRef<'_, PatternWriter>, _data: Cursor<'_>) {
+    fn on_data(&mut self, c: &mut BulkConn, conn: &mut Conn<'_, PatternWriter>, _data: Cursor<'_>) {
         if !c.started {
             c.started = true;
             // One writer covers the whole transfer (the writer is called
@@ -314,7 +314,7 @@ impl App for BulkServer {
         }
     }
 
-    fn on_remote_close(&mut self, _c: &mut BulkConn, conn: ConnRef<'_, PatternWriter>) {
+    fn on_remote_close(&mut self, _c: &mut BulkConn, conn: &mut Conn<'_, PatternWriter>) {
         conn.close();
     }
 
@@ -414,7 +414,7 @@ impl App for StreamClient {
     type Conn = StreamConn;
     type Writer = PatternWriter;
 
-    fn accept(&mut self, _port: u16, _conn: ConnRef<'_, PatternWriter>) -> Option<StreamConn> {
+    fn accept(&mut self, _port: u16, _conn: &mut Conn<'_, PatternWriter>) -> Option<StreamConn> {
         None
     }
 
@@ -444,7 +444,7 @@ impl App for StreamClient {
         self.finish(&mut c, Err(Failure::Local), now);
     }
 
-    fn on_connected(&mut self, c: &mut StreamConn, conn: ConnRef<'_, PatternWriter>) {
+    fn on_connected(&mut self, c: &mut StreamConn, conn: &mut Conn<'_, PatternWriter>) {
         c.connected = true;
         let len = match self.mode {
             StreamMode::Echo { message } => message as usize,
@@ -457,7 +457,7 @@ impl App for StreamClient {
         }
     }
 
-    fn on_data(&mut self, c: &mut StreamConn, conn: ConnRef<'_, PatternWriter>, data: Cursor<'_>) {
+    fn on_data(&mut self, c: &mut StreamConn, conn: &mut Conn<'_, PatternWriter>, data: Cursor<'_>) {
         let expected = self.expected();
         for piece in data.segments() {
             for &b in piece {
@@ -477,7 +477,7 @@ impl App for StreamClient {
         }
     }
 
-    fn on_remote_close(&mut self, c: &mut StreamConn, conn: ConnRef<'_, PatternWriter>) {
+    fn on_remote_close(&mut self, c: &mut StreamConn, conn: &mut Conn<'_, PatternWriter>) {
         if !c.done {
             let now = conn.now();
             self.finish(c, Err(Failure::ClosedEarly), now);

@@ -41,7 +41,7 @@
 //! unchanged on every backend.
 //!
 //! The types most programs need are re-exported here: [`Stack`], the app
-//! API ([`App`], [`ConnRef`], [`Connect`], [`Writer`], [`StaticWriter`]),
+//! API ([`App`], [`Conn`], [`Connect`], [`Writer`], [`StaticWriter`]),
 //! [`TcpConfig`], [`Driver`], [`Capabilities`], [`Frame`] and [`Instant`].
 // `unsafe` is denied everywhere but in `mem::buf::region`, the one module that
 // lends buffer memory to frames (its soundness argument is in its docs).
@@ -64,7 +64,7 @@ pub mod wire;
 pub use crate::mem::buf::Frame;
 pub use crate::nic::{Capabilities, Driver};
 pub use crate::stack::Stack;
-pub use crate::tcp::{App, ConnRef, Connect, StaticWriter, TcpConfig, Writer};
+pub use crate::tcp::{App, Conn, Connect, StaticWriter, TcpConfig, Writer};
 pub use crate::time::Instant;
 
 /// The README's Rust examples, compiled and run as doctests.

@@ -1,13 +1,25 @@
 //! Test support for applications (feature `testing`): a connection handle
 //! that records what an app does instead of doing it, so that an app's
 //! handlers are unit-tested without a stack.
+//!
+//! ```
+//! use rusty_stack::testing::MockConn;
+//! use rusty_stack::StaticWriter;
+//!
+//! let mut mock = MockConn::new();
+//! let mut conn = mock.conn();
+//! conn.send(2, StaticWriter(b"hi")).unwrap();
+//! conn.close();
+//! assert_eq!(mock.sent.len(), 1);
+//! assert!(mock.closed);
+//! ```
 
-use crate::tcp::{ConnId, ConnOps, SendError};
+use crate::tcp::{Conn, ConnId, SendError};
 use crate::time::Instant;
 use crate::wire::Ipv4Addr;
 
-/// Records the app's sends, close and abort; refuses sends when its queue
-/// (`capacity` entries) is full or after `close`, like the stack.
+/// Records the app's sends, close, abort and timer; refuses sends when its
+/// queue (`capacity` entries) is full or after `close`, like the stack.
 #[derive(Debug)]
 pub struct MockConn<W> {
     /// The writers sent, in order.
@@ -20,9 +32,18 @@ pub struct MockConn<W> {
     pub aborted: bool,
     /// What `now()` answers.
     pub now: Instant,
+    /// The app timer ([`Conn::set_timer`]).
+    pub timer: Option<Instant>,
+    /// What `id()` answers.
+    pub id: ConnId,
+    /// What `local()` answers (10.0.0.1:80 unless changed).
+    pub local: (Ipv4Addr, u16),
+    /// What `remote()` answers (10.0.0.2:50000 unless changed).
+    pub remote: (Ipv4Addr, u16),
 }
 
 impl<W> Default for MockConn<W> {
+    /// A handle with a full queue (capacity 0).
     fn default() -> Self {
         MockConn {
             sent: Vec::new(),
@@ -30,6 +51,13 @@ impl<W> Default for MockConn<W> {
             closed: false,
             aborted: false,
             now: Instant::ZERO,
+            timer: None,
+            id: ConnId {
+                index: 0,
+                generation: 0,
+            },
+            local: (Ipv4Addr::new(10, 0, 0, 1), 80),
+            remote: (Ipv4Addr::new(10, 0, 0, 2), 50_000),
         }
     }
 }
@@ -42,11 +70,18 @@ impl<W> MockConn<W> {
             ..MockConn::default()
         }
     }
-}
 
-impl<W> ConnOps<W> for MockConn<W> {
-    fn send(&mut self, _len: usize, writer: W) -> Result<(), SendError> {
-        if self.closed {
+    /// The [`Conn`] handle an app's handler takes, acting on this mock.
+    pub fn conn(&mut self) -> Conn<'_, W> {
+        Conn::mock(self)
+    }
+
+    /// What [`Conn::send`] does on a mock.
+    pub(crate) fn send(&mut self, len: usize, writer: W) -> Result<(), SendError> {
+        if len == 0 {
+            return Err(SendError::Empty);
+        }
+        if self.closed || self.aborted {
             return Err(SendError::Closed);
         }
         if self.capacity == 0 {
@@ -55,29 +90,5 @@ impl<W> ConnOps<W> for MockConn<W> {
         self.capacity -= 1;
         self.sent.push(writer);
         Ok(())
-    }
-    fn close(&mut self) {
-        self.closed = true;
-    }
-    fn abort(&mut self) {
-        self.aborted = true;
-    }
-    fn send_capacity(&self) -> usize {
-        self.capacity
-    }
-    fn id(&self) -> ConnId {
-        ConnId {
-            index: 0,
-            generation: 0,
-        }
-    }
-    fn local(&self) -> (Ipv4Addr, u16) {
-        (Ipv4Addr::new(10, 0, 0, 1), 80)
-    }
-    fn remote(&self) -> (Ipv4Addr, u16) {
-        (Ipv4Addr::new(10, 0, 0, 2), 50_000)
-    }
-    fn now(&self) -> Instant {
-        self.now
     }
 }

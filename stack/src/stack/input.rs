@@ -14,7 +14,8 @@ use crate::stats::DropReason;
 use crate::tcp::app::{App, Writer};
 use crate::tcp::congestion::{is_duplicate_ack, AckAction, AckSegment, DupAckAction};
 use crate::tcp::reassembly::InsertOutcome;
-use crate::tcp::tcb::{ConnHandle, State, TimerKind};
+use crate::tcp::app::Conn;
+use crate::tcp::tcb::{State, TimerKind};
 use crate::time::{Duration, Instant};
 use crate::wire::{TcpFlags, TcpSeqNumber};
 
@@ -123,7 +124,7 @@ impl<C, W: Writer> Tcp<C, W> {
             let slot = &mut self.slots[idx];
             if let Some(c) = slot.conn.as_mut() {
                 cx.app
-                    .on_connected(c, &mut ConnHandle { tcb: &mut slot.tcb });
+                    .on_connected(c, &mut Conn::new(&mut slot.tcb));
             }
         } else {
             // Simultaneous open.
@@ -331,7 +332,7 @@ impl<C, W: Writer> Tcp<C, W> {
                     }
                 }
                 let slot = &mut self.slots[idx];
-                let accepted = cx.app.accept(port, &mut ConnHandle { tcb: &mut slot.tcb });
+                let accepted = cx.app.accept(port, &mut Conn::new(&mut slot.tcb));
                 match accepted {
                     Some(c) => {
                         slot.conn = Some(c);
@@ -349,7 +350,7 @@ impl<C, W: Writer> Tcp<C, W> {
                 let slot = &mut self.slots[idx];
                 if let Some(c) = slot.conn.as_mut() {
                     cx.app
-                        .on_connected(c, &mut ConnHandle { tcb: &mut slot.tcb });
+                        .on_connected(c, &mut Conn::new(&mut slot.tcb));
                 }
             }
         }
@@ -488,7 +489,7 @@ impl<C, W: Writer> Tcp<C, W> {
             tcb.txq_bytes -= entry.len;
             if let Some(c) = slot.conn.as_mut() {
                 cx.app
-                    .on_acked(c, &mut ConnHandle { tcb: &mut *tcb }, entry.writer);
+                    .on_acked(c, &mut Conn::new(&mut *tcb), entry.writer);
             }
         }
         // Retransmission timer: stop when all is acknowledged, else restart.
@@ -659,7 +660,7 @@ impl<C, W: Writer> Tcp<C, W> {
                 counters.bytes_received += u64::from(len);
                 if let Some(c) = slot.conn.as_mut() {
                     cx.app
-                        .on_data(c, &mut ConnHandle { tcb: &mut slot.tcb }, data);
+                        .on_data(c, &mut Conn::new(&mut slot.tcb), data);
                 }
             }
         } else if !fin_here && seg.seq() < slot.tcb.rcv_nxt {
@@ -682,7 +683,7 @@ impl<C, W: Writer> Tcp<C, W> {
             tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(ready.len);
             counters.bytes_received += u64::from(ready.len);
             if let Some(c) = slot.conn.as_mut() {
-                cx.app.on_data(c, &mut ConnHandle { tcb: &mut *tcb }, data);
+                cx.app.on_data(c, &mut Conn::new(&mut *tcb), data);
             }
             cx.driver.release(ready.frame);
         }
@@ -748,7 +749,7 @@ impl<C, W: Writer> Tcp<C, W> {
         };
         if let Some(c) = slot.conn.as_mut() {
             cx.app
-                .on_remote_close(c, &mut ConnHandle { tcb: &mut slot.tcb });
+                .on_remote_close(c, &mut Conn::new(&mut slot.tcb));
         }
         if time_wait {
             // Acknowledge the FIN before the TCB goes.
@@ -774,6 +775,10 @@ impl<C, W: Writer> Tcp<C, W> {
         if tcb.state == State::Closed {
             return;
         }
+        if tcb.app_timer_dirty {
+            self.sync_app_timer(idx);
+        }
+        let tcb = &self.slots[idx].tcb;
         if tcb.abort_requested {
             let key = self.key_of(idx);
             let seq = tcb.snd_nxt;
