@@ -49,6 +49,20 @@ pub enum BadRequest {
     TooLarge,
 }
 
+impl std::fmt::Display for BadRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BadRequest::RequestLine => "malformed request line",
+            BadRequest::Method => "method not GET",
+            BadRequest::Header => "malformed header line",
+            BadRequest::Body => "the request has a body",
+            BadRequest::TooLarge => "the request head is too large",
+        })
+    }
+}
+
+impl std::error::Error for BadRequest {}
+
 /// The result of parsing the bytes received so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Parsed<'a> {

@@ -62,6 +62,7 @@ use smoltcp::socket::tcp;
 use smoltcp::time::{Duration as SmolDuration, Instant as SmolInstant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 
+use super::BenchError;
 use super::{
     link_frames, BenchConfig, BenchPair, Totals, CLIENT_IP, EPHEMERAL_PORTS, HTTP_PORT, SERVER_IP,
 };
@@ -383,7 +384,12 @@ struct Server {
 }
 
 impl Server {
-    fn new(link: &mut Link, listeners: usize, content: Pages, seed: u64) -> Result<Server, String> {
+    fn new(
+        link: &mut Link,
+        listeners: usize,
+        content: Pages,
+        seed: u64,
+    ) -> Result<Server, BenchError> {
         let iface = interface(link, 0, SERVER_MAC, SERVER_IP, seed);
         let mut sockets = SocketSet::new(Vec::with_capacity(listeners));
         let mut conns = Vec::with_capacity(listeners);
@@ -391,7 +397,7 @@ impl Server {
             let mut s = socket();
             s.set_ack_delay(None);
             s.listen(HTTP_PORT)
-                .map_err(|e| format!("smoltcp cannot listen: {e}"))?;
+                .map_err(|e| BenchError::Setup(format!("smoltcp cannot listen: {e}")))?;
             conns.push(ServerConn {
                 handle: sockets.add(s),
                 phase: ServerPhase::Listening,
@@ -907,7 +913,7 @@ pub struct SmolPair {
 
 impl SmolPair {
     /// Both ends for `config` (serving and expecting the 500-page set).
-    pub fn new(config: &BenchConfig) -> Result<SmolPair, String> {
+    pub fn new(config: &BenchConfig) -> Result<SmolPair, BenchError> {
         let pages = Pages::Thesis(rusty_fixtures::page_set());
         let conns = config.conns as usize;
         let mut link = Link::new(link_frames(config.conns));
