@@ -535,9 +535,7 @@ pub fn check_determinism(
                 ..RunOptions::default()
             };
             let report = engine(scenario, &options, &mut |_| {})?;
-            report
-                .determinism
-                .ok_or(EngineError::NoDeterminismTrace)
+            report.determinism.ok_or(EngineError::NoDeterminismTrace)
         })
     }));
     let verdict: Verdict = match result {
@@ -1041,7 +1039,10 @@ mod tests {
     fn engine_failures_exit_1() {
         let (code, _, err) = exec(&["run", "small"], failing_engine);
         assert_eq!(code, EXIT_FAILURE);
-        assert!(err.contains("simulation failed: no link 7 to capture"), "{err}");
+        assert!(
+            err.contains("simulation failed: no link 7 to capture"),
+            "{err}"
+        );
         let (code, _, err) = exec(&["run", "small"], panicking_engine);
         assert_eq!(code, EXIT_FAILURE);
         assert!(err.contains("kaboom"), "{err}");

@@ -517,7 +517,10 @@ impl std::fmt::Display for LinkError {
                 write!(f, "{field} = {value} is not a probability in [0, 1]")
             }
             LinkError::DownWindow { index, from, until } => {
-                write!(f, "faults.down[{index}]: from ({from}) is after until ({until})")
+                write!(
+                    f,
+                    "faults.down[{index}]: from ({from}) is after until ({until})"
+                )
             }
             LinkError::FlapPeriod => f.write_str("faults.flap.period must be positive"),
             LinkError::FlapDownFor { down_for, period } => write!(
@@ -1758,7 +1761,11 @@ mod tests {
         assert!(toml::from_str::<LinkConfig>(r#"delay = "5 parsecs""#).is_err());
         assert!(toml::from_str::<LinkConfig>("delay = -1").is_err());
         let bad: LinkConfig = toml::from_str("[faults]\nloss = 1.5").unwrap();
-        assert!(bad.validate().unwrap_err().to_string().contains("faults.loss"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("faults.loss"));
     }
 
     #[test]

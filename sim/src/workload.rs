@@ -320,7 +320,13 @@ mod tests {
         };
         let m = Failures::from_stream(&f);
         assert_eq!(
-            (m.local, m.handshake, m.reset, m.verification, m.closed_early),
+            (
+                m.local,
+                m.handshake,
+                m.reset,
+                m.verification,
+                m.closed_early
+            ),
             (1, 2, 4, 8, 16)
         );
         assert_eq!(m.total(), f.total());

@@ -86,7 +86,12 @@ fn client() -> Script {
 #[test]
 fn app_timers_fire_in_order_and_carry_data() {
     let period = Duration::from_millis(50);
-    let mut net = Net::new(Ticker::new(period, 3), client(), test_config(), test_config());
+    let mut net = Net::new(
+        Ticker::new(period, 3),
+        client(),
+        test_config(),
+        test_config(),
+    );
     net.a.listen(80, 16).unwrap();
     net.run_for(Duration::from_secs(2));
     let fired = &net.a.app().fired;
@@ -94,7 +99,10 @@ fn app_timers_fire_in_order_and_carry_data() {
     for (i, pair) in fired.windows(2).enumerate() {
         let gap = pair[1] - pair[0];
         assert!(gap >= period, "tick {i}: {gap:?}");
-        assert!(gap <= period + Duration::from_millis(20), "tick {i}: {gap:?}");
+        assert!(
+            gap <= period + Duration::from_millis(20),
+            "tick {i}: {gap:?}"
+        );
     }
     let log = &net.b.app().logs[0];
     assert_eq!(log.received, b"tickticktick");
@@ -179,7 +187,12 @@ fn app_timers_allocate_nothing() {
         connect: true,
         bytes: 0,
     };
-    let mut net = Net::quiet(Ticker::new(period, ticks), sink, test_config(), test_config());
+    let mut net = Net::quiet(
+        Ticker::new(period, ticks),
+        sink,
+        test_config(),
+        test_config(),
+    );
     net.a.listen(80, 16).unwrap();
     // Warm-up: the handshake and the first ticks.
     net.run_for(Duration::from_millis(20));
@@ -190,5 +203,8 @@ fn app_timers_allocate_nothing() {
     let fired = net.a.app().fired.len() - before_fired;
     assert!(fired >= 800, "only {fired} ticks");
     assert_eq!(net.b.app().bytes, 4 * net.a.app().fired.len());
-    assert_eq!(allocations, 0, "{allocations} allocations over {fired} ticks");
+    assert_eq!(
+        allocations, 0,
+        "{allocations} allocations over {fired} ticks"
+    );
 }

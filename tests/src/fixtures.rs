@@ -8,8 +8,8 @@
 //! Both hand out pages with their prefix-sum tables, so Rusty's server
 //! checksums body segments from the tables.
 
-use rusty_fixtures::PageSet;
 use rusty_apps::{Content, Page};
+use rusty_fixtures::PageSet;
 
 /// All the benchmark's pages; page `i` is served at `/i.htm`.
 #[derive(Clone, Copy, Debug)]

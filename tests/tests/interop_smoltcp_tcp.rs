@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use rusty_stack::mem::cursor::Cursor;
-use rusty_stack::tcp::{App, ConnId, Conn, Connect, SendError, State, TcpConfig};
+use rusty_stack::tcp::{App, Conn, ConnId, Connect, SendError, State, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use rusty_stack::Stack;

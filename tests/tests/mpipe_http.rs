@@ -20,9 +20,7 @@ use core::fmt::Debug;
 
 use mpipe_emu::c_abi::CContext;
 use mpipe_emu::{Config as EmuConfig, Context as EmuContext};
-use rusty_apps::{
-    Content, HttpClientConfig, HttpLoadClient, HttpServer, HttpServerCounters,
-};
+use rusty_apps::{Content, HttpClientConfig, HttpLoadClient, HttpServer, HttpServerCounters};
 use rusty_stack::iface::{IfaceEvent, InterfaceConfig};
 use rusty_stack::mem::buf::NUM_CLASSES;
 use rusty_stack::nic::mpipe::{MpipeConfig, MpipeDriver, MpipeNic, MpipeStats};

@@ -355,7 +355,11 @@ mod tests {
         let mut app = EchoServer::new();
         let mut mock = Mock::default();
         let mut c = app.accept(7, &mut mock.conn()).unwrap();
-        app.on_data(&mut c, &mut mock.conn(), Cursor::from_slice(&[0u8; ECHO_CHUNK]));
+        app.on_data(
+            &mut c,
+            &mut mock.conn(),
+            Cursor::from_slice(&[0u8; ECHO_CHUNK]),
+        );
         assert!(!mock.aborted);
         app.on_data(&mut c, &mut mock.conn(), Cursor::from_slice(b"x"));
         assert!(mock.aborted);

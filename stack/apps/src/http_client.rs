@@ -439,7 +439,12 @@ impl<C: Content> App for HttpLoadClient<C> {
         }
     }
 
-    fn on_data(&mut self, c: &mut ClientConn, conn: &mut Conn<'_, RequestWriter>, data: Cursor<'_>) {
+    fn on_data(
+        &mut self,
+        c: &mut ClientConn,
+        conn: &mut Conn<'_, RequestWriter>,
+        data: Cursor<'_>,
+    ) {
         for piece in data.segments() {
             let mut piece = piece;
             if c.phase == Phase::Head {
@@ -563,7 +568,11 @@ mod tests {
         mock.now = Instant::from_millis(3);
         let mut prev = 0;
         for &cut in cuts.iter().chain([&response.len()]) {
-            app.on_data(&mut c, &mut mock.conn(), Cursor::from_slice(&response[prev..cut]));
+            app.on_data(
+                &mut c,
+                &mut mock.conn(),
+                Cursor::from_slice(&response[prev..cut]),
+            );
             prev = cut;
         }
         (app, mock, c)

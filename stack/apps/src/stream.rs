@@ -219,7 +219,12 @@ impl App for StreamClient {
         }
     }
 
-    fn on_data(&mut self, c: &mut StreamConn, conn: &mut Conn<'_, PatternWriter>, data: Cursor<'_>) {
+    fn on_data(
+        &mut self,
+        c: &mut StreamConn,
+        conn: &mut Conn<'_, PatternWriter>,
+        data: Cursor<'_>,
+    ) {
         let expected = self.expected();
         for piece in data.segments() {
             for &b in piece {

@@ -8,10 +8,10 @@ mod support;
 mod common;
 
 use common::{config, RawClient};
-use support::{pattern, Net};
 use rusty_apps::{EchoServer, ECHO_CHUNK};
 use rusty_stack::tcp::TcpConfig;
 use rusty_stack::time::Duration;
+use support::{pattern, Net};
 
 fn leak(bytes: Vec<u8>) -> &'static [u8] {
     Box::leak(bytes.into_boxed_slice())

@@ -9,11 +9,11 @@ mod support;
 mod common;
 
 use common::{config, leak_pages, RawClient, SERVER_IP};
-use support::{pattern, Net};
 use rusty_apps::http_server::{BAD_REQUEST, NOT_FOUND};
 use rusty_apps::{FailReason, HttpClientConfig, HttpLoadClient, HttpServer, Page};
 use rusty_stack::stats::DropReason;
 use rusty_stack::time::Duration;
+use support::{pattern, Net};
 
 type Pages = &'static [Page<'static>];
 
@@ -74,14 +74,8 @@ fn check_all_ok(net: &Net<HttpServer<Pages>, HttpLoadClient<Pages>>, requests: u
     assert_eq!(c.body_bytes, c.bytes_ok);
     assert!(c.bytes_ok > 0);
     // Checksums from the prefix-sum tables verified at the receiver.
-    assert_eq!(
-        net.b.tcp_counters().drops(DropReason::TcpBadChecksum),
-        0
-    );
-    assert_eq!(
-        net.a.tcp_counters().drops(DropReason::TcpBadChecksum),
-        0
-    );
+    assert_eq!(net.b.tcp_counters().drops(DropReason::TcpBadChecksum), 0);
+    assert_eq!(net.a.tcp_counters().drops(DropReason::TcpBadChecksum), 0);
 }
 
 #[test]
@@ -303,10 +297,7 @@ fn unlimited_load_stopped_midway() {
     );
     let mut net = Net::quiet(HttpServer::new(p), client, config(), config());
     net.a.listen(80, 128).unwrap();
-    assert!(
-        net.run_until(Duration::from_secs(60), |n| n.b.app().counters().ok
-            >= 100)
-    );
+    assert!(net.run_until(Duration::from_secs(60), |n| n.b.app().counters().ok >= 100));
     let c = *net.b.app().counters();
     assert_eq!(c.failed_total(), 0);
     assert_eq!(c.started, c.ok + c.in_flight());

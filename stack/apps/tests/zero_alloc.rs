@@ -11,11 +11,11 @@ mod common;
 use rusty_alloc_counter::{thread_allocations, CountingAllocator};
 
 use common::{config, leak_pages, SERVER_IP};
-use support::{pattern, Net};
 use rusty_apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer, Page};
 use rusty_stack::mem::cursor::Cursor;
 use rusty_stack::tcp::{App, Conn, Connect, StaticWriter, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
+use support::{pattern, Net};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;

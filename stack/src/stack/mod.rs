@@ -395,7 +395,7 @@ impl<A: App> Stack<A> {
         let c = slot.conn.as_mut()?;
         slot.tcb.now = now;
         let r = f(cx.app, c, &mut Conn::new(&mut slot.tcb));
-        tcp.after_event(&mut cx, idx);
+        tcp.after_app_event(&mut cx, idx);
         Some(r)
     }
 

@@ -83,7 +83,11 @@ impl<C, W: Writer> Tcp<C, W> {
     }
 
     /// Tells the wheel what the application asked of its timer
-    /// ([`Conn::set_timer`], [`Conn::cancel_timer`]).
+    /// ([`Conn::set_timer`], [`Conn::cancel_timer`]). Out of line and cold:
+    /// `after_event`, which calls it, stays small enough to inline into the
+    /// receive path.
+    #[cold]
+    #[inline(never)]
     pub(super) fn sync_app_timer(&mut self, idx: usize) {
         let tcb = &mut self.slots[idx].tcb;
         tcb.app_timer_dirty = false;
@@ -105,7 +109,7 @@ impl<C, W: Writer> Tcp<C, W> {
         if let Some(c) = slot.conn.as_mut() {
             cx.app.on_timer(c, &mut Conn::new(&mut slot.tcb));
         }
-        self.after_event(cx, idx);
+        self.after_app_event(cx, idx);
     }
 
     /// RFC 6298 §5: the retransmission timer expired.

@@ -4,8 +4,9 @@
 //! handlers from inside its poll loop, on the core that owns the
 //! connection; handlers act on the connection through the [`Conn`]
 //! handle they are given (and code outside a handler through
-//! [`Stack::with_conn`](crate::Stack::with_conn)). Per-connection state (`App::Conn`) lives in the stack's
-//! connection slot, so nothing is boxed and nothing allocates.
+//! [`Stack::with_conn`](crate::Stack::with_conn)). Per-connection state
+//! (`App::Conn`) lives in the stack's connection slot, so nothing is boxed
+//! and nothing allocates.
 //!
 //! Data to send is not copied in: [`Conn::send`] queues a [`Writer`]
 //! that the stack calls to write any part of the data straight into NIC

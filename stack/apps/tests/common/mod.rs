@@ -119,7 +119,12 @@ impl App for RawClient {
         self.send_next(c, conn);
     }
 
-    fn on_data(&mut self, c: &mut (usize, usize), _: &mut Conn<'_, StaticWriter>, data: Cursor<'_>) {
+    fn on_data(
+        &mut self,
+        c: &mut (usize, usize),
+        _: &mut Conn<'_, StaticWriter>,
+        data: Cursor<'_>,
+    ) {
         let log = &mut self.logs[c.0];
         log.received.extend(data.copy_to_vec());
         log.deliveries += 1;
