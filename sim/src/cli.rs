@@ -20,6 +20,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::bench::{BenchConfig, BenchStack, Stop, DEFAULT_REQUESTS, MAX_CONNS};
 use crate::determinism::{TraceConfig, Twin, Verdict, DEFAULT_INTERVAL};
+use crate::engine::EngineError;
 use crate::report::Report;
 use crate::scenario::{
     CliOverrides, ClientKind, NicKind, Scenario, ScenarioError, DEFAULT_SCENARIO, MAX_MTU,
@@ -53,7 +54,8 @@ pub const PROGRESS_DELAY: Duration = Duration::from_millis(500);
 /// both. It need not set `pcap_sha256` either: when a capture was asked for
 /// and the field is `None`, the command line hashes the file. An `Err` is a
 /// runtime failure (exit code 1) with that message.
-pub type Engine = fn(&Scenario, &RunOptions, &mut dyn FnMut(Progress)) -> Result<Report, String>;
+pub type Engine =
+    fn(&Scenario, &RunOptions, &mut dyn FnMut(Progress)) -> Result<Report, EngineError>;
 
 /// How the engine should run, beyond the scenario itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -290,31 +292,79 @@ impl BenchArgs {
     }
 }
 
+/// Why a command-line value or the capture path is not usable.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CliError {
+    /// A probability that is not a number.
+    NotANumber(String),
+    /// A probability outside `[0, 1]`.
+    NotAProbability(f64),
+    /// Seconds that are not a number.
+    NotSeconds(String),
+    /// Seconds that are not finite and above zero.
+    BadSeconds(f64),
+    /// The capture path is a directory.
+    PcapIsDirectory(PathBuf),
+    /// The capture path's directory does not exist.
+    PcapNoDirectory {
+        /// The capture path.
+        path: PathBuf,
+        /// Its directory.
+        dir: PathBuf,
+    },
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::NotANumber(s) => write!(f, "'{s}' is not a number"),
+            CliError::NotAProbability(p) => {
+                write!(f, "must be a probability between 0 and 1, got {p}")
+            }
+            CliError::NotSeconds(s) => write!(f, "'{s}' is not a number of seconds"),
+            CliError::BadSeconds(d) => {
+                write!(f, "must be a finite number of seconds above 0, got {d}")
+            }
+            CliError::PcapIsDirectory(path) => write!(
+                f,
+                "cannot write the pcap to {}: it is a directory",
+                path.display()
+            ),
+            CliError::PcapNoDirectory { path, dir } => write!(
+                f,
+                "cannot write the pcap to {}: directory {} does not exist",
+                path.display(),
+                dir.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
 /// Parses a probability in `[0, 1]`.
-fn parse_probability(s: &str) -> Result<f64, String> {
+fn parse_probability(s: &str) -> Result<f64, CliError> {
     let p: f64 = s
         .trim()
         .parse()
-        .map_err(|_| format!("'{s}' is not a number"))?;
+        .map_err(|_| CliError::NotANumber(s.into()))?;
     if (0.0..=1.0).contains(&p) {
         Ok(p)
     } else {
-        Err(format!("must be a probability between 0 and 1, got {p}"))
+        Err(CliError::NotAProbability(p))
     }
 }
 
 /// Parses a finite number of seconds above zero.
-fn parse_duration(s: &str) -> Result<f64, String> {
+fn parse_duration(s: &str) -> Result<f64, CliError> {
     let d: f64 = s
         .trim()
         .parse()
-        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+        .map_err(|_| CliError::NotSeconds(s.into()))?;
     if d.is_finite() && d > 0.0 {
         Ok(d)
     } else {
-        Err(format!(
-            "must be a finite number of seconds above 0, got {d}"
-        ))
+        Err(CliError::BadSeconds(d))
     }
 }
 
@@ -490,9 +540,7 @@ pub fn check_determinism(
                 ..RunOptions::default()
             };
             let report = engine(scenario, &options, &mut |_| {})?;
-            report
-                .determinism
-                .ok_or_else(|| "the engine kept no determinism trace".to_string())
+            report.determinism.ok_or(EngineError::NoDeterminismTrace)
         })
     }));
     let verdict: Verdict = match result {
@@ -520,19 +568,17 @@ pub fn check_determinism(
 
 /// Checks that a file can be created at `path`: its directory exists and
 /// the path is not a directory.
-fn check_output_path(path: &Path) -> Result<(), String> {
+fn check_output_path(path: &Path) -> Result<(), CliError> {
     if path.is_dir() {
-        return Err(format!(
-            "cannot write the pcap to {}: it is a directory",
-            path.display()
-        ));
+        return Err(CliError::PcapIsDirectory(path.to_path_buf()));
     }
     match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(format!(
-            "cannot write the pcap to {}: directory {} does not exist",
-            path.display(),
-            dir.display()
-        )),
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            Err(CliError::PcapNoDirectory {
+                path: path.to_path_buf(),
+                dir: dir.to_path_buf(),
+            })
+        }
         _ => Ok(()),
     }
 }
@@ -717,14 +763,17 @@ mod tests {
         s: &Scenario,
         o: &RunOptions,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<Report, String> {
+    ) -> Result<Report, EngineError> {
         progress(Progress {
             virtual_s: s.duration / 2.0,
             total_s: s.duration,
             requests_ok: 1,
         });
         if let Some(path) = &o.pcap {
-            std::fs::write(path, b"abc").map_err(|e| e.to_string())?;
+            std::fs::write(path, b"abc").map_err(|source| EngineError::WritePcap {
+                path: path.clone(),
+                source,
+            })?;
         }
         let mut r = Report::new(s);
         r.virtual_s = s.duration;
@@ -745,15 +794,15 @@ mod tests {
         _: &Scenario,
         _: &RunOptions,
         _: &mut dyn FnMut(Progress),
-    ) -> Result<Report, String> {
-        Err("boom".into())
+    ) -> Result<Report, EngineError> {
+        Err(EngineError::NoLink(7))
     }
 
     fn panicking_engine(
         _: &Scenario,
         _: &RunOptions,
         _: &mut dyn FnMut(Progress),
-    ) -> Result<Report, String> {
+    ) -> Result<Report, EngineError> {
         panic!("kaboom")
     }
 
@@ -995,7 +1044,10 @@ mod tests {
     fn engine_failures_exit_1() {
         let (code, _, err) = exec(&["run", "small"], failing_engine);
         assert_eq!(code, EXIT_FAILURE);
-        assert!(err.contains("simulation failed: boom"), "{err}");
+        assert!(
+            err.contains("simulation failed: no link 7 to capture"),
+            "{err}"
+        );
         let (code, _, err) = exec(&["run", "small"], panicking_engine);
         assert_eq!(code, EXIT_FAILURE);
         assert!(err.contains("kaboom"), "{err}");
@@ -1041,7 +1093,7 @@ mod tests {
         s: &Scenario,
         o: &RunOptions,
         _: &mut dyn FnMut(Progress),
-    ) -> Result<Report, String> {
+    ) -> Result<Report, EngineError> {
         let call = CALLS.with(|c| {
             c.set(c.get() + 1);
             c.get()

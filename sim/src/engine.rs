@@ -9,11 +9,13 @@
 //! subnet `10.0.p.0/24`: the server is `.1`, the client `.2`.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{self, BufWriter};
+use std::path::PathBuf;
 
-use rusty_stack::apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer};
+use rusty_apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer};
 use rusty_stack::mem::buf::PoolConfig;
 use rusty_stack::nic::rss::MICROSOFT_RSS_KEY;
+use rusty_stack::stack::ListenError;
 use rusty_stack::tcp::TcpConfig;
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
@@ -85,7 +87,6 @@ fn faults(f: &FaultSpec) -> Faults {
             down_for: secs(fl.down_s),
             start: None,
         }),
-        ..Faults::default()
     }
 }
 
@@ -131,14 +132,77 @@ fn mss(scenario: &Scenario) -> u16 {
     scenario.server.mtu - 40
 }
 
+/// Why the engine could not build or run a scenario.
+#[derive(Debug)]
+pub enum EngineError {
+    /// The scenario names a cost model the simulator does not have.
+    UnknownCostModel,
+    /// The server could not listen.
+    Listen(ListenError),
+    /// The smoltcp client cannot run the scenario (its message).
+    Client(String),
+    /// The capture file could not be created.
+    CreatePcap {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The capture's link does not exist.
+    NoLink(usize),
+    /// The capture file could not be written.
+    WritePcap {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The capture failed while the scenario ran.
+    Pcap(io::Error),
+    /// A determinism check ran a scenario whose engine kept no trace.
+    NoDeterminismTrace,
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineError::UnknownCostModel => f.write_str("unknown cost model"),
+            EngineError::Listen(e) => write!(f, "listen: {e}"),
+            EngineError::Client(m) => f.write_str(m),
+            EngineError::CreatePcap { path, source } => {
+                write!(f, "cannot create {}: {source}", path.display())
+            }
+            EngineError::NoLink(link) => write!(f, "no link {link} to capture"),
+            EngineError::WritePcap { path, source } => {
+                write!(f, "cannot write {}: {source}", path.display())
+            }
+            EngineError::Pcap(e) => write!(f, "pcap: {e}"),
+            EngineError::NoDeterminismTrace => f.write_str("the engine kept no determinism trace"),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EngineError::Listen(e) => Some(e),
+            EngineError::CreatePcap { source, .. } | EngineError::WritePcap { source, .. } => {
+                Some(source)
+            }
+            EngineError::Pcap(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// The server host of `scenario`: its workers on its cost model, TCP with
 /// the scenario's knobs and capacities for its share of the connections.
-pub fn server_config(scenario: &Scenario) -> Result<RustyHostConfig, String> {
+pub fn server_config(scenario: &Scenario) -> Result<RustyHostConfig, EngineError> {
     let links = scenario.link_count().max(1) as usize;
     let workers = scenario.server.workers.max(1) as usize;
     let conns = scenario.client.conns.max(1);
     let cost = CostModel::by_name(&crate::report::enum_name(&scenario.server.cost_model))
-        .ok_or_else(|| "unknown cost model".to_string())?;
+        .ok_or(EngineError::UnknownCostModel)?;
     let mut tcp = scenario.server.tcp_config();
     let per_core = conns as usize / workers + 1;
     tcp.max_connections = (per_core * 2 + 64).min(1 << 16);
@@ -235,7 +299,7 @@ pub fn connect_links(world: &mut World, scenario: &Scenario, client: usize, serv
 }
 
 /// Builds the world of `scenario`.
-pub fn build(scenario: &Scenario) -> Result<Setup, String> {
+pub fn build(scenario: &Scenario) -> Result<Setup, EngineError> {
     let links = scenario.link_count().max(1) as usize;
     let conns = scenario.client.conns.max(1);
     let pages = pages(scenario);
@@ -243,7 +307,8 @@ pub fn build(scenario: &Scenario) -> Result<Setup, String> {
     let client_config = client_config(scenario);
     let client_cores = client_config.cores;
     if scenario.client.kind == ClientKind::Smoltcp {
-        let smol = crate::smol_host::SmolHostConfig::for_scenario(scenario, pages)?;
+        let smol = crate::smol_host::SmolHostConfig::for_scenario(scenario, pages)
+            .map_err(EngineError::Client)?;
         let mut world = World::new();
         let server = match scenario.workload {
             Workload::ThesisHttp {} => world
@@ -325,11 +390,11 @@ fn cidr(p: usize, host: u8) -> Ipv4Cidr {
 
 impl Setup {
     /// Starts the server listening.
-    pub fn start(&mut self) -> Result<(), String> {
+    pub fn start(&mut self) -> Result<(), EngineError> {
         self.world
             .host_mut(self.server)
             .listen(SERVER_PORT, 1024)
-            .map_err(|e| format!("listen: {e:?}"))
+            .map_err(EngineError::Listen)
     }
 
     /// The client's statistics so far.
@@ -505,7 +570,7 @@ pub fn run(
     scenario: &Scenario,
     options: &RunOptions,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Report, String> {
+) -> Result<Report, EngineError> {
     let mut setup = build(scenario)?;
     setup.world.set_trace(Trace::new(options.trace.clone()));
     setup.start()?;
@@ -519,16 +584,21 @@ pub fn run(
         .map(|p| usize::from(p.link))
         .unwrap_or(0);
     if let Some(path) = &pcap_path {
-        let file =
-            File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let file = File::create(path).map_err(|source| EngineError::CreatePcap {
+            path: path.clone(),
+            source,
+        })?;
         let slot = setup
             .world
             .links_mut()
             .get_mut(pcap_link)
-            .ok_or_else(|| format!("no link {pcap_link} to capture"))?;
+            .ok_or(EngineError::NoLink(pcap_link))?;
         slot.link
             .attach_capture(TapPoint::Send, BufWriter::new(file))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .map_err(|source| EngineError::WritePcap {
+                path: path.clone(),
+                source,
+            })?;
     }
     let end = Instant::ZERO + secs(scenario.duration);
     setup.run_until(end, scenario.max_requests, progress);
@@ -537,7 +607,7 @@ pub fn run(
         let now = setup.world.now();
         let slot = &mut setup.world.links_mut()[pcap_link];
         for (_, result) in slot.link.finish_captures(now) {
-            let summary = result.map_err(|e| format!("pcap: {e}"))?;
+            let summary = result.map_err(EngineError::Pcap)?;
             report.pcap_sha256 = Some(summary.sha256);
         }
     }

@@ -139,8 +139,10 @@ pub mod serde_time {
     use serde::de::{self, Visitor};
     use serde::{Deserializer, Serializer};
 
+    use super::LinkError;
+
     /// Parses `"<decimal><unit>"` (see the [module documentation](self)).
-    pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    pub fn parse_duration(text: &str) -> Result<Duration, LinkError> {
         let text = text.trim();
         let split = text
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -151,15 +153,23 @@ pub mod serde_time {
             "us" | "µs" => 1_000,
             "ms" => 1_000_000,
             "s" => 1_000_000_000,
-            "" => return Err(format!("duration {text:?} needs a unit (ns, us, ms, s)")),
-            _ => return Err(format!("duration {text:?}: unknown unit {unit:?}")),
+            "" => return Err(LinkError::DurationNoUnit { text: text.into() }),
+            _ => {
+                return Err(LinkError::DurationUnit {
+                    text: text.into(),
+                    unit: unit.into(),
+                })
+            }
         };
         let (int, frac) = number.split_once('.').unwrap_or((number, ""));
         let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
         if int.is_empty() && frac.is_empty() || !digits_ok(int) || !digits_ok(frac) {
-            return Err(format!("duration {text:?}: bad number {number:?}"));
+            return Err(LinkError::DurationNumber {
+                text: text.into(),
+                number: number.into(),
+            });
         }
-        let too_long = || format!("duration {text:?} is too long");
+        let too_long = || LinkError::DurationTooLong { text: text.into() };
         let int: u128 = if int.is_empty() {
             0
         } else {
@@ -195,10 +205,10 @@ pub mod serde_time {
         }
     }
 
-    fn seconds_f64(s: f64) -> Result<Duration, String> {
+    fn seconds_f64(s: f64) -> Result<Duration, LinkError> {
         let ns = (s * 1e9).round();
         if !ns.is_finite() || ns < 0.0 || ns >= u64::MAX as f64 {
-            return Err(format!("{s} seconds is not a valid duration"));
+            return Err(LinkError::Seconds(s));
         }
         Ok(Duration::from_nanos(ns as u64))
     }
@@ -324,7 +334,7 @@ impl Default for LinkConfig {
 impl LinkConfig {
     /// Checks that the configuration makes sense; the error says which field
     /// is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), LinkError> {
         self.faults.validate()
     }
 
@@ -407,7 +417,7 @@ impl Faults {
 
     /// Checks probabilities (finite, in `[0, 1]`), windows (`from <= until`)
     /// and flaps (`period > 0`, `down_for <= period`).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), LinkError> {
         check_probability("faults.loss", self.loss)?;
         check_probability("faults.duplicate", self.duplicate)?;
         check_probability("faults.reorder", self.reorder)?;
@@ -418,21 +428,22 @@ impl Faults {
         }
         for (i, w) in self.down.iter().enumerate() {
             if w.from > w.until {
-                return Err(format!(
-                    "faults.down[{i}]: from ({}) is after until ({})",
-                    w.from, w.until
-                ));
+                return Err(LinkError::DownWindow {
+                    index: i,
+                    from: w.from,
+                    until: w.until,
+                });
             }
         }
         if let Some(f) = &self.flap {
             if f.period == Duration::ZERO {
-                return Err("faults.flap.period must be positive".to_string());
+                return Err(LinkError::FlapPeriod);
             }
             if f.down_for > f.period {
-                return Err(format!(
-                    "faults.flap.down_for ({}) is longer than the period ({})",
-                    f.down_for, f.period
-                ));
+                return Err(LinkError::FlapDownFor {
+                    down_for: f.down_for,
+                    period: f.period,
+                });
             }
         }
         Ok(())
@@ -470,13 +481,104 @@ impl CorruptScope {
     }
 }
 
-fn check_probability(name: &str, p: f64) -> Result<(), String> {
+fn check_probability(field: &'static str, p: f64) -> Result<(), LinkError> {
     if (0.0..=1.0).contains(&p) {
         Ok(())
     } else {
-        Err(format!("{name} = {p} is not a probability in [0, 1]"))
+        Err(LinkError::Probability { field, value: p })
     }
 }
+
+/// Why a link configuration, a duration or a fault setting is not valid.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LinkError {
+    /// A duration string without a unit.
+    DurationNoUnit {
+        /// The string.
+        text: String,
+    },
+    /// A duration string with a unit other than `ns`, `us`, `ms`, `s`.
+    DurationUnit {
+        /// The string.
+        text: String,
+        /// Its unit.
+        unit: String,
+    },
+    /// A duration string whose number does not parse.
+    DurationNumber {
+        /// The string.
+        text: String,
+        /// Its number.
+        number: String,
+    },
+    /// A duration beyond `u64` nanoseconds.
+    DurationTooLong {
+        /// The string.
+        text: String,
+    },
+    /// Seconds (a number) that are no duration: negative, not finite, or
+    /// too long.
+    Seconds(f64),
+    /// A probability outside `[0, 1]` (or not a number).
+    Probability {
+        /// The field, as a dotted path (`faults.loss`).
+        field: &'static str,
+        /// Its value.
+        value: f64,
+    },
+    /// A down window that ends before it starts.
+    DownWindow {
+        /// Its index in `faults.down`.
+        index: usize,
+        /// Its start.
+        from: Instant,
+        /// Its end.
+        until: Instant,
+    },
+    /// A flap period of zero.
+    FlapPeriod,
+    /// A flap outage longer than its period.
+    FlapDownFor {
+        /// The outage.
+        down_for: Duration,
+        /// The period.
+        period: Duration,
+    },
+}
+
+impl std::fmt::Display for LinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkError::DurationNoUnit { text } => {
+                write!(f, "duration {text:?} needs a unit (ns, us, ms, s)")
+            }
+            LinkError::DurationUnit { text, unit } => {
+                write!(f, "duration {text:?}: unknown unit {unit:?}")
+            }
+            LinkError::DurationNumber { text, number } => {
+                write!(f, "duration {text:?}: bad number {number:?}")
+            }
+            LinkError::DurationTooLong { text } => write!(f, "duration {text:?} is too long"),
+            LinkError::Seconds(s) => write!(f, "{s} seconds is not a valid duration"),
+            LinkError::Probability { field, value } => {
+                write!(f, "{field} = {value} is not a probability in [0, 1]")
+            }
+            LinkError::DownWindow { index, from, until } => {
+                write!(
+                    f,
+                    "faults.down[{index}]: from ({from}) is after until ({until})"
+                )
+            }
+            LinkError::FlapPeriod => f.write_str("faults.flap.period must be positive"),
+            LinkError::FlapDownFor { down_for, period } => write!(
+                f,
+                "faults.flap.down_for ({down_for}) is longer than the period ({period})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LinkError {}
 
 /// A two-state (Gilbert–Elliott) loss model: bursts of loss while in the
 /// bad state. Each frame is lost with the current state's loss probability,
@@ -512,7 +614,7 @@ impl GilbertElliott {
         bad * self.loss_bad + (1.0 - bad) * self.loss_good
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), LinkError> {
         check_probability("faults.burst.p_good_to_bad", self.p_good_to_bad)?;
         check_probability("faults.burst.p_bad_to_good", self.p_bad_to_good)?;
         check_probability("faults.burst.loss_good", self.loss_good)?;
@@ -989,7 +1091,7 @@ impl Link {
 
     /// Replaces the faults from now on (for scripted scenarios); the
     /// Gilbert–Elliott state and the random streams carry on.
-    pub fn set_faults(&mut self, faults: Faults) -> Result<(), String> {
+    pub fn set_faults(&mut self, faults: Faults) -> Result<(), LinkError> {
         faults.validate()?;
         self.config.faults = faults;
         Ok(())
@@ -1729,9 +1831,15 @@ mod tests {
         };
         let mut escaped = link(config(0.0), 3);
         for _ in 0..20 {
-            let d: Vec<_> = escaped.send(Side::A, arp.clone(), Instant::ZERO).into_iter().collect();
+            let d: Vec<_> = escaped
+                .send(Side::A, arp.clone(), Instant::ZERO)
+                .into_iter()
+                .collect();
             assert!(d[0].corrupted && d[0].frame != arp);
-            let d: Vec<_> = escaped.send(Side::A, ipv4.clone(), Instant::ZERO).into_iter().collect();
+            let d: Vec<_> = escaped
+                .send(Side::A, ipv4.clone(), Instant::ZERO)
+                .into_iter()
+                .collect();
             assert!(!d[0].corrupted && d[0].frame == ipv4);
         }
         // Half the corrupted copies caught by the FCS, none delivered damaged
@@ -1753,7 +1861,7 @@ mod tests {
             fcs_drop: 1.5,
             ..Faults::default()
         };
-        assert!(bad.validate().unwrap_err().contains("fcs_drop"));
+        assert!(bad.validate().unwrap_err().to_string().contains("fcs_drop"));
     }
 
     #[test]
@@ -1843,7 +1951,11 @@ mod tests {
         assert!(toml::from_str::<LinkConfig>(r#"delay = "5 parsecs""#).is_err());
         assert!(toml::from_str::<LinkConfig>("delay = -1").is_err());
         let bad: LinkConfig = toml::from_str("[faults]\nloss = 1.5").unwrap();
-        assert!(bad.validate().unwrap_err().contains("faults.loss"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("faults.loss"));
     }
 
     #[test]
@@ -1905,7 +2017,7 @@ mod tests {
         })
         .validate()
         .unwrap_err();
-        assert!(err.contains("p_bad_to_good"), "{err}");
+        assert!(err.to_string().contains("p_bad_to_good"), "{err}");
         let window = Window {
             from: Instant::from_secs(2),
             until: Instant::from_secs(1),

@@ -795,9 +795,9 @@ impl Scenario {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let mut s = Scenario::from_toml(&text).map_err(|message| ScenarioError::Parse {
+        let mut s = Scenario::from_toml(&text).map_err(|e| ScenarioError::Parse {
             path: path.to_path_buf(),
-            message,
+            message: e.to_string(),
         })?;
         if s.name.is_empty() {
             s.name = path
@@ -810,8 +810,8 @@ impl Scenario {
 
     /// Parses a scenario from TOML text; the error is the TOML message with
     /// line and column. A missing name stays empty.
-    pub fn from_toml(text: &str) -> Result<Scenario, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+    pub fn from_toml(text: &str) -> Result<Scenario, toml::de::Error> {
+        toml::from_str(text)
     }
 
     /// The scenario as TOML text (which [`Scenario::from_toml`] reads back).
@@ -1203,7 +1203,7 @@ mod tests {
 
     #[test]
     fn parse_errors_are_clear() {
-        let err = |t: &str| Scenario::from_toml(t).unwrap_err();
+        let err = |t: &str| Scenario::from_toml(t).unwrap_err().to_string();
         let e = err("[server]\nworkerz = 3\n");
         assert!(e.contains("unknown field `workerz`"), "{e}");
         assert!(e.contains("line 2"), "{e}");

@@ -58,7 +58,7 @@ use std::cell::Cell;
 use std::collections::{BTreeSet, VecDeque};
 
 use rand_chacha::ChaCha8Rng;
-use rusty_stack::apps::{Content, LatencyHistogram};
+use rusty_apps::{Content, LatencyHistogram};
 use rusty_stack::stats::{IfaceCounters, TcpCounters};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};

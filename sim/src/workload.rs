@@ -1,21 +1,25 @@
 //! The workloads' applications and what the engine reads from them.
 //!
-//! The thesis benchmark uses the stack's own apps (`HttpServer`,
-//! `HttpLoadClient`) unchanged. Echo and bulk transfer use the stack's
-//! `EchoServer` and two small apps defined here: a request/verify client
-//! for both, and a bulk source. Every client verifies every byte it gets.
+//! The thesis benchmark uses `rusty-apps`' `HttpServer` and
+//! `HttpLoadClient` unchanged; echo and bulk transfer its `EchoServer`,
+//! `BulkServer` and `StreamClient` (a request/verify client for both).
+//! Every client verifies every byte it gets. What is the simulator's own
+//! is here: the report's vocabulary of failures, the client statistics the
+//! engine reads from any client app ([`AppStats`]), and the page sets.
 
 use serde::Serialize;
 
-use rusty_stack::apps::{
+use rusty_apps::{
     Content, EchoServer, FailCounts, HttpLoadClient, HttpServer, LatencyHistogram, Page,
+    StreamFailCounts,
 };
-use rusty_stack::mem::cursor::{Cursor, CursorMut};
 use rusty_stack::prefix_sum::PrefixSums;
 use rusty_stack::stats::TcpCounters;
-use rusty_stack::tcp::{App, ConnRef, Connect, Writer};
-use rusty_stack::time::Instant;
-use rusty_stack::wire::Ipv4Addr;
+
+// The bulk and stream apps moved to `rusty-apps`; the engine and the
+// smoltcp host keep reaching them here.
+pub use rusty_apps::bulk::{bulk_byte, BulkConn, BulkServer, PatternWriter};
+pub use rusty_apps::stream::{StreamClient, StreamConn, StreamMode};
 
 /// Failed requests by why they failed: the report's vocabulary, the same
 /// for every client (each maps its own reasons onto it).
@@ -71,6 +75,18 @@ impl Failures {
         self.closed_early += other.closed_early;
         self.local += other.local;
         self.handshake += other.handshake;
+    }
+
+    /// The reasons of the stream client ([`StreamClient`]), mapped.
+    pub fn from_stream(f: &StreamFailCounts) -> Failures {
+        Failures {
+            reset: f.reset,
+            verification: f.verification,
+            closed_early: f.closed_early,
+            local: f.local,
+            handshake: f.handshake,
+            ..Failures::default()
+        }
     }
 
     /// The reasons of Rusty's HTTP load client, mapped.
@@ -246,260 +262,23 @@ impl Content for Pages {
     }
 }
 
-/// The byte at `offset` of a bulk transfer (a pattern with period 251, so
-/// a shifted or repeated segment is noticed).
-pub fn bulk_byte(offset: u64) -> u8 {
-    (offset % 251) as u8 ^ 0x5a
-}
-
-/// Writes the bulk pattern, or an echo message (the same pattern).
-#[derive(Clone, Copy, Debug)]
-pub struct PatternWriter;
-
-impl Writer for PatternWriter {
-    fn write(&self, offset: usize, out: &mut CursorMut<'_>) {
-        let mut at = offset as u64;
-        let mut chunk = [0u8; 256];
-        while !out.is_empty() {
-            let n = out.len().min(chunk.len());
-            for b in chunk.iter_mut().take(n) {
-                *b = bulk_byte(at);
-                at += 1;
-            }
-            if out.write(&chunk[..n]).is_err() {
-                return;
-            }
-        }
-    }
-}
-
-/// Sends `bytes` of the pattern to every connection as soon as it asks
-/// (any data), then closes.
-#[derive(Clone, Debug)]
-pub struct BulkServer {
-    /// Bytes sent to each connection.
-    pub bytes: u64,
-}
-
 impl AppStats for BulkServer {}
-
-/// Per-connection state of [`BulkServer`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct BulkConn {
-    started: bool,
-}
-
-impl App for BulkServer {
-    type Conn = BulkConn;
-    type Writer = PatternWriter;
-
-    fn accept(&mut self, _port: u16, _conn: ConnRef<'_, PatternWriter>) -> Option<BulkConn> {
-        Some(BulkConn::default())
-    }
-
-    fn on_data(&mut self, c: &mut BulkConn, conn: ConnRef<'_, PatternWriter>, _data: Cursor<'_>) {
-        if !c.started {
-            c.started = true;
-            // One writer covers the whole transfer (the writer is called
-            // at any offset); sizes beyond u32 are split.
-            let mut left = self.bytes;
-            while left > 0 {
-                let n = left.min(1 << 30);
-                if conn.send(n as usize, PatternWriter).is_err() {
-                    break;
-                }
-                left -= n;
-            }
-            conn.close();
-        }
-    }
-
-    fn on_remote_close(&mut self, _c: &mut BulkConn, conn: ConnRef<'_, PatternWriter>) {
-        conn.close();
-    }
-
-    fn on_close(&mut self, _c: BulkConn) {}
-
-    fn on_reset(&mut self, _c: BulkConn) {}
-}
-
-/// What a [`StreamClient`] expects back.
-#[derive(Clone, Copy, Debug)]
-pub enum StreamMode {
-    /// Sends `message` bytes of the pattern and expects them echoed.
-    Echo {
-        /// Message length.
-        message: u32,
-    },
-    /// Sends one byte and expects `bytes` bytes of the pattern.
-    Bulk {
-        /// Transfer length.
-        bytes: u64,
-    },
-}
-
-/// Per-connection state of a [`StreamClient`].
-#[derive(Clone, Copy, Debug)]
-pub struct StreamConn {
-    received: u64,
-    started: Instant,
-    /// The handshake completed.
-    connected: bool,
-    done: bool,
-    corrupt: bool,
-}
-
-/// A load client for echo and bulk: keeps `concurrency` connections, one
-/// request each, verifying every byte.
-#[derive(Clone, Debug)]
-pub struct StreamClient {
-    server: (Ipv4Addr, u16),
-    mode: StreamMode,
-    concurrency: usize,
-    open: usize,
-    stopped: bool,
-    stats: ClientStats,
-}
-
-impl StreamClient {
-    /// A client keeping `concurrency` connections to `server`.
-    pub fn new(server: (Ipv4Addr, u16), mode: StreamMode, concurrency: usize) -> Self {
-        StreamClient {
-            server,
-            mode,
-            concurrency,
-            open: 0,
-            stopped: false,
-            stats: ClientStats::default(),
-        }
-    }
-
-    fn expected(&self) -> u64 {
-        match self.mode {
-            StreamMode::Echo { message } => u64::from(message),
-            StreamMode::Bulk { bytes } => bytes,
-        }
-    }
-
-    /// Counts the request of `c` once: ok at `now`, or failed for `why`
-    /// (a corrupt byte makes any ending a verification failure).
-    fn finish(&mut self, c: &mut StreamConn, outcome: Result<(), Failure>, now: Instant) {
-        if c.done {
-            return;
-        }
-        c.done = true;
-        self.stats.in_flight -= 1;
-        match outcome {
-            _ if c.corrupt => self.stats.failures.add(Failure::Verification),
-            Ok(()) => {
-                self.stats.ok += 1;
-                self.stats.latency.record(now - c.started);
-            }
-            Err(why) => self.stats.failures.add(why),
-        }
-    }
-}
 
 impl AppStats for StreamClient {
     fn client_stats(&self) -> Option<ClientStats> {
-        Some(self.stats.clone())
-    }
-
-    fn stop(&mut self) {
-        self.stopped = true;
-    }
-}
-
-impl App for StreamClient {
-    type Conn = StreamConn;
-    type Writer = PatternWriter;
-
-    fn accept(&mut self, _port: u16, _conn: ConnRef<'_, PatternWriter>) -> Option<StreamConn> {
-        None
-    }
-
-    fn next_connect(&mut self, now: Instant) -> Option<Connect<StreamConn>> {
-        if self.stopped || self.open >= self.concurrency {
-            return None;
-        }
-        self.open += 1;
-        self.stats.in_flight += 1;
-        let state = StreamConn {
-            received: 0,
-            started: now,
-            connected: false,
-            done: false,
-            corrupt: false,
-        };
-        Some(Connect {
-            addr: self.server.0,
-            port: self.server.1,
-            state,
+        let c = self.counters();
+        Some(ClientStats {
+            ok: c.ok,
+            failures: Failures::from_stream(&c.failed),
+            in_flight: c.in_flight,
+            bytes_ok: c.bytes_ok,
+            bytes_corrupt: c.bytes_corrupt,
+            latency: self.latency().clone(),
         })
     }
 
-    fn on_connect_failed(&mut self, mut c: StreamConn) {
-        self.open -= 1;
-        let now = c.started;
-        self.finish(&mut c, Err(Failure::Local), now);
-    }
-
-    fn on_connected(&mut self, c: &mut StreamConn, conn: ConnRef<'_, PatternWriter>) {
-        c.connected = true;
-        let len = match self.mode {
-            StreamMode::Echo { message } => message as usize,
-            StreamMode::Bulk { .. } => 1,
-        };
-        if conn.send(len.max(1), PatternWriter).is_err() {
-            let now = conn.now();
-            self.finish(c, Err(Failure::Local), now);
-            conn.abort();
-        }
-    }
-
-    fn on_data(&mut self, c: &mut StreamConn, conn: ConnRef<'_, PatternWriter>, data: Cursor<'_>) {
-        let expected = self.expected();
-        for piece in data.segments() {
-            for &b in piece {
-                if c.received >= expected || b != bulk_byte(c.received) {
-                    c.corrupt = true;
-                    self.stats.bytes_corrupt += 1;
-                } else {
-                    self.stats.bytes_ok += 1;
-                }
-                c.received += 1;
-            }
-        }
-        if c.received >= expected && !c.done {
-            let now = conn.now();
-            self.finish(c, Ok(()), now);
-            conn.close();
-        }
-    }
-
-    fn on_remote_close(&mut self, c: &mut StreamConn, conn: ConnRef<'_, PatternWriter>) {
-        if !c.done {
-            let now = conn.now();
-            self.finish(c, Err(Failure::ClosedEarly), now);
-        }
-        conn.close();
-    }
-
-    fn on_close(&mut self, mut c: StreamConn) {
-        self.open -= 1;
-        let now = c.started;
-        self.finish(&mut c, Err(Failure::ClosedEarly), now);
-    }
-
-    fn on_reset(&mut self, mut c: StreamConn) {
-        self.open -= 1;
-        let now = c.started;
-        let why = if c.connected {
-            Failure::Reset
-        } else {
-            Failure::Handshake
-        };
-        self.finish(&mut c, Err(why), now);
+    fn stop(&mut self) {
+        StreamClient::stop(self);
     }
 }
 
@@ -531,6 +310,29 @@ mod tests {
     }
 
     #[test]
+    fn stream_reasons_map_onto_the_report_vocabulary() {
+        let f = StreamFailCounts {
+            local: 1,
+            handshake: 2,
+            reset: 4,
+            verification: 8,
+            closed_early: 16,
+        };
+        let m = Failures::from_stream(&f);
+        assert_eq!(
+            (
+                m.local,
+                m.handshake,
+                m.reset,
+                m.verification,
+                m.closed_early
+            ),
+            (1, 2, 4, 8, 16)
+        );
+        assert_eq!(m.total(), f.total());
+    }
+
+    #[test]
     fn handshakes_are_split_by_the_stack_counters() {
         let mut f = Failures {
             handshake: 5,
@@ -554,47 +356,5 @@ mod tests {
         let json = serde_json::to_value(all_refused).unwrap();
         assert!(json.get("handshake").is_none(), "zero is left out: {json}");
         assert_eq!(json["refused"], 3);
-    }
-
-    fn client() -> StreamClient {
-        let server = (Ipv4Addr::new(10, 0, 0, 1), 80);
-        StreamClient::new(server, StreamMode::Echo { message: 4 }, 8)
-    }
-
-    fn conn(client: &mut StreamClient, connected: bool, corrupt: bool) -> StreamConn {
-        let mut c = client.next_connect(Instant::ZERO).expect("room").state;
-        c.connected = connected;
-        c.corrupt = corrupt;
-        c
-    }
-
-    #[test]
-    fn stream_client_failures_have_reasons() {
-        let mut s = client();
-        let c = conn(&mut s, false, false);
-        s.on_connect_failed(c);
-        let c = conn(&mut s, false, false);
-        s.on_reset(c);
-        let c = conn(&mut s, true, false);
-        s.on_reset(c);
-        let c = conn(&mut s, true, false);
-        s.on_close(c);
-        let c = conn(&mut s, true, true);
-        s.on_reset(c);
-        let stats = s.client_stats().unwrap();
-        let f = stats.failures;
-        assert_eq!(
-            (
-                f.local,
-                f.handshake,
-                f.reset,
-                f.closed_early,
-                f.verification
-            ),
-            (1, 1, 1, 1, 1),
-            "{f:?}"
-        );
-        assert_eq!(stats.failed(), 5);
-        assert_eq!((stats.ok, stats.in_flight), (0, 0));
     }
 }

@@ -4,15 +4,15 @@
 //! them early, and a server whose pages are not the client's fails their
 //! verification, for both clients.
 
+use rusty_apps::{HttpLoadClient, HttpServer};
 use rusty_sim::engine::{self, Setup};
 use rusty_sim::host::{HostModel, RustyHost};
 use rusty_sim::scenario::{ClientKind, DownSpec, Scenario};
 use rusty_sim::smol_host::{SmolHost, SmolHostConfig};
 use rusty_sim::workload::{AppStats, Failures, Pages};
 use rusty_sim::world::World;
-use rusty_stack::apps::{HttpLoadClient, HttpServer};
 use rusty_stack::mem::cursor::Cursor;
-use rusty_stack::tcp::{App, ConnRef, StaticWriter};
+use rusty_stack::tcp::{App, Conn, StaticWriter};
 use rusty_stack::time::{Duration, Instant};
 
 fn small(client: ClientKind) -> Scenario {
@@ -126,7 +126,7 @@ impl App for Rude {
     type Conn = ();
     type Writer = StaticWriter;
 
-    fn accept(&mut self, _: u16, conn: ConnRef<'_, StaticWriter>) -> Option<()> {
+    fn accept(&mut self, _: u16, conn: &mut Conn<'_, StaticWriter>) -> Option<()> {
         match self {
             Rude::Reset => None,
             Rude::Close => {
@@ -136,9 +136,9 @@ impl App for Rude {
         }
     }
 
-    fn on_data(&mut self, _: &mut (), _: ConnRef<'_, StaticWriter>, _: Cursor<'_>) {}
+    fn on_data(&mut self, _: &mut (), _: &mut Conn<'_, StaticWriter>, _: Cursor<'_>) {}
 
-    fn on_remote_close(&mut self, _: &mut (), conn: ConnRef<'_, StaticWriter>) {
+    fn on_remote_close(&mut self, _: &mut (), conn: &mut Conn<'_, StaticWriter>) {
         conn.close();
     }
 

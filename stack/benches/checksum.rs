@@ -20,10 +20,10 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rusty_stack::apps::SplitMix64;
 use rusty_stack::checksum::{self, Checksum};
 use rusty_stack::mem::buf::{BufPool, PoolConfig};
 use rusty_stack::prefix_sum::PrefixSums;
+use rusty_stack::rng::SplitMix64;
 
 /// Deterministic, random-looking bytes.
 fn bytes(len: usize, seed: u64) -> Vec<u8> {

@@ -24,7 +24,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use rusty_stack::apps::SplitMix64;
+use rusty_stack::rng::SplitMix64;
 use rusty_stack::tcp::table::{FlowKey, FlowTable};
 use rusty_stack::wire::Ipv4Addr;
 

@@ -38,8 +38,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rusty_stack::apps::SplitMix64;
 use rusty_stack::mem::buf::{BufPool, Frame, PoolConfig};
+use rusty_stack::rng::SplitMix64;
 
 fn bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut rng = SplitMix64::new(seed);

@@ -21,8 +21,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use rusty_stack::apps::SplitMix64;
 use rusty_stack::mem::timer::{TimerId, TimerWheel};
+use rusty_stack::rng::SplitMix64;
 use rusty_stack::time::{Duration, Instant};
 
 const SIZES: [usize; 2] = [10_000, 100_000];

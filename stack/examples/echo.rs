@@ -10,7 +10,7 @@ mod common;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rusty_stack::apps::EchoServer;
+use rusty_apps::EchoServer;
 
 #[derive(Parser, Debug)]
 #[command(about = "Rusty's echo server on a TAP device")]

@@ -13,7 +13,7 @@ mod common;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rusty_stack::apps::{HttpClientConfig, HttpLoadClient};
+use rusty_apps::{HttpClientConfig, HttpLoadClient};
 use rusty_stack::wire::Ipv4Addr;
 
 #[derive(Parser, Debug)]

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rusty_stack::apps::{HttpServer, Page};
+use rusty_apps::{HttpServer, Page};
 use rusty_stack::prefix_sum::PrefixSums;
 
 #[derive(Parser, Debug)]
@@ -54,7 +54,7 @@ fn load_pages(dir: &std::path::Path) -> std::io::Result<Vec<Page<'static>>> {
     Ok(pages)
 }
 
-fn serve<C: rusty_stack::apps::Content>(args: &Args, content: C) -> std::io::Result<()> {
+fn serve<C: rusty_apps::Content>(args: &Args, content: C) -> std::io::Result<()> {
     let mut settings = vec![("port", args.port.to_string())];
     if let Some(dir) = &args.pages {
         settings.push(("pages", format!("{:?}", dir.display().to_string())));

@@ -30,32 +30,41 @@
 //!   into demultiplexing, input, output, timers and connection slots, with
 //!   one context per event;
 //! * [`stats`] — the drop reasons and counters of every layer;
-//! * [`apps`] — applications written once against the [`App`] API (echo,
-//!   HTTP server and load client).
+//! * [`rng`] — the seeded [`rng::SplitMix64`] generator (fault injection,
+//!   and the apps' random choices);
+//! * `testing` (feature `testing`) — a mock connection handle, so that
+//!   applications are unit-tested without a stack.
+//!
+//! The applications (echo, HTTP page server and load client, bulk
+//! transfer) live in their own crate, `rusty-apps` (`stack/apps/`), which
+//! uses nothing but this crate's public API: that is what lets them run
+//! unchanged on every backend.
 //!
 //! The types most programs need are re-exported here: [`Stack`], the app
-//! API ([`App`], [`ConnRef`], [`Connect`], [`Writer`], [`StaticWriter`]),
+//! API ([`App`], [`Conn`], [`Connect`], [`Writer`], [`StaticWriter`]),
 //! [`TcpConfig`], [`Driver`], [`Capabilities`], [`Frame`] and [`Instant`].
 // `unsafe` is denied everywhere but in `mem::buf::region`, the one module that
 // lends buffer memory to frames (its soundness argument is in its docs).
 #![deny(unsafe_code)]
 
-pub mod apps;
 pub mod checksum;
 pub mod iface;
 pub mod mem;
 pub mod nic;
 pub mod prefix_sum;
+pub mod rng;
 pub mod stack;
 pub mod stats;
 pub mod tcp;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time;
 pub mod wire;
 
 pub use crate::mem::buf::Frame;
 pub use crate::nic::{Capabilities, Driver};
 pub use crate::stack::Stack;
-pub use crate::tcp::{App, ConnRef, Connect, StaticWriter, TcpConfig, Writer};
+pub use crate::tcp::{App, Conn, Connect, StaticWriter, TcpConfig, Writer};
 pub use crate::time::Instant;
 
 /// The README's Rust examples, compiled and run as doctests.

@@ -369,6 +369,10 @@ impl fmt::Display for DropReason {
     }
 }
 
+/// A drop reason is also the error of the paths that drop (`iface`'s
+/// transmit helpers).
+impl std::error::Error for DropReason {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

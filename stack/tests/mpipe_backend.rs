@@ -28,7 +28,7 @@ use rusty_stack::mem::cursor::Cursor;
 use rusty_stack::nic::mpipe::{MpipeConfig, MpipeDriver, MpipeNic};
 use rusty_stack::nic::rss::MICROSOFT_RSS_KEY;
 use rusty_stack::nic::{Driver, FlowTuple};
-use rusty_stack::tcp::{App, ConnRef, Connect, StaticWriter, TcpConfig};
+use rusty_stack::tcp::{App, Conn, Connect, StaticWriter, TcpConfig};
 use rusty_stack::time::Instant;
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use rusty_stack::Stack;
@@ -409,22 +409,22 @@ impl App for Probe {
     type Conn = ();
     type Writer = StaticWriter;
 
-    fn accept(&mut self, _port: u16, _conn: ConnRef<'_, StaticWriter>) -> Option<()> {
+    fn accept(&mut self, _port: u16, _conn: &mut Conn<'_, StaticWriter>) -> Option<()> {
         Some(())
     }
 
-    fn on_connected(&mut self, _c: &mut (), _conn: ConnRef<'_, StaticWriter>) {
+    fn on_connected(&mut self, _c: &mut (), _conn: &mut Conn<'_, StaticWriter>) {
         self.connected += 1;
     }
 
-    fn on_data(&mut self, _c: &mut (), _conn: ConnRef<'_, StaticWriter>, data: Cursor<'_>) {
+    fn on_data(&mut self, _c: &mut (), _conn: &mut Conn<'_, StaticWriter>, data: Cursor<'_>) {
         let mut log = self.data.borrow_mut();
         for seg in data.segments() {
             log.push((seg.as_ptr() as usize, seg.to_vec()));
         }
     }
 
-    fn on_remote_close(&mut self, _c: &mut (), _conn: ConnRef<'_, StaticWriter>) {}
+    fn on_remote_close(&mut self, _c: &mut (), _conn: &mut Conn<'_, StaticWriter>) {}
 
     fn on_close(&mut self, _c: ()) {}
 

@@ -7,8 +7,8 @@
 //! page bytes), with their prefix-sum tables, so Rusty's server checksums
 //! body segments from the tables.
 
+use rusty_apps::{Content, Page};
 use rusty_fixtures::PageContent;
-use rusty_stack::apps::{Content, Page};
 
 /// The pages of the shared page set below a size, in page order,
 /// renumbered: page `i` of the subset (served at `/i.htm`) is the `i`-th

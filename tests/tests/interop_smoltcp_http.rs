@@ -20,6 +20,9 @@
 
 use core::fmt::Debug;
 
+use rusty_apps::{
+    Content, HttpClientConfig, HttpClientCounters, HttpLoadClient, HttpServer, HttpServerCounters,
+};
 use rusty_fixtures::PageContent;
 use rusty_sim::interop::{self, Net, NetError, NetLimits, RustyHost, Wire};
 use rusty_sim::link::{LinkStats, Side};
@@ -27,9 +30,6 @@ use rusty_sim::smol_http::{
     SmolClientCounters, SmolHttpClient, SmolHttpServer, SmolServerCounters,
 };
 use rusty_sim::smol_peer::SmolPeer;
-use rusty_stack::apps::{
-    Content, HttpClientConfig, HttpClientCounters, HttpLoadClient, HttpServer, HttpServerCounters,
-};
 use rusty_stack::stats::TcpCounters;
 use rusty_stack::tcp::{App, TcpConfig};
 use rusty_stack::time::{Duration, Instant};

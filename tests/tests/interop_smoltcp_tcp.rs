@@ -11,7 +11,7 @@ use rusty_sim::interop::{self, BytesWriter, Net, NetError, RustyHost, Wire};
 use rusty_sim::link::{LinkStats, Side};
 use rusty_sim::smol_peer::SmolPeer;
 use rusty_stack::mem::cursor::Cursor;
-use rusty_stack::tcp::{App, ConnId, ConnRef, Connect, SendError, State, TcpConfig};
+use rusty_stack::tcp::{App, Conn, ConnId, Connect, SendError, State, TcpConfig};
 use rusty_stack::time::Instant;
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use rusty_stack::Stack;
@@ -53,7 +53,7 @@ struct EchoConn {
 }
 
 impl EchoConn {
-    fn flush(&mut self, conn: ConnRef<'_, BytesWriter>) {
+    fn flush(&mut self, conn: &mut Conn<'_, BytesWriter>) {
         while let Some(writer) = self.backlog.front() {
             match conn.send(writer.len(), writer.clone()) {
                 Ok(()) => {
@@ -77,24 +77,24 @@ impl App for Echo {
     type Conn = EchoConn;
     type Writer = BytesWriter;
 
-    fn accept(&mut self, port: u16, _conn: ConnRef<'_, BytesWriter>) -> Option<EchoConn> {
+    fn accept(&mut self, port: u16, _conn: &mut Conn<'_, BytesWriter>) -> Option<EchoConn> {
         assert_eq!(port, ECHO_PORT);
         self.accepted += 1;
         Some(EchoConn::default())
     }
 
-    fn on_data(&mut self, c: &mut EchoConn, conn: ConnRef<'_, BytesWriter>, data: Cursor<'_>) {
+    fn on_data(&mut self, c: &mut EchoConn, conn: &mut Conn<'_, BytesWriter>, data: Cursor<'_>) {
         let bytes = data.copy_to_vec();
         self.echoed += bytes.len() as u64;
         c.backlog.push_back(BytesWriter::new(&bytes));
         c.flush(conn);
     }
 
-    fn on_acked(&mut self, c: &mut EchoConn, conn: ConnRef<'_, BytesWriter>, _w: BytesWriter) {
+    fn on_acked(&mut self, c: &mut EchoConn, conn: &mut Conn<'_, BytesWriter>, _w: BytesWriter) {
         c.flush(conn);
     }
 
-    fn on_remote_close(&mut self, c: &mut EchoConn, conn: ConnRef<'_, BytesWriter>) {
+    fn on_remote_close(&mut self, c: &mut EchoConn, conn: &mut Conn<'_, BytesWriter>) {
         c.remote_closed = true;
         c.flush(conn);
     }
@@ -154,7 +154,7 @@ impl Client {
         }
     }
 
-    fn flush(&mut self, conn: ConnRef<'_, BytesWriter>) {
+    fn flush(&mut self, conn: &mut Conn<'_, BytesWriter>) {
         while let Some(writer) = self.to_send.front() {
             match conn.send(writer.len(), writer.clone()) {
                 Ok(()) => {
@@ -171,18 +171,18 @@ impl App for Client {
     type Conn = ();
     type Writer = BytesWriter;
 
-    fn accept(&mut self, _port: u16, _conn: ConnRef<'_, BytesWriter>) -> Option<()> {
+    fn accept(&mut self, _port: u16, _conn: &mut Conn<'_, BytesWriter>) -> Option<()> {
         None
     }
 
-    fn on_connected(&mut self, _c: &mut (), conn: ConnRef<'_, BytesWriter>) {
+    fn on_connected(&mut self, _c: &mut (), conn: &mut Conn<'_, BytesWriter>) {
         assert_eq!(conn.remote(), (SMOL_IP, ECHO_PORT));
         self.connected = true;
         self.id = Some(conn.id());
         self.flush(conn);
     }
 
-    fn on_data(&mut self, _c: &mut (), conn: ConnRef<'_, BytesWriter>, data: Cursor<'_>) {
+    fn on_data(&mut self, _c: &mut (), conn: &mut Conn<'_, BytesWriter>, data: Cursor<'_>) {
         self.received.extend(data.copy_to_vec());
         if self.received.len() >= self.total && !self.closing {
             self.closing = true;
@@ -190,11 +190,11 @@ impl App for Client {
         }
     }
 
-    fn on_acked(&mut self, _c: &mut (), conn: ConnRef<'_, BytesWriter>, _w: BytesWriter) {
+    fn on_acked(&mut self, _c: &mut (), conn: &mut Conn<'_, BytesWriter>, _w: BytesWriter) {
         self.flush(conn);
     }
 
-    fn on_remote_close(&mut self, _c: &mut (), conn: ConnRef<'_, BytesWriter>) {
+    fn on_remote_close(&mut self, _c: &mut (), conn: &mut Conn<'_, BytesWriter>) {
         if !self.closing {
             self.closing = true;
             conn.close();

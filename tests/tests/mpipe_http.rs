@@ -20,15 +20,13 @@ use core::fmt::Debug;
 
 use mpipe_emu::c_abi::CContext;
 use mpipe_emu::{Config as EmuConfig, Context as EmuContext};
+use rusty_apps::{Content, HttpClientConfig, HttpLoadClient, HttpServer, HttpServerCounters};
 use rusty_fixtures::PageContent;
 use rusty_sim::interop::{self, Host, Net, NetError, NetLimits, Wire};
 use rusty_sim::link::Faults;
 use rusty_sim::rng::Seeds;
 use rusty_sim::smol_http::{SmolHttpClient, SmolHttpServer};
 use rusty_sim::smol_peer::SmolPeer;
-use rusty_stack::apps::{
-    Content, HttpClientConfig, HttpLoadClient, HttpServer, HttpServerCounters,
-};
 use rusty_stack::iface::{IfaceEvent, InterfaceConfig};
 use rusty_stack::mem::buf::NUM_CLASSES;
 use rusty_stack::nic::mpipe::{MpipeConfig, MpipeDriver, MpipeNic, MpipeStats};

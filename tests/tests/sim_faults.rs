@@ -6,8 +6,8 @@
 
 use rusty_sim::engine::build;
 use rusty_sim::link::CorruptScope;
-use rusty_stack::stats::DropReason;
 use rusty_sim::scenario::{BurstSpec, FaultSpec, Scenario};
+use rusty_stack::stats::DropReason;
 use rusty_stack::time::{Duration, Instant};
 
 /// Runs the small HTTP scenario with `faults` for 0.1 virtual s, drains it,

@@ -17,7 +17,7 @@
 //! assert_eq!((request.target, request.keep_alive), (&b"/1.htm"[..], false));
 //! ```
 
-use rusty_stack::apps::http::parse_request_line;
+use rusty_apps::http::parse_request_line;
 
 /// Longest request head accepted, line ends included; longer heads get
 /// `400 Bad Request`.
@@ -48,6 +48,20 @@ pub enum BadRequest {
     /// The head is longer than [`MAX_HEAD`].
     TooLarge,
 }
+
+impl std::fmt::Display for BadRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BadRequest::RequestLine => "malformed request line",
+            BadRequest::Method => "method not GET",
+            BadRequest::Header => "malformed header line",
+            BadRequest::Body => "the request has a body",
+            BadRequest::TooLarge => "the request head is too large",
+        })
+    }
+}
+
+impl std::error::Error for BadRequest {}
 
 /// The result of parsing the bytes received so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

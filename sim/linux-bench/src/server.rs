@@ -32,7 +32,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusty_stack::apps::http_server::{ok_head, BAD_REQUEST, NOT_FOUND};
+use rusty_apps::http_server::{ok_head, BAD_REQUEST, NOT_FOUND};
 
 use crate::request::{self, Parsed, Request};
 use crate::sys::{self, Epoll, EDGE, NO_EVENT, READABLE, READ_HANGUP, WRITABLE};

@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpStream};
 use std::time::Duration;
 
+use rusty_apps::http_server::{ok_head, BAD_REQUEST, NOT_FOUND};
 use rusty_linux_bench::server::{Config, Running, Server};
-use rusty_stack::apps::http_server::{ok_head, BAD_REQUEST, NOT_FOUND};
 
 fn start() -> Running {
     let config = Config {

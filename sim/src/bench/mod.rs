@@ -7,8 +7,8 @@
 //! (one request per connection, a new handshake each time) and verifying
 //! every byte of the response.
 //!
-//! * [`rusty`] — Rusty's [`HttpServer`](rusty_stack::apps::HttpServer) and
-//!   [`HttpLoadClient`](rusty_stack::apps::HttpLoadClient) on two
+//! * [`rusty`] — Rusty's [`HttpServer`](rusty_apps::HttpServer) and
+//!   [`HttpLoadClient`](rusty_apps::HttpLoadClient) on two
 //!   [`Stack`](rusty_stack::Stack)s over [`rusty_stack::nic::pair`];
 //! * [`smoltcp`] — both ends smoltcp, over a device pair of the same kind.
 //!
@@ -146,27 +146,80 @@ impl BenchConfig {
         }
     }
 
-    /// Checks the settings; the message says what is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the settings; the error says what is wrong.
+    pub fn validate(&self) -> Result<(), BenchError> {
         if self.conns == 0 {
-            return Err("--conns must be at least 1".into());
+            return Err(BenchError::NoConns);
         }
         if self.conns > MAX_RUNNABLE_CONNS {
-            return Err(format!(
-                "--conns {} is more than one client address can keep open: at most \
-                 {MAX_RUNNABLE_CONNS} (its ephemeral ports are {}..={})",
-                self.conns, EPHEMERAL_PORTS.0, EPHEMERAL_PORTS.1
-            ));
+            return Err(BenchError::TooManyConns(self.conns));
         }
         match self.stop {
-            Stop::Requests(0) => Err("--requests must be at least 1".into()),
-            Stop::Seconds(s) if !(s.is_finite() && s > 0.0) => Err(format!(
-                "--seconds must be a finite number above 0, got {s}"
-            )),
+            Stop::Requests(0) => Err(BenchError::NoRequests),
+            Stop::Seconds(s) if !(s.is_finite() && s > 0.0) => Err(BenchError::Seconds(s)),
             _ => Ok(()),
         }
     }
 }
+
+/// Why a bench could not run, or stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BenchError {
+    /// `--conns 0`.
+    NoConns,
+    /// More connections than one client address can keep open.
+    TooManyConns(u32),
+    /// `--requests 0`.
+    NoRequests,
+    /// `--seconds` not finite and above zero.
+    Seconds(f64),
+    /// A stack could not be set up (listen, ARP, addresses).
+    Setup(String),
+    /// A phase stalled: nothing to do and no timer pending.
+    Stalled {
+        /// The phase (`warm-up`, `measured phase`, `drain`).
+        phase: &'static str,
+        /// What the runners had counted.
+        totals: Totals,
+    },
+    /// A phase stalled: too much virtual time spent waiting for timers.
+    TimedOut {
+        /// The phase.
+        phase: &'static str,
+        /// What the runners had counted.
+        totals: Totals,
+    },
+}
+
+impl std::fmt::Display for BenchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BenchError::NoConns => f.write_str("--conns must be at least 1"),
+            BenchError::TooManyConns(conns) => write!(
+                f,
+                "--conns {conns} is more than one client address can keep open: at most \
+                 {MAX_RUNNABLE_CONNS} (its ephemeral ports are {}..={})",
+                EPHEMERAL_PORTS.0, EPHEMERAL_PORTS.1
+            ),
+            BenchError::NoRequests => f.write_str("--requests must be at least 1"),
+            BenchError::Seconds(s) => {
+                write!(f, "--seconds must be a finite number above 0, got {s}")
+            }
+            BenchError::Setup(m) => f.write_str(m),
+            BenchError::Stalled { phase, totals } => write!(
+                f,
+                "the {phase} stalled: nothing to do and no timer pending ({totals:?})"
+            ),
+            BenchError::TimedOut { phase, totals } => write!(
+                f,
+                "the {phase} stalled: more than {MAX_VIRTUAL_WAIT_S} virtual seconds \
+                 spent waiting for timers ({totals:?})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BenchError {}
 
 /// Totals a runner has counted since it was built.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -350,9 +403,9 @@ pub fn thread_cpu_time() -> Option<std::time::Duration> {
 /// time, at most [`MAX_VIRTUAL_WAIT_S`] of it.
 fn drive<P: BenchPair>(
     pair: &mut P,
-    phase: &str,
+    phase: &'static str,
     mut done: impl FnMut(&P) -> bool,
-) -> Result<(), String> {
+) -> Result<(), BenchError> {
     let limit = pair
         .virtual_ns()
         .saturating_add(MAX_VIRTUAL_WAIT_S * 1_000_000_000);
@@ -362,24 +415,23 @@ fn drive<P: BenchPair>(
         }
         if !pair.round() {
             if !pair.advance() {
-                return Err(format!(
-                    "the {phase} stalled: nothing to do and no timer pending ({:?})",
-                    pair.totals()
-                ));
+                return Err(BenchError::Stalled {
+                    phase,
+                    totals: pair.totals(),
+                });
             }
             if pair.virtual_ns() > limit {
-                return Err(format!(
-                    "the {phase} stalled: more than {MAX_VIRTUAL_WAIT_S} virtual seconds \
-                     spent waiting for timers ({:?})",
-                    pair.totals()
-                ));
+                return Err(BenchError::TimedOut {
+                    phase,
+                    totals: pair.totals(),
+                });
             }
         }
     }
 }
 
 /// Runs a bench: builds the pair, warms up, measures, drains.
-pub fn run(config: &BenchConfig) -> Result<BenchReport, String> {
+pub fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
     config.validate()?;
     match config.stack {
         BenchStack::Rusty => measure(config, rusty::RustyPair::new(config)?),
@@ -388,7 +440,7 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport, String> {
 }
 
 /// Warm-up, measured phase and drain of `pair`.
-fn measure<P: BenchPair>(config: &BenchConfig, mut pair: P) -> Result<BenchReport, String> {
+fn measure<P: BenchPair>(config: &BenchConfig, mut pair: P) -> Result<BenchReport, BenchError> {
     drive(&mut pair, "warm-up", |p| {
         p.totals().completed() >= config.warmup
     })?;
@@ -479,7 +531,7 @@ mod tests {
         c.conns = 0;
         assert!(c.validate().is_err());
         c.conns = MAX_RUNNABLE_CONNS + 1;
-        assert!(c.validate().unwrap_err().contains("at most"));
+        assert!(c.validate().unwrap_err().to_string().contains("at most"));
         for s in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             let c = BenchConfig::new(BenchStack::Smoltcp, 1, Stop::Seconds(s));
             assert!(c.validate().is_err(), "{s}");

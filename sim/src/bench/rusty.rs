@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use rusty_stack::apps::{HttpClientConfig, HttpLoadClient, HttpServer};
+use rusty_apps::{HttpClientConfig, HttpLoadClient, HttpServer};
 use rusty_stack::iface::InterfaceConfig;
 use rusty_stack::mem::buf::{PoolConfig, NUM_CLASSES};
 use rusty_stack::nic::pair::{pair, PairConfig, PairDriver, PairStats};
@@ -33,6 +33,7 @@ use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::Ipv4Cidr;
 use rusty_stack::Stack;
 
+use super::BenchError;
 use super::{
     link_frames, BenchConfig, BenchPair, Totals, CLIENT_IP, EPHEMERAL_PORTS, HTTP_PORT, SERVER_IP,
 };
@@ -106,10 +107,10 @@ pub struct RustyPair {
 
 impl RustyPair {
     /// Both ends for `config` (serving and expecting the 500-page set).
-    pub fn new(config: &BenchConfig) -> Result<RustyPair, String> {
+    pub fn new(config: &BenchConfig) -> Result<RustyPair, BenchError> {
         let pages = Pages::Thesis(rusty_fixtures::page_set());
         let (ds, dc) = pair(&pair_config(config.conns));
-        let cidr = |ip| Ipv4Cidr::new(ip, 24).ok_or("bad prefix");
+        let cidr = |ip| Ipv4Cidr::new(ip, 24).ok_or(BenchError::Setup("bad prefix".into()));
         let mut is = InterfaceConfig::new(cidr(SERVER_IP)?);
         let mut ic = InterfaceConfig::new(cidr(CLIENT_IP)?);
         is.announce = false;
@@ -137,15 +138,15 @@ impl RustyPair {
         );
         server
             .listen(HTTP_PORT, config.conns as usize + 64)
-            .map_err(|e| format!("cannot listen on port {HTTP_PORT}: {e:?}"))?;
+            .map_err(|e| BenchError::Setup(format!("cannot listen on port {HTTP_PORT}: {e}")))?;
         server
             .iface_mut()
             .add_static_arp(CLIENT_IP, dc.mac())
-            .map_err(|_| "the server's ARP cache is full")?;
+            .map_err(|_| BenchError::Setup("the server's ARP cache is full".into()))?;
         client
             .iface_mut()
             .add_static_arp(SERVER_IP, ds.mac())
-            .map_err(|_| "the client's ARP cache is full")?;
+            .map_err(|_| BenchError::Setup("the client's ARP cache is full".into()))?;
         Ok(RustyPair {
             server,
             client,

@@ -23,8 +23,8 @@
 //!
 //! # The applications
 //!
-//! They do what Rusty's [`HttpServer`](rusty_stack::apps::HttpServer) and
-//! [`HttpLoadClient`](rusty_stack::apps::HttpLoadClient) do, with Rusty's
+//! They do what Rusty's [`HttpServer`](rusty_apps::HttpServer) and
+//! [`HttpLoadClient`](rusty_apps::HttpLoadClient) do, with Rusty's
 //! public HTTP parsing ([`RequestLineParser`], [`ResponseHeadParser`],
 //! [`ok_head`], [`Content::by_path`]), so the application work is the same
 //! on both stacks: the client opens a connection per request, sends
@@ -49,10 +49,10 @@ use std::collections::{BTreeMap, VecDeque};
 use core::fmt::Write as _;
 
 use arrayvec::{ArrayString, ArrayVec};
-use rusty_stack::apps::http::{HeadError, RequestLineParser, ResponseHeadParser};
-use rusty_stack::apps::http_client::REQUEST_CAPACITY;
-use rusty_stack::apps::http_server::{ok_head, BAD_REQUEST, HEAD_CAPACITY, NOT_FOUND};
-use rusty_stack::apps::{Content, SplitMix64};
+use rusty_apps::http::{HeadError, RequestLineParser, ResponseHeadParser};
+use rusty_apps::http_client::REQUEST_CAPACITY;
+use rusty_apps::http_server::{ok_head, BAD_REQUEST, HEAD_CAPACITY, NOT_FOUND};
+use rusty_apps::{Content, SplitMix64};
 use rusty_stack::wire::Ipv4Addr;
 use smoltcp::iface::{
     Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
@@ -62,6 +62,7 @@ use smoltcp::socket::tcp;
 use smoltcp::time::{Duration as SmolDuration, Instant as SmolInstant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 
+use super::BenchError;
 use super::{
     link_frames, BenchConfig, BenchPair, Totals, CLIENT_IP, EPHEMERAL_PORTS, HTTP_PORT, SERVER_IP,
 };
@@ -383,7 +384,12 @@ struct Server {
 }
 
 impl Server {
-    fn new(link: &mut Link, listeners: usize, content: Pages, seed: u64) -> Result<Server, String> {
+    fn new(
+        link: &mut Link,
+        listeners: usize,
+        content: Pages,
+        seed: u64,
+    ) -> Result<Server, BenchError> {
         let iface = interface(link, 0, SERVER_MAC, SERVER_IP, seed);
         let mut sockets = SocketSet::new(Vec::with_capacity(listeners));
         let mut conns = Vec::with_capacity(listeners);
@@ -391,7 +397,7 @@ impl Server {
             let mut s = socket();
             s.set_ack_delay(None);
             s.listen(HTTP_PORT)
-                .map_err(|e| format!("smoltcp cannot listen: {e}"))?;
+                .map_err(|e| BenchError::Setup(format!("smoltcp cannot listen: {e}")))?;
             conns.push(ServerConn {
                 handle: sockets.add(s),
                 phase: ServerPhase::Listening,
@@ -599,7 +605,7 @@ enum ClientPhase {
     Closing,
 }
 
-/// Why a request failed (as [`rusty_stack::apps::FailReason`]).
+/// Why a request failed (as [`rusty_apps::FailReason`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fail {
     Reset,
@@ -907,7 +913,7 @@ pub struct SmolPair {
 
 impl SmolPair {
     /// Both ends for `config` (serving and expecting the 500-page set).
-    pub fn new(config: &BenchConfig) -> Result<SmolPair, String> {
+    pub fn new(config: &BenchConfig) -> Result<SmolPair, BenchError> {
         let pages = Pages::Thesis(rusty_fixtures::page_set());
         let conns = config.conns as usize;
         let mut link = Link::new(link_frames(config.conns));

@@ -43,8 +43,8 @@ pub mod settings;
 use std::fmt;
 use std::path::Path;
 
+use rusty_apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer, Page};
 use rusty_fixtures::PageContent;
-use rusty_stack::apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer, Page};
 use rusty_stack::iface::InterfaceConfig;
 use rusty_stack::mem::buf::PoolConfig;
 use rusty_stack::nic::pair::{pair, PairConfig, PairDriver};

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use rusty_stack::apps::Content;
+use rusty_apps::Content;
 use rusty_stack::wire::Ipv4Addr;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::State;

@@ -14,10 +14,10 @@
 //! [`Net`](crate::interop::Net) run condition: call `step` with the
 //! [`SmolPeer`](crate::smol_peer::SmolPeer) after the hosts settle at each
 //! instant. Their parsing is their own (nothing from
-//! `rusty_stack::apps::http`), so a bug shared by Rusty's client and server
+//! `rusty_apps::http`), so a bug shared by Rusty's client and server
 //! cannot hide.
 //!
-//! [`Content`]: rusty_stack::apps::Content
+//! [`Content`]: rusty_apps::Content
 
 mod client;
 mod server;

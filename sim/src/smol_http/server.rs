@@ -1,6 +1,6 @@
 //! [`SmolHttpServer`]: serves pages from smoltcp listening sockets.
 
-use rusty_stack::apps::Content;
+use rusty_apps::Content;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::State;
 

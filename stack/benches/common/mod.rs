@@ -19,7 +19,7 @@ use rusty_stack::mem::cursor::{Cursor, CursorMut};
 use rusty_stack::nic::pair::{pair, CapturedFrame, PairConfig, PairDriver};
 use rusty_stack::nic::{Capabilities, Driver, TxFull};
 use rusty_stack::prefix_sum::PrefixSums;
-use rusty_stack::tcp::{App, ConnRef, Connect, TcpConfig, Writer};
+use rusty_stack::tcp::{App, Conn, Connect, TcpConfig, Writer};
 use rusty_stack::time::Instant;
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
 use rusty_stack::Stack;
@@ -91,7 +91,7 @@ pub struct Blaster {
 }
 
 impl Blaster {
-    fn fill(&self, conn: ConnRef<'_, Chunk>) {
+    fn fill(&self, conn: &mut Conn<'_, Chunk>) {
         while conn.send_capacity() > 0 {
             if conn.send(self.send_len, self.chunk).is_err() {
                 break;
@@ -104,22 +104,22 @@ impl App for Blaster {
     type Conn = ();
     type Writer = Chunk;
 
-    fn accept(&mut self, _: u16, _: ConnRef<'_, Chunk>) -> Option<()> {
+    fn accept(&mut self, _: u16, _: &mut Conn<'_, Chunk>) -> Option<()> {
         None
     }
 
-    fn on_connected(&mut self, _: &mut (), conn: ConnRef<'_, Chunk>) {
+    fn on_connected(&mut self, _: &mut (), conn: &mut Conn<'_, Chunk>) {
         self.fill(conn);
     }
 
-    fn on_acked(&mut self, _: &mut (), conn: ConnRef<'_, Chunk>, _: Chunk) {
+    fn on_acked(&mut self, _: &mut (), conn: &mut Conn<'_, Chunk>, _: Chunk) {
         self.sends_acked += 1;
         self.fill(conn);
     }
 
-    fn on_data(&mut self, _: &mut (), _: ConnRef<'_, Chunk>, _: Cursor<'_>) {}
+    fn on_data(&mut self, _: &mut (), _: &mut Conn<'_, Chunk>, _: Cursor<'_>) {}
 
-    fn on_remote_close(&mut self, _: &mut (), conn: ConnRef<'_, Chunk>) {
+    fn on_remote_close(&mut self, _: &mut (), conn: &mut Conn<'_, Chunk>) {
         conn.close();
     }
 
@@ -150,16 +150,16 @@ impl App for Sink {
     type Conn = ();
     type Writer = Chunk;
 
-    fn accept(&mut self, _: u16, _: ConnRef<'_, Chunk>) -> Option<()> {
+    fn accept(&mut self, _: u16, _: &mut Conn<'_, Chunk>) -> Option<()> {
         self.accepted += 1;
         Some(())
     }
 
-    fn on_data(&mut self, _: &mut (), _: ConnRef<'_, Chunk>, data: Cursor<'_>) {
+    fn on_data(&mut self, _: &mut (), _: &mut Conn<'_, Chunk>, data: Cursor<'_>) {
         self.bytes += data.len() as u64;
     }
 
-    fn on_remote_close(&mut self, _: &mut (), conn: ConnRef<'_, Chunk>) {
+    fn on_remote_close(&mut self, _: &mut (), conn: &mut Conn<'_, Chunk>) {
         conn.close();
     }
 

@@ -98,6 +98,14 @@ pub enum NudAction {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArpCacheFull;
 
+impl core::fmt::Display for ArpCacheFull {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the ARP cache is full")
+    }
+}
+
+impl std::error::Error for ArpCacheFull {}
+
 /// A bounded ARP cache.
 #[derive(Debug)]
 pub struct ArpCache {

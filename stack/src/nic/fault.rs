@@ -32,8 +32,8 @@ use core::str::FromStr;
 use std::collections::VecDeque;
 
 use super::{Capabilities, Driver, TxFull};
-use crate::apps::SplitMix64;
 use crate::mem::buf::Frame;
+use crate::rng::SplitMix64;
 use crate::time::{Duration, Instant};
 
 /// Frames each direction may hold back (delayed, reordered or rate

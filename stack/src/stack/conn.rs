@@ -127,6 +127,9 @@ impl<W> Tcb<W> {
             rto_timer: None,
             delack_timer: None,
             keepalive_timer: None,
+            app_timer: None,
+            app_timer_at: None,
+            app_timer_dirty: false,
             keepalive_probes: 0,
             last_activity: now,
             ooo: OooQueue::default(),
@@ -400,6 +403,7 @@ impl<C, W: Writer> Tcp<C, W> {
             TimerKind::Retransmit,
             TimerKind::DelayedAck,
             TimerKind::Keepalive,
+            TimerKind::App,
         ] {
             self.cancel_timer(idx, kind);
         }

@@ -38,7 +38,7 @@ use crate::mem::timer::TimerWheel;
 use crate::nic::{Capabilities, Driver, FlowSteering, QueueId};
 use crate::stats::{DropReason, TcpCounters};
 use crate::tcp::ack_limit::AckLimiter;
-use crate::tcp::app::{App, ConnId, Connect};
+use crate::tcp::app::{App, Conn, ConnId, Connect};
 use crate::tcp::config::TcpConfig;
 use crate::tcp::isn::{EphemeralPorts, IsnGenerator, Secret, SynCookies};
 use crate::tcp::reassembly::SegmentPool;
@@ -74,6 +74,18 @@ pub enum ListenError {
     InvalidPort,
 }
 
+impl core::fmt::Display for ListenError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ListenError::InUse => "already listening on that port",
+            ListenError::TooMany => "too many listening ports",
+            ListenError::InvalidPort => "cannot listen on port 0",
+        })
+    }
+}
+
+impl std::error::Error for ListenError {}
+
 /// Why an active open failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnectError {
@@ -86,6 +98,19 @@ pub enum ConnectError {
     /// Port 0 or our own address.
     InvalidAddress,
 }
+
+impl core::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ConnectError::TableFull => "no free connection slot",
+            ConnectError::NoPort => "no free ephemeral port for that destination",
+            ConnectError::Unreachable => "destination unreachable (no route)",
+            ConnectError::InvalidAddress => "invalid destination (port 0 or our own address)",
+        })
+    }
+}
+
+impl std::error::Error for ConnectError {}
 
 /// A connection's identity and state, as [`Stack::connections`] lists it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,7 +226,9 @@ impl<A: App> Stack<A> {
             free,
             table: FlowTable::new(max + config.time_wait_capacity, table_key),
             listeners: Vec::with_capacity(MAX_LISTENERS),
-            timers: TimerWheel::new(max * 3 + 16, config.timer_tick, now),
+            // Four timers per connection (retransmission, delayed ACK,
+            // keepalive, the app's), and some room.
+            timers: TimerWheel::new(max * 4 + 16, config.timer_tick, now),
             ooo: SegmentPool::new(u32::try_from(config.ooo_pool_segments).unwrap_or(u32::MAX)),
             queue: caps.queue,
             steering: caps.steering.clone(),
@@ -318,6 +345,58 @@ impl<A: App> Stack<A> {
     ) -> Result<ConnId, (ConnectError, A::Conn)> {
         let (tcp, mut cx) = self.split(driver, now);
         tcp.connect(&mut cx, addr, port, state)
+    }
+
+    /// Acts on connection `id` from outside a handler (a server pushing
+    /// data, a timeout decided by the owner): `f` gets the application, the
+    /// connection's state and its handle, as a handler would, and what it
+    /// queued is carried out at once on `driver` (data, FIN, RST, the app
+    /// timer), as after any event. `now` is the current time. `None`, and
+    /// `f` is not called, if the connection no longer exists (its id is
+    /// stale) or has no application state yet (a half-open passive open).
+    ///
+    /// ```
+    /// # use rusty_stack::{App, Conn, Stack, StaticWriter, TcpConfig};
+    /// # use rusty_stack::iface::InterfaceConfig;
+    /// # use rusty_stack::mem::cursor::Cursor;
+    /// # use rusty_stack::nic::pair::{pair, PairConfig};
+    /// # use rusty_stack::tcp::ConnId;
+    /// # use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
+    /// # use rusty_stack::{Driver, Instant};
+    /// struct Quiet;
+    /// impl App for Quiet {
+    ///     type Conn = ();
+    ///     type Writer = StaticWriter;
+    ///     fn accept(&mut self, _: u16, _: &mut Conn<'_, StaticWriter>) -> Option<()> { Some(()) }
+    ///     fn on_data(&mut self, _: &mut (), _: &mut Conn<'_, StaticWriter>, _: Cursor<'_>) {}
+    /// }
+    /// let (mut driver, _peer) = pair(&PairConfig::default());
+    /// let iface = InterfaceConfig::new(Ipv4Cidr::new(Ipv4Addr::new(10, 0, 0, 1), 24).unwrap());
+    /// let mut stack = Stack::new(&driver.capabilities(), iface, TcpConfig::default(), Quiet, Instant::ZERO);
+    /// let stale = ConnId { index: 0, generation: 7 };
+    /// let pushed = stack.with_conn(&mut driver, Instant::ZERO, stale, |_app, _state, conn| {
+    ///     conn.send(5, StaticWriter(b"hello"))
+    /// });
+    /// assert!(pushed.is_none(), "no such connection");
+    /// ```
+    pub fn with_conn<D: Driver, R>(
+        &mut self,
+        driver: &mut D,
+        now: Instant,
+        id: ConnId,
+        f: impl FnOnce(&mut A, &mut A::Conn, &mut Conn<'_, A::Writer>) -> R,
+    ) -> Option<R> {
+        let (tcp, mut cx) = self.split(driver, now);
+        let idx = id.index as usize;
+        let slot = tcp.slots.get_mut(idx)?;
+        if slot.generation != id.generation || slot.tcb.state == State::Closed {
+            return None;
+        }
+        let c = slot.conn.as_mut()?;
+        slot.tcb.now = now;
+        let r = f(cx.app, c, &mut Conn::new(&mut slot.tcb));
+        tcp.after_app_event(&mut cx, idx);
+        Some(r)
     }
 
     /// Frames that belong to a flow owned by another core (active opens

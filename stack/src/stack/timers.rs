@@ -5,7 +5,7 @@
 use super::context::Ctx;
 use super::Tcp;
 use crate::nic::Driver;
-use crate::tcp::app::{App, Writer};
+use crate::tcp::app::{App, Conn, Writer};
 use crate::tcp::tcb::{State, TimerKey, TimerKind};
 use crate::time::Instant;
 use crate::wire::TcpFlags;
@@ -78,7 +78,38 @@ impl<C, W: Writer> Tcp<C, W> {
                 }
             }
             TimerKind::Keepalive => self.keepalive_timeout(cx, idx),
+            TimerKind::App => self.app_timeout(cx, idx),
         }
+    }
+
+    /// Tells the wheel what the application asked of its timer
+    /// ([`Conn::set_timer`], [`Conn::cancel_timer`]). Out of line and cold:
+    /// `after_event`, which calls it, stays small enough to inline into the
+    /// receive path.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn sync_app_timer(&mut self, idx: usize) {
+        let tcb = &mut self.slots[idx].tcb;
+        tcb.app_timer_dirty = false;
+        match tcb.app_timer_at {
+            Some(at) => self.schedule(idx, TimerKind::App, at),
+            None => self.cancel_timer(idx, TimerKind::App),
+        }
+    }
+
+    /// The application's timer fired: its handler, then what follows every
+    /// event (what it sent goes out).
+    fn app_timeout<A: App<Conn = C, Writer = W>, D: Driver>(
+        &mut self,
+        cx: &mut Ctx<'_, A, D>,
+        idx: usize,
+    ) {
+        let slot = &mut self.slots[idx];
+        slot.tcb.app_timer_at = None;
+        if let Some(c) = slot.conn.as_mut() {
+            cx.app.on_timer(c, &mut Conn::new(&mut slot.tcb));
+        }
+        self.after_app_event(cx, idx);
     }
 
     /// RFC 6298 §5: the retransmission timer expired.

@@ -2,11 +2,13 @@
 //!
 //! An application is a type implementing [`App`]. The stack calls its
 //! handlers from inside its poll loop, on the core that owns the
-//! connection; handlers act on the connection through the [`ConnRef`]
-//! they are given. Per-connection state (`App::Conn`) lives in the stack's
-//! connection slot, so nothing is boxed and nothing allocates.
+//! connection; handlers act on the connection through the [`Conn`]
+//! handle they are given (and code outside a handler through
+//! [`Stack::with_conn`](crate::Stack::with_conn)). Per-connection state
+//! (`App::Conn`) lives in the stack's connection slot, so nothing is boxed
+//! and nothing allocates.
 //!
-//! Data to send is not copied in: [`ConnOps::send`] queues a [`Writer`]
+//! Data to send is not copied in: [`Conn::send`] queues a [`Writer`]
 //! that the stack calls to write any part of the data straight into NIC
 //! buffers, as many times as retransmissions need. A writer that knows the
 //! ones' complement sum of its bytes (a precomputed table) lets the stack
@@ -14,11 +16,14 @@
 //!
 //! Data sent and `close()` called inside [`App::on_data`] or
 //! [`App::on_remote_close`] ride on the ACK of the segment that triggered
-//! them.
+//! them. An app that needs time to pass (a request timeout, pacing) asks for
+//! [`App::on_timer`] with [`Conn::set_timer`].
 
 use crate::mem::cursor::{Cursor, CursorMut};
 use crate::time::Instant;
 use crate::wire::Ipv4Addr;
+
+use super::tcb::Tcb;
 
 /// Writes the bytes of one `send` into transmit buffers, on demand.
 pub trait Writer {
@@ -44,7 +49,7 @@ pub struct ConnId {
     pub generation: u32,
 }
 
-/// Why [`ConnOps::send`] refused data.
+/// Why [`Conn::send`] refused data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendError {
     /// The connection's transmit queue has no free entry; retry after some
@@ -67,33 +72,184 @@ impl core::fmt::Display for SendError {
     }
 }
 
-/// What an application may do to one connection from inside a handler.
+impl std::error::Error for SendError {}
+
+/// A handle on one connection: what an application may do to it, inside a
+/// handler (every [`App`] handler gets one) or from outside through
+/// [`Stack::with_conn`](crate::Stack::with_conn).
 ///
-/// Actions are recorded and carried out when the handler returns, so a
-/// reply and a FIN can share the segment that acknowledges the data that
-/// triggered them.
-pub trait ConnOps<W> {
-    /// Queues `len` bytes written by `writer`. When they are all
-    /// acknowledged, [`App::on_acked`] gets the writer back.
-    fn send(&mut self, len: usize, writer: W) -> Result<(), SendError>;
-    /// Closes our side gracefully: FIN after the queued data.
-    fn close(&mut self);
-    /// Resets the connection at once (RST); queued data is discarded.
-    fn abort(&mut self);
-    /// Free entries in the transmit queue.
-    fn send_capacity(&self) -> usize;
-    /// This connection's id.
-    fn id(&self) -> ConnId;
-    /// Local address and port.
-    fn local(&self) -> (Ipv4Addr, u16);
-    /// Remote address and port.
-    fn remote(&self) -> (Ipv4Addr, u16);
-    /// The time of the event being handled.
-    fn now(&self) -> Instant;
+/// It is a concrete type, so every call is static and inlines into the
+/// app's handler. Actions are recorded and carried out when the handler
+/// returns, so a reply and a FIN can share the segment that acknowledges
+/// the data that triggered them.
+///
+/// With the `testing` feature, [`crate::testing::MockConn`] gives a handle
+/// over a recording mock, so that an app's handlers are unit-tested
+/// without a stack.
+pub struct Conn<'a, W> {
+    inner: Inner<'a, W>,
 }
 
-/// The connection handle handed to [`App`] handlers.
-pub type ConnRef<'a, W> = &'a mut dyn ConnOps<W>;
+/// What a [`Conn`] acts on. Without the `testing` feature there is one
+/// variant, and the handle is a pointer to the TCB.
+enum Inner<'a, W> {
+    Tcb(&'a mut Tcb<W>),
+    #[cfg(feature = "testing")]
+    Mock(&'a mut crate::testing::MockConn<W>),
+}
+
+impl<'a, W> Conn<'a, W> {
+    /// The handle on a TCB.
+    #[inline]
+    pub(crate) fn new(tcb: &'a mut Tcb<W>) -> Self {
+        Conn {
+            inner: Inner::Tcb(tcb),
+        }
+    }
+
+    /// The handle on a mock.
+    #[cfg(feature = "testing")]
+    pub(crate) fn mock(mock: &'a mut crate::testing::MockConn<W>) -> Self {
+        Conn {
+            inner: Inner::Mock(mock),
+        }
+    }
+
+    /// Queues `len` bytes written by `writer`. When they are all
+    /// acknowledged, [`App::on_acked`] gets the writer back.
+    #[inline]
+    pub fn send(&mut self, len: usize, writer: W) -> Result<(), SendError> {
+        match &mut self.inner {
+            Inner::Tcb(tcb) => tcb.queue_send(len, writer),
+            #[cfg(feature = "testing")]
+            Inner::Mock(m) => m.send(len, writer),
+        }
+    }
+
+    /// Closes our side gracefully: FIN after the queued data.
+    #[inline]
+    pub fn close(&mut self) {
+        match &mut self.inner {
+            Inner::Tcb(tcb) => tcb.close_requested = true,
+            #[cfg(feature = "testing")]
+            Inner::Mock(m) => m.closed = true,
+        }
+    }
+
+    /// Resets the connection at once (RST); queued data is discarded.
+    #[inline]
+    pub fn abort(&mut self) {
+        match &mut self.inner {
+            Inner::Tcb(tcb) => tcb.abort_requested = true,
+            #[cfg(feature = "testing")]
+            Inner::Mock(m) => m.aborted = true,
+        }
+    }
+
+    /// Free entries in the transmit queue.
+    #[inline]
+    pub fn send_capacity(&self) -> usize {
+        match &self.inner {
+            Inner::Tcb(tcb) => tcb.txq.capacity() - tcb.txq.len(),
+            #[cfg(feature = "testing")]
+            Inner::Mock(m) => m.capacity,
+        }
+    }
+
+    /// This connection's id (for [`Stack::with_conn`](crate::Stack::with_conn)).
+    #[inline]
+    pub fn id(&self) -> ConnId {
+        match &self.inner {
+            Inner::Tcb(tcb) => tcb.id,
+            #[cfg(feature = "testing")]
+            Inner::Mock(m) => m.id,
+        }
+    }
+
+    /// Local address and port.
+    #[inline]
+    pub fn local(&self) -> (Ipv4Addr, u16) {
+        match &self.inner {
+            Inner::Tcb(tcb) => tcb.local,
+            #[cfg(feature = "testing")]
+            Inner::Mock(m) => m.local,
+        }
+    }
+
+    /// Remote address and port.
+    #[inline]
+    pub fn remote(&self) -> (Ipv4Addr, u16) {
+        match &self.inner {
+            Inner::Tcb(tcb) => tcb.remote,
+            #[cfg(feature = "testing")]
+            Inner::Mock(m) => m.remote,
+        }
+    }
+
+    /// The time of the event being handled.
+    #[inline]
+    pub fn now(&self) -> Instant {
+        match &self.inner {
+            Inner::Tcb(tcb) => tcb.now,
+            #[cfg(feature = "testing")]
+            Inner::Mock(m) => m.now,
+        }
+    }
+
+    /// Asks for [`App::on_timer`] on this connection at `at` (or at the
+    /// first timer tick after it, [`TcpConfig::timer_tick`]; at once if `at`
+    /// has passed). One app timer per connection: a later call moves it.
+    /// It lives on the stack's timer wheel next to the connection's own
+    /// timers, so setting it allocates nothing; it is cancelled when the
+    /// connection ends.
+    ///
+    /// [`TcpConfig::timer_tick`]: crate::TcpConfig::timer_tick
+    #[inline]
+    pub fn set_timer(&mut self, at: Instant) {
+        match &mut self.inner {
+            Inner::Tcb(tcb) => {
+                tcb.app_timer_at = Some(at);
+                tcb.app_timer_dirty = true;
+            }
+            #[cfg(feature = "testing")]
+            Inner::Mock(m) => m.timer = Some(at),
+        }
+    }
+
+    /// Cancels the app timer, if one is set.
+    #[inline]
+    pub fn cancel_timer(&mut self) {
+        match &mut self.inner {
+            Inner::Tcb(tcb) => {
+                if tcb.app_timer_at.take().is_some() {
+                    tcb.app_timer_dirty = true;
+                }
+            }
+            #[cfg(feature = "testing")]
+            Inner::Mock(m) => m.timer = None,
+        }
+    }
+
+    /// When the app timer fires, if one is set.
+    #[inline]
+    pub fn timer(&self) -> Option<Instant> {
+        match &self.inner {
+            Inner::Tcb(tcb) => tcb.app_timer_at,
+            #[cfg(feature = "testing")]
+            Inner::Mock(m) => m.timer,
+        }
+    }
+}
+
+impl<W> core::fmt::Debug for Conn<'_, W> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Conn")
+            .field("id", &self.id())
+            .field("local", &self.local())
+            .field("remote", &self.remote())
+            .finish_non_exhaustive()
+    }
+}
 
 /// A connection the application wants opened, returned by
 /// [`App::next_connect`].
@@ -116,37 +272,55 @@ pub trait App {
 
     /// A connection to a listening `port` completed its handshake. Return
     /// its state to accept it, or `None` to refuse it (it is reset).
-    fn accept(&mut self, port: u16, conn: ConnRef<'_, Self::Writer>) -> Option<Self::Conn>;
+    fn accept(&mut self, port: u16, conn: &mut Conn<'_, Self::Writer>) -> Option<Self::Conn>;
 
     /// An active open completed its handshake.
-    fn on_connected(&mut self, c: &mut Self::Conn, conn: ConnRef<'_, Self::Writer>) {
+    fn on_connected(&mut self, c: &mut Self::Conn, conn: &mut Conn<'_, Self::Writer>) {
         let _ = (c, conn);
     }
 
     /// New in-order data arrived. The cursor points into the NIC buffers
     /// and is valid only during the call.
-    fn on_data(&mut self, c: &mut Self::Conn, conn: ConnRef<'_, Self::Writer>, data: Cursor<'_>);
+    fn on_data(&mut self, c: &mut Self::Conn, conn: &mut Conn<'_, Self::Writer>, data: Cursor<'_>);
 
     /// All bytes of an earlier `send` were acknowledged; the writer comes
     /// back (it may own resources).
     fn on_acked(
         &mut self,
         c: &mut Self::Conn,
-        conn: ConnRef<'_, Self::Writer>,
+        conn: &mut Conn<'_, Self::Writer>,
         writer: Self::Writer,
     ) {
         let _ = (c, conn, writer);
     }
 
-    /// The peer closed its side (FIN received, after all its data).
-    fn on_remote_close(&mut self, c: &mut Self::Conn, conn: ConnRef<'_, Self::Writer>);
+    /// The peer closed its side (FIN received, after all its data). The
+    /// default closes ours too (the FIN follows any queued data); an app
+    /// that goes on sending after the peer's FIN overrides it.
+    fn on_remote_close(&mut self, c: &mut Self::Conn, conn: &mut Conn<'_, Self::Writer>) {
+        let _ = c;
+        conn.close();
+    }
 
     /// Both sides closed: the connection is gone and its state returned.
-    fn on_close(&mut self, c: Self::Conn);
+    /// The default drops the state.
+    fn on_close(&mut self, c: Self::Conn) {
+        let _ = c;
+    }
 
     /// The connection was reset or timed out: it is gone and its state
-    /// returned. Any data not yet acknowledged may have been lost.
-    fn on_reset(&mut self, c: Self::Conn);
+    /// returned. Any data not yet acknowledged may have been lost. The
+    /// default drops the state.
+    fn on_reset(&mut self, c: Self::Conn) {
+        let _ = c;
+    }
+
+    /// The app timer of this connection ([`Conn::set_timer`]) fired. It is
+    /// no longer set; the handler may set it again. The default does
+    /// nothing.
+    fn on_timer(&mut self, c: &mut Self::Conn, conn: &mut Conn<'_, Self::Writer>) {
+        let _ = (c, conn);
+    }
 
     /// Called once per [`crate::Stack::poll`]: a connection to open now,
     /// if the application wants one (load generators open connections here).

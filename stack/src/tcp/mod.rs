@@ -20,6 +20,6 @@ pub mod table;
 pub mod tcb;
 pub mod time_wait;
 
-pub use self::app::{App, ConnId, ConnOps, ConnRef, Connect, SendError, StaticWriter, Writer};
+pub use self::app::{App, Conn, ConnId, Connect, SendError, StaticWriter, Writer};
 pub use self::config::TcpConfig;
 pub use self::tcb::State;

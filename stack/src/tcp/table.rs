@@ -36,6 +36,14 @@ impl FlowKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TableFull;
 
+impl core::fmt::Display for TableFull {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the connection table is full")
+    }
+}
+
+impl std::error::Error for TableFull {}
+
 /// A fixed-capacity map from [`FlowKey`] to `V`.
 #[derive(Debug)]
 pub struct FlowTable<V: Copy> {

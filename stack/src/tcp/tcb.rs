@@ -1,9 +1,9 @@
-//! One connection's transmission control block and the handle through
-//! which applications act on it.
+//! One connection's transmission control block, and the send queueing of
+//! the handle through which applications act on it ([`super::app::Conn`]).
 
 use std::collections::VecDeque;
 
-use super::app::{ConnId, ConnOps, SendError};
+use super::app::{ConnId, SendError};
 use super::congestion::Congestion;
 use super::reassembly::OooQueue;
 use super::rtt::{RttEstimator, RttSampler};
@@ -95,6 +95,8 @@ pub(crate) enum TimerKind {
     DelayedAck,
     /// Keepalive.
     Keepalive,
+    /// The application's timer ([`super::app::Conn::set_timer`]).
+    App,
 }
 
 /// What the timer wheel stores.
@@ -172,6 +174,12 @@ pub(crate) struct Tcb<W> {
     pub rto_timer: Option<TimerId>,
     pub delack_timer: Option<TimerId>,
     pub keepalive_timer: Option<TimerId>,
+    /// The application's timer on the wheel.
+    pub app_timer: Option<TimerId>,
+    /// When the application wants its timer to fire (`None`: not set).
+    pub app_timer_at: Option<Instant>,
+    /// `app_timer_at` changed since the wheel was last told.
+    pub app_timer_dirty: bool,
     pub keepalive_probes: u32,
     pub last_activity: Instant,
 
@@ -222,6 +230,7 @@ impl<W> Tcb<W> {
             TimerKind::Retransmit => &mut self.rto_timer,
             TimerKind::DelayedAck => &mut self.delack_timer,
             TimerKind::Keepalive => &mut self.keepalive_timer,
+            TimerKind::App => &mut self.app_timer,
         }
     }
 
@@ -231,61 +240,29 @@ impl<W> Tcb<W> {
     }
 }
 
-/// The handle an application handler gets: records its actions on the TCB.
-pub(crate) struct ConnHandle<'a, W> {
-    pub tcb: &'a mut Tcb<W>,
-}
-
-impl<W> ConnOps<W> for ConnHandle<'_, W> {
-    fn send(&mut self, len: usize, writer: W) -> Result<(), SendError> {
-        let tcb = &mut *self.tcb;
+impl<W> Tcb<W> {
+    /// Queues an application's `send` ([`super::app::Conn::send`]).
+    #[inline]
+    pub fn queue_send(&mut self, len: usize, writer: W) -> Result<(), SendError> {
         if len == 0 {
             return Err(SendError::Empty);
         }
-        if tcb.close_requested || tcb.abort_requested || tcb.state == State::Closed {
+        if self.close_requested || self.abort_requested || self.state == State::Closed {
             return Err(SendError::Closed);
         }
-        if tcb.txq.len() >= tcb.txq.capacity() {
+        if self.txq.len() >= self.txq.capacity() {
             return Err(SendError::QueueFull);
         }
         let len = u32::try_from(len).map_err(|_| SendError::QueueFull)?;
-        if tcb
+        if self
             .txq_bytes
             .checked_add(len)
             .is_none_or(|total| total > i32::MAX as u32 / 2)
         {
             return Err(SendError::QueueFull);
         }
-        tcb.txq.push_back(TxEntry { writer, len });
-        tcb.txq_bytes += len;
+        self.txq.push_back(TxEntry { writer, len });
+        self.txq_bytes += len;
         Ok(())
-    }
-
-    fn close(&mut self) {
-        self.tcb.close_requested = true;
-    }
-
-    fn abort(&mut self) {
-        self.tcb.abort_requested = true;
-    }
-
-    fn send_capacity(&self) -> usize {
-        self.tcb.txq.capacity() - self.tcb.txq.len()
-    }
-
-    fn id(&self) -> ConnId {
-        self.tcb.id
-    }
-
-    fn local(&self) -> (Ipv4Addr, u16) {
-        self.tcb.local
-    }
-
-    fn remote(&self) -> (Ipv4Addr, u16) {
-        self.tcb.remote
-    }
-
-    fn now(&self) -> Instant {
-        self.tcb.now
     }
 }

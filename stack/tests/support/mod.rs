@@ -1,5 +1,10 @@
-//! Shared harness for TCP tests: two stacks over the pair driver, a
-//! virtual-time event loop, recording apps and readable traces.
+//! The one test harness of the stack and its apps: two stacks over the pair
+//! driver with a virtual-time event loop, a writer over shared bytes, the
+//! byte-pattern generator, a recording app and readable traces.
+//!
+//! `rusty-stack`'s integration tests use it as `mod support;`, the
+//! `rusty-apps` tests as `#[path = "../../tests/support/mod.rs"] mod
+//! support;`. Zero-allocation tests count with `rusty-alloc-counter`.
 #![allow(dead_code)]
 
 pub mod bench;
@@ -10,7 +15,7 @@ use rusty_stack::iface::InterfaceConfig;
 use rusty_stack::mem::cursor::{Cursor, CursorMut};
 use rusty_stack::nic::pair::{pair, CapturedFrame, PairConfig, PairDriver};
 use rusty_stack::nic::{Capabilities, Driver};
-use rusty_stack::tcp::{App, ConnRef, Connect, TcpConfig, Writer};
+use rusty_stack::tcp::{App, Conn, Connect, TcpConfig, Writer};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::pretty::Tracer;
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
@@ -30,12 +35,17 @@ impl Writer for Bytes {
     }
 }
 
-/// Deterministic test data.
-pub fn data(len: usize, salt: u8) -> Rc<[u8]> {
+/// Deterministic test bytes: a pattern of period 251 (so a shifted or
+/// repeated segment is noticed) that `salt` shifts.
+pub fn pattern(len: usize, salt: u32) -> Vec<u8> {
     (0..len)
-        .map(|i| ((i * 31 + usize::from(salt) * 7) % 251) as u8)
-        .collect::<Vec<u8>>()
-        .into()
+        .map(|i| ((i as u64 * 31 + u64::from(salt) * 7) % 251) as u8)
+        .collect()
+}
+
+/// [`pattern`] as shared bytes, for [`Bytes`].
+pub fn data(len: usize, salt: u8) -> Rc<[u8]> {
+    pattern(len, salt.into()).into()
 }
 
 /// What happened to one connection, as the app saw it.
@@ -93,11 +103,11 @@ impl App for Script {
     type Conn = usize;
     type Writer = Bytes;
 
-    fn accept(&mut self, _port: u16, _conn: ConnRef<'_, Bytes>) -> Option<usize> {
+    fn accept(&mut self, _port: u16, _conn: &mut Conn<'_, Bytes>) -> Option<usize> {
         self.accept.then(|| self.new_conn())
     }
 
-    fn on_connected(&mut self, c: &mut usize, conn: ConnRef<'_, Bytes>) {
+    fn on_connected(&mut self, c: &mut usize, conn: &mut Conn<'_, Bytes>) {
         self.logs[*c].connected = true;
         if let Some(request) = self.request.clone() {
             conn.send(request.len(), Bytes(request)).unwrap();
@@ -107,7 +117,7 @@ impl App for Script {
         }
     }
 
-    fn on_data(&mut self, c: &mut usize, conn: ConnRef<'_, Bytes>, data: Cursor<'_>) {
+    fn on_data(&mut self, c: &mut usize, conn: &mut Conn<'_, Bytes>, data: Cursor<'_>) {
         let first = self.logs[*c].received.is_empty();
         self.logs[*c].received.extend(data.copy_to_vec());
         if first {
@@ -123,11 +133,11 @@ impl App for Script {
         }
     }
 
-    fn on_acked(&mut self, c: &mut usize, _conn: ConnRef<'_, Bytes>, writer: Bytes) {
+    fn on_acked(&mut self, c: &mut usize, _conn: &mut Conn<'_, Bytes>, writer: Bytes) {
         self.logs[*c].acked += writer.0.len();
     }
 
-    fn on_remote_close(&mut self, c: &mut usize, conn: ConnRef<'_, Bytes>) {
+    fn on_remote_close(&mut self, c: &mut usize, conn: &mut Conn<'_, Bytes>) {
         self.logs[*c].remote_closed = true;
         if self.close_on_remote_close {
             conn.close();
@@ -183,8 +193,26 @@ impl<A: App, B: App> Net<A, B> {
         config_b: TcpConfig,
         caps_a: impl FnOnce(&mut Capabilities),
     ) -> Self {
+        Self::build(app_a, app_b, config_a, config_b, true, caps_a)
+    }
+
+    /// As [`Net::new`], without capturing frames (long runs, allocation
+    /// counts) unless the environment sets `CAPTURE`.
+    pub fn quiet(app_a: A, app_b: B, config_a: TcpConfig, config_b: TcpConfig) -> Self {
+        let capture = std::env::var_os("CAPTURE").is_some();
+        Self::build(app_a, app_b, config_a, config_b, capture, |_| {})
+    }
+
+    fn build(
+        app_a: A,
+        app_b: B,
+        config_a: TcpConfig,
+        config_b: TcpConfig,
+        capture: bool,
+        caps_a: impl FnOnce(&mut Capabilities),
+    ) -> Self {
         let (da, db) = pair(&PairConfig {
-            capture: true,
+            capture,
             queue_capacity: 4096,
             ..PairConfig::default()
         });
@@ -210,14 +238,54 @@ impl<A: App, B: App> Net<A, B> {
 
     /// Polls both stacks until neither has anything to do at `now`.
     pub fn settle(&mut self) {
-        for _ in 0..10_000 {
+        self.settle_until(|_| false);
+    }
+
+    /// Polls both stacks until neither has anything to do now, or `done`
+    /// holds (checked after every round: a load generator with no request
+    /// limit keeps the network busy at one instant). Returns whether `done`
+    /// held.
+    pub fn settle_until(&mut self, mut done: impl FnMut(&Self) -> bool) -> bool {
+        for _ in 0..1_000_000 {
             let wa = self.a.poll(&mut self.da, self.now);
             let wb = self.b.poll(&mut self.db, self.now);
+            if done(self) {
+                return true;
+            }
             if !wa && !wb && self.da.pending() == 0 && self.db.pending() == 0 {
-                return;
+                return false;
             }
         }
         panic!("no quiescence at {}", self.now);
+    }
+
+    /// Runs until `done` holds or `limit` of virtual time has passed,
+    /// jumping from timer to timer. Returns whether `done` held.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Self) -> bool) -> bool {
+        let end = self.now + limit;
+        loop {
+            if done(self) || self.settle_until(&mut done) {
+                return true;
+            }
+            let next = [self.a.poll_at(), self.b.poll_at()]
+                .into_iter()
+                .flatten()
+                .filter(|&t| t > self.now)
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = t;
+                    self.da.set_now(t);
+                }
+                _ => {
+                    // Nothing before the limit: end there, so that a later
+                    // call goes on from it.
+                    self.now = end;
+                    self.da.set_now(end);
+                    return self.settle_until(&mut done);
+                }
+            }
+        }
     }
 
     /// Runs events until `limit` (virtual time), jumping to timer deadlines;

@@ -22,6 +22,14 @@ pub struct GxioError {
     pub code: i32,
 }
 
+impl core::fmt::Display for GxioError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} failed with gxio error {}", self.call, self.code)
+    }
+}
+
+impl std::error::Error for GxioError {}
+
 /// `Ok` for a non-negative return value.
 fn check(call: &'static str, rc: i64) -> Result<u32, GxioError> {
     u32::try_from(rc).map_err(|_| GxioError {

@@ -37,6 +37,18 @@ pub enum RxError {
     BadDescriptor,
 }
 
+impl core::fmt::Display for RxError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            RxError::NoBuffer => "the descriptor names no buffer",
+            RxError::ChainTooLong => "the buffer chain is too long",
+            RxError::BadDescriptor => "the descriptor names memory the pool does not lend",
+        })
+    }
+}
+
+impl std::error::Error for RxError {}
+
 /// The frame of a received packet, over its buffers as the iDMA filled
 /// them: the first buffer's data starts at the offset in the low 7 bits of
 /// its address (the headroom), each buffer holds up to its end, and a

@@ -18,11 +18,11 @@
 //! requests still open when a run stops are neither ok nor failed
 //! ([`HttpClientCounters::in_flight`]). Latency runs from the moment the
 //! connection is requested to the last byte of the body, in the stack's
-//! time ([`ConnOps::now`]).
+//! time ([`Conn::now`]).
 //!
 //! See the [`http_server`](super::http_server) module for an example.
 //!
-//! [`ConnOps::now`]: crate::tcp::ConnOps::now
+//! [`Conn::now`]: rusty_stack::tcp::Conn::now
 
 use core::fmt::Write as _;
 
@@ -32,10 +32,10 @@ use super::histogram::LatencyHistogram;
 use super::http::{decimal, ResponseHeadParser};
 use super::rng::SplitMix64;
 use super::{sum_slice, write_slice, Content};
-use crate::mem::cursor::{Cursor, CursorMut};
-use crate::tcp::{App, ConnRef, Connect, Writer};
-use crate::time::Instant;
-use crate::wire::Ipv4Addr;
+use rusty_stack::mem::cursor::{Cursor, CursorMut};
+use rusty_stack::tcp::{App, Conn, Connect, Writer};
+use rusty_stack::time::Instant;
+use rusty_stack::wire::Ipv4Addr;
 
 /// Longest `Host` header value.
 pub const MAX_HOST: usize = 64;
@@ -399,7 +399,7 @@ impl<C: Content> HttpLoadClient<C> {
     }
 
     /// Checks a complete head; moves to the body or fails.
-    fn on_head(&mut self, c: &mut ClientConn, conn: ConnRef<'_, RequestWriter>) {
+    fn on_head(&mut self, c: &mut ClientConn, conn: &mut Conn<'_, RequestWriter>) {
         let reason = match c.head.result() {
             None => return,
             Some(Ok(head)) if head.status != 200 => FailReason::BadStatus,
@@ -423,11 +423,11 @@ impl<C: Content> App for HttpLoadClient<C> {
     type Writer = RequestWriter;
 
     /// Refuses incoming connections: the client only opens its own.
-    fn accept(&mut self, _port: u16, _conn: ConnRef<'_, RequestWriter>) -> Option<ClientConn> {
+    fn accept(&mut self, _port: u16, _conn: &mut Conn<'_, RequestWriter>) -> Option<ClientConn> {
         None
     }
 
-    fn on_connected(&mut self, c: &mut ClientConn, conn: ConnRef<'_, RequestWriter>) {
+    fn on_connected(&mut self, c: &mut ClientConn, conn: &mut Conn<'_, RequestWriter>) {
         self.counters.connected += 1;
         let request = self.request(c.index);
         match conn.send(request.0.len(), request) {
@@ -439,7 +439,12 @@ impl<C: Content> App for HttpLoadClient<C> {
         }
     }
 
-    fn on_data(&mut self, c: &mut ClientConn, conn: ConnRef<'_, RequestWriter>, data: Cursor<'_>) {
+    fn on_data(
+        &mut self,
+        c: &mut ClientConn,
+        conn: &mut Conn<'_, RequestWriter>,
+        data: Cursor<'_>,
+    ) {
         for piece in data.segments() {
             let mut piece = piece;
             if c.phase == Phase::Head {
@@ -469,7 +474,7 @@ impl<C: Content> App for HttpLoadClient<C> {
         }
     }
 
-    fn on_remote_close(&mut self, c: &mut ClientConn, conn: ConnRef<'_, RequestWriter>) {
+    fn on_remote_close(&mut self, c: &mut ClientConn, conn: &mut Conn<'_, RequestWriter>) {
         self.fail(c, FailReason::ClosedEarly);
         conn.close();
     }
@@ -529,10 +534,10 @@ impl<C: Content> App for HttpLoadClient<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apps::Page;
-    use crate::time::Duration;
+    use crate::Page;
+    use rusty_stack::time::Duration;
 
-    type Mock = super::super::mock::MockConn<RequestWriter>;
+    type Mock = rusty_stack::testing::MockConn<RequestWriter>;
 
     fn pages() -> &'static [Page<'static>] {
         Box::leak(Box::new([Page::new(b"hello"), Page::new(b"0123456789")]))
@@ -556,14 +561,18 @@ mod tests {
         let mut app = client(None);
         let mut c = app.next_connect(Instant::ZERO).unwrap().state;
         let mut mock = Mock::new();
-        app.on_connected(&mut c, &mut mock);
+        app.on_connected(&mut c, &mut mock.conn());
         let request = &mock.sent[0].0;
         let expected = format!("GET /{}.htm HTTP/1.1\r\nHost: 10.0.0.1\r\n\r\n", c.index);
         assert_eq!(&request[..], expected.as_bytes());
         mock.now = Instant::from_millis(3);
         let mut prev = 0;
         for &cut in cuts.iter().chain([&response.len()]) {
-            app.on_data(&mut c, &mut mock, Cursor::from_slice(&response[prev..cut]));
+            app.on_data(
+                &mut c,
+                &mut mock.conn(),
+                Cursor::from_slice(&response[prev..cut]),
+            );
             prev = cut;
         }
         (app, mock, c)
@@ -614,7 +623,7 @@ mod tests {
             assert_eq!(app.latency().max(), Some(Duration::from_millis(3)));
             // The server's FIN and the end of the connection change nothing.
             let mut c2 = c;
-            app.on_remote_close(&mut c2, &mut Mock::new());
+            app.on_remote_close(&mut c2, &mut Mock::new().conn());
             app.on_close(c2);
             assert_eq!(app.counters().ok, 1);
             assert_eq!(app.counters().failed_total(), 0);
@@ -671,7 +680,7 @@ mod tests {
         let c = app.next_connect(Instant::ZERO).unwrap().state;
         let response = ok_response(body_of(&c));
         let (mut app, _, mut c) = run(&response[..response.len() - 1], &[]);
-        app.on_remote_close(&mut c, &mut Mock::new());
+        app.on_remote_close(&mut c, &mut Mock::new().conn());
         app.on_close(c);
         assert_eq!(app.counters().failed.closed_early, 1);
 
@@ -719,6 +728,6 @@ mod tests {
             &r.0[..],
             b"GET /1.htm HTTP/1.1\r\nHost: example.test\r\n\r\n"
         );
-        assert_eq!(r.sum(0, 4), Some(crate::checksum::ones_sum(b"GET ")));
+        assert_eq!(r.sum(0, 4), Some(rusty_stack::checksum::ones_sum(b"GET ")));
     }
 }

@@ -19,7 +19,7 @@
 //! buffers.
 //!
 //! ```
-//! use rusty_stack::apps::{Content, HttpClientConfig, HttpLoadClient, HttpServer, Page};
+//! use rusty_apps::{Content, HttpClientConfig, HttpLoadClient, HttpServer, Page};
 //! use rusty_stack::nic::Driver;
 //! use rusty_stack::iface::InterfaceConfig;
 //! use rusty_stack::nic::pair::{pair, PairConfig};
@@ -57,14 +57,14 @@
 //! ```
 //!
 //! [`MAX_REQUEST_LINE`]: super::http::MAX_REQUEST_LINE
-//! [`PrefixSums`]: crate::prefix_sum::PrefixSums
+//! [`PrefixSums`]: rusty_stack::prefix_sum::PrefixSums
 
 use arrayvec::ArrayVec;
 
 use super::http::{decimal, RequestLineParser};
 use super::{sum_slice, write_slice, Content, Page};
-use crate::mem::cursor::{Cursor, CursorMut};
-use crate::tcp::{App, ConnRef, SendError, Writer};
+use rusty_stack::mem::cursor::{Cursor, CursorMut};
+use rusty_stack::tcp::{App, Conn, SendError, Writer};
 
 /// Capacity of an inline response head.
 pub const HEAD_CAPACITY: usize = 128;
@@ -80,7 +80,7 @@ pub const NOT_FOUND: &[u8] =
 /// The head of a `200` response with a body of `len` bytes.
 ///
 /// ```
-/// use rusty_stack::apps::http_server::ok_head;
+/// use rusty_apps::http_server::ok_head;
 ///
 /// assert_eq!(
 ///     &ok_head(1234)[..],
@@ -226,7 +226,7 @@ impl<C: Content> HttpServer<C> {
     }
 
     /// Queues `response` and closes; resets if it cannot be queued.
-    fn respond(&mut self, conn: ConnRef<'_, HttpWriter>, response: Response) {
+    fn respond(&mut self, conn: &mut Conn<'_, HttpWriter>, response: Response) {
         match self.queue(&mut *conn, response) {
             Ok(()) => conn.close(),
             Err(_) => {
@@ -240,7 +240,7 @@ impl<C: Content> HttpServer<C> {
     /// response.
     fn queue(
         &mut self,
-        conn: ConnRef<'_, HttpWriter>,
+        conn: &mut Conn<'_, HttpWriter>,
         response: Response,
     ) -> Result<(), SendError> {
         match response {
@@ -271,12 +271,12 @@ impl<C: Content> App for HttpServer<C> {
     type Conn = HttpConn;
     type Writer = HttpWriter;
 
-    fn accept(&mut self, _port: u16, _conn: ConnRef<'_, HttpWriter>) -> Option<HttpConn> {
+    fn accept(&mut self, _port: u16, _conn: &mut Conn<'_, HttpWriter>) -> Option<HttpConn> {
         self.counters.connections += 1;
         Some(HttpConn::default())
     }
 
-    fn on_data(&mut self, c: &mut HttpConn, conn: ConnRef<'_, HttpWriter>, data: Cursor<'_>) {
+    fn on_data(&mut self, c: &mut HttpConn, conn: &mut Conn<'_, HttpWriter>, data: Cursor<'_>) {
         if c.done {
             return;
         }
@@ -302,7 +302,7 @@ impl<C: Content> App for HttpServer<C> {
         self.respond(conn, response);
     }
 
-    fn on_remote_close(&mut self, c: &mut HttpConn, conn: ConnRef<'_, HttpWriter>) {
+    fn on_remote_close(&mut self, c: &mut HttpConn, conn: &mut Conn<'_, HttpWriter>) {
         if !c.done {
             c.done = true;
             self.counters.incomplete += 1;
@@ -325,10 +325,10 @@ impl<C: Content> App for HttpServer<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checksum::ones_sum;
-    use crate::prefix_sum::PrefixSums;
+    use rusty_stack::checksum::ones_sum;
+    use rusty_stack::prefix_sum::PrefixSums;
 
-    type Mock = super::super::mock::MockConn<HttpWriter>;
+    type Mock = rusty_stack::testing::MockConn<HttpWriter>;
 
     fn pages() -> &'static [Page<'static>] {
         let big: &'static [u8] = Box::leak((0..20_000u32).map(|i| (i * 7) as u8).collect());
@@ -350,9 +350,9 @@ mod tests {
             capacity: 8,
             ..Mock::default()
         };
-        let mut c = app.accept(80, &mut mock).unwrap();
+        let mut c = app.accept(80, &mut mock.conn()).unwrap();
         for r in requests {
-            app.on_data(&mut c, &mut mock, Cursor::from_slice(r));
+            app.on_data(&mut c, &mut mock.conn(), Cursor::from_slice(r));
         }
         (app, mock)
     }
@@ -424,10 +424,10 @@ mod tests {
             capacity: 1,
             ..Mock::default()
         };
-        let mut c = app.accept(80, &mut mock).unwrap();
+        let mut c = app.accept(80, &mut mock.conn()).unwrap();
         app.on_data(
             &mut c,
-            &mut mock,
+            &mut mock.conn(),
             Cursor::from_slice(b"GET /1.htm HTTP/1.1\r\n"),
         );
         assert!(mock.aborted && mock.sent.is_empty());
@@ -438,9 +438,9 @@ mod tests {
     fn remote_close_before_a_line() {
         let mut app = HttpServer::new(pages());
         let mut mock = Mock::default();
-        let mut c = app.accept(80, &mut mock).unwrap();
-        app.on_data(&mut c, &mut mock, Cursor::from_slice(b"GET /1"));
-        app.on_remote_close(&mut c, &mut mock);
+        let mut c = app.accept(80, &mut mock.conn()).unwrap();
+        app.on_data(&mut c, &mut mock.conn(), Cursor::from_slice(b"GET /1"));
+        app.on_remote_close(&mut c, &mut mock.conn());
         assert!(mock.closed);
         app.on_close(c);
         assert_eq!(app.counters().incomplete, 1);

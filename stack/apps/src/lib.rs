@@ -1,6 +1,10 @@
-//! Applications written once against the [`App`](crate::tcp::App) API, so
-//! that they run unchanged on every backend (the pair driver, the simulator,
-//! mPIPE, TAP):
+//! # rusty-apps
+//!
+//! Applications written once against the stack's public app API
+//! ([`App`](rusty_stack::App) and the [`Conn`](rusty_stack::Conn) handle),
+//! so that they run unchanged on every backend: the pair driver, the
+//! simulator, mPIPE, TAP. This crate uses nothing of `rusty-stack` but its
+//! public API, which is what proves that claim.
 //!
 //! * [`echo::EchoServer`] — echoes every byte back (thesis, chapter 2);
 //! * [`http_server::HttpServer`] — the thesis's minimal page server: reads
@@ -8,28 +12,68 @@
 //!   page bodies are checksummed from their [`PrefixSums`] tables;
 //! * [`http_client::HttpLoadClient`] — the benchmark's load generator: keeps
 //!   a number of connections open, fetches random pages and verifies every
-//!   response byte for byte.
+//!   response byte for byte;
+//! * [`bulk::BulkServer`] and [`stream::StreamClient`] — bulk transfer and
+//!   an echo/bulk load client, verifying a byte pattern.
 //!
 //! Shared pieces: [`Page`] and [`Content`] (what the server serves and the
 //! client expects), the incremental HTTP parsers of [`http`], a
 //! log-linear [`histogram::LatencyHistogram`] and the seeded
-//! [`rng::SplitMix64`] generator.
+//! [`rng::SplitMix64`] generator (the stack's, re-exported).
 //!
 //! None of them allocates per packet or per connection: per-connection state
 //! lives in the stack's connection slots and writers in its transmit queues.
+//! Their unit tests drive the handlers through `rusty_stack::testing`'s
+//! mock connection (the stack's `testing` feature).
+//!
+//! # Example
+//!
+//! The page server and the load client on two stacks joined by the
+//! in-memory pair driver: ten requests, every byte verified.
+//!
+//! ```
+//! use rusty_apps::{HttpClientConfig, HttpLoadClient, HttpServer, Page};
+//! use rusty_stack::iface::InterfaceConfig;
+//! use rusty_stack::nic::pair::{pair, PairConfig};
+//! use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
+//! use rusty_stack::{Driver, Stack, TcpConfig};
+//!
+//! static PAGES: [Page<'static>; 2] = [Page::new(b"<p>zero</p>"), Page::new(b"<p>one</p>")];
+//! let pages: &'static [Page<'static>] = &PAGES;
+//! let (server_ip, client_ip) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+//! let (mut ds, mut dc) = pair(&PairConfig::default());
+//! let now = ds.now();
+//! let iface = |ip| InterfaceConfig::new(Ipv4Cidr::new(ip, 24).unwrap());
+//! let mut server = Stack::new(&ds.capabilities(), iface(server_ip), TcpConfig::default(),
+//!                             HttpServer::new(pages), now);
+//! server.listen(80, 16).unwrap();
+//! let config = HttpClientConfig {
+//!     concurrency: 2,
+//!     max_requests: Some(10),
+//!     ..HttpClientConfig::new(server_ip, 80)
+//! };
+//! let mut client = Stack::new(&dc.capabilities(), iface(client_ip), TcpConfig::default(),
+//!                             HttpLoadClient::new(config, pages), now);
+//! while !client.app().is_finished() {
+//!     let worked = server.poll(&mut ds, now) | client.poll(&mut dc, now);
+//!     assert!(worked || ds.pending() + dc.pending() > 0, "stalled");
+//! }
+//! assert_eq!(client.app().counters().ok, 10);
+//! assert_eq!(client.app().counters().bytes_corrupt, 0);
+//! ```
 
+pub mod bulk;
 pub mod echo;
 pub mod histogram;
 pub mod http;
 pub mod http_client;
 pub mod http_server;
-#[cfg(test)]
-mod mock;
-pub mod rng;
+pub mod stream;
 
-use crate::checksum;
-use crate::prefix_sum::PrefixSums;
+use rusty_stack::checksum;
+use rusty_stack::prefix_sum::PrefixSums;
 
+pub use self::bulk::{bulk_byte, BulkConn, BulkServer, PatternWriter};
 pub use self::echo::{EchoConn, EchoCounters, EchoServer, EchoWriter, ECHO_CHUNK};
 pub use self::histogram::LatencyHistogram;
 pub use self::http_client::{
@@ -37,7 +81,10 @@ pub use self::http_client::{
     RequestWriter,
 };
 pub use self::http_server::{HttpConn, HttpServer, HttpServerCounters, HttpWriter};
-pub use self::rng::SplitMix64;
+pub use self::stream::{
+    StreamClient, StreamConn, StreamCounters, StreamFailCounts, StreamFailure, StreamMode,
+};
+pub use rusty_stack::rng::{self, SplitMix64};
 
 /// A page body, with its checksum table when one was precomputed.
 #[derive(Clone, Copy, Debug)]
@@ -85,7 +132,7 @@ impl<'a> Page<'a> {
 /// element `i`), and for references to any `Content`.
 ///
 /// ```
-/// use rusty_stack::apps::{Content, Page};
+/// use rusty_apps::{Content, Page};
 ///
 /// static PAGES: [Page<'static>; 2] = [Page::new(b"zero"), Page::new(b"one")];
 /// let pages: &'static [Page<'static>] = &PAGES;
@@ -160,7 +207,7 @@ impl Content for Vec<Page<'static>> {
 /// no leading zero (`/0.htm` is page 0).
 ///
 /// ```
-/// use rusty_stack::apps::parse_page_path;
+/// use rusty_apps::parse_page_path;
 ///
 /// assert_eq!(parse_page_path(b"/42.htm"), Some(42));
 /// assert_eq!(parse_page_path(b"/0.htm"), Some(0));
@@ -186,12 +233,12 @@ pub fn parse_page_path(path: &[u8]) -> Option<usize> {
 /// contract for writers over bytes they own). Out-of-range requests write
 /// what exists; the stack never makes them.
 ///
-/// [`Writer::write`]: crate::tcp::Writer::write
+/// [`Writer::write`]: rusty_stack::tcp::Writer::write
 #[inline]
 pub(crate) fn write_slice(
     bytes: &[u8],
     offset: usize,
-    out: &mut crate::mem::cursor::CursorMut<'_>,
+    out: &mut rusty_stack::mem::cursor::CursorMut<'_>,
 ) {
     let end = offset.saturating_add(out.len()).min(bytes.len());
     let _ = out.write(bytes.get(offset..end).unwrap_or(&[]));
@@ -246,7 +293,7 @@ mod tests {
     #[test]
     fn slice_helpers() {
         let mut out = [0u8; 3];
-        let mut cursor = crate::mem::cursor::CursorMut::from_slice(&mut out);
+        let mut cursor = rusty_stack::mem::cursor::CursorMut::from_slice(&mut out);
         write_slice(b"hello", 1, &mut cursor);
         assert_eq!(&out, b"ell");
         assert_eq!(sum_slice(b"hello", 1, 3), Some(checksum::ones_sum(b"ell")));

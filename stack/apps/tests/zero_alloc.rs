@@ -3,15 +3,19 @@
 //! server and load client, both stacks in this process) and of echo
 //! round trips, after a warm-up.
 
-mod apps_common;
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+mod common;
 
 use rusty_alloc_counter::{thread_allocations, CountingAllocator};
 
-use apps_common::{config, leak_pages, page_bytes, Net, SERVER_IP};
-use rusty_stack::apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer, Page};
+use common::{config, leak_pages, SERVER_IP};
+use rusty_apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer, Page};
 use rusty_stack::mem::cursor::Cursor;
-use rusty_stack::tcp::{App, ConnRef, Connect, StaticWriter, TcpConfig};
+use rusty_stack::tcp::{App, Conn, Connect, StaticWriter, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
+use support::{pattern, Net};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -23,7 +27,7 @@ fn zero_alloc_http_transactions() {
         sizes
             .iter()
             .enumerate()
-            .map(|(i, &n)| page_bytes(n, i as u32))
+            .map(|(i, &n)| pattern(n, i as u32))
             .collect(),
         true,
     );
@@ -35,22 +39,22 @@ fn zero_alloc_http_transactions() {
         },
         pages,
     );
-    let mut net = Net::new(HttpServer::new(pages), client, config(), config());
-    net.server.listen(80, 128).unwrap();
+    let mut net = Net::quiet(HttpServer::new(pages), client, config(), config());
+    net.a.listen(80, 128).unwrap();
     // Warm-up: more transactions than the TIME-WAIT ring holds, so that it
     // has wrapped.
     assert!(
-        net.run_until(Duration::from_secs(3600), |n| n.client.app().counters().ok
+        net.run_until(Duration::from_secs(3600), |n| n.b.app().counters().ok
             >= 1500)
     );
     let before = thread_allocations();
-    let ok_before = net.client.app().counters().ok;
+    let ok_before = net.b.app().counters().ok;
     assert!(
-        net.run_until(Duration::from_secs(3600), |n| n.client.app().counters().ok
+        net.run_until(Duration::from_secs(3600), |n| n.b.app().counters().ok
             >= 12_000)
     );
     let allocations = thread_allocations() - before;
-    let c = *net.client.app().counters();
+    let c = *net.b.app().counters();
     assert_eq!(c.failed_total(), 0, "{c:?}");
     assert!(
         c.ok - ok_before >= 10_000,
@@ -79,14 +83,14 @@ impl App for EchoLoad {
     type Conn = usize;
     type Writer = StaticWriter;
 
-    fn accept(&mut self, _: u16, _: ConnRef<'_, StaticWriter>) -> Option<usize> {
+    fn accept(&mut self, _: u16, _: &mut Conn<'_, StaticWriter>) -> Option<usize> {
         None
     }
-    fn on_connected(&mut self, _: &mut usize, conn: ConnRef<'_, StaticWriter>) {
+    fn on_connected(&mut self, _: &mut usize, conn: &mut Conn<'_, StaticWriter>) {
         conn.send(self.message.len(), StaticWriter(self.message))
             .unwrap();
     }
-    fn on_data(&mut self, c: &mut usize, conn: ConnRef<'_, StaticWriter>, data: Cursor<'_>) {
+    fn on_data(&mut self, c: &mut usize, conn: &mut Conn<'_, StaticWriter>, data: Cursor<'_>) {
         let expected = &self.message[*c..];
         if data.len() > expected.len() || !data.eq_slice(&expected[..data.len()]) {
             self.bad += 1;
@@ -96,7 +100,7 @@ impl App for EchoLoad {
             conn.close();
         }
     }
-    fn on_remote_close(&mut self, _: &mut usize, conn: ConnRef<'_, StaticWriter>) {
+    fn on_remote_close(&mut self, _: &mut usize, conn: &mut Conn<'_, StaticWriter>) {
         conn.close();
     }
     fn on_close(&mut self, c: usize) {
@@ -126,7 +130,7 @@ impl App for EchoLoad {
 
 #[test]
 fn zero_alloc_echo_round_trips() {
-    let message: &'static [u8] = Box::leak(page_bytes(6000, 1).into_boxed_slice());
+    let message: &'static [u8] = Box::leak(pattern(6000, 1).into_boxed_slice());
     let client = EchoLoad {
         message,
         concurrency: 8,
@@ -138,13 +142,13 @@ fn zero_alloc_echo_round_trips() {
         tx_queue_entries: 16,
         ..config()
     };
-    let mut net = Net::new(EchoServer::new(), client, server_config, config());
-    net.server.listen(7, 128).unwrap();
-    assert!(net.run_until(Duration::from_secs(3600), |n| n.client.app().done >= 1500));
+    let mut net = Net::quiet(EchoServer::new(), client, server_config, config());
+    net.a.listen(7, 128).unwrap();
+    assert!(net.run_until(Duration::from_secs(3600), |n| n.b.app().done >= 1500));
     let before = thread_allocations();
-    assert!(net.run_until(Duration::from_secs(3600), |n| n.client.app().done >= 4000));
+    assert!(net.run_until(Duration::from_secs(3600), |n| n.b.app().done >= 4000));
     let allocations = thread_allocations() - before;
-    assert_eq!(net.client.app().bad, 0);
-    assert_eq!(net.server.app().counters().overflows, 0);
+    assert_eq!(net.b.app().bad, 0);
+    assert_eq!(net.a.app().counters().overflows, 0);
     assert_eq!(allocations, 0);
 }

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::time::Duration;
+use rusty_stack::time::Duration;
 
 /// Sub-buckets per power of two (as a power of two): 8, so a bucket is at
 /// most 12.5% wide.
@@ -18,7 +18,7 @@ const BUCKETS: usize = (64 - SUB_BITS as usize + 1) * SUB;
 /// 496 counters are inline: recording never allocates.
 ///
 /// ```
-/// use rusty_stack::apps::LatencyHistogram;
+/// use rusty_apps::LatencyHistogram;
 /// use rusty_stack::time::Duration;
 ///
 /// let mut h = LatencyHistogram::new();

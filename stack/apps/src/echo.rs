@@ -18,11 +18,11 @@
 //! the transmit queue for the bursts expected.
 //!
 //! ```
-//! use rusty_stack::apps::EchoServer;
+//! use rusty_apps::EchoServer;
 //! use rusty_stack::nic::Driver;
 //! use rusty_stack::iface::InterfaceConfig;
 //! use rusty_stack::nic::pair::{pair, PairConfig};
-//! use rusty_stack::{App, ConnRef, Stack, StaticWriter, TcpConfig};
+//! use rusty_stack::{App, Conn, Stack, StaticWriter, TcpConfig};
 //! use rusty_stack::mem::cursor::Cursor;
 //! use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr};
 //!
@@ -31,15 +31,15 @@
 //! impl App for Once {
 //!     type Conn = ();
 //!     type Writer = StaticWriter;
-//!     fn accept(&mut self, _: u16, _: ConnRef<'_, StaticWriter>) -> Option<()> { None }
-//!     fn on_connected(&mut self, _: &mut (), conn: ConnRef<'_, StaticWriter>) {
+//!     fn accept(&mut self, _: u16, _: &mut Conn<'_, StaticWriter>) -> Option<()> { None }
+//!     fn on_connected(&mut self, _: &mut (), conn: &mut Conn<'_, StaticWriter>) {
 //!         conn.send(6, StaticWriter(b"hello!")).unwrap();
 //!         conn.close();
 //!     }
-//!     fn on_data(&mut self, _: &mut (), _: ConnRef<'_, StaticWriter>, data: Cursor<'_>) {
+//!     fn on_data(&mut self, _: &mut (), _: &mut Conn<'_, StaticWriter>, data: Cursor<'_>) {
 //!         self.0.extend(data.copy_to_vec());
 //!     }
-//!     fn on_remote_close(&mut self, _: &mut (), _: ConnRef<'_, StaticWriter>) {}
+//!     fn on_remote_close(&mut self, _: &mut (), _: &mut Conn<'_, StaticWriter>) {}
 //!     fn on_close(&mut self, _: ()) {}
 //!     fn on_reset(&mut self, _: ()) {}
 //! }
@@ -63,12 +63,12 @@
 //! assert_eq!(server.app().counters().closed, 1);
 //! ```
 //!
-//! [`TcpConfig`]: crate::tcp::TcpConfig
+//! [`TcpConfig`]: rusty_stack::tcp::TcpConfig
 
 use core::fmt;
 
-use crate::mem::cursor::{Cursor, CursorMut};
-use crate::tcp::{App, ConnRef, SendError, Writer};
+use rusty_stack::mem::cursor::{Cursor, CursorMut};
+use rusty_stack::tcp::{App, Conn, SendError, Writer};
 
 /// Bytes one [`EchoWriter`] holds.
 pub const ECHO_CHUNK: usize = 2048;
@@ -206,7 +206,7 @@ impl EchoServer {
 
     /// Queues the pending chunk if the transmit queue has room. Returns
     /// whether nothing is left pending.
-    fn flush(&mut self, c: &mut EchoConn, conn: ConnRef<'_, EchoWriter>) -> bool {
+    fn flush(&mut self, c: &mut EchoConn, conn: &mut Conn<'_, EchoWriter>) -> bool {
         if c.pending.is_empty() {
             return true;
         }
@@ -229,12 +229,12 @@ impl App for EchoServer {
     type Conn = EchoConn;
     type Writer = EchoWriter;
 
-    fn accept(&mut self, _port: u16, _conn: ConnRef<'_, EchoWriter>) -> Option<EchoConn> {
+    fn accept(&mut self, _port: u16, _conn: &mut Conn<'_, EchoWriter>) -> Option<EchoConn> {
         self.counters.connections += 1;
         Some(EchoConn::default())
     }
 
-    fn on_data(&mut self, c: &mut EchoConn, conn: ConnRef<'_, EchoWriter>, data: Cursor<'_>) {
+    fn on_data(&mut self, c: &mut EchoConn, conn: &mut Conn<'_, EchoWriter>, data: Cursor<'_>) {
         self.counters.bytes_received += data.len() as u64;
         for piece in data.segments() {
             let mut rest = piece;
@@ -256,7 +256,7 @@ impl App for EchoServer {
         self.flush(c, conn);
     }
 
-    fn on_acked(&mut self, c: &mut EchoConn, conn: ConnRef<'_, EchoWriter>, writer: EchoWriter) {
+    fn on_acked(&mut self, c: &mut EchoConn, conn: &mut Conn<'_, EchoWriter>, writer: EchoWriter) {
         self.counters.bytes_acked += writer.len() as u64;
         if self.flush(c, &mut *conn) && c.close_after_flush {
             c.close_after_flush = false;
@@ -264,7 +264,7 @@ impl App for EchoServer {
         }
     }
 
-    fn on_remote_close(&mut self, c: &mut EchoConn, conn: ConnRef<'_, EchoWriter>) {
+    fn on_remote_close(&mut self, c: &mut EchoConn, conn: &mut Conn<'_, EchoWriter>) {
         if self.flush(c, &mut *conn) {
             conn.close();
         } else {
@@ -285,7 +285,7 @@ impl App for EchoServer {
 mod tests {
     use super::*;
 
-    type Mock = super::super::mock::MockConn<EchoWriter>;
+    type Mock = rusty_stack::testing::MockConn<EchoWriter>;
 
     fn echoed(mock: &Mock) -> Vec<u8> {
         mock.sent
@@ -301,7 +301,7 @@ mod tests {
         let mut out = [0u8; 5];
         w.write(3, &mut CursorMut::from_slice(&mut out));
         assert_eq!(&out, b"lo wo");
-        assert_eq!(w.sum(3, 5), Some(crate::checksum::ones_sum(b"lo wo")));
+        assert_eq!(w.sum(3, 5), Some(rusty_stack::checksum::ones_sum(b"lo wo")));
         assert_eq!(w.sum(10, 5), None);
         let big = vec![1u8; 3000];
         let mut w = EchoWriter::new();
@@ -317,12 +317,12 @@ mod tests {
             capacity: 8,
             ..Mock::default()
         };
-        let mut c = app.accept(7, &mut mock).unwrap();
+        let mut c = app.accept(7, &mut mock.conn()).unwrap();
         let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
-        app.on_data(&mut c, &mut mock, Cursor::from_slice(&data));
+        app.on_data(&mut c, &mut mock.conn(), Cursor::from_slice(&data));
         assert_eq!(mock.sent.len(), 3);
         assert_eq!(echoed(&mock), data);
-        app.on_remote_close(&mut c, &mut mock);
+        app.on_remote_close(&mut c, &mut mock.conn());
         assert!(mock.closed);
         assert_eq!(app.counters().bytes_echoed, 5000);
         assert_eq!(app.counters().bytes_received, 5000);
@@ -335,16 +335,16 @@ mod tests {
             capacity: 1,
             ..Mock::default()
         };
-        let mut c = app.accept(7, &mut mock).unwrap();
-        app.on_data(&mut c, &mut mock, Cursor::from_slice(b"first"));
-        app.on_data(&mut c, &mut mock, Cursor::from_slice(b"second"));
-        app.on_data(&mut c, &mut mock, Cursor::from_slice(b"third"));
+        let mut c = app.accept(7, &mut mock.conn()).unwrap();
+        app.on_data(&mut c, &mut mock.conn(), Cursor::from_slice(b"first"));
+        app.on_data(&mut c, &mut mock.conn(), Cursor::from_slice(b"second"));
+        app.on_data(&mut c, &mut mock.conn(), Cursor::from_slice(b"third"));
         assert_eq!(echoed(&mock), b"first");
-        app.on_remote_close(&mut c, &mut mock);
+        app.on_remote_close(&mut c, &mut mock.conn());
         assert!(!mock.closed, "must not close before the pending bytes");
         let w = mock.sent.pop().unwrap();
         mock.capacity = 1;
-        app.on_acked(&mut c, &mut mock, w);
+        app.on_acked(&mut c, &mut mock.conn(), w);
         assert_eq!(echoed(&mock), b"secondthird");
         assert!(mock.closed);
         assert_eq!(app.counters().bytes_acked, 5);
@@ -354,10 +354,14 @@ mod tests {
     fn overflow_resets() {
         let mut app = EchoServer::new();
         let mut mock = Mock::default();
-        let mut c = app.accept(7, &mut mock).unwrap();
-        app.on_data(&mut c, &mut mock, Cursor::from_slice(&[0u8; ECHO_CHUNK]));
+        let mut c = app.accept(7, &mut mock.conn()).unwrap();
+        app.on_data(
+            &mut c,
+            &mut mock.conn(),
+            Cursor::from_slice(&[0u8; ECHO_CHUNK]),
+        );
         assert!(!mock.aborted);
-        app.on_data(&mut c, &mut mock, Cursor::from_slice(b"x"));
+        app.on_data(&mut c, &mut mock.conn(), Cursor::from_slice(b"x"));
         assert!(mock.aborted);
         assert_eq!(app.counters().overflows, 1);
         app.on_reset(c);

@@ -5,63 +5,21 @@
 
 use proptest::prelude::*;
 
-use rusty_stack::apps::http::{RequestLineParser, ResponseHeadParser};
-use rusty_stack::apps::{
+use rusty_apps::http::{RequestLineParser, ResponseHeadParser};
+use rusty_apps::{
     FailReason, HttpClientConfig, HttpLoadClient, HttpServer, HttpWriter, Page, RequestWriter,
 };
 use rusty_stack::mem::cursor::Cursor;
-use rusty_stack::tcp::{App, ConnId, ConnOps, SendError, Writer};
+use rusty_stack::tcp::{App, Writer};
+use rusty_stack::testing::MockConn;
 use rusty_stack::time::Instant;
 use rusty_stack::wire::Ipv4Addr;
 
-/// A connection handle that keeps what is sent.
-struct Mock<W> {
-    sent: Vec<W>,
-    closed: bool,
-    aborted: bool,
-}
-
-impl<W> Mock<W> {
-    fn new() -> Self {
-        Mock {
-            sent: Vec::new(),
-            closed: false,
-            aborted: false,
-        }
-    }
-}
-
-impl<W> ConnOps<W> for Mock<W> {
-    fn send(&mut self, _len: usize, writer: W) -> Result<(), SendError> {
-        if self.closed {
-            return Err(SendError::Closed);
-        }
-        self.sent.push(writer);
-        Ok(())
-    }
-    fn close(&mut self) {
-        self.closed = true;
-    }
-    fn abort(&mut self) {
-        self.aborted = true;
-    }
-    fn send_capacity(&self) -> usize {
-        8
-    }
-    fn id(&self) -> ConnId {
-        ConnId {
-            index: 0,
-            generation: 0,
-        }
-    }
-    fn local(&self) -> (Ipv4Addr, u16) {
-        (Ipv4Addr::new(10, 0, 0, 1), 80)
-    }
-    fn remote(&self) -> (Ipv4Addr, u16) {
-        (Ipv4Addr::new(10, 0, 0, 2), 50_000)
-    }
-    fn now(&self) -> Instant {
-        Instant::from_millis(5)
+/// A connection handle that keeps what is sent (the request's time is 5 ms).
+fn mock<W>() -> MockConn<W> {
+    MockConn {
+        now: Instant::from_millis(5),
+        ..MockConn::new()
     }
 }
 
@@ -95,10 +53,10 @@ fn cut(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
 /// What the server answers to `pieces`.
 fn serve(pieces: &[Vec<u8>]) -> (Vec<u8>, bool) {
     let mut app = HttpServer::new(pages());
-    let mut conn = Mock::<HttpWriter>::new();
-    let mut c = app.accept(80, &mut conn).unwrap();
+    let mut conn = mock::<HttpWriter>();
+    let mut c = app.accept(80, &mut conn.conn()).unwrap();
     for p in pieces {
-        app.on_data(&mut c, &mut conn, Cursor::from_slice(p));
+        app.on_data(&mut c, &mut conn.conn(), Cursor::from_slice(p));
     }
     let response = conn.sent.iter().flat_map(|w| w.bytes().to_vec()).collect();
     (response, conn.closed)
@@ -106,17 +64,17 @@ fn serve(pieces: &[Vec<u8>]) -> (Vec<u8>, bool) {
 
 /// Feeds `pieces` of a response to a client seeded with `seed`; returns its
 /// counters and the page it asked for.
-fn fetch(seed: u64, pieces: &[Vec<u8>]) -> (rusty_stack::apps::HttpClientCounters, usize) {
+fn fetch(seed: u64, pieces: &[Vec<u8>]) -> (rusty_apps::HttpClientCounters, usize) {
     let config = HttpClientConfig {
         seed,
         ..HttpClientConfig::new(Ipv4Addr::new(10, 0, 0, 1), 80)
     };
     let mut app = HttpLoadClient::new(config, pages());
     let mut c = app.next_connect(Instant::ZERO).unwrap().state;
-    let mut conn = Mock::<RequestWriter>::new();
-    app.on_connected(&mut c, &mut conn);
+    let mut conn = mock::<RequestWriter>();
+    app.on_connected(&mut c, &mut conn.conn());
     for p in pieces {
-        app.on_data(&mut c, &mut conn, Cursor::from_slice(p));
+        app.on_data(&mut c, &mut conn.conn(), Cursor::from_slice(p));
     }
     (*app.counters(), c.page_index())
 }
@@ -229,8 +187,8 @@ fn writers_write_what_they_sum() {
         let config = HttpClientConfig::new(Ipv4Addr::new(10, 0, 0, 1), 80);
         let mut app = HttpLoadClient::new(config, pages());
         let mut c = app.next_connect(Instant::ZERO).unwrap().state;
-        let mut conn = Mock::<RequestWriter>::new();
-        app.on_connected(&mut c, &mut conn);
+        let mut conn = mock::<RequestWriter>();
+        app.on_connected(&mut c, &mut conn.conn());
         conn.sent.pop().unwrap()
     };
     let bytes = request.0.to_vec();

@@ -1,6 +1,7 @@
 //! A tiny seeded generator for applications' own choices (which page a load
-//! client asks for). The stack itself never draws random numbers; an
-//! application that does is seeded by its owner, so runs replay exactly.
+//! client asks for) and for the fault injector ([`crate::nic::fault`]). The
+//! stack's protocol code never draws random numbers; whatever does is
+//! seeded by its owner, so runs replay exactly. (`rusty-apps` re-exports it.)
 
 /// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number
 /// generators", OOPSLA 2014; the constants of Vigna's public-domain C
@@ -9,7 +10,7 @@
 /// (zero included) is good, and its state is one `u64`. Not cryptographic.
 ///
 /// ```
-/// use rusty_stack::apps::SplitMix64;
+/// use rusty_stack::rng::SplitMix64;
 ///
 /// let mut a = SplitMix64::new(42);
 /// let mut b = SplitMix64::new(42);

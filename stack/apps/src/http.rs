@@ -13,7 +13,7 @@
 //! the line or the head (the rest of the request, the body) can be handed on.
 //!
 //! ```
-//! use rusty_stack::apps::http::{RequestLineParser, RequestError};
+//! use rusty_apps::http::{RequestLineParser, RequestError};
 //!
 //! let mut parser = RequestLineParser::new();
 //! assert_eq!(parser.feed(b"GET /4.h"), 8);
@@ -29,7 +29,7 @@
 
 use core::fmt;
 
-use crate::mem::cursor::Cursor;
+use rusty_stack::mem::cursor::Cursor;
 
 /// Longest request line [`RequestLineParser`] accepts, in bytes before the
 /// line feed (a carriage return included).
@@ -194,7 +194,7 @@ fn is_token_byte(b: u8) -> bool {
 /// spaces, a token method, an origin-form target of visible ASCII.
 ///
 /// ```
-/// use rusty_stack::apps::http::{parse_request_line, RequestError};
+/// use rusty_apps::http::{parse_request_line, RequestError};
 ///
 /// let line = parse_request_line(b"GET /3.htm HTTP/1.0").unwrap();
 /// assert_eq!((line.target, line.minor), (&b"/3.htm"[..], 0));
@@ -352,7 +352,7 @@ pub struct ResponseHead {
 /// returns `(minor, status)`.
 ///
 /// ```
-/// use rusty_stack::apps::http::parse_status_line;
+/// use rusty_apps::http::parse_status_line;
 ///
 /// assert_eq!(parse_status_line(b"HTTP/1.1 200 OK"), Some((1, 200)));
 /// assert_eq!(parse_status_line(b"HTTP/1.0 404"), Some((0, 404)));
@@ -410,7 +410,7 @@ enum HeadState {
 /// or refused it consumes nothing more: what follows is the body.
 ///
 /// ```
-/// use rusty_stack::apps::http::ResponseHeadParser;
+/// use rusty_apps::http::ResponseHeadParser;
 ///
 /// let response = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 /// let mut parser = ResponseHeadParser::new();

@@ -3,13 +3,17 @@
 //! checksum tables and losses; 404 and 400 answers; request lines split
 //! over segments; a client that catches wrong statuses, lengths and bodies.
 
-mod apps_common;
+#[path = "../../tests/support/mod.rs"]
+mod support;
 
-use apps_common::{config, leak_pages, page_bytes, Net, RawClient, SERVER_IP};
-use rusty_stack::apps::http_server::{BAD_REQUEST, NOT_FOUND};
-use rusty_stack::apps::{FailReason, HttpClientConfig, HttpLoadClient, HttpServer, Page};
+mod common;
+
+use common::{config, leak_pages, RawClient, SERVER_IP};
+use rusty_apps::http_server::{BAD_REQUEST, NOT_FOUND};
+use rusty_apps::{FailReason, HttpClientConfig, HttpLoadClient, HttpServer, Page};
 use rusty_stack::stats::DropReason;
 use rusty_stack::time::Duration;
+use support::{pattern, Net};
 
 type Pages = &'static [Page<'static>];
 
@@ -22,7 +26,7 @@ fn pages(sums: bool) -> Pages {
         SIZES
             .iter()
             .enumerate()
-            .map(|(i, &n)| page_bytes(n, i as u32))
+            .map(|(i, &n)| pattern(n, i as u32))
             .collect(),
         sums,
     )
@@ -43,18 +47,18 @@ fn load_net(
         },
         client_pages,
     );
-    let mut net = Net::new(HttpServer::new(server_pages), client, config(), config());
-    net.server.listen(80, 128).unwrap();
+    let mut net = Net::quiet(HttpServer::new(server_pages), client, config(), config());
+    net.a.listen(80, 128).unwrap();
     net
 }
 
 fn run_load(net: &mut Net<HttpServer<Pages>, HttpLoadClient<Pages>>) {
-    let finished = net.run_until(Duration::from_secs(600), |n| n.client.app().is_finished());
-    assert!(finished, "{:?}", net.client.app().counters());
+    let finished = net.run_until(Duration::from_secs(600), |n| n.b.app().is_finished());
+    assert!(finished, "{:?}", net.b.app().counters());
 }
 
 fn check_all_ok(net: &Net<HttpServer<Pages>, HttpLoadClient<Pages>>, requests: u64) {
-    let c = net.client.app().counters();
+    let c = net.b.app().counters();
     assert_eq!(c.started, requests);
     assert_eq!(c.ok, requests, "{c:?}");
     assert_eq!(c.failed_total(), 0, "{c:?}");
@@ -62,22 +66,16 @@ fn check_all_ok(net: &Net<HttpServer<Pages>, HttpLoadClient<Pages>>, requests: u
     assert_eq!((c.bytes_corrupt, c.extra_bytes, c.resets), (0, 0, 0));
     assert_eq!(c.connected, requests);
     assert_eq!(c.closed, requests);
-    assert_eq!(net.client.app().latency().count(), requests);
-    let s = net.server.app().counters();
+    assert_eq!(net.b.app().latency().count(), requests);
+    let s = net.a.app().counters();
     assert_eq!((s.ok, s.not_found, s.bad_request), (requests, 0, 0));
     assert_eq!((s.send_failed, s.incomplete, s.resets), (0, 0, 0));
     assert_eq!(s.body_bytes, c.bytes_ok);
     assert_eq!(c.body_bytes, c.bytes_ok);
     assert!(c.bytes_ok > 0);
     // Checksums from the prefix-sum tables verified at the receiver.
-    assert_eq!(
-        net.client.tcp_counters().drops(DropReason::TcpBadChecksum),
-        0
-    );
-    assert_eq!(
-        net.server.tcp_counters().drops(DropReason::TcpBadChecksum),
-        0
-    );
+    assert_eq!(net.b.tcp_counters().drops(DropReason::TcpBadChecksum), 0);
+    assert_eq!(net.a.tcp_counters().drops(DropReason::TcpBadChecksum), 0);
 }
 
 #[test]
@@ -86,9 +84,9 @@ fn two_hundred_verified_requests() {
     let mut net = load_net(p, p, 200, 10);
     run_load(&mut net);
     check_all_ok(&net, 200);
-    assert_eq!(net.server.app().counters().connections, 200);
-    assert_eq!(net.server.active_connections(), 0);
-    assert_eq!(net.client.active_connections(), 0);
+    assert_eq!(net.a.app().counters().connections, 200);
+    assert_eq!(net.a.active_connections(), 0);
+    assert_eq!(net.b.active_connections(), 0);
 }
 
 #[test]
@@ -113,11 +111,11 @@ fn concurrency_one_and_many() {
 fn verified_through_losses() {
     let p = pages(true);
     let mut net = load_net(p, p, 80, 8);
-    net.ds.set_loss_filter(|n, _| n % 11 == 5);
-    net.dc.set_loss_filter(|n, _| n % 13 == 7);
+    net.da.set_loss_filter(|n, _| n % 11 == 5);
+    net.db.set_loss_filter(|n, _| n % 13 == 7);
     run_load(&mut net);
     check_all_ok(&net, 80);
-    assert!(net.server.tcp_counters().retransmits > 0);
+    assert!(net.a.tcp_counters().retransmits > 0);
 }
 
 #[test]
@@ -126,9 +124,9 @@ fn latency_is_measured_in_stack_time() {
     let mut net = load_net(p, p, 30, 3);
     // Losses make some requests wait for a retransmission timeout (at
     // least 200 ms); the rest complete at once on the instant wire.
-    net.ds.set_loss_filter(|n, _| n % 17 == 9);
+    net.da.set_loss_filter(|n, _| n % 17 == 9);
     run_load(&mut net);
-    let h = net.client.app().latency();
+    let h = net.b.app().latency();
     assert_eq!(h.count(), 30);
     assert!(h.min().unwrap() <= h.quantile(0.5).unwrap());
     assert!(h.quantile(0.5).unwrap() <= h.quantile(0.99).unwrap());
@@ -148,8 +146,8 @@ fn client_catches_missing_pages_wrong_lengths_and_corrupt_bodies() {
     let server_pages = leak_pages(bodies, true);
     let mut net = load_net(server_pages, client_pages, 120, 6);
     run_load(&mut net);
-    let c = *net.client.app().counters();
-    let s = *net.server.app().counters();
+    let c = *net.b.app().counters();
+    let s = *net.a.app().counters();
     assert_eq!(c.ok + c.failed_total(), 120, "{c:?}");
     assert_eq!(
         c.ok,
@@ -173,16 +171,16 @@ fn client_catches_missing_pages_wrong_lengths_and_corrupt_bodies() {
 }
 
 fn raw_net(jobs: Vec<Vec<&'static [u8]>>) -> Net<HttpServer<Pages>, RawClient> {
-    let mut net = Net::new(
+    let mut net = Net::quiet(
         HttpServer::new(pages(true)),
         RawClient::new(jobs, false),
         config(),
         config(),
     );
-    net.server.listen(80, 128).unwrap();
+    net.a.listen(80, 128).unwrap();
     assert!(
-        net.run_until(Duration::from_secs(60), |n| n.client.app().all_done()
-            && n.server.active_connections() == 0)
+        net.run_until(Duration::from_secs(60), |n| n.b.app().all_done()
+            && n.a.active_connections() == 0)
     );
     net
 }
@@ -210,7 +208,7 @@ fn not_found_and_bad_requests() {
         (long, BAD_REQUEST),
     ];
     let net = raw_net(cases.iter().map(|(r, _)| vec![*r]).collect());
-    for (log, (request, response)) in net.client.app().logs.iter().zip(&cases) {
+    for (log, (request, response)) in net.b.app().logs.iter().zip(&cases) {
         assert_eq!(
             log.received,
             *response,
@@ -219,7 +217,7 @@ fn not_found_and_bad_requests() {
         );
         assert!(log.remote_closed && log.closed, "{log:?}");
     }
-    let s = net.server.app().counters();
+    let s = net.a.app().counters();
     assert_eq!((s.ok, s.not_found, s.bad_request), (0, 3, 4));
 }
 
@@ -235,7 +233,7 @@ fn request_line_split_across_segments() {
         b"\r\n",
     ];
     let net = raw_net(vec![pieces]);
-    let log = &net.client.app().logs[0];
+    let log = &net.b.app().logs[0];
     let body = pages(false)[3].body;
     let mut expected = format!(
         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -245,24 +243,24 @@ fn request_line_split_across_segments() {
     expected.extend_from_slice(body);
     assert_eq!(log.received, expected);
     assert!(log.closed);
-    let s = net.server.app().counters();
+    let s = net.a.app().counters();
     assert_eq!((s.ok, s.body_bytes), (1, body.len() as u64));
     // Each piece went in its own segment.
-    assert!(net.client.tcp_counters().segments_out >= 8);
+    assert!(net.b.tcp_counters().segments_out >= 8);
 }
 
 #[test]
 fn client_closing_before_a_whole_line_is_counted() {
     let mut client = RawClient::new(vec![vec![b"GET /1.htm HT"]], true);
     client.port = 80;
-    let mut net = Net::new(HttpServer::new(pages(true)), client, config(), config());
-    net.server.listen(80, 128).unwrap();
+    let mut net = Net::quiet(HttpServer::new(pages(true)), client, config(), config());
+    net.a.listen(80, 128).unwrap();
     assert!(
-        net.run_until(Duration::from_secs(60), |n| n.client.app().all_done()
-            && n.server.active_connections() == 0)
+        net.run_until(Duration::from_secs(60), |n| n.b.app().all_done()
+            && n.a.active_connections() == 0)
     );
-    assert!(net.client.app().logs[0].received.is_empty());
-    let s = net.server.app().counters();
+    assert!(net.b.app().logs[0].received.is_empty());
+    let s = net.a.app().counters();
     assert_eq!((s.incomplete, s.requests()), (1, 0));
 }
 
@@ -271,8 +269,8 @@ fn the_stack_checksums_bodies_from_the_tables() {
     // A table built from other bytes of the same length: if the stack uses
     // the writer's sums, every data segment of that page fails its checksum
     // at the client.
-    let body = page_bytes(5000, 1);
-    let other = page_bytes(5000, 2);
+    let body = pattern(5000, 1);
+    let other = pattern(5000, 2);
     let sums: &'static rusty_stack::prefix_sum::PrefixSums =
         Box::leak(Box::new(rusty_stack::prefix_sum::PrefixSums::new(&other)));
     let lying: Pages = Box::leak(Box::new([Page::with_sums(
@@ -282,8 +280,8 @@ fn the_stack_checksums_bodies_from_the_tables() {
     let honest = leak_pages(vec![body], false);
     let mut net = load_net(lying, honest, 1, 1);
     net.run_until(Duration::from_secs(5), |_| false);
-    assert_eq!(net.client.app().counters().ok, 0);
-    assert!(net.client.tcp_counters().drops(DropReason::TcpBadChecksum) > 0);
+    assert_eq!(net.b.app().counters().ok, 0);
+    assert!(net.b.tcp_counters().drops(DropReason::TcpBadChecksum) > 0);
 }
 
 #[test]
@@ -297,20 +295,17 @@ fn unlimited_load_stopped_midway() {
         },
         p,
     );
-    let mut net = Net::new(HttpServer::new(p), client, config(), config());
-    net.server.listen(80, 128).unwrap();
-    assert!(
-        net.run_until(Duration::from_secs(60), |n| n.client.app().counters().ok
-            >= 100)
-    );
-    let c = *net.client.app().counters();
+    let mut net = Net::quiet(HttpServer::new(p), client, config(), config());
+    net.a.listen(80, 128).unwrap();
+    assert!(net.run_until(Duration::from_secs(60), |n| n.b.app().counters().ok >= 100));
+    let c = *net.b.app().counters();
     assert_eq!(c.failed_total(), 0);
     assert_eq!(c.started, c.ok + c.in_flight());
     assert!(c.in_flight() <= 12);
-    assert!(!net.client.app().is_finished());
-    net.client.app_mut().stop();
-    assert!(net.run_until(Duration::from_secs(60), |n| n.client.app().is_finished()));
-    let c = *net.client.app().counters();
+    assert!(!net.b.app().is_finished());
+    net.b.app_mut().stop();
+    assert!(net.run_until(Duration::from_secs(60), |n| n.b.app().is_finished()));
+    let c = *net.b.app().counters();
     assert_eq!((c.in_flight(), c.failed_total()), (0, 0));
     assert_eq!(c.started, c.ok);
 }
