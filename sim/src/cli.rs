@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::bench::{BenchConfig, BenchStack, Stop, DEFAULT_REQUESTS, MAX_CONNS};
-use crate::determinism::{TraceConfig, Twin, Verdict, DEFAULT_INTERVAL};
-use crate::engine::EngineError;
-use crate::report::Report;
+use crate::kernel::determinism::{TraceConfig, Twin, Verdict, DEFAULT_INTERVAL};
+use crate::run::bench::{BenchConfig, BenchStack, Stop, DEFAULT_REQUESTS, MAX_CONNS};
+use crate::run::engine::EngineError;
+use crate::run::report::Report;
 use crate::scenario::{
     CliOverrides, ClientKind, NicKind, Scenario, ScenarioError, DEFAULT_SCENARIO, MAX_MTU,
     MAX_WORKERS, MIN_MTU,
@@ -64,7 +64,7 @@ pub struct RunOptions {
     pub pcap: Option<PathBuf>,
     /// The report will be printed as JSON (no progress bar is shown).
     pub json: bool,
-    /// What the determinism trace keeps (see [`crate::determinism`]); the
+    /// What the determinism trace keeps (see [`crate::kernel::determinism`]); the
     /// engine puts its summary in [`Report::determinism`].
     pub trace: TraceConfig,
 }
@@ -113,7 +113,7 @@ pub enum Command {
     /// Replays a capture into a Rusty stack: exactly (every frame it
     /// sends must match) or adaptively (Rusty plays each flow's peer).
     /// Exit code 0 when it matched, 1 when it diverged, 2 for a bad capture.
-    Replay(crate::replay::cli::ReplayArgs),
+    Replay(crate::run::replay::cli::ReplayArgs),
     /// Writes the 500-page benchmark set as DIR/0.htm … DIR/499.htm.
     Pages {
         /// Output directory (created if missing).
@@ -430,7 +430,7 @@ pub fn execute(
             lose_first,
         } => ping(count, size, lose_first, out),
         Command::Pages { out: dir } => pages(&dir, out, err),
-        Command::Replay(args) => crate::replay::cli::replay(&args, out, err),
+        Command::Replay(args) => crate::run::replay::cli::replay(&args, out, err),
     }
 }
 
@@ -534,7 +534,7 @@ pub fn check_determinism(
     err: &mut dyn Write,
 ) -> u8 {
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        crate::determinism::check(DEFAULT_INTERVAL, |_twin: Twin, trace| {
+        crate::kernel::determinism::check(DEFAULT_INTERVAL, |_twin: Twin, trace| {
             let options = RunOptions {
                 trace: trace.clone(),
                 ..RunOptions::default()
@@ -669,7 +669,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         let _ = writeln!(err, "rusty-sim: {e}");
         return EXIT_USAGE;
     }
-    let report = match std::panic::catch_unwind(|| crate::bench::run(&config)) {
+    let report = match std::panic::catch_unwind(|| crate::run::bench::run(&config)) {
         Ok(Ok(report)) => report,
         Ok(Err(e)) => {
             let _ = writeln!(err, "rusty-sim: bench failed: {e}");
@@ -703,7 +703,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
 
 /// `rusty-sim ping`.
 fn ping(count: u16, size: u16, lose_first: u32, out: &mut dyn Write) -> u8 {
-    let report = crate::ping_demo::run(&crate::ping_demo::PingOptions {
+    let report = crate::run::ping_demo::run(&crate::run::ping_demo::PingOptions {
         count,
         size: usize::from(size),
         lose_first,
@@ -745,7 +745,7 @@ fn pages(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::CoreReport;
+    use crate::run::report::CoreReport;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("rusty-sim").chain(args.iter().copied()))
@@ -1057,7 +1057,7 @@ mod tests {
     fn check_determinism_of_a_real_run() {
         let (code, out, err) = exec(
             &["run", "small", "--duration", "0.02", "--check-determinism"],
-            crate::engine::run,
+            crate::run::engine::run,
         );
         assert_eq!(code, EXIT_OK, "{err}");
         assert!(out.starts_with("deterministic: "), "{out}");
@@ -1073,7 +1073,7 @@ mod tests {
                 .chain(extra)
                 .copied()
                 .collect();
-            let (code, out, err) = exec(&args, crate::engine::run);
+            let (code, out, err) = exec(&args, crate::run::engine::run);
             assert_eq!(code, EXIT_OK, "{err}");
             serde_json::from_str::<serde_json::Value>(&out).unwrap()
         };
@@ -1098,11 +1098,16 @@ mod tests {
             c.set(c.get() + 1);
             c.get()
         });
-        let mut trace = crate::determinism::Trace::new(o.trace.clone());
+        let mut trace = crate::kernel::determinism::Trace::new(o.trace.clone());
         for i in 0..100u64 {
             let byte = u8::from(i == 10 && call.is_multiple_of(2));
             let at = rusty_stack::time::Instant::from_micros(i);
-            trace.frame(crate::determinism::TraceKind::Send, at, (1, 0), &[byte; 64]);
+            trace.frame(
+                crate::kernel::determinism::TraceKind::Send,
+                at,
+                (1, 0),
+                &[byte; 64],
+            );
         }
         let mut r = Report::new(s);
         r.determinism = Some(trace.summary());

@@ -10,6 +10,6 @@ static ALLOCATOR: rusty_alloc_counter::CountingAllocator = rusty_alloc_counter::
 fn main() -> ExitCode {
     ExitCode::from(rusty_sim::cli::main(
         std::env::args_os(),
-        rusty_sim::engine::run,
+        rusty_sim::run::engine::run,
     ))
 }

@@ -5,12 +5,12 @@
 //! verification, for both clients.
 
 use rusty_apps::{HttpLoadClient, HttpServer};
-use rusty_sim::engine::{self, Setup};
-use rusty_sim::host::{HostModel, RustyHost};
+use rusty_sim::hosts::rusty::{HostModel, RustyHost};
+use rusty_sim::hosts::smoltcp::{SmolHost, SmolHostConfig};
+use rusty_sim::kernel::world::World;
+use rusty_sim::run::engine::{self, Setup};
+use rusty_sim::scenario::workload::{AppStats, Failures, Pages};
 use rusty_sim::scenario::{ClientKind, DownSpec, Scenario};
-use rusty_sim::smol_host::{SmolHost, SmolHostConfig};
-use rusty_sim::workload::{AppStats, Failures, Pages};
-use rusty_sim::world::World;
 use rusty_stack::mem::cursor::Cursor;
 use rusty_stack::tcp::{App, Conn, StaticWriter};
 use rusty_stack::time::{Duration, Instant};

@@ -7,10 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rusty_sim::replay::adaptive::{self, Outcome};
-use rusty_sim::replay::exact;
-use rusty_sim::replay::settings::{Settings, SidecarFile};
-use rusty_sim::replay::Capture;
+use rusty_sim::run::replay::adaptive::{self, Outcome};
+use rusty_sim::run::replay::exact;
+use rusty_sim::run::replay::settings::{Settings, SidecarFile};
+use rusty_sim::run::replay::Capture;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -72,7 +72,7 @@ fn replay_exact_names_the_first_divergence() {
     // One byte of one captured sent frame changed: the replay stops there.
     let (mut capture, settings) = load("curl-rusty");
     let sent: Vec<usize> = (0..capture.frames.len())
-        .filter(|&i| rusty_sim::replay::sent_by(settings.mac, &capture.frames[i].1))
+        .filter(|&i| rusty_sim::run::replay::sent_by(settings.mac, &capture.frames[i].1))
         .collect();
     let victim = sent[40];
     let window = 14 + 20 + 14; // Ethernet, IPv4, TCP window field

@@ -2,14 +2,14 @@
 //! host resolves ARP, answers ICMP echo, refuses a connection to a closed
 //! port with a reset, and counts a malformed frame instead of crashing.
 
-use rusty_sim::cost::CostModel;
-use rusty_sim::host::{PortSpec, RustyHost, RustyHostConfig};
-use rusty_sim::link::{Link, LinkConfig};
-use rusty_sim::nic_port::NicKind;
-use rusty_sim::rng::Seeds;
-use rusty_sim::scripted::ScriptedHost;
-use rusty_sim::workload::BulkServer;
-use rusty_sim::world::World;
+use rusty_sim::hosts::cost::CostModel;
+use rusty_sim::hosts::rusty::{PortSpec, RustyHost, RustyHostConfig};
+use rusty_sim::hosts::scripted::ScriptedHost;
+use rusty_sim::kernel::rng::Seeds;
+use rusty_sim::kernel::world::World;
+use rusty_sim::net::link::{Link, LinkConfig};
+use rusty_sim::net::nic_port::NicKind;
+use rusty_sim::scenario::workload::BulkServer;
 use rusty_stack::mem::buf::PoolConfig;
 use rusty_stack::nic::rss::MICROSOFT_RSS_KEY;
 use rusty_stack::stats::DropReason;

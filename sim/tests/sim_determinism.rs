@@ -8,11 +8,11 @@ use std::path::Path;
 use std::process::Command;
 
 use rusty_sim::cli::RunOptions;
-use rusty_sim::determinism::{
+use rusty_sim::kernel::determinism::{
     self, first_difference, first_divergent_window, TraceConfig, TraceEvent, TraceKind,
     TraceSummary, Twin, Verdict,
 };
-use rusty_sim::engine;
+use rusty_sim::run::engine;
 use rusty_sim::scenario::Scenario;
 
 fn lossy() -> Scenario {

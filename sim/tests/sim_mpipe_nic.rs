@@ -8,15 +8,15 @@
 use std::process::Command;
 
 use rusty_sim::cli::RunOptions;
-use rusty_sim::engine;
-use rusty_sim::report::Report;
+use rusty_sim::run::engine;
+use rusty_sim::run::report::Report;
 use rusty_sim::scenario::{ClientKind, NicKind, Scenario};
 
 fn run(scenario: &Scenario) -> Report {
     let options = RunOptions {
         pcap: None,
         json: true,
-        trace: rusty_sim::determinism::TraceConfig::default(),
+        trace: rusty_sim::kernel::determinism::TraceConfig::default(),
     };
     scenario.validate().expect("valid scenario");
     engine::run(scenario, &options, &mut |_| {}).expect("runs")

@@ -1,8 +1,8 @@
 //! The smoltcp client host against Rusty's server, through the engine.
 
 use rusty_sim::cli::RunOptions;
-use rusty_sim::engine;
-use rusty_sim::report::Report;
+use rusty_sim::run::engine;
+use rusty_sim::run::report::Report;
 use rusty_sim::scenario::{ClientKind, Ports, Scenario, Workload};
 
 fn run(scenario: &Scenario) -> Report {

@@ -1,5 +1,5 @@
 //! HTTP between Rusty's apps and smoltcp over the simulator's link
-//! (`rusty_sim::interop`, every random choice from one seed tree), with
+//! (`rusty_sim::hosts::interop`, every random choice from one seed tree), with
 //! the benchmark's 500 pages (`rusty-fixtures`):
 //!
 //! * smoltcp clients (several sockets at once, one request per
@@ -11,7 +11,7 @@
 //!   twice per seed to check that a run replays exactly;
 //! * a sweep of seeds with pages of every size and corruption as well.
 //!
-//! The smoltcp side's HTTP code (`rusty_sim::smol_http`) parses
+//! The smoltcp side's HTTP code (`rusty_sim::hosts::smol_http`) parses
 //! requests and responses on its own. A failing test prints Rusty's
 //! counters and connections, the smoltcp side's state and, when the link
 //! traces, its last frames. smoltcp sockets that stop retransmitting
@@ -24,12 +24,12 @@ use rusty_apps::{
     Content, HttpClientConfig, HttpClientCounters, HttpLoadClient, HttpServer, HttpServerCounters,
 };
 use rusty_fixtures::PageContent;
-use rusty_sim::interop::{self, Net, NetError, NetLimits, RustyHost, Wire};
-use rusty_sim::link::{LinkStats, Side};
-use rusty_sim::smol_http::{
+use rusty_sim::hosts::interop::{self, Net, NetError, NetLimits, RustyHost, Wire};
+use rusty_sim::hosts::smol_http::{
     SmolClientCounters, SmolHttpClient, SmolHttpServer, SmolServerCounters,
 };
-use rusty_sim::smol_peer::SmolPeer;
+use rusty_sim::hosts::smol_peer::SmolPeer;
+use rusty_sim::net::link::{LinkStats, Side};
 use rusty_stack::stats::TcpCounters;
 use rusty_stack::tcp::{App, TcpConfig};
 use rusty_stack::time::{Duration, Instant};

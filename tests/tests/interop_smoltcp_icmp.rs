@@ -1,12 +1,12 @@
 //! ARP and ICMP echo between Rusty's `Interface` and smoltcp, over the
-//! simulator's link (`rusty_sim::interop`): both directions, on a perfect
+//! simulator's link (`rusty_sim::hosts::interop`): both directions, on a perfect
 //! link, under seeded loss, and under corruption that the checksums must
 //! catch.
 
-use rusty_sim::interop::{self, Net, RustyHost};
-use rusty_sim::link::{CorruptScope, Faults, LinkConfig, LinkStats, Side};
-use rusty_sim::rng::Seeds;
-use rusty_sim::smol_peer::SmolPeer;
+use rusty_sim::hosts::interop::{self, Net, RustyHost};
+use rusty_sim::hosts::smol_peer::SmolPeer;
+use rusty_sim::kernel::rng::Seeds;
+use rusty_sim::net::link::{CorruptScope, Faults, LinkConfig, LinkStats, Side};
 use rusty_stack::iface::{IfaceEvent, Interface};
 use rusty_stack::stats::DropReason;
 use rusty_stack::time::{Duration, Instant};

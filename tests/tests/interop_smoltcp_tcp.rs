@@ -1,5 +1,5 @@
 //! TCP between Rusty's `Stack` and smoltcp over the simulator's link
-//! (`rusty_sim::interop`): a smoltcp client against a Rusty echo server, a
+//! (`rusty_sim::hosts::interop`): a smoltcp client against a Rusty echo server, a
 //! Rusty client against a smoltcp echo server, both on a perfect link and
 //! under seeded loss with reordering. Every random choice (the link's
 //! faults, smoltcp's ISNs, Rusty's TCP secret) comes from one seed tree. A
@@ -7,9 +7,9 @@
 
 use std::collections::VecDeque;
 
-use rusty_sim::interop::{self, BytesWriter, Net, NetError, RustyHost, Wire};
-use rusty_sim::link::{LinkStats, Side};
-use rusty_sim::smol_peer::SmolPeer;
+use rusty_sim::hosts::interop::{self, BytesWriter, Net, NetError, RustyHost, Wire};
+use rusty_sim::hosts::smol_peer::SmolPeer;
+use rusty_sim::net::link::{LinkStats, Side};
 use rusty_stack::mem::cursor::Cursor;
 use rusty_stack::tcp::{App, Conn, ConnId, Connect, SendError, State, TcpConfig};
 use rusty_stack::time::Instant;

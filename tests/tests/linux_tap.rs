@@ -523,7 +523,7 @@ fn linux_capture_of_a_live_run_replays_in_both_modes() {
     ) {
         return;
     }
-    use rusty_sim::replay::{adaptive, exact, settings::SidecarFile, Capture};
+    use rusty_sim::run::replay::{adaptive, exact, settings::SidecarFile, Capture};
     for (name, impair) in [
         ("clean", ""),
         ("impaired", "loss=0.03,reorder=0.05,delay=1ms,seed=11"),

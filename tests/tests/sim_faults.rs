@@ -4,8 +4,8 @@
 //! no corrupted byte ever reaches an application, and once the clients stop
 //! every connection is freed.
 
-use rusty_sim::engine::build;
-use rusty_sim::link::CorruptScope;
+use rusty_sim::net::link::CorruptScope;
+use rusty_sim::run::engine::build;
 use rusty_sim::scenario::{BurstSpec, FaultSpec, Scenario};
 use rusty_stack::stats::DropReason;
 use rusty_stack::time::{Duration, Instant};

@@ -1,0 +1,508 @@
+//! Simulated hosts.
+//!
+//! A host owns NIC ports and cores. The world hands it frames as they
+//! arrive on a port ([`HostModel::deliver`]) and runs a core when it is
+//! due ([`HostModel::run_core`]); the core's work costs virtual time
+//! according to the host's [`CostModel`], and the frames it sends leave
+//! when that work is done.
+//!
+//! [`RustyHost`] runs one Rusty [`Stack`] per core and port, share-nothing:
+//! each core has its own receive queue and buffer pool on every port, and
+//! the only thing cores exchange is ARP mappings, through bounded
+//! single-producer single-consumer rings (one per core pair).
+
+use std::collections::VecDeque;
+
+use rusty_stack::iface::{IfaceEvent, InterfaceConfig};
+use rusty_stack::mem::buf::PoolConfig;
+use rusty_stack::stats::{IfaceCounters, TcpCounters};
+use rusty_stack::tcp::{App, TcpConfig};
+use rusty_stack::time::{Duration, Instant};
+use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
+use rusty_stack::Stack;
+
+use crate::hosts::cost::{CostModel, Work};
+use crate::kernel::rng::{core_port_index, Seeds};
+use crate::net::nic::NicStats;
+use crate::net::nic_port::{NicKind, NicPort, NicSpec};
+use crate::scenario::workload::{AppStats, ClientStats};
+
+/// What running a core produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoreRun {
+    /// When the core's work is done (its frames leave then).
+    pub busy_until: Instant,
+    /// When the core next has work, if it knows (timers, queued frames).
+    pub wake_at: Option<Instant>,
+}
+
+/// Per-core statistics for reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoreStats {
+    /// Virtual time the core spent busy.
+    pub busy: Duration,
+    /// Frames it received.
+    pub rx_frames: u64,
+    /// Frames it sent.
+    pub tx_frames: u64,
+}
+
+/// Spare frame buffers kept by an [`Outbox`]: enough for every frame a
+/// busy world has in flight at once, so steady state allocates nothing.
+const SPARE_BUFFERS: usize = 1 << 16;
+
+/// The frames a core run sends, as `(port, bytes)`, and spare buffers to
+/// copy them into: frames that arrived are recycled here, so the world's
+/// frame path reuses its buffers instead of allocating one per frame.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    frames: Vec<(usize, Vec<u8>)>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Outbox {
+    /// An empty buffer to build a frame in (recycled when one is spare).
+    pub fn buffer(&mut self) -> Vec<u8> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf
+    }
+
+    /// Queues `frame` to leave on `port`.
+    pub fn send(&mut self, port: usize, frame: Vec<u8>) {
+        self.frames.push((port, frame));
+    }
+
+    /// Queues a copy of `bytes` to leave on `port`.
+    pub fn send_copy(&mut self, port: usize, bytes: &[u8]) {
+        let mut buf = self.buffer();
+        buf.extend_from_slice(bytes);
+        self.send(port, buf);
+    }
+
+    /// Gives a buffer that is no longer needed back for reuse.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && buf.capacity() > 0 {
+            self.spare.push(buf);
+        }
+    }
+
+    /// Number of frames queued.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// No frame queued.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Takes the queued frames, in order.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, (usize, Vec<u8>)> {
+        self.frames.drain(..)
+    }
+}
+
+/// A host in the simulated network.
+pub trait HostModel {
+    /// Its name, for reports and logs.
+    fn name(&self) -> &str;
+    /// Number of cores.
+    fn cores(&self) -> usize;
+    /// Number of NIC ports.
+    fn ports(&self) -> usize;
+    /// A frame arrived on `port`: returns the core that must run for it.
+    fn deliver(&mut self, port: usize, frame: &[u8], now: Instant) -> Option<usize>;
+    /// Runs `core` at `now`; the frames it sends are queued in `out`, to
+    /// leave at the returned `busy_until`.
+    fn run_core(&mut self, core: usize, now: Instant, out: &mut Outbox) -> CoreRun;
+    /// Cores that other cores sent messages to during the last run (they
+    /// must run to read them), appended to `out`.
+    fn take_wakeups(&mut self, out: &mut Vec<usize>) {
+        let _ = out;
+    }
+    /// Statistics of `core`.
+    fn core_stats(&self, core: usize) -> CoreStats;
+    /// Interface counters of all cores, merged.
+    fn iface_counters(&self) -> IfaceCounters;
+    /// TCP counters of all cores, merged.
+    fn tcp_counters(&self) -> TcpCounters;
+    /// NIC counters of all ports, merged.
+    fn nic_stats(&self) -> NicStats;
+    /// Listens on `port` on every stack (servers).
+    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::stack::ListenError> {
+        let _ = (port, backlog);
+        Ok(())
+    }
+    /// What the host's client apps did, merged; `None` for servers.
+    fn client_stats(&self) -> Option<ClientStats> {
+        None
+    }
+    /// Tells client apps to open no more connections.
+    fn stop_clients(&mut self) {}
+    /// Connections holding a slot (TIME-WAIT excluded), all cores and ports.
+    fn active_connections(&self) -> usize {
+        0
+    }
+}
+
+/// One port of a Rusty host.
+#[derive(Clone, Copy, Debug)]
+pub struct PortSpec {
+    /// The port's MAC address.
+    pub mac: MacAddr,
+    /// The port's address and subnet.
+    pub ip: Ipv4Cidr,
+}
+
+/// Settings of a [`RustyHost`].
+#[derive(Clone, Debug)]
+pub struct RustyHostConfig {
+    /// Name for reports.
+    pub name: String,
+    /// Number of cores (one stack per core and port).
+    pub cores: usize,
+    /// The ports.
+    pub ports: Vec<PortSpec>,
+    /// MTU of every port.
+    pub mtu: usize,
+    /// TCP settings of every stack; the secret is replaced, per stack,
+    /// by one drawn from [`RustyHostConfig::seeds`].
+    pub tcp: TcpConfig,
+    /// The host's seeds: the stack on `(core, port)` takes its TCP secret
+    /// (ISNs, SYN cookies, ephemeral ports) from stream
+    /// `("tcp-secret", core_port_index(core, port))`.
+    pub seeds: Seeds,
+    /// Buffer pool of each core on each port.
+    pub pool: PoolConfig,
+    /// Receive ring size of each queue.
+    pub ring: usize,
+    /// Frames a core takes from its queue per run (its batch).
+    pub batch: usize,
+    /// What work costs.
+    pub cost: CostModel,
+    /// Static ARP entries every stack starts with.
+    pub static_arp: Vec<(Ipv4Addr, MacAddr)>,
+    /// Toeplitz key of the NIC.
+    pub rss_key: [u8; 40],
+    /// Whether the stacks know the NIC's flow hash; without it, ephemeral
+    /// ports are partitioned by core and stray frames are forwarded.
+    pub hash_known: bool,
+    /// The NIC of every port.
+    pub nic: NicKind,
+}
+
+/// Capacity of each inter-core ARP ring.
+const ARP_RING: usize = 64;
+
+/// Capacity of each core's ring of forwarded frames.
+const STRAY_RING: usize = 256;
+
+struct Core<A: App> {
+    /// One stack per port.
+    stacks: Vec<Stack<A>>,
+    stats: CoreStats,
+    /// Mappings learned by other cores, to apply here.
+    arp_inbox: VecDeque<(Ipv4Addr, MacAddr)>,
+    /// Frames of this core's flows that arrived on another core: `(port, frame)`.
+    stray_inbox: VecDeque<(usize, Vec<u8>)>,
+}
+
+/// A host running Rusty stacks with application `A` on every core.
+pub struct RustyHost<A: App> {
+    config: RustyHostConfig,
+    nics: Vec<NicPort>,
+    cores: Vec<Core<A>>,
+    /// Mappings dropped because a ring was full.
+    arp_ring_overflow: u64,
+    /// Cores with new messages in their rings.
+    wakeups: Vec<usize>,
+    /// Forwarded frames dropped because the owner's ring was full.
+    stray_ring_overflow: u64,
+    /// Frames forwarded between cores.
+    strays_forwarded: u64,
+}
+
+impl<A: App> RustyHost<A> {
+    /// A host whose stack on `core`, `port` runs `make_app(core, port)`.
+    pub fn new(config: RustyHostConfig, mut make_app: impl FnMut(usize, usize) -> A) -> Self {
+        let cores = config.cores.max(1);
+        let nics: Vec<NicPort> = config
+            .ports
+            .iter()
+            .map(|p| {
+                NicPort::new(&NicSpec {
+                    kind: config.nic,
+                    mac: p.mac,
+                    mtu: config.mtu,
+                    rss_key: config.rss_key,
+                    queues: cores,
+                    ring: config.ring,
+                    pool: &config.pool,
+                    hash_known: config.hash_known,
+                })
+            })
+            .collect();
+        let cores = (0..cores)
+            .map(|core| {
+                let stacks = config
+                    .ports
+                    .iter()
+                    .enumerate()
+                    .map(|(port, spec)| {
+                        let mut iface = InterfaceConfig::new(spec.ip);
+                        iface.report_arp = true;
+                        // Only core 0 announces the address.
+                        iface.announce = core == 0;
+                        let mut tcp = config.tcp.clone();
+                        tcp.secret = config
+                            .seeds
+                            .key16("tcp-secret", core_port_index(core, port));
+                        if !config.hash_known && cores > 1 {
+                            tcp.port_partition = Some((core as u16, cores as u16));
+                        }
+                        let caps = nics[port].capabilities(core);
+                        let mut stack =
+                            Stack::new(&caps, iface, tcp, make_app(core, port), Instant::ZERO);
+                        for &(ip, mac) in &config.static_arp {
+                            let _ = stack.iface_mut().add_static_arp(ip, mac);
+                        }
+                        stack
+                    })
+                    .collect();
+                Core {
+                    stacks,
+                    stats: CoreStats::default(),
+                    arp_inbox: VecDeque::with_capacity(ARP_RING),
+                    stray_inbox: VecDeque::with_capacity(STRAY_RING),
+                }
+            })
+            .collect();
+        RustyHost {
+            config,
+            nics,
+            cores,
+            arp_ring_overflow: 0,
+            wakeups: Vec::new(),
+            stray_ring_overflow: 0,
+            strays_forwarded: 0,
+        }
+    }
+
+    /// The stacks of `core`, one per port.
+    pub fn stacks(&self, core: usize) -> &[Stack<A>] {
+        &self.cores[core].stacks
+    }
+
+    /// Every stack of the host.
+    pub fn all_stacks(&self) -> impl Iterator<Item = &Stack<A>> {
+        self.cores.iter().flat_map(|c| c.stacks.iter())
+    }
+
+    /// Every stack of the host, mutably.
+    pub fn all_stacks_mut(&mut self) -> impl Iterator<Item = &mut Stack<A>> {
+        self.cores.iter_mut().flat_map(|c| c.stacks.iter_mut())
+    }
+
+    /// Frames forwarded between cores (replies to active opens that the
+    /// NIC delivered to another core), and those lost to full rings.
+    pub fn strays(&self) -> (u64, u64) {
+        (self.strays_forwarded, self.stray_ring_overflow)
+    }
+
+    /// ARP mappings lost to full inter-core rings.
+    pub fn arp_ring_overflow(&self) -> u64 {
+        self.arp_ring_overflow
+    }
+
+    fn work_of(stack: &Stack<A>) -> (u64, u64, u64, u64) {
+        let c = stack.iface().counters();
+        (c.rx_frames, c.rx_bytes, c.tx_frames, c.tx_bytes)
+    }
+}
+
+impl<A: App + AppStats> HostModel for RustyHost<A> {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn cores(&self) -> usize {
+        self.cores.len()
+    }
+
+    fn ports(&self) -> usize {
+        self.nics.len()
+    }
+
+    fn deliver(&mut self, port: usize, frame: &[u8], _now: Instant) -> Option<usize> {
+        self.nics.get_mut(port)?.receive_frame(frame)
+    }
+
+    fn run_core(&mut self, core: usize, now: Instant, out: &mut Outbox) -> CoreRun {
+        let span = tracing::debug_span!("core", host = %self.config.name, core, t = %now);
+        let _entered = span.enter();
+        let batch = self.config.batch.max(1);
+        let mut work = Work {
+            polls: 1,
+            ..Work::default()
+        };
+        let mut learned: Vec<(Ipv4Addr, MacAddr)> = Vec::new();
+        let mut strays: Vec<(usize, Vec<u8>)> = Vec::new();
+        {
+            let c = &mut self.cores[core];
+            while let Some((ip, mac)) = c.arp_inbox.pop_front() {
+                for stack in &mut c.stacks {
+                    stack.iface_mut().learn_arp(ip, mac, now);
+                }
+            }
+            while let Some((port, frame)) = c.stray_inbox.pop_front() {
+                self.nics[port].inject(core, &frame);
+            }
+            for (port, stack) in c.stacks.iter_mut().enumerate() {
+                let before = Self::work_of(stack);
+                self.nics[port].poll(stack, core, batch, now);
+                let after = Self::work_of(stack);
+                work.rx_frames += after.0 - before.0;
+                work.rx_bytes += after.1 - before.1;
+                work.tx_frames += after.2 - before.2;
+                work.tx_bytes += after.3 - before.3;
+                while let Some(event) = stack.take_iface_event() {
+                    if let IfaceEvent::ArpLearned { ip, mac } = event {
+                        learned.push((ip, mac));
+                    }
+                }
+                while let Some(frame) = stack.take_stray() {
+                    strays.push((port, frame.copy_to_vec()));
+                }
+            }
+        }
+        // Share what this core learned with every other core.
+        for &(ip, mac) in &learned {
+            for (i, other) in self.cores.iter_mut().enumerate() {
+                if i == core {
+                    continue;
+                }
+                if other.arp_inbox.len() < ARP_RING {
+                    other.arp_inbox.push_back((ip, mac));
+                    if !self.wakeups.contains(&i) {
+                        self.wakeups.push(i);
+                    }
+                } else {
+                    self.arp_ring_overflow += 1;
+                }
+            }
+        }
+        // Frames of flows another core owns go to the owner's ring; the
+        // owner is the one whose port partition holds the destination port.
+        let cores = self.cores.len();
+        for (port, frame) in strays {
+            let dst_port = frame_dst_port(&frame).unwrap_or(0);
+            let owner = usize::from(dst_port) % cores;
+            let ring = &mut self.cores[owner].stray_inbox;
+            if owner != core && ring.len() < STRAY_RING {
+                ring.push_back((port, frame));
+                self.strays_forwarded += 1;
+                if !self.wakeups.contains(&owner) {
+                    self.wakeups.push(owner);
+                }
+            } else {
+                self.stray_ring_overflow += 1;
+            }
+        }
+        let busy = self.config.cost.time(&work);
+        let busy_until = now + busy;
+        let c = &mut self.cores[core];
+        c.stats.busy = c.stats.busy + busy;
+        c.stats.rx_frames += work.rx_frames;
+        c.stats.tx_frames += work.tx_frames;
+        for (port, nic) in self.nics.iter_mut().enumerate() {
+            nic.take_tx(port, out);
+        }
+        let queued = self.nics.iter().any(|n| n.pending(core) > 0);
+        let timers = c.stacks.iter().filter_map(|s| s.poll_at()).min();
+        let wake_at = if queued || !c.arp_inbox.is_empty() || !c.stray_inbox.is_empty() {
+            Some(busy_until)
+        } else {
+            timers.map(|t| t.max(busy_until))
+        };
+        CoreRun {
+            busy_until,
+            wake_at,
+        }
+    }
+
+    fn take_wakeups(&mut self, out: &mut Vec<usize>) {
+        out.append(&mut self.wakeups);
+    }
+
+    fn core_stats(&self, core: usize) -> CoreStats {
+        self.cores[core].stats
+    }
+
+    fn iface_counters(&self) -> IfaceCounters {
+        let mut total = IfaceCounters::default();
+        for stack in self.all_stacks() {
+            total.merge(stack.iface().counters());
+        }
+        total
+    }
+
+    fn tcp_counters(&self) -> TcpCounters {
+        let mut total = TcpCounters::default();
+        for stack in self.all_stacks() {
+            total.merge(stack.tcp_counters());
+        }
+        total
+    }
+
+    fn listen(&mut self, port: u16, backlog: usize) -> Result<(), rusty_stack::stack::ListenError> {
+        for stack in self.all_stacks_mut() {
+            stack.listen(port, backlog)?;
+        }
+        Ok(())
+    }
+
+    fn stop_clients(&mut self) {
+        for stack in self.all_stacks_mut() {
+            stack.app_mut().stop();
+        }
+    }
+
+    fn active_connections(&self) -> usize {
+        self.all_stacks().map(|s| s.active_connections()).sum()
+    }
+
+    /// The apps' statistics, merged; handshake failures are split into
+    /// refusals and timeouts by the counters of the stack they ran on.
+    fn client_stats(&self) -> Option<ClientStats> {
+        let mut total: Option<ClientStats> = None;
+        for stack in self.all_stacks() {
+            if let Some(mut stats) = stack.app().client_stats() {
+                stats.failures.split_handshakes(stack.tcp_counters());
+                total.get_or_insert_with(ClientStats::default).merge(&stats);
+            }
+        }
+        total
+    }
+
+    fn nic_stats(&self) -> NicStats {
+        let mut total = NicStats::default();
+        for nic in &self.nics {
+            let s = nic.stats();
+            total.rx_frames += s.rx_frames;
+            total.rx_queue_full += s.rx_queue_full;
+            total.rx_no_buffer += s.rx_no_buffer;
+            total.rx_too_long += s.rx_too_long;
+            total.tx_frames += s.tx_frames;
+            total.tx_ring_full += s.tx_ring_full;
+        }
+        total
+    }
+}
+
+/// The TCP destination port of an IPv4 frame.
+fn frame_dst_port(frame: &[u8]) -> Option<u16> {
+    let ihl = usize::from(frame.get(14)? & 0x0f) * 4;
+    let at = 14 + ihl + 2;
+    Some(u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]))
+}

@@ -1,0 +1,297 @@
+//! The event core: a queue of events in virtual time.
+//!
+//! Events come out in the order of `(time, insertion sequence)`: the earliest
+//! virtual time first and, among events due at the same nanosecond, the one
+//! pushed first. The sequence number makes the order total, so a run never
+//! depends on how the heap happens to break ties: the same pushes always give
+//! the same pops.
+//!
+//! Time only moves forward. The queue remembers the time of the last event
+//! popped ([`EventQueue::now`]), and an event pushed with an earlier time is
+//! **clamped** to it: it becomes due "now", after every event already queued
+//! for that instant. This is the natural meaning of a deadline that has
+//! already passed (a timer that expired while its core was busy), so callers
+//! need not clamp deadlines themselves; [`EventQueue::clamped`] counts how
+//! often it happened, for reports and tests.
+//!
+//! ```
+//! use rusty_sim::kernel::event::EventQueue;
+//! use rusty_stack::time::Instant;
+//!
+//! let mut q = EventQueue::new();
+//! q.push(Instant::from_micros(2), "late");
+//! q.push(Instant::from_micros(1), "early");
+//! q.push(Instant::from_micros(2), "later, same time");
+//! assert_eq!(q.pop(), Some((Instant::from_micros(1), "early")));
+//! assert_eq!(q.pop(), Some((Instant::from_micros(2), "late")));
+//! assert_eq!(q.pop(), Some((Instant::from_micros(2), "later, same time")));
+//! assert_eq!(q.pop(), None);
+//! ```
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use rusty_stack::time::Instant;
+
+/// One queued event with its due time and insertion sequence.
+struct Entry<E> {
+    at: Instant,
+    seq: u64,
+    event: E,
+}
+
+impl<E> Entry<E> {
+    fn key(&self) -> (Instant, u64) {
+        (self.at, self.seq)
+    }
+}
+
+impl<E> PartialEq for Entry<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl<E> Eq for Entry<E> {}
+
+impl<E> PartialOrd for Entry<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<E> Ord for Entry<E> {
+    /// Reversed, so that the max-heap `BinaryHeap` pops the smallest
+    /// `(at, seq)` first. Sequence numbers are unique, so no two entries of
+    /// one queue compare equal.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key().cmp(&self.key())
+    }
+}
+
+/// A priority queue of events of type `E`, ordered by (virtual time,
+/// insertion sequence). See the [module documentation](self).
+pub struct EventQueue<E> {
+    heap: BinaryHeap<Entry<E>>,
+    next_seq: u64,
+    now: Instant,
+    clamped: u64,
+}
+
+impl<E> Default for EventQueue<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> std::fmt::Debug for EventQueue<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventQueue")
+            .field("len", &self.heap.len())
+            .field("now", &self.now)
+            .field("next_time", &self.peek_time())
+            .field("pushed", &self.next_seq)
+            .field("clamped", &self.clamped)
+            .finish()
+    }
+}
+
+impl<E> EventQueue<E> {
+    /// An empty queue at time zero.
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty queue at time zero with room for `capacity` events.
+    pub fn with_capacity(capacity: usize) -> Self {
+        EventQueue {
+            heap: BinaryHeap::with_capacity(capacity),
+            next_seq: 0,
+            now: Instant::ZERO,
+            clamped: 0,
+        }
+    }
+
+    /// Queues `event` to happen at `at`, after every event already queued
+    /// for the same time. An `at` earlier than [`now`](Self::now) is clamped
+    /// to `now` (and counted in [`clamped`](Self::clamped)). Returns the time
+    /// the event was actually queued for.
+    pub fn push(&mut self, at: Instant, event: E) -> Instant {
+        let at = if at < self.now {
+            self.clamped += 1;
+            self.now
+        } else {
+            at
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.heap.push(Entry { at, seq, event });
+        at
+    }
+
+    /// Removes and returns the next event with its time, advancing
+    /// [`now`](Self::now) to it; `None` when the queue is empty.
+    pub fn pop(&mut self) -> Option<(Instant, E)> {
+        let Entry { at, event, .. } = self.heap.pop()?;
+        self.now = at;
+        Some((at, event))
+    }
+
+    /// Like [`pop`](Self::pop), but only if the next event is due at or
+    /// before `limit`; otherwise leaves the queue (and `now`) untouched.
+    pub fn pop_until(&mut self, limit: Instant) -> Option<(Instant, E)> {
+        if self.peek_time()? <= limit {
+            self.pop()
+        } else {
+            None
+        }
+    }
+
+    /// The time of the next event, if any, without removing it.
+    pub fn peek_time(&self) -> Option<Instant> {
+        self.heap.peek().map(|e| e.at)
+    }
+
+    /// The time of the last event popped (zero before the first pop): the
+    /// queue's current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Number of queued events.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether no event is queued.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// Number of events pushed since the queue was created.
+    pub fn pushed(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Number of pushes whose time was in the past and was clamped to
+    /// [`now`](Self::now).
+    pub fn clamped(&self) -> u64 {
+        self.clamped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn t(ns: u64) -> Instant {
+        Instant::from_nanos(ns)
+    }
+
+    #[test]
+    fn pops_in_time_order() {
+        let mut q = EventQueue::new();
+        for (at, e) in [(30, 'c'), (10, 'a'), (20, 'b'), (5, 'z')] {
+            q.push(t(at), e);
+        }
+        assert_eq!(q.len(), 4);
+        assert_eq!(q.peek_time(), Some(t(5)));
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(
+            order,
+            vec![(t(5), 'z'), (t(10), 'a'), (t(20), 'b'), (t(30), 'c')]
+        );
+        assert!(q.is_empty());
+        assert_eq!(q.now(), t(30));
+        assert_eq!(q.pushed(), 4);
+    }
+
+    #[test]
+    fn fifo_within_equal_times() {
+        let mut q = EventQueue::new();
+        for i in 0..1000u32 {
+            q.push(t(u64::from(i % 3)), i);
+        }
+        let mut last = (t(0), None::<u32>);
+        while let Some((at, i)) = q.pop() {
+            if at == last.0 {
+                if let Some(prev) = last.1 {
+                    assert!(prev < i, "{prev} popped before {i} at {at}");
+                }
+            } else {
+                assert!(at > last.0);
+            }
+            last = (at, Some(i));
+        }
+    }
+
+    #[test]
+    fn past_events_are_clamped_to_now() {
+        let mut q = EventQueue::new();
+        q.push(t(100), "first");
+        q.push(t(100), "second");
+        assert_eq!(q.pop(), Some((t(100), "first")));
+        // Pushed "in the past": due now, after what is already queued now.
+        assert_eq!(q.push(t(50), "late"), t(100));
+        assert_eq!(q.clamped(), 1);
+        assert_eq!(q.pop(), Some((t(100), "second")));
+        assert_eq!(q.pop(), Some((t(100), "late")));
+        assert_eq!(q.now(), t(100));
+    }
+
+    #[test]
+    fn pop_until_stops_at_the_limit() {
+        let mut q = EventQueue::new();
+        q.push(t(10), 1);
+        q.push(t(20), 2);
+        assert_eq!(q.pop_until(t(15)), Some((t(10), 1)));
+        assert_eq!(q.pop_until(t(15)), None);
+        assert_eq!(q.now(), t(10));
+        assert_eq!(q.pop_until(t(20)), Some((t(20), 2)));
+        assert_eq!(q.pop_until(Instant::MAX), None);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(u64),
+        Pop,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![(0u64..50).prop_map(Op::Push), Just(Op::Pop)]
+    }
+
+    proptest! {
+        /// The queue against a model: a Vec kept sorted by (time, seq), with
+        /// the same clamping rule.
+        #[test]
+        fn matches_sorted_vec_model(ops in proptest::collection::vec(op(), 0..300)) {
+            let mut q = EventQueue::new();
+            let mut model: Vec<(u64, u64)> = Vec::new();
+            let mut now = 0u64;
+            let mut seq = 0u64;
+            for op in ops {
+                match op {
+                    Op::Push(at) => {
+                        let at = at.max(now);
+                        prop_assert_eq!(q.push(t(at), seq), t(at));
+                        model.push((at, seq));
+                        model.sort_unstable();
+                        seq += 1;
+                    }
+                    Op::Pop => {
+                        let expected = if model.is_empty() { None } else { Some(model.remove(0)) };
+                        if let Some((at, _)) = expected {
+                            now = at;
+                        }
+                        prop_assert_eq!(q.pop(), expected.map(|(at, s)| (t(at), s)));
+                    }
+                }
+                prop_assert_eq!(q.len(), model.len());
+                prop_assert_eq!(q.peek_time(), model.first().map(|&(at, _)| t(at)));
+                prop_assert_eq!(q.now(), t(now));
+            }
+        }
+    }
+}

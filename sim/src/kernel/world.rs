@@ -1,0 +1,398 @@
+//! The discrete-event world: hosts joined by links, run in virtual time.
+//!
+//! Two kinds of events drive everything, ordered by (virtual time,
+//! insertion sequence): a frame arriving at a host's port, and a core
+//! becoming due (frames in its queue, a timer, work it deferred). A core
+//! that runs is busy until its work's cost has elapsed; the frames it sent
+//! enter the link then. Everything random comes from streams derived from
+//! the one seed, so the same scenario and seed give the same bytes on every
+//! link, on every machine. Every core run, frame sent and frame arrived is
+//! folded into the world's [`Trace`], so two runs can be compared event by
+//! event (see [`crate::kernel::determinism`]).
+
+use rusty_stack::time::{Duration, Instant};
+
+use crate::hosts::rusty::{HostModel, Outbox};
+use crate::kernel::determinism::{frame_digest, Trace, TraceKind};
+use crate::kernel::event::EventQueue;
+use crate::net::link::{Link, Side};
+
+/// Identifies a host in the world.
+pub type HostId = usize;
+
+/// What happens. Kept small (24 bytes) because the queue moves events on
+/// every push and pop: frame bytes wait in the world's slabs, and the
+/// event names them by slot.
+#[derive(Debug)]
+enum Event {
+    /// The frame in slot `frame` of the in-flight slab arrives at `host`'s
+    /// `port`.
+    Arrive { host: u32, port: u32, frame: u32 },
+    /// `host`'s `core` is due; `token` tells stale wake-ups apart.
+    Wake { host: u32, core: u32, token: u64 },
+    /// The frames one core run sent (slot `batch` of the departure slab)
+    /// leave when the core's work is done, in the order they were sent, so
+    /// frames enter the links in departure order.
+    Depart { host: u32, batch: u32 },
+}
+
+/// Values parked while their event waits in the queue, by slot; free slots
+/// are reused, so steady state allocates nothing.
+#[derive(Debug)]
+struct Slab<T> {
+    slots: Vec<Option<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    fn insert(&mut self, value: T) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(value);
+                i
+            }
+            None => {
+                self.slots.push(Some(value));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn take(&mut self, i: u32) -> Option<T> {
+        let value = self.slots.get_mut(i as usize)?.take();
+        if value.is_some() {
+            self.free.push(i);
+        }
+        value
+    }
+}
+
+/// A link and the two ports it joins.
+pub struct LinkSlot {
+    /// The link.
+    pub link: Link,
+    /// `(host, port)` at side A and at side B.
+    pub ends: [(HostId, usize); 2],
+}
+
+/// Scheduling state of one core.
+#[derive(Clone, Copy, Debug, Default)]
+struct CoreSlot {
+    busy_until: Instant,
+    /// Time of the pending wake-up, if one is queued.
+    wake: Option<Instant>,
+    token: u64,
+}
+
+/// Hosts, links and the event queue.
+pub struct World {
+    now: Instant,
+    events: EventQueue<Event>,
+    hosts: Vec<Box<dyn HostModel>>,
+    cores: Vec<Vec<CoreSlot>>,
+    links: Vec<LinkSlot>,
+    /// `(host, port) -> (link, side)`.
+    wiring: Vec<Vec<Option<(usize, Side)>>>,
+    /// Frames on their way to a host (named by `Event::Arrive`), with the
+    /// trace digest of their bytes.
+    in_flight: Slab<(Vec<u8>, u64)>,
+    /// Frames a core sent that leave when its run is over (named by
+    /// `Event::Depart`); emptied lists are kept for reuse.
+    departing: Slab<Vec<(usize, Vec<u8>)>>,
+    spare_lists: Vec<Vec<(usize, Vec<u8>)>>,
+    /// What core runs send, and the frame buffers recycled for them.
+    outbox: Outbox,
+    woken: Vec<usize>,
+    events_processed: u64,
+    /// Every wake, send and arrival folded into a running hash.
+    trace: Trace,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World::new()
+    }
+}
+
+impl World {
+    /// An empty world at time zero.
+    pub fn new() -> Self {
+        World {
+            now: Instant::ZERO,
+            events: EventQueue::new(),
+            hosts: Vec::new(),
+            cores: Vec::new(),
+            links: Vec::new(),
+            wiring: Vec::new(),
+            in_flight: Slab::default(),
+            departing: Slab::default(),
+            spare_lists: Vec::new(),
+            outbox: Outbox::default(),
+            woken: Vec::new(),
+            events_processed: 0,
+            trace: Trace::default(),
+        }
+    }
+
+    /// The determinism trace of the run so far.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// Replaces the determinism trace (before running: to record a
+    /// window, to perturb one frame, or to switch tracing off).
+    pub fn set_trace(&mut self, trace: Trace) {
+        self.trace = trace;
+    }
+
+    /// Adds a host; every core is due at time zero (start-up work).
+    pub fn add_host(&mut self, host: Box<dyn HostModel>) -> HostId {
+        let id = self.hosts.len();
+        self.cores.push(vec![CoreSlot::default(); host.cores()]);
+        self.wiring.push(vec![None; host.ports()]);
+        for core in 0..host.cores() {
+            self.schedule_wake(id, core, Instant::ZERO);
+        }
+        self.hosts.push(host);
+        id
+    }
+
+    /// Joins `a`'s port and `b`'s port with `link`.
+    pub fn connect(&mut self, link: Link, a: (HostId, usize), b: (HostId, usize)) -> usize {
+        let index = self.links.len();
+        self.wiring[a.0][a.1] = Some((index, Side::A));
+        self.wiring[b.0][b.1] = Some((index, Side::B));
+        self.links.push(LinkSlot { link, ends: [a, b] });
+        index
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The hosts.
+    pub fn hosts(&self) -> &[Box<dyn HostModel>] {
+        &self.hosts
+    }
+
+    /// A host, to read its statistics.
+    pub fn host(&self, id: HostId) -> &dyn HostModel {
+        self.hosts[id].as_ref()
+    }
+
+    /// A host, mutably.
+    pub fn host_mut(&mut self, id: HostId) -> &mut dyn HostModel {
+        self.hosts[id].as_mut()
+    }
+
+    /// The links.
+    pub fn links(&self) -> &[LinkSlot] {
+        &self.links
+    }
+
+    /// The links, mutably (captures).
+    pub fn links_mut(&mut self) -> &mut [LinkSlot] {
+        &mut self.links
+    }
+
+    /// Events processed so far.
+    pub fn events_processed(&self) -> u64 {
+        self.events_processed
+    }
+
+    fn schedule_wake(&mut self, host: HostId, core: usize, at: Instant) {
+        let slot = &mut self.cores[host][core];
+        let at = at.max(slot.busy_until);
+        if slot.wake.is_some_and(|w| w <= at) {
+            return;
+        }
+        slot.token += 1;
+        slot.wake = Some(at);
+        let token = slot.token;
+        let (host, core) = (host as u32, core as u32);
+        self.events.push(at, Event::Wake { host, core, token });
+    }
+
+    /// Processes events up to `limit` (inclusive), or until `stop` says so
+    /// (checked after every event). Returns whether events remain.
+    pub fn run_until(&mut self, limit: Instant, mut stop: impl FnMut(&World) -> bool) -> bool {
+        while let Some(at) = self.events.peek_time() {
+            if at > limit {
+                self.now = limit;
+                return true;
+            }
+            let Some((at, event)) = self.events.pop() else {
+                break;
+            };
+            self.now = at;
+            self.events_processed += 1;
+            self.handle(event);
+            if stop(self) {
+                return true;
+            }
+        }
+        self.now = self.now.max(limit);
+        false
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Arrive { host, port, frame } => {
+                let (host, port) = (host as usize, port as usize);
+                let Some((mut frame, digest)) = self.in_flight.take(frame) else {
+                    return;
+                };
+                let now = self.now;
+                self.trace_arrival(now, (host, port), &mut frame, digest);
+                if let Some(core) = self.hosts[host].deliver(port, &frame, now) {
+                    self.schedule_wake(host, core, now);
+                }
+                self.outbox.recycle(frame);
+            }
+            Event::Depart { host, batch } => {
+                let Some(mut frames) = self.departing.take(batch) else {
+                    return;
+                };
+                let now = self.now;
+                for (port, frame) in frames.drain(..) {
+                    self.transmit(host as usize, port, frame, now);
+                }
+                self.spare_lists.push(frames);
+            }
+            Event::Wake { host, core, token } => {
+                let (host, core) = (host as usize, core as usize);
+                let slot = &mut self.cores[host][core];
+                if slot.token != token {
+                    return; // superseded by an earlier wake-up
+                }
+                slot.wake = None;
+                let now = self.now;
+                let run = self.hosts[host].run_core(core, now, &mut self.outbox);
+                self.cores[host][core].busy_until = run.busy_until;
+                let sent = self.outbox.len();
+                self.trace
+                    .wake(now, (host, core), sent, run.busy_until, run.wake_at);
+                if !self.outbox.is_empty() {
+                    let mut frames = self.spare_lists.pop().unwrap_or_default();
+                    frames.extend(self.outbox.drain());
+                    if run.busy_until > now {
+                        // One event for the whole run.
+                        let batch = self.departing.insert(frames);
+                        let host = host as u32;
+                        self.events
+                            .push(run.busy_until, Event::Depart { host, batch });
+                    } else {
+                        for (port, frame) in frames.drain(..) {
+                            self.transmit(host, port, frame, now);
+                        }
+                        self.spare_lists.push(frames);
+                    }
+                }
+                if let Some(at) = run.wake_at {
+                    self.schedule_wake(host, core, at);
+                }
+                // Messages to other cores are readable once this run is done.
+                let mut woken = std::mem::take(&mut self.woken);
+                self.hosts[host].take_wakeups(&mut woken);
+                for other in woken.drain(..) {
+                    self.schedule_wake(host, other, run.busy_until);
+                }
+                self.woken = woken;
+            }
+        }
+    }
+
+    /// A frame leaves `host`'s `port` at `at`.
+    fn transmit(&mut self, host: HostId, port: usize, mut frame: Vec<u8>, at: Instant) {
+        let Some((link, side)) = self.wiring[host][port] else {
+            return;
+        };
+        let digest = self.trace_send(at, (host, port), &mut frame);
+        let slot = &mut self.links[link];
+        let result = slot.link.send(side, frame, at);
+        for delivery in result {
+            let (to_host, to_port) = match delivery.to {
+                Side::A => slot.ends[0],
+                Side::B => slot.ends[1],
+            };
+            // The link changes a frame's bytes only when it corrupts it.
+            let digest = if delivery.corrupted && self.trace.enabled() {
+                frame_digest(&delivery.frame)
+            } else {
+                digest
+            };
+            let frame = self.in_flight.insert((delivery.frame, digest));
+            self.events.push(
+                delivery.at,
+                Event::Arrive {
+                    host: to_host as u32,
+                    port: to_port as u32,
+                    frame,
+                },
+            );
+        }
+    }
+
+    /// Folds a frame leaving `host`'s `port` into the trace (perturbing it
+    /// first when the trace's test hook names this event); returns its
+    /// digest (0 when tracing is off).
+    #[inline]
+    fn trace_send(&mut self, at: Instant, (host, port): (HostId, usize), frame: &mut [u8]) -> u64 {
+        if !self.trace.enabled() {
+            return 0;
+        }
+        perturb(&self.trace, frame);
+        let digest = frame_digest(frame);
+        self.trace
+            .frame_digested(TraceKind::Send, at, (host, port), frame.len(), digest);
+        digest
+    }
+
+    /// Folds a frame arriving at `host`'s `port` into the trace, with the
+    /// digest it was sent (or corrupted) with; a perturbed frame is
+    /// digested again.
+    #[inline]
+    fn trace_arrival(&mut self, at: Instant, to: (HostId, usize), frame: &mut [u8], digest: u64) {
+        let digest = if perturb(&self.trace, frame) {
+            frame_digest(frame)
+        } else {
+            digest
+        };
+        self.trace
+            .frame_digested(TraceKind::Arrive, at, to, frame.len(), digest);
+    }
+
+    /// Busy fraction of every core of `host` over the time run so far.
+    pub fn busy_fractions(&self, host: HostId) -> Vec<f64> {
+        let elapsed = (self.now - Instant::ZERO).as_nanos().max(1) as f64;
+        (0..self.hosts[host].cores())
+            .map(|c| {
+                let busy: Duration = self.hosts[host].core_stats(c).busy;
+                (busy.as_nanos() as f64 / elapsed).min(1.0)
+            })
+            .collect()
+    }
+}
+
+/// The trace's test hook: flips the last byte of `frame` if the next event
+/// is the one [`crate::kernel::determinism::TraceConfig::perturb`] names. Returns
+/// whether it did.
+fn perturb(trace: &Trace, frame: &mut [u8]) -> bool {
+    if !trace.perturbs_next() {
+        return false;
+    }
+    if let Some(last) = frame.last_mut() {
+        *last ^= 0xff;
+    }
+    true
+}

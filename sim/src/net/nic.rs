@@ -1,0 +1,334 @@
+//! A simulated multi-queue NIC port, in the manner of the mPIPE: frames
+//! arriving from the link are classified, hashed with Toeplitz over the
+//! IPv4/TCP 4-tuple, and the indirection table picks the receive queue (one
+//! per core). Each queue is a bounded ring (tail drops are counted) and
+//! each core has its own buffer pool of the mPIPE size classes, so cores
+//! share nothing. Frames that are not IPv4/TCP (ARP, ICMP) go to queue 0,
+//! like an mPIPE classifier's default bucket.
+//!
+//! A core sees its queue through a [`SimDriver`], the [`Driver`] the stack
+//! runs on in the simulator: it receives from the queue, allocates from the
+//! core's pool, and collects transmitted frames for the link.
+
+use std::collections::VecDeque;
+
+use rusty_stack::mem::buf::{BufPool, Frame, PoolConfig};
+use rusty_stack::nic::rss::RssTable;
+use rusty_stack::nic::{Capabilities, Driver, FlowSteering, FlowTuple, TxFull};
+use rusty_stack::wire::{Ipv4Addr, MacAddr};
+
+use crate::hosts::rusty::Outbox;
+
+/// Counters of one NIC port.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NicStats {
+    /// Frames received from the link.
+    pub rx_frames: u64,
+    /// Frames dropped because their queue was full.
+    pub rx_queue_full: u64,
+    /// Frames dropped because the queue's pool had no buffer.
+    pub rx_no_buffer: u64,
+    /// Frames dropped because they were longer than the MTU allows.
+    pub rx_too_long: u64,
+    /// Frames transmitted by the cores.
+    pub tx_frames: u64,
+    /// Frames the cores could not transmit because the ring was full.
+    pub tx_ring_full: u64,
+}
+
+/// One receive queue.
+#[derive(Debug)]
+struct RxQueue {
+    ring: VecDeque<Frame>,
+    capacity: usize,
+}
+
+/// One NIC port with a receive queue and a buffer pool per core.
+#[derive(Debug)]
+pub struct SimNic {
+    mac: MacAddr,
+    mtu: usize,
+    rss: RssTable,
+    queues: Vec<RxQueue>,
+    pools: Vec<BufPool>,
+    /// Frames transmitted and not yet taken by the world, in order: the
+    /// port's transmit ring (bounded by the receive ring size).
+    tx: Vec<Frame>,
+    tx_capacity: usize,
+    stats: NicStats,
+    /// Whether drivers tell the stack the flow hash (in their capabilities).
+    hash_known: bool,
+}
+
+impl SimNic {
+    /// A port with `queues` receive queues of `ring` frames each, one pool
+    /// per queue, hashing with `rss`.
+    pub fn new(
+        mac: MacAddr,
+        mtu: usize,
+        rss: RssTable,
+        queues: usize,
+        ring: usize,
+        pool: &PoolConfig,
+    ) -> Self {
+        let queues = queues.max(1);
+        SimNic {
+            mac,
+            mtu,
+            rss,
+            queues: (0..queues)
+                .map(|_| RxQueue {
+                    ring: VecDeque::with_capacity(ring),
+                    capacity: ring,
+                })
+                .collect(),
+            pools: (0..queues).map(|_| BufPool::new(pool)).collect(),
+            tx: Vec::with_capacity(ring * queues),
+            tx_capacity: ring * queues,
+            stats: NicStats::default(),
+            hash_known: true,
+        }
+    }
+
+    /// Hides (or shows) the flow hash from the stacks: with it hidden,
+    /// the capabilities carry no flow steering.
+    pub fn set_hash_known(&mut self, known: bool) {
+        self.hash_known = known;
+    }
+
+    /// The port's MAC address.
+    pub fn mac(&self) -> MacAddr {
+        self.mac
+    }
+
+    /// What core `queue`'s driver tells its stack: the port's MAC and MTU,
+    /// the queue, and the flow hash unless it is hidden.
+    pub fn capabilities(&self, queue: usize) -> Capabilities {
+        Capabilities {
+            mac: self.mac,
+            mtu: self.mtu,
+            queue: queue as u16,
+            steering: self.hash_known.then(|| FlowSteering {
+                rss: self.rss.clone(),
+                queues: self.queues.len() as u16,
+            }),
+        }
+    }
+
+    /// Number of receive queues.
+    pub fn queue_count(&self) -> usize {
+        self.queues.len()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &NicStats {
+        &self.stats
+    }
+
+    /// Frames waiting in `queue`.
+    pub fn pending(&self, queue: usize) -> usize {
+        self.queues[queue].ring.len()
+    }
+
+    /// The queue the classifier picks for a frame.
+    pub fn classify(&self, frame: &[u8]) -> usize {
+        match tcp_flow(frame) {
+            Some(flow) => usize::from(self.rss.queue_for(&flow)) % self.queues.len(),
+            None => 0,
+        }
+    }
+
+    /// A frame arrives from the link: copied into a buffer of the chosen
+    /// queue's pool and queued. Returns the queue, or `None` if dropped.
+    pub fn receive_frame(&mut self, frame: &[u8]) -> Option<usize> {
+        self.stats.rx_frames += 1;
+        if frame.len() > self.mtu + 14 {
+            self.stats.rx_too_long += 1;
+            return None;
+        }
+        let queue = self.classify(frame);
+        if self.queues[queue].ring.len() >= self.queues[queue].capacity {
+            self.stats.rx_queue_full += 1;
+            return None;
+        }
+        let Some(mut chain) = self.pools[queue].alloc_chain(frame.len()) else {
+            self.stats.rx_no_buffer += 1;
+            return None;
+        };
+        let written = chain.cursor_mut().write(frame);
+        debug_assert!(written.is_ok());
+        self.queues[queue].ring.push_back(chain);
+        Some(queue)
+    }
+
+    /// Puts a frame (forwarded by another core) straight into a queue.
+    pub fn inject(&mut self, queue: usize, frame: &[u8]) -> bool {
+        let Some(mut chain) = self.pools[queue].alloc_chain(frame.len()) else {
+            self.stats.rx_no_buffer += 1;
+            return false;
+        };
+        let _ = chain.cursor_mut().write(frame);
+        self.queues[queue].ring.push_back(chain);
+        true
+    }
+
+    /// Moves the frames transmitted since the last call, in order, into
+    /// `out` as leaving on `port` (serialising each into a buffer of
+    /// `out`); their NIC buffers go back to the pools.
+    pub fn take_tx(&mut self, port: usize, out: &mut Outbox) {
+        for frame in self.tx.drain(..) {
+            let mut buf = out.buffer();
+            for piece in frame.segments() {
+                buf.extend_from_slice(piece);
+            }
+            out.send(port, buf);
+        }
+    }
+
+    /// The driver through which core `queue` uses this port, receiving at
+    /// most `budget` frames.
+    pub fn driver(&mut self, queue: usize, budget: usize) -> SimDriver<'_> {
+        SimDriver {
+            nic: self,
+            queue,
+            budget,
+        }
+    }
+}
+
+/// The 4-tuple of an IPv4/TCP frame as the NIC hashes it.
+fn tcp_flow(frame: &[u8]) -> Option<FlowTuple> {
+    let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
+    if ethertype != 0x0800 {
+        return None;
+    }
+    let ip = frame.get(14..)?;
+    let ihl = usize::from(ip.first()? & 0x0f) * 4;
+    if *ip.get(9)? != 6 || ihl < 20 {
+        return None;
+    }
+    let fragment = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]) & 0x3fff;
+    if fragment != 0 {
+        return None;
+    }
+    let addr = |at: usize| -> Option<Ipv4Addr> {
+        Some(Ipv4Addr::new(
+            *ip.get(at)?,
+            *ip.get(at + 1)?,
+            *ip.get(at + 2)?,
+            *ip.get(at + 3)?,
+        ))
+    };
+    let tcp = ip.get(ihl..)?;
+    Some(FlowTuple {
+        src_addr: addr(12)?,
+        dst_addr: addr(16)?,
+        src_port: u16::from_be_bytes([*tcp.first()?, *tcp.get(1)?]),
+        dst_port: u16::from_be_bytes([*tcp.get(2)?, *tcp.get(3)?]),
+    })
+}
+
+/// A core's view of a [`SimNic`]: its receive queue, its pool, and the
+/// port's transmit path.
+pub struct SimDriver<'a> {
+    nic: &'a mut SimNic,
+    queue: usize,
+    budget: usize,
+}
+
+impl Driver for SimDriver<'_> {
+    fn capabilities(&self) -> Capabilities {
+        self.nic.capabilities(self.queue)
+    }
+
+    fn receive(&mut self) -> Option<Frame> {
+        if self.budget == 0 {
+            return None;
+        }
+        let frame = self.nic.queues[self.queue].ring.pop_front()?;
+        self.budget -= 1;
+        Some(frame)
+    }
+
+    fn alloc_tx(&mut self, len: usize) -> Option<Frame> {
+        self.nic.pools[self.queue].alloc_chain(len)
+    }
+
+    fn transmit(&mut self, frame: Frame) -> Result<(), TxFull> {
+        if self.nic.tx.len() >= self.nic.tx_capacity {
+            self.nic.stats.tx_ring_full += 1;
+            return Err(TxFull);
+        }
+        self.nic.stats.tx_frames += 1;
+        self.nic.tx.push(frame);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusty_stack::nic::rss::MICROSOFT_RSS_KEY;
+
+    fn tcp_frame(sport: u16, dport: u16) -> Vec<u8> {
+        let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(sport, dport, 1, 1000);
+        let mut out = Vec::new();
+        b.write(&mut out, b"x").unwrap();
+        out
+    }
+
+    #[test]
+    fn flows_spread_over_queues_as_the_hash_says() {
+        let rss = RssTable::new(&MICROSOFT_RSS_KEY, 4);
+        let mut nic = SimNic::new(
+            MacAddr([2, 0, 0, 0, 0, 2]),
+            1500,
+            rss.clone(),
+            4,
+            64,
+            &PoolConfig::default(),
+        );
+        let mut used = [0; 4];
+        for port in 1000..1100 {
+            let frame = tcp_frame(port, 80);
+            let q = nic.receive_frame(&frame).unwrap();
+            let flow = FlowTuple {
+                src_addr: Ipv4Addr::new(10, 0, 0, 1),
+                src_port: port,
+                dst_addr: Ipv4Addr::new(10, 0, 0, 2),
+                dst_port: 80,
+            };
+            assert_eq!(q, usize::from(rss.queue_for(&flow)));
+            used[q] += 1;
+        }
+        assert!(used.iter().all(|&n| n > 10), "{used:?}");
+        // Non-TCP frames go to queue 0.
+        let arp = [0u8; 42];
+        assert_eq!(nic.classify(&arp), 0);
+    }
+
+    #[test]
+    fn full_queue_drops_and_counts() {
+        let rss = RssTable::new(&MICROSOFT_RSS_KEY, 1);
+        let mut nic = SimNic::new(
+            MacAddr([2, 0, 0, 0, 0, 2]),
+            1500,
+            rss,
+            1,
+            2,
+            &PoolConfig::default(),
+        );
+        let frame = tcp_frame(1, 80);
+        assert!(nic.receive_frame(&frame).is_some());
+        assert!(nic.receive_frame(&frame).is_some());
+        assert!(nic.receive_frame(&frame).is_none());
+        assert_eq!(nic.stats().rx_queue_full, 1);
+        let mut driver = nic.driver(0, 1);
+        let got = driver.receive().unwrap();
+        assert!(driver.receive().is_none(), "budget of one frame");
+        assert_eq!(got.copy_to_vec(), frame);
+        driver.release(got);
+    }
+}

@@ -1,0 +1,15 @@
+//! Running simulations and reporting on them, and the other commands.
+//!
+//! * [`engine`] — builds a scenario's world and runs it;
+//! * [`report`] — what a run tells: throughput, latency, drops, per link;
+//! * [`bench`](mod@bench) — `rusty-sim bench`: Rusty and smoltcp side by side in wall
+//!   time, one thread, an in-memory link;
+//! * [`replay`] — `rusty-sim replay`: captures from the field replayed
+//!   exactly or, playing each flow's peer, adaptively;
+//! * [`ping_demo`] — two stacks pinging over the in-memory pair driver.
+
+pub mod bench;
+pub mod engine;
+pub mod ping_demo;
+pub mod replay;
+pub mod report;
