@@ -24,7 +24,7 @@ use rusty_apps::{
     Content, HttpClientConfig, HttpClientCounters, HttpLoadClient, HttpServer, HttpServerCounters,
 };
 use rusty_fixtures::PageContent;
-use rusty_sim::hosts::interop::{self, Net, NetError, NetLimits, RustyHost, Wire};
+use rusty_sim::hosts::interop::{self, InteropNet, NetError, NetLimits, RustyPeer, Wire};
 use rusty_sim::hosts::smol_http::{
     SmolClientCounters, SmolHttpClient, SmolHttpServer, SmolServerCounters,
 };
@@ -60,7 +60,7 @@ const SMALL_PAGE: usize = 200_000;
 
 // ------------------------------------------------------------------ harness
 
-type HttpNet<A> = Net<RustyHost<Stack<A>>, SmolPeer>;
+type HttpNet<A> = InteropNet<RustyPeer<Stack<A>>, SmolPeer>;
 
 fn tcp_config() -> TcpConfig {
     TcpConfig {
@@ -78,9 +78,9 @@ fn net<A: App>(wire: &Wire, app: A) -> HttpNet<A> {
         ..tcp_config()
     };
     let cidr = Ipv4Cidr::new(RUSTY_IP, 24).expect("valid prefix");
-    Net::new(
+    InteropNet::new(
         wire.link(),
-        RustyHost::stack(Side::A, RUSTY_MAC, cidr, tcp, app),
+        RustyPeer::stack(Side::A, RUSTY_MAC, cidr, tcp, app),
         SmolPeer::new(SMOL_MAC, SMOL_IP, 24, interop::smoltcp_seed(&seeds)),
     )
     .with_limits(NetLimits {

@@ -3,7 +3,7 @@
 //! link, under seeded loss, and under corruption that the checksums must
 //! catch.
 
-use rusty_sim::hosts::interop::{self, Net, RustyHost};
+use rusty_sim::hosts::interop::{self, InteropNet, RustyPeer};
 use rusty_sim::hosts::smol_peer::SmolPeer;
 use rusty_sim::kernel::rng::Seeds;
 use rusty_sim::net::link::{CorruptScope, Faults, LinkConfig, LinkStats, Side};
@@ -17,15 +17,15 @@ const SMOL_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
 const RUSTY_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const SMOL_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
-type IcmpNet = Net<RustyHost<Interface>, SmolPeer>;
+type IcmpNet = InteropNet<RustyPeer<Interface>, SmolPeer>;
 
 /// A net on seed `seed` whose link is `link` (see `perfect`).
 fn net(seed: u64, link: LinkConfig) -> IcmpNet {
     let seeds = Seeds::new(seed);
     let cidr = Ipv4Cidr::new(RUSTY_IP, 24).expect("valid prefix");
-    Net::new(
+    InteropNet::new(
         interop::link(link, &seeds),
-        RustyHost::interface(Side::A, RUSTY_MAC, cidr),
+        RustyPeer::interface(Side::A, RUSTY_MAC, cidr),
         SmolPeer::new(SMOL_MAC, SMOL_IP, 24, interop::smoltcp_seed(&seeds)),
     )
 }

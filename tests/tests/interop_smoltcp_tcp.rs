@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use rusty_sim::hosts::interop::{self, BytesWriter, Net, NetError, RustyHost, Wire};
+use rusty_sim::hosts::interop::{self, BytesWriter, InteropNet, NetError, RustyPeer, Wire};
 use rusty_sim::hosts::smol_peer::SmolPeer;
 use rusty_sim::net::link::{LinkStats, Side};
 use rusty_stack::mem::cursor::Cursor;
@@ -225,7 +225,7 @@ impl App for Client {
 
 // ------------------------------------------------------------------ harness
 
-type TcpNet<A> = Net<RustyHost<Stack<A>>, SmolPeer>;
+type TcpNet<A> = InteropNet<RustyPeer<Stack<A>>, SmolPeer>;
 
 fn tcp_config() -> TcpConfig {
     TcpConfig {
@@ -243,9 +243,9 @@ fn net<A: App>(wire: Wire, tcp: TcpConfig, app: A) -> TcpNet<A> {
         ..tcp
     };
     let cidr = Ipv4Cidr::new(RUSTY_IP, 24).expect("valid prefix");
-    Net::new(
+    InteropNet::new(
         wire.link(),
-        RustyHost::stack(Side::A, RUSTY_MAC, cidr, tcp, app),
+        RustyPeer::stack(Side::A, RUSTY_MAC, cidr, tcp, app),
         SmolPeer::new(SMOL_MAC, SMOL_IP, 24, interop::smoltcp_seed(&seeds)),
     )
 }

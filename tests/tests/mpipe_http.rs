@@ -22,7 +22,7 @@ use mpipe_emu::c_abi::CContext;
 use mpipe_emu::{Config as EmuConfig, Context as EmuContext};
 use rusty_apps::{Content, HttpClientConfig, HttpLoadClient, HttpServer, HttpServerCounters};
 use rusty_fixtures::PageContent;
-use rusty_sim::hosts::interop::{self, Host, Net, NetError, NetLimits, Wire};
+use rusty_sim::hosts::interop::{self, Host, InteropNet, NetError, NetLimits, Wire};
 use rusty_sim::hosts::smol_http::{SmolHttpClient, SmolHttpServer};
 use rusty_sim::hosts::smol_peer::SmolPeer;
 use rusty_sim::kernel::rng::Seeds;
@@ -170,7 +170,7 @@ fn serve<C: Content + Clone + Debug>(
     let seeds = wire.seeds();
     let host = MpipeHost::new(config, &seeds, |_| HttpServer::new(content.clone()));
     let smol = interop::smoltcp_seed(&seeds);
-    let mut net = Net::new(
+    let mut net = InteropNet::new(
         wire.link(),
         host,
         SmolPeer::new(SMOL_MAC, SMOL_IP, 24, smol),
@@ -304,7 +304,7 @@ fn fetch(wire: Wire, config: &MpipeConfig, per_worker: u64) -> ClientRun {
         )
     });
     let smol = interop::smoltcp_seed(&seeds);
-    let mut net = Net::new(
+    let mut net = InteropNet::new(
         wire.link(),
         host,
         SmolPeer::new(SMOL_MAC, SMOL_IP, 24, smol),

@@ -25,8 +25,9 @@ pub struct Work {
     pub tx_bytes: u64,
 }
 
-/// Per-operation costs of a target CPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+/// Per-operation costs of a target CPU. In scenario files a model is
+/// named: `cost_model = "tilegx36"` (the default), `"x86"` or `"zero"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CostModel {
     /// Name used in scenarios and reports.
     pub name: &'static str,
@@ -78,11 +79,12 @@ impl CostModel {
         per_16_tx_bytes: 0,
     };
 
+    /// Every named model.
+    pub const ALL: [CostModel; 3] = [Self::TILEGX36, Self::X86, Self::ZERO];
+
     /// The model called `name`.
     pub fn by_name(name: &str) -> Option<CostModel> {
-        [Self::TILEGX36, Self::X86, Self::ZERO]
-            .into_iter()
-            .find(|m| m.name == name)
+        Self::ALL.into_iter().find(|m| m.name == name)
     }
 
     /// Cycles the work takes.
@@ -98,6 +100,32 @@ impl CostModel {
     pub fn time(&self, w: &Work) -> Duration {
         let cycles = u128::from(self.cycles(w));
         Duration::from_nanos((cycles * 1_000_000_000 / u128::from(self.hz.max(1))) as u64)
+    }
+}
+
+impl Default for CostModel {
+    /// The thesis hardware: [`CostModel::TILEGX36`].
+    fn default() -> Self {
+        Self::TILEGX36
+    }
+}
+
+impl serde::Serialize for CostModel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CostModel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        CostModel::by_name(&name).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|m| m.name).collect();
+            serde::de::Error::custom(format!(
+                "unknown cost model `{name}`, expected one of {}",
+                names.join(", ")
+            ))
+        })
     }
 }
 

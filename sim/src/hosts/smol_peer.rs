@@ -167,7 +167,7 @@ pub struct EchoReply {
     pub data: Vec<u8>,
 }
 
-/// A smoltcp host on one side of a [`Net`](crate::hosts::interop::Net)'s link:
+/// A smoltcp host on one side of a [`InteropNet`](crate::hosts::interop::InteropNet)'s link:
 /// interface, sockets and device.
 pub struct SmolPeer {
     /// The smoltcp interface.

@@ -200,7 +200,7 @@ pub enum SmolFail {
     NoPort,
     /// The socket closed during the handshake: the server reset it (the
     /// sockets have no timeout of their own, see
-    /// [`SmolClientCounters::failures`]).
+    /// [`SmolLoadCounters::failures`]).
     ConnectFailed,
     /// The connection was reset after it was established.
     Reset,
@@ -220,7 +220,7 @@ pub enum SmolFail {
 
 /// Counters of the smoltcp client (all interfaces merged).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SmolClientCounters {
+pub struct SmolLoadCounters {
     /// Requests started.
     pub started: u64,
     /// Connections established.
@@ -256,7 +256,7 @@ pub struct SmolClientCounters {
     pub close_timeouts: u64,
 }
 
-impl SmolClientCounters {
+impl SmolLoadCounters {
     fn slot(&mut self, reason: SmolFail) -> &mut u64 {
         match reason {
             SmolFail::NoPort => &mut self.no_port,
@@ -308,7 +308,7 @@ impl SmolClientCounters {
         self.started - self.ok - self.failed()
     }
 
-    fn merge(&mut self, o: &SmolClientCounters) {
+    fn merge(&mut self, o: &SmolLoadCounters) {
         self.started += o.started;
         self.connected += o.connected;
         self.ok += o.ok;
@@ -452,7 +452,7 @@ struct SmolIface {
     rng: ChaCha8Rng,
     server: Ipv4Addr,
     host_header: String,
-    counters: SmolClientCounters,
+    counters: SmolLoadCounters,
     latency: LatencyHistogram,
     rx_queue_full: u64,
 }
@@ -467,7 +467,7 @@ struct AppEnv {
 }
 
 impl SmolIface {
-    fn fail(counters: &mut SmolClientCounters, c: &mut Conn, reason: SmolFail) {
+    fn fail(counters: &mut SmolLoadCounters, c: &mut Conn, reason: SmolFail) {
         if !c.counted {
             c.counted = true;
             *counters.slot(reason) += 1;
@@ -654,7 +654,7 @@ impl SmolIface {
 }
 
 /// Reads and ignores what arrives on a counted connection.
-fn drain(socket: &mut tcp::Socket<'static>, counters: &mut SmolClientCounters) {
+fn drain(socket: &mut tcp::Socket<'static>, counters: &mut SmolLoadCounters) {
     while let Ok(n) = socket.recv(|buf| (buf.len(), buf.len())) {
         if n == 0 {
             break;
@@ -695,7 +695,7 @@ fn send_more(socket: &mut tcp::Socket<'static>, c: &mut Conn) {
 fn receive(
     socket: &mut tcp::Socket<'static>,
     c: &mut Conn,
-    counters: &mut SmolClientCounters,
+    counters: &mut SmolLoadCounters,
     latency: &mut LatencyHistogram,
     now: Instant,
 ) -> bool {
@@ -723,7 +723,7 @@ fn receive(
 }
 
 /// Feeds received bytes to the request's verifier.
-fn verify(c: &mut Conn, counters: &mut SmolClientCounters, mut piece: &[u8]) {
+fn verify(c: &mut Conn, counters: &mut SmolLoadCounters, mut piece: &[u8]) {
     match &mut c.expect {
         Expect::Http {
             body,
@@ -788,7 +788,7 @@ fn verify(c: &mut Conn, counters: &mut SmolClientCounters, mut piece: &[u8]) {
 /// Counts the request once its whole response has been verified.
 fn complete(
     c: &mut Conn,
-    counters: &mut SmolClientCounters,
+    counters: &mut SmolLoadCounters,
     latency: &mut LatencyHistogram,
     now: Instant,
 ) {
@@ -910,7 +910,7 @@ impl SmolHost {
                             rng: config.seeds.stream("smoltcp-pages", streams),
                             server,
                             host_header: server.to_string(),
-                            counters: SmolClientCounters::default(),
+                            counters: SmolLoadCounters::default(),
                             latency: LatencyHistogram::new(),
                             rx_queue_full: 0,
                         }
@@ -937,8 +937,8 @@ impl SmolHost {
     }
 
     /// The client's counters, merged over every interface.
-    pub fn counters(&self) -> SmolClientCounters {
-        let mut total = SmolClientCounters::default();
+    pub fn counters(&self) -> SmolLoadCounters {
+        let mut total = SmolLoadCounters::default();
         for iface in self.cores.iter().flat_map(|c| c.ifaces.iter()) {
             total.merge(&iface.counters);
         }

@@ -427,7 +427,7 @@ fn chain(hash: u64, e: &TraceEvent) -> u64 {
 /// The events between the last checkpoint two runs share and the first
 /// they do not: the first divergence lies in `from..until`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
+pub struct DivergenceWindow {
     /// Events known equal (the first event that may differ).
     pub from: u64,
     /// The first event index past the window.
@@ -438,7 +438,7 @@ pub struct Window {
 
 /// Where the checkpoints of `a` and `b` (their final states included)
 /// first differ; `None` when the runs are the same.
-pub fn first_divergent_window(a: &TraceSummary, b: &TraceSummary) -> Option<Window> {
+pub fn first_divergent_window(a: &TraceSummary, b: &TraceSummary) -> Option<DivergenceWindow> {
     let mut equal = Checkpoint {
         events: 0,
         at: Instant::ZERO,
@@ -446,7 +446,7 @@ pub fn first_divergent_window(a: &TraceSummary, b: &TraceSummary) -> Option<Wind
     };
     for (ca, cb) in a.checkpoints.iter().zip(&b.checkpoints) {
         if ca != cb {
-            return Some(Window {
+            return Some(DivergenceWindow {
                 from: equal.events,
                 until: ca.events.max(cb.events),
                 from_at: equal.at,
@@ -457,7 +457,7 @@ pub fn first_divergent_window(a: &TraceSummary, b: &TraceSummary) -> Option<Wind
     if a.events == b.events && a.hash == b.hash {
         return None;
     }
-    Some(Window {
+    Some(DivergenceWindow {
         from: equal.events,
         until: a.events.max(b.events),
         from_at: equal.at,
@@ -524,7 +524,7 @@ pub enum Verdict {
     /// The runs differ.
     Diverged {
         /// Where the checkpoints first differ.
-        window: Window,
+        window: DivergenceWindow,
         /// The first differing event, found by running both again and
         /// recording the window; `None` if the repeated runs agreed there
         /// (a divergence that does not reproduce).

@@ -5,7 +5,7 @@
 //! each direction has its own transmit queue, its own serialiser and its own
 //! random stream, so traffic one way never changes the random decisions made
 //! the other way. The link does not schedule anything itself: [`Link::send`]
-//! returns the copies to deliver with their arrival times ([`Delivery`]), and
+//! returns the copies to deliver with their arrival times ([`LinkDelivery`]), and
 //! the simulator queues them as events.
 //!
 //! # What happens to a frame
@@ -687,7 +687,7 @@ pub enum Loss {
 
 /// Counters for one direction of a link.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct DirectionStats {
+pub struct LinkDirectionStats {
     /// Frames handed to [`Link::send`].
     pub sent_frames: u64,
     /// Bytes handed to [`Link::send`].
@@ -718,7 +718,7 @@ pub struct DirectionStats {
     pub max_backlog_bytes: u64,
 }
 
-impl DirectionStats {
+impl LinkDirectionStats {
     /// Frames lost, all causes.
     pub fn lost(&self) -> u64 {
         self.lost_random + self.lost_burst + self.lost_down + self.lost_queue
@@ -726,8 +726,8 @@ impl DirectionStats {
 
     /// The counters of both `self` and `other`, added (the largest
     /// backlog is the larger of the two).
-    pub fn plus(&self, other: &DirectionStats) -> DirectionStats {
-        DirectionStats {
+    pub fn plus(&self, other: &LinkDirectionStats) -> LinkDirectionStats {
+        LinkDirectionStats {
             sent_frames: self.sent_frames + other.sent_frames,
             sent_bytes: self.sent_bytes + other.sent_bytes,
             delivered_frames: self.delivered_frames + other.delivered_frames,
@@ -758,14 +758,14 @@ impl DirectionStats {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct LinkStats {
     /// Frames sent by [`Side::A`].
-    pub a_to_b: DirectionStats,
+    pub a_to_b: LinkDirectionStats,
     /// Frames sent by [`Side::B`].
-    pub b_to_a: DirectionStats,
+    pub b_to_a: LinkDirectionStats,
 }
 
 impl LinkStats {
-    /// Both directions summed (see [`DirectionStats::plus`]).
-    pub fn total(&self) -> DirectionStats {
+    /// Both directions summed (see [`LinkDirectionStats::plus`]).
+    pub fn total(&self) -> LinkDirectionStats {
         self.a_to_b.plus(&self.b_to_a)
     }
 }
@@ -773,7 +773,7 @@ impl LinkStats {
 /// A copy of a frame to deliver: the simulator queues it as an event at
 /// `at` for port `to`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Delivery {
+pub struct LinkDelivery {
     /// Arrival time of the frame's last bit at the receiver.
     pub at: Instant,
     /// The receiving port.
@@ -789,7 +789,7 @@ pub struct Delivery {
 }
 
 /// The outcome of [`Link::send`]: zero, one or two copies to deliver.
-/// Iterate it (by reference or by value) for the [`Delivery`]s.
+/// Iterate it (by reference or by value) for the [`LinkDelivery`]s.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SendResult {
     /// Why the frame was lost, if it was.
@@ -797,7 +797,7 @@ pub struct SendResult {
     /// End of the frame's serialisation, if it reached the wire (`None`
     /// when it was lost to the link being down or to the queue).
     pub departure: Option<Instant>,
-    copies: [Option<Delivery>; 2],
+    copies: [Option<LinkDelivery>; 2],
 }
 
 impl SendResult {
@@ -820,14 +820,14 @@ impl SendResult {
     }
 
     /// The copies to deliver, original first.
-    pub fn iter(&self) -> impl Iterator<Item = &Delivery> {
+    pub fn iter(&self) -> impl Iterator<Item = &LinkDelivery> {
         self.copies.iter().flatten()
     }
 }
 
 impl IntoIterator for SendResult {
-    type Item = Delivery;
-    type IntoIter = std::iter::Flatten<std::array::IntoIter<Option<Delivery>, 2>>;
+    type Item = LinkDelivery;
+    type IntoIter = std::iter::Flatten<std::array::IntoIter<Option<LinkDelivery>, 2>>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.copies.into_iter().flatten()
@@ -835,8 +835,8 @@ impl IntoIterator for SendResult {
 }
 
 impl<'a> IntoIterator for &'a SendResult {
-    type Item = &'a Delivery;
-    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Option<Delivery>>>;
+    type Item = &'a LinkDelivery;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Option<LinkDelivery>>>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.copies.iter().flatten()
@@ -910,7 +910,7 @@ struct Direction {
     backlog: usize,
     /// Gilbert–Elliott state.
     bad: bool,
-    stats: DirectionStats,
+    stats: LinkDirectionStats,
 }
 
 impl Direction {
@@ -921,7 +921,7 @@ impl Direction {
             in_flight: VecDeque::new(),
             backlog: 0,
             bad: false,
-            stats: DirectionStats::default(),
+            stats: LinkDirectionStats::default(),
         }
     }
 
@@ -969,7 +969,7 @@ impl Direction {
         mut frame: Vec<u8>,
         departure: Instant,
         duplicate: bool,
-    ) -> Option<Delivery> {
+    ) -> Option<LinkDelivery> {
         let faults = &config.faults;
         let mut corrupted = false;
         if faults.corrupt > 0.0
@@ -995,7 +995,7 @@ impl Direction {
         }
         self.stats.delivered_frames += 1;
         self.stats.delivered_bytes += frame.len() as u64;
-        Some(Delivery {
+        Some(LinkDelivery {
             at: departure + config.delay + jitter,
             to,
             frame,
@@ -1119,7 +1119,7 @@ impl Link {
     }
 
     /// The counters of frames sent by `from`.
-    pub fn direction_stats(&self, from: Side) -> &DirectionStats {
+    pub fn direction_stats(&self, from: Side) -> &LinkDirectionStats {
         &self.dirs[from.index()].stats
     }
 
@@ -1198,7 +1198,7 @@ impl Link {
     }
 
     /// Remembers a delivered copy for the receive taps.
-    fn tap_delivery(&mut self, d: &Delivery) {
+    fn tap_delivery(&mut self, d: &LinkDelivery) {
         if self.taps.iter().any(|t| t.point == TapPoint::Receive) {
             let mut frame = self.take_buffer();
             frame.extend_from_slice(&d.frame);
@@ -1760,7 +1760,7 @@ mod tests {
     }
 
     /// Both directions, all faults, frames of varying sizes.
-    fn run(seed: u64) -> (Vec<Delivery>, LinkStats) {
+    fn run(seed: u64) -> (Vec<LinkDelivery>, LinkStats) {
         let mut l = link(all_faults(), seed);
         let mut out = Vec::new();
         for i in 0..20_000u64 {

@@ -182,7 +182,7 @@ impl NicPort {
 #[cfg(feature = "mpipe")]
 mod mpipe_port {
     use mpipe_emu::c_abi::CContext;
-    use mpipe_emu::{Config as EmuConfig, Context as EmuContext, Delivery};
+    use mpipe_emu::{Config as EmuConfig, Context as EmuContext, Delivery as EmuDelivery};
     use rusty_stack::mem::buf::NUM_CLASSES;
     use rusty_stack::nic::mpipe::{MpipeConfig, MpipeDriver, MpipeNic};
     use rusty_stack::nic::{Capabilities, Driver};
@@ -272,7 +272,7 @@ mod mpipe_port {
             self.stats.rx_frames += 1;
             let channel = self.channel;
             match self.emu(|c| c.inject(channel, frame)) {
-                Ok(Delivery::Delivered { ring, .. }) => self.nic.worker_of_ring(u32::from(ring)),
+                Ok(EmuDelivery::Delivered { ring, .. }) => self.nic.worker_of_ring(u32::from(ring)),
                 _ => None,
             }
         }

@@ -135,8 +135,6 @@ fn mss(scenario: &Scenario) -> u16 {
 /// Why the engine could not build or run a scenario.
 #[derive(Debug)]
 pub enum EngineError {
-    /// The scenario names a cost model the simulator does not have.
-    UnknownCostModel,
     /// The server could not listen.
     Listen(ListenError),
     /// The smoltcp client cannot run the scenario (its message).
@@ -166,7 +164,6 @@ pub enum EngineError {
 impl std::fmt::Display for EngineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            EngineError::UnknownCostModel => f.write_str("unknown cost model"),
             EngineError::Listen(e) => write!(f, "listen: {e}"),
             EngineError::Client(m) => f.write_str(m),
             EngineError::CreatePcap { path, source } => {
@@ -201,8 +198,7 @@ pub fn server_config(scenario: &Scenario) -> Result<RustyHostConfig, EngineError
     let links = scenario.link_count().max(1) as usize;
     let workers = scenario.server.workers.max(1) as usize;
     let conns = scenario.client.conns.max(1);
-    let cost = CostModel::by_name(&crate::run::report::enum_name(&scenario.server.cost_model))
-        .ok_or(EngineError::UnknownCostModel)?;
+    let cost = scenario.server.cost_model;
     let mut tcp = scenario.server.tcp_config();
     let per_core = conns as usize / workers + 1;
     tcp.max_connections = (per_core * 2 + 64).min(1 << 16);

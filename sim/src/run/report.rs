@@ -162,7 +162,7 @@ impl Report {
             mtu: scenario.server.mtu,
             links: scenario.link_count(),
             client: enum_name(&scenario.client.kind),
-            cost_model: enum_name(&scenario.server.cost_model),
+            cost_model: scenario.server.cost_model.name.to_string(),
             ..Report::default()
         }
     }

@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use crate::hosts::cost::CostModel;
+
 pub use crate::net::nic_port::NicKind;
 
 /// The scenario a plain `rusty-sim run` uses.
@@ -121,19 +123,6 @@ pub enum Ports {
     Auto,
     /// Exactly this many ports (1 or 2).
     Count(u8),
-}
-
-/// The cost model that turns the server's work into virtual CPU time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CostModel {
-    /// A TILE-Gx36 core (the thesis hardware).
-    #[default]
-    Tilegx36,
-    /// A contemporary x86 core.
-    X86,
-    /// Work costs nothing: only the links limit the run.
-    Zero,
 }
 
 /// TCP settings of the server, a subset of
@@ -461,7 +450,7 @@ impl Default for ServerSpec {
         ServerSpec {
             workers: 35,
             ports: Ports::Auto,
-            cost_model: CostModel::Tilegx36,
+            cost_model: CostModel::TILEGX36,
             mtu: 1500,
             initial_window: 29_200,
             tcp: TcpKnobs::default(),
@@ -1071,7 +1060,7 @@ mod tests {
         assert_eq!(s.client.conns, 1000);
         assert_eq!(s.server.mtu, 1500);
         assert_eq!(s.server.initial_window, 29_200);
-        assert_eq!(s.server.cost_model, CostModel::Tilegx36);
+        assert_eq!(s.server.cost_model, CostModel::TILEGX36);
         assert_eq!(s.client.pages, PageSpec::Thesis);
         assert_eq!(s.workload, Workload::ThesisHttp {});
         assert_eq!(s.links.bandwidth_gbps, 10.0);

@@ -1,12 +1,12 @@
 //! Two hosts on the two ends of one simulator [`Link`], polled in virtual
 //! time: the harness of the interop tests between Rusty and smoltcp.
 //!
-//! [`Net`] owns a [`Link`] (the simulator's link model: bandwidth, delay,
+//! [`InteropNet`] owns a [`Link`] (the simulator's link model: bandwidth, delay,
 //! queue and the seeded [`Faults`]), the host on
 //! [`Side::A`] (`a`), the host on [`Side::B`] (`b`) and a virtual clock.
 //! At each instant it delivers the frames due, polls both hosts, and hands
 //! what they transmitted to [`Link::send`], until neither does anything
-//! more ([`Net::settle`]); then it jumps to the next event: a delivery, or
+//! more ([`InteropNet::settle`]); then it jumps to the next event: a delivery, or
 //! a host's own timer (`poll_at`). Every loop is bounded (iterations, polls
 //! per instant, a virtual-time limit), so a test never hangs: it fails
 //! with a [`NetError`] that says why and when.
@@ -30,7 +30,7 @@
 //! # Trace
 //!
 //! With the trace on (the default), the net keeps every frame handed to
-//! the link with its fate; [`Net::trace_lines`] prints them like tcpdump,
+//! the link with its fate; [`InteropNet::trace_lines`] prints them like tcpdump,
 //! for a failing test's message.
 
 mod trace;
@@ -46,7 +46,7 @@ use rusty_stack::time::{Duration, Instant};
 use crate::kernel::rng::Seeds;
 use crate::net::link::{CorruptScope, Faults, Link, LinkConfig, Side};
 
-pub use rusty::{BytesWriter, LinkDriver, LinkDriverStats, RustyHost, RustyNode};
+pub use rusty::{BytesWriter, LinkDriver, LinkDriverStats, RustyNode, RustyPeer};
 pub use trace::TraceEntry;
 
 /// A link of the interop tests: infinite bandwidth (so no queue), 1 ms of
@@ -170,7 +170,7 @@ pub trait Host {
     fn poll_at(&mut self, now: Instant) -> Option<Instant>;
 }
 
-/// Bounds of a [`Net`].
+/// Bounds of a [`InteropNet`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NetLimits {
     /// Polling rounds over the whole run.
@@ -228,7 +228,7 @@ impl fmt::Display for NetError {
 impl std::error::Error for NetError {}
 
 /// Two hosts, a link and a virtual clock; see the [module docs](self).
-pub struct Net<HA, HB> {
+pub struct InteropNet<HA, HB> {
     /// The link.
     pub link: Link,
     /// The host on [`Side::A`].
@@ -245,9 +245,9 @@ pub struct Net<HA, HB> {
     trace: Option<Vec<TraceEntry>>,
 }
 
-impl<HA: fmt::Debug, HB: fmt::Debug> fmt::Debug for Net<HA, HB> {
+impl<HA: fmt::Debug, HB: fmt::Debug> fmt::Debug for InteropNet<HA, HB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Net")
+        f.debug_struct("InteropNet")
             .field("now", &self.now)
             .field("link", &self.link)
             .field("in_flight", &self.in_flight.len())
@@ -257,10 +257,10 @@ impl<HA: fmt::Debug, HB: fmt::Debug> fmt::Debug for Net<HA, HB> {
     }
 }
 
-impl<HA: Host, HB: Host> Net<HA, HB> {
+impl<HA: Host, HB: Host> InteropNet<HA, HB> {
     /// A net at time zero with the default limits, tracing every frame.
     pub fn new(link: Link, a: HA, b: HB) -> Self {
-        let mut net = Net {
+        let mut net = InteropNet {
             link,
             a,
             b,

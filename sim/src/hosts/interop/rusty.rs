@@ -1,9 +1,9 @@
-//! Rusty on one side of a [`Net`](super::Net)'s link.
+//! Rusty on one side of a [`InteropNet`](super::InteropNet)'s link.
 //!
 //! [`LinkDriver`] implements [`Driver`] with its own [`BufPool`]: frames
 //! the harness delivers are copied into pooled chains by
 //! [`Driver::receive`], and transmitted chains are copied into `Vec`s for
-//! the link and their buffers released at once. [`RustyHost`] pairs a
+//! the link and their buffers released at once. [`RustyPeer`] pairs a
 //! driver with anything that polls like a Rusty node ([`RustyNode`]): the
 //! bare [`Interface`] (ARP, IPv4, ICMP) or a TCP [`Stack`].
 //! [`BytesWriter`] is a [`Writer`] over owned bytes for test apps.
@@ -236,17 +236,17 @@ impl RustyNode for Interface {
 
 /// A Rusty node and its driver, on one side of the link.
 #[derive(Debug)]
-pub struct RustyHost<N> {
+pub struct RustyPeer<N> {
     /// The node (an [`Interface`] or a TCP stack).
     pub node: N,
     /// Its driver.
     pub driver: LinkDriver,
 }
 
-impl<N> RustyHost<N> {
+impl<N> RustyPeer<N> {
     /// Joins `node` and `driver`.
     pub fn new(node: N, driver: LinkDriver) -> Self {
-        RustyHost { node, driver }
+        RustyPeer { node, driver }
     }
 
     /// The node and the driver, both mutably (to call node methods that
@@ -256,19 +256,19 @@ impl<N> RustyHost<N> {
     }
 }
 
-impl RustyHost<Interface> {
+impl RustyPeer<Interface> {
     /// A bare interface (MTU 1500, default pools) with MAC `mac` and
     /// address `ip` on `side`.
     pub fn interface(side: Side, mac: MacAddr, ip: Ipv4Cidr) -> Self {
         let driver = LinkDriver::new(side, mac, 1500, &PoolConfig::default(), 1024);
-        RustyHost::new(
+        RustyPeer::new(
             Interface::new(&driver.capabilities(), InterfaceConfig::new(ip)),
             driver,
         )
     }
 }
 
-impl<N: RustyNode> Host for RustyHost<N> {
+impl<N: RustyNode> Host for RustyPeer<N> {
     fn set_now(&mut self, now: Instant) {
         self.driver.set_now(now);
     }
@@ -303,7 +303,7 @@ impl<A: App> RustyNode for Stack<A> {
     }
 }
 
-impl<A: App> RustyHost<Stack<A>> {
+impl<A: App> RustyPeer<Stack<A>> {
     /// A TCP stack running `app` (MTU 1500, default pools) with MAC `mac`
     /// and address `ip` on `side`.
     pub fn stack(side: Side, mac: MacAddr, ip: Ipv4Cidr, config: TcpConfig, app: A) -> Self {
@@ -315,7 +315,7 @@ impl<A: App> RustyHost<Stack<A>> {
             app,
             driver.now(),
         );
-        RustyHost::new(stack, driver)
+        RustyPeer::new(stack, driver)
     }
 }
 

@@ -8,16 +8,16 @@ use crate::net::link::Faults;
 const RUSTY_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const SMOL_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
-fn net(faults: Faults, seed: u64) -> Net<RustyHost<Interface>, SmolPeer> {
+fn net(faults: Faults, seed: u64) -> InteropNet<RustyPeer<Interface>, SmolPeer> {
     let seeds = Seeds::new(seed);
     let config = LinkConfig {
         faults,
         ..link_config()
     };
     let cidr = Ipv4Cidr::new(RUSTY_IP, 24).expect("prefix");
-    Net::new(
+    InteropNet::new(
         link(config, &seeds),
-        RustyHost::interface(Side::A, MacAddr([2, 0, 0, 0, 0, 1]), cidr),
+        RustyPeer::interface(Side::A, MacAddr([2, 0, 0, 0, 0, 1]), cidr),
         SmolPeer::new(
             MacAddr([2, 0, 0, 0, 0, 2]),
             SMOL_IP,

@@ -1,4 +1,4 @@
-//! The frame trace of a [`Net`](super::Net): every frame handed to the
+//! The frame trace of a [`InteropNet`](super::InteropNet): every frame handed to the
 //! link, with what the link did to it.
 
 use rusty_stack::time::Instant;

@@ -11,7 +11,7 @@
 //!   client ([`crate::hosts::smoltcp`]) parses with them too.
 //!
 //! The client and server are driven from a
-//! [`Net`](crate::hosts::interop::Net) run condition: call `step` with the
+//! [`InteropNet`](crate::hosts::interop::InteropNet) run condition: call `step` with the
 //! [`SmolPeer`](crate::hosts::smol_peer::SmolPeer) after the hosts settle at each
 //! instant. Their parsing is their own (nothing from
 //! `rusty_apps::http`), so a bug shared by Rusty's client and server

@@ -1,6 +1,6 @@
 //! The bench with smoltcp on both ends: an HTTP server and a load client
 //! written on smoltcp sockets, two [`Interface`]s over an in-memory device
-//! pair ([`Link`]), polled in one loop.
+//! pair ([`BenchWire`]), polled in one loop.
 //!
 //! # Set-up
 //!
@@ -37,7 +37,7 @@
 //!
 //! # The link
 //!
-//! [`Link`] is a zero-latency device pair: a frame smoltcp transmits is
+//! [`BenchWire`] is a zero-latency device pair: a frame smoltcp transmits is
 //! copied into a buffer of a shared pool and queued for the other end, as
 //! the pair driver copies a frame into the other end's pool. Queues hold
 //! at most [`link_frames`] frames (more are dropped and counted); the pool
@@ -91,7 +91,7 @@ struct Frame {
 }
 
 /// Two ends joined by a zero-latency wire; end 0 is the server's.
-pub struct Link {
+pub struct BenchWire {
     /// `queues[i]`: frames waiting for end `i`.
     queues: [VecDeque<Frame>; 2],
     capacity: usize,
@@ -105,14 +105,14 @@ pub struct Link {
     dropped: [u64; 2],
 }
 
-impl Link {
+impl BenchWire {
     /// A link whose queues hold `capacity` frames each, with `capacity`
     /// frame buffers to start with.
-    pub fn new(capacity: usize) -> Link {
+    pub fn new(capacity: usize) -> BenchWire {
         let buffer = || vec![0u8; MAX_FRAME].into_boxed_slice();
         let mut free = Vec::with_capacity(2 * capacity + 16);
         free.extend((0..capacity).map(|_| buffer()));
-        Link {
+        BenchWire {
             queues: [
                 VecDeque::with_capacity(capacity),
                 VecDeque::with_capacity(capacity),
@@ -127,7 +127,7 @@ impl Link {
 
     /// End `i` (0 or 1) as a smoltcp device.
     fn end(&mut self, i: usize) -> End<'_> {
-        let Link {
+        let BenchWire {
             queues: [q0, q1],
             capacity,
             free,
@@ -164,7 +164,7 @@ impl Link {
     }
 }
 
-/// One end of a [`Link`], borrowed for a poll.
+/// One end of a [`BenchWire`], borrowed for a poll.
 struct End<'a> {
     rx: &'a mut VecDeque<Frame>,
     tx: &'a mut VecDeque<Frame>,
@@ -292,7 +292,7 @@ fn socket() -> tcp::Socket<'static> {
 }
 
 /// An interface with `mac` and `ip`/24 on end `end` of `link`.
-fn interface(link: &mut Link, end: usize, mac: [u8; 6], ip: Ipv4Addr, seed: u64) -> Interface {
+fn interface(link: &mut BenchWire, end: usize, mac: [u8; 6], ip: Ipv4Addr, seed: u64) -> Interface {
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
     config.random_seed = seed;
     let mut iface = Interface::new(config, &mut link.end(end), SmolInstant::ZERO);
@@ -385,7 +385,7 @@ struct Server {
 
 impl Server {
     fn new(
-        link: &mut Link,
+        link: &mut BenchWire,
         listeners: usize,
         content: Pages,
         seed: u64,
@@ -741,7 +741,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(link: &mut Link, conns: usize, content: Pages, seed: u64) -> Client {
+    fn new(link: &mut BenchWire, conns: usize, content: Pages, seed: u64) -> Client {
         let iface = interface(link, 1, CLIENT_MAC, CLIENT_IP, seed ^ 0x636c_6965_6e74);
         let mut sockets = SocketSet::new(Vec::with_capacity(conns));
         let conns = (0..conns)
@@ -903,9 +903,9 @@ fn request(index: usize) -> ArrayVec<u8, REQUEST_CAPACITY> {
 
 // ------------------------------------------------------------------- pair
 
-/// smoltcp's server and client over a [`Link`].
+/// smoltcp's server and client over a [`BenchWire`].
 pub struct SmolPair {
-    link: Link,
+    link: BenchWire,
     server: Server,
     client: Client,
     now: SmolInstant,
@@ -916,7 +916,7 @@ impl SmolPair {
     pub fn new(config: &BenchConfig) -> Result<SmolPair, BenchError> {
         let pages = Pages::Thesis(rusty_fixtures::page_set());
         let conns = config.conns as usize;
-        let mut link = Link::new(link_frames(config.conns));
+        let mut link = BenchWire::new(link_frames(config.conns));
         let server = Server::new(&mut link, conns, pages, config.seed ^ 0x7365_7276)?;
         let client = Client::new(&mut link, conns, pages, config.seed);
         Ok(SmolPair {

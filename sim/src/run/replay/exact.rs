@@ -27,12 +27,12 @@ pub struct ExactReport {
     /// Leading sent frames that matched byte for byte.
     pub matched: usize,
     /// The first difference, if any.
-    pub divergence: Option<Divergence>,
+    pub divergence: Option<FrameDivergence>,
 }
 
 /// The first frame where the replay and the capture part.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Divergence {
+pub struct FrameDivergence {
     /// Index of the frame among those the stack sent (0 for the first).
     pub index: usize,
     /// Nanoseconds since the replay started (the stack's creation).
@@ -148,7 +148,12 @@ impl WithStack for Exact<'_> {
     }
 }
 
-fn divergence(index: usize, at_ns: u64, want: Option<&[u8]>, got: Option<&[u8]>) -> Divergence {
+fn divergence(
+    index: usize,
+    at_ns: u64,
+    want: Option<&[u8]>,
+    got: Option<&[u8]>,
+) -> FrameDivergence {
     // The tracer numbers a SYN's sequence 0; the absolute numbers follow.
     let describe = |f: &[u8]| {
         let line = Tracer::new().line(f);
@@ -175,7 +180,7 @@ fn divergence(index: usize, at_ns: u64, want: Option<&[u8]>, got: Option<&[u8]>)
         }
         _ => None,
     };
-    Divergence {
+    FrameDivergence {
         index,
         at_ns,
         expected: want.map(describe),
