@@ -5,7 +5,9 @@
 //! SACK-permitted from the input), then the ACK of the stack's SYN-ACK,
 //! then the input's [`Step`]s: in-window data, duplicates, overlapping and
 //! out-of-window data, FIN, RST, bad checksums, ACKs of data the stack
-//! never sent, window changes, acknowledgments and time steps. The peer's
+//! never sent, window changes, acknowledgments (with SACK blocks, valid or
+//! not), timestamps (when the SYN offers them: jumps, which PAWS rejects,
+//! and segments without one) and time steps. The peer's
 //! byte stream is a fixed function of the offset ([`stream_byte`]), so a
 //! byte carries the same value however often and in whatever segment it
 //! is sent. The application ([`Recorder`]) sends some data when it accepts
@@ -85,6 +87,8 @@ struct Input {
     window_scale: Option<u8>,
     /// The SYN offers SACK.
     sack: bool,
+    /// The SYN offers timestamps, starting at this TSval.
+    timestamps: Option<u32>,
     /// Bytes the application sends when it accepts (modulo 16385).
     server_sends: u16,
     /// When the application closes its side.
@@ -137,6 +141,15 @@ enum Step {
     Advance { ms: u16 },
     /// Time moves on to the stack's next timer.
     NextTimer,
+    /// An ACK with SACK blocks, each `(from, len)` bytes past what we
+    /// acknowledge (valid or not: beyond what the stack sent, reversed).
+    Sack { blocks: Vec<(u16, u16)> },
+    /// Our timestamp clock jumps by `by` (wrapping: backwards too, which
+    /// PAWS then rejects).
+    TsJump { by: u32 },
+    /// Data as [`Step::Data`] without the timestamp option, which RFC 7323
+    /// says to drop once timestamps are in use.
+    DataWithoutTimestamp { offset: u16, len: u16 },
 }
 
 /// The application: records what it receives and checks it against the
@@ -228,6 +241,18 @@ struct Peer {
     last: Option<Vec<u8>>,
     /// The stack's SYN-ACK arrived, with this window scale option.
     syn_ack: Option<Option<u8>>,
+    /// Our TSval at the start, if we offered timestamps.
+    ts_base: Option<u32>,
+    /// Added to our TSval (by [`Step::TsJump`]).
+    ts_jump: u32,
+    /// Both sides use timestamps (the SYN-ACK carried one).
+    ts_on: bool,
+    /// The stack's latest TSval, which we echo.
+    ts_recent: u32,
+    /// Milliseconds since the stack was created: our timestamp clock.
+    now_ms: u32,
+    /// Leave the timestamp out of the next segment.
+    omit_ts: bool,
 }
 
 /// Flags of a peer segment.
@@ -249,6 +274,17 @@ impl Peer {
         options: &[TcpOptionElement],
         payload: &[u8],
     ) -> Vec<u8> {
+        let mut all = Vec::with_capacity(options.len() + 1);
+        if let Some(base) = self.ts_base {
+            let tsval = base.wrapping_add(self.now_ms).wrapping_add(self.ts_jump);
+            if flags.syn {
+                all.push(TcpOptionElement::Timestamp(tsval, 0));
+            } else if self.ts_on && !self.omit_ts {
+                all.push(TcpOptionElement::Timestamp(tsval, self.ts_recent));
+            }
+        }
+        all.extend_from_slice(options);
+        let options = &all[..];
         let mut b = PacketBuilder::ethernet2(PEER_MAC.0, STACK_MAC.0)
             .ipv4(PEER_IP.octets(), STACK_IP.octets(), 64)
             .tcp(PEER_PORT, PORT, seq, self.window);
@@ -338,6 +374,14 @@ impl Peer {
                 _ => None,
             });
             self.syn_ack = Some(shift);
+        }
+        for option in tcp.options_iterator().flatten() {
+            if let TcpOptionElement::Timestamp(tsval, _) = option {
+                self.ts_recent = tsval;
+                if tcp.syn() {
+                    self.ts_on = self.ts_base.is_some();
+                }
+            }
         }
         let seq = tcp
             .sequence_number()
@@ -455,6 +499,12 @@ fuzz_target!(|input: Input| {
         fin_at: None,
         last: None,
         syn_ack: None,
+        ts_base: input.timestamps,
+        ts_jump: 0,
+        ts_on: false,
+        ts_recent: 0,
+        now_ms: 0,
+        omit_ts: false,
     };
     let mut now = START;
 
@@ -488,6 +538,7 @@ fuzz_target!(|input: Input| {
 
     for step in input.steps.iter().take(MAX_STEPS) {
         let next = rcv_nxt(stack.app());
+        peer.now_ms = now.saturating_since(START).as_millis() as u32;
         let frame = match *step {
             Step::Data { offset, len } => {
                 let start = next + i64::from(offset);
@@ -562,6 +613,38 @@ fuzz_target!(|input: Input| {
                     now = now.max(at);
                 }
                 None
+            }
+            Step::Sack { ref blocks } => {
+                // Three blocks fit beside a timestamp in 40 bytes.
+                let edge = |(from, len): (u16, u16)| {
+                    let left = peer.ack().wrapping_add(u32::from(from));
+                    (left, left.wrapping_add(u32::from(len)))
+                };
+                let mut edges = blocks.iter().take(3).map(|&b| edge(b));
+                let options: Vec<TcpOptionElement> = match edges.next() {
+                    Some(first) => vec![TcpOptionElement::SelectiveAcknowledgement(
+                        first,
+                        [edges.next(), edges.next(), None],
+                    )],
+                    None => Vec::new(),
+                };
+                Some(peer.frame(peer.seq(next), peer.ack(), Flags::default(), &options, &[]))
+            }
+            Step::TsJump { by } => {
+                peer.ts_jump = peer.ts_jump.wrapping_add(by);
+                None
+            }
+            Step::DataWithoutTimestamp { offset, len } => {
+                let start = next + i64::from(offset);
+                peer.omit_ts = true;
+                let frame = peer.data(
+                    start,
+                    start + (usize::from(len) % (MSS + 1)) as i64,
+                    false,
+                    None,
+                );
+                peer.omit_ts = false;
+                Some(frame)
             }
         };
         if let Some(frame) = frame {
