@@ -3,7 +3,9 @@
 # the fixtures: the captures fixtures/pcap/*.pcap (with their sidecar TOML)
 # and the scenarios fixtures/scenarios/*.toml.
 #
-#   fuzz/seeds.sh [FIXTURES_DIR]     (default: the repository's fixtures/)
+#   fuzz/seeds.sh [FIXTURES_DIR [CORPUS_DIR]]
+#
+# (defaults: the repository's fixtures/ and fuzz/corpus/).
 #
 # * wire_parsers: single frames from the captures;
 # * stack_frames: for each TCP flow to the stack, the flow's frames from the
@@ -21,7 +23,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 fixtures=${1:-$here/../fixtures}
-python3 - "$fixtures" "$here/corpus" <<'PY'
+corpus=${2:-$here/corpus}
+python3 - "$fixtures" "$corpus" <<'PY'
 import glob, hashlib, os, struct, sys
 
 fixtures, out = sys.argv[1], sys.argv[2]
@@ -122,6 +125,6 @@ for toml in sorted(glob.glob(os.path.join(fixtures, "scenarios", "*.toml"))):
     write("scenario_toml", open(toml, "rb").read())
 PY
 shopt -s nullglob
-for target in "$here"/corpus/*/; do
-  echo "$(basename "$target"): $(ls "$target" | wc -l) files in fuzz/corpus/$(basename "$target")"
+for target in "$corpus"/*/; do
+  echo "$(basename "$target"): $(ls "$target" | wc -l) files in $target"
 done
