@@ -26,7 +26,13 @@ for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
   if [ -d "seeds/$target" ]; then corpora+=("seeds/$target"); fi
   if [ "$target" = scenario_toml ]; then corpora+=("../fixtures/scenarios"); fi
+  # Structured inputs need length to say much: no slow growth from tiny
+  # inputs in a short run.
+  flags=()
+  case $target in
+    tcp_segments | cursor_chain | stack_frames) flags+=(-max_len=4096 -len_control=0) ;;
+  esac
   echo "-- fuzz target $target (${seconds} s): ${corpora[*]}"
   cargo fuzz run "$target" "${corpora[@]}" -- \
-    -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1
+    -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 "${flags[@]}"
 done

@@ -120,7 +120,7 @@ fuzz_target!(|data: &[u8]| {
                 }
                 inject(&mut peer, &frame);
             }
-            Record::Advance(by) => now = now + by,
+            Record::Advance(by) => now += by,
             Record::NextTimer => {
                 if let Some(at) = stack.poll_at() {
                     now = now.max(at);

@@ -103,9 +103,9 @@ enum Close {
     /// Never.
     Never,
     /// As soon as it accepts (after its data).
-    OnAccept,
+    Accepting,
     /// When the peer closes.
-    OnRemoteClose,
+    PeerCloses,
 }
 
 /// One action of the peer. Offsets are in the peer's stream, relative to
@@ -182,7 +182,7 @@ impl App for Recorder {
             conn.send(self.sends, StaticWriter(&SERVER_DATA[..self.sends]))
                 .expect("an empty queue takes one send");
         }
-        if self.close == Some(Close::OnAccept) {
+        if self.close == Some(Close::Accepting) {
             conn.close();
         }
         Some(())
@@ -203,7 +203,7 @@ impl App for Recorder {
     fn on_remote_close(&mut self, _: &mut (), conn: ConnRef<'_, StaticWriter>) {
         assert!(!self.remote_closed, "a second remote close");
         self.remote_closed = true;
-        if self.close == Some(Close::OnRemoteClose) {
+        if self.close == Some(Close::PeerCloses) {
             conn.close();
         }
     }
@@ -605,7 +605,7 @@ fuzz_target!(|input: Input| {
                 Some(peer.frame(peer.seq(next), peer.ack(), Flags::default(), &[], &[]))
             }
             Step::Advance { ms } => {
-                now = now + Duration::from_millis(u64::from(ms));
+                now += Duration::from_millis(u64::from(ms));
                 None
             }
             Step::NextTimer => {
