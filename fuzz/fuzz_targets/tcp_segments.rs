@@ -6,8 +6,9 @@
 //! then the input's [`Step`]s: in-window data, duplicates, overlapping and
 //! out-of-window data, FIN, RST, bad checksums, ACKs of data the stack
 //! never sent, window changes, acknowledgments (with SACK blocks, valid or
-//! not), timestamps (when the SYN offers them: jumps, which PAWS rejects,
-//! and segments without one) and time steps. The peer's
+//! not), SYNs and odd flag combinations while the connection lives,
+//! timestamps (when the SYN offers them: jumps, which PAWS rejects, and
+//! segments without one) and time steps. The peer's
 //! byte stream is a fixed function of the offset ([`stream_byte`]), so a
 //! byte carries the same value however often and in whatever segment it
 //! is sent. The application ([`Recorder`]) sends some data when it accepts
@@ -150,6 +151,18 @@ enum Step {
     /// Data as [`Step::Data`] without the timestamp option, which RFC 7323
     /// says to drop once timestamps are in use.
     DataWithoutTimestamp { offset: u16, len: u16 },
+    /// A SYN `offset` past the next expected byte while the connection
+    /// lives (RFC 5961: a challenge ACK, never a new connection).
+    Syn { offset: u32 },
+    /// Data as [`Step::Data`] with odd flags: bit 0 SYN, 1 RST, 2 PSH,
+    /// 3 URG (pointer `urgent`), 4 ECE, 5 CWR, 6 NS, 7 no ACK flag. (Never
+    /// FIN: the peer's FIN has one place.)
+    OddFlags {
+        offset: u16,
+        len: u16,
+        bits: u8,
+        urgent: u16,
+    },
 }
 
 /// The application: records what it receives and checks it against the
@@ -261,6 +274,8 @@ struct Flags {
     syn: bool,
     fin: bool,
     rst: bool,
+    /// [`Step::OddFlags`]'s bits and urgent pointer.
+    odd: Option<(u8, u16)>,
 }
 
 impl Peer {
@@ -288,10 +303,30 @@ impl Peer {
         let mut b = PacketBuilder::ethernet2(PEER_MAC.0, STACK_MAC.0)
             .ipv4(PEER_IP.octets(), STACK_IP.octets(), 64)
             .tcp(PEER_PORT, PORT, seq, self.window);
-        if !flags.syn {
+        let odd = flags.odd.map_or(0, |(bits, _)| bits);
+        if !flags.syn && odd & 0x80 == 0 {
             b = b.ack(ack);
-        } else {
+        }
+        if flags.syn || odd & 0x01 != 0 {
             b = b.syn();
+        }
+        if odd & 0x02 != 0 {
+            b = b.rst();
+        }
+        if odd & 0x04 != 0 {
+            b = b.psh();
+        }
+        if odd & 0x08 != 0 {
+            b = b.urg(flags.odd.map_or(0, |(_, urgent)| urgent));
+        }
+        if odd & 0x10 != 0 {
+            b = b.ece();
+        }
+        if odd & 0x20 != 0 {
+            b = b.cwr();
+        }
+        if odd & 0x40 != 0 {
+            b = b.ns();
         }
         if flags.fin {
             b = b.fin();
@@ -321,6 +356,18 @@ impl Peer {
     /// with FIN if `fin`; `damage` flips bits of its first payload byte,
     /// or of its checksum if it has none.
     fn data(&mut self, start: i64, end: i64, fin: bool, damage: Option<u8>) -> Vec<u8> {
+        self.data_with(start, end, fin, damage, None)
+    }
+
+    /// [`Peer::data`] with [`Step::OddFlags`]'s flags.
+    fn data_with(
+        &mut self,
+        start: i64,
+        end: i64,
+        fin: bool,
+        damage: Option<u8>,
+        odd: Option<(u8, u16)>,
+    ) -> Vec<u8> {
         let end = match self.fin_at {
             Some(f) if !fin => end.min(f),
             _ => end,
@@ -329,6 +376,7 @@ impl Peer {
         let payload: Vec<u8> = (start..end).map(|o| stream_byte(o as u32)).collect();
         let flags = Flags {
             fin,
+            odd,
             ..Flags::default()
         };
         let mut frame = self.frame(self.seq(start), self.ack(), flags, &[], &payload);
@@ -404,6 +452,11 @@ impl Peer {
             self.right_edge = self.right_edge.max(i64::from(acked) + window);
         }
     }
+}
+
+/// Whether the peer's `frame` carries SYN.
+fn is_syn(frame: &[u8]) -> bool {
+    frame[14 + 20 + 13] & 0x02 != 0
 }
 
 /// The stack's next expected byte, as its application knows it.
@@ -549,7 +602,11 @@ fuzz_target!(|input: Input| {
                     None,
                 ))
             }
-            Step::Duplicate => peer.last.clone(),
+            // A SYN again only while the connection lives (see Step::Syn).
+            Step::Duplicate => peer
+                .last
+                .clone()
+                .filter(|last| !(stack.app().gone && is_syn(last))),
             Step::Overlap { back, ahead } => {
                 let back = i64::from(back) % (MSS as i64 + 1);
                 let ahead = i64::from(ahead) % (MSS as i64 + 1 - back);
@@ -633,6 +690,26 @@ fuzz_target!(|input: Input| {
             Step::TsJump { by } => {
                 peer.ts_jump = peer.ts_jump.wrapping_add(by);
                 None
+            }
+            Step::Syn { offset } => (!stack.app().gone).then(|| {
+                let syn = Flags {
+                    syn: true,
+                    ..Flags::default()
+                };
+                let seq = peer.seq(next).wrapping_add(offset);
+                peer.frame(seq, 0, syn, &[], &[])
+            }),
+            Step::OddFlags {
+                offset,
+                len,
+                bits,
+                urgent,
+            } => {
+                // A SYN only while the connection lives (see Step::Syn).
+                let bits = if stack.app().gone { bits & !0x01 } else { bits };
+                let start = next + i64::from(offset);
+                let end = start + (usize::from(len) % (MSS + 1)) as i64;
+                Some(peer.data_with(start, end, false, None, Some((bits, urgent))))
             }
             Step::DataWithoutTimestamp { offset, len } => {
                 let start = next + i64::from(offset);
