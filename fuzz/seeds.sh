@@ -10,7 +10,8 @@
 # * wire_parsers: single frames from the captures;
 # * stack_frames: for each TCP flow to the stack, the flow's frames from the
 #   peer as records (rusty_fuzz::records): the time gap before each frame,
-#   then the frame; captures of another stack (curl-linux) are readdressed
+#   then the frame; and the same of the other frames to it (ARP, ICMP,
+#   IPv6 chatter), and an ICMP echo request built here; captures of another stack (curl-linux) are readdressed
 #   to the fuzz target's stack (record flags: readdress, fix checksums);
 # * pcap_replay: the first frames of each capture, as a pcap;
 # * scenario_toml: the scenario files.
@@ -109,9 +110,9 @@ for pcap in sorted(glob.glob(os.path.join(fixtures, "pcap", "*.pcap"))):
     for sec, frac, frame in frames:
         if frame[6:12] == mac or (frame[0:6] != mac and frame[0] & 1 == 0):
             continue  # sent by the stack, or not for it
-        key = tcp_flow(frame)
-        if key is not None:
-            flows.setdefault(key, []).append((ns(sec, frac), frame))
+        # TCP by flow; the rest (ARP, ICMP, IPv6 chatter) as one more "flow".
+        key = tcp_flow(frame) or "other"
+        flows.setdefault(key, []).append((ns(sec, frac), frame))
     for flow in flows.values():
         seed = bytearray()
         last = STACK_START_NS if mac == STACK_MAC else flow[0][0]
@@ -120,6 +121,18 @@ for pcap in sorted(glob.glob(os.path.join(fixtures, "pcap", "*.pcap"))):
             last = max(last, at)
             seed += bytes([flags]) + struct.pack(">H", len(frame)) + frame
         write("stack_frames", bytes(seed))
+
+# stack_frames without captures: an ICMP echo request to the stack (its
+# checksums left to the target: record flag FIX), then a second after 1 s.
+ping = (STACK_MAC + bytes([0x02, 0xee, 0, 0, 0, 1]) + b"\x08\x00"
+        + bytes([0x45, 0, 0, 28 + 8, 0, 1, 0x40, 0, 64, 1, 0, 0,
+                 10, 77, 0, 1, 10, 77, 0, 2])
+        + bytes([8, 0, 0, 0, 0x12, 0x34, 0, 1]) + b"rustyping")
+ping = ping[:16] + bytes([0, 20 + 8 + 9]) + ping[18:]
+seed = bytearray([FIX]) + struct.pack(">H", len(ping)) + ping
+seed += bytes([STEP | 2]) + struct.pack(">H", 1)
+seed += bytes([FIX]) + struct.pack(">H", len(ping)) + ping
+write("stack_frames", bytes(seed))
 
 for toml in sorted(glob.glob(os.path.join(fixtures, "scenarios", "*.toml"))):
     write("scenario_toml", open(toml, "rb").read())
