@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use rusty_sim::replay::settings::{AppKind, Settings, SidecarFile};
-use rusty_sim::replay::{adaptive, exact, Capture};
+use rusty_sim::run::replay::settings::{AppKind, Settings, SidecarFile};
+use rusty_sim::run::replay::{adaptive, exact, Capture};
 
 /// Frames beyond which a capture is cut, so one input stays fast.
 const MAX_FRAMES: usize = 256;

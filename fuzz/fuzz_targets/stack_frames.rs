@@ -13,11 +13,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use rusty_apps::HttpServer;
 use rusty_fixtures::PageContent;
 use rusty_fuzz::check::assert_frame;
 use rusty_fuzz::records::{self, Record};
 use rusty_fuzz::wire::{drain, fix_checksums, inject, readdress};
-use rusty_stack::apps::HttpServer;
 use rusty_stack::iface::InterfaceConfig;
 use rusty_stack::mem::buf::PoolConfig;
 use rusty_stack::nic::pair::{pair, PairConfig, PairDriver};

@@ -38,7 +38,7 @@ use rusty_stack::nic::pair::{pair, PairConfig, PairDriver};
 use rusty_stack::nic::Driver;
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
-use rusty_stack::{App, ConnRef, Stack, StaticWriter, TcpConfig};
+use rusty_stack::{App, Conn, Stack, StaticWriter, TcpConfig};
 
 const STACK_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
 const PEER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
@@ -187,7 +187,7 @@ impl App for Recorder {
     type Conn = ();
     type Writer = StaticWriter;
 
-    fn accept(&mut self, port: u16, conn: ConnRef<'_, StaticWriter>) -> Option<()> {
+    fn accept(&mut self, port: u16, conn: &mut Conn<'_, StaticWriter>) -> Option<()> {
         assert_eq!(port, PORT);
         self.accepted += 1;
         assert_eq!(self.accepted, 1, "a second connection was accepted");
@@ -201,7 +201,7 @@ impl App for Recorder {
         Some(())
     }
 
-    fn on_data(&mut self, _: &mut (), _: ConnRef<'_, StaticWriter>, data: Cursor<'_>) {
+    fn on_data(&mut self, _: &mut (), _: &mut Conn<'_, StaticWriter>, data: Cursor<'_>) {
         assert!(!self.remote_closed, "data after the remote close");
         assert!(!data.is_empty(), "on_data without data");
         for piece in data.segments() {
@@ -213,7 +213,7 @@ impl App for Recorder {
         }
     }
 
-    fn on_remote_close(&mut self, _: &mut (), conn: ConnRef<'_, StaticWriter>) {
+    fn on_remote_close(&mut self, _: &mut (), conn: &mut Conn<'_, StaticWriter>) {
         assert!(!self.remote_closed, "a second remote close");
         self.remote_closed = true;
         if self.close == Some(Close::PeerCloses) {
