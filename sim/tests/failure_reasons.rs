@@ -10,7 +10,7 @@ use rusty_sim::hosts::smoltcp::{SmolHost, SmolHostConfig};
 use rusty_sim::kernel::world::World;
 use rusty_sim::run::engine::{self, Setup};
 use rusty_sim::scenario::workload::{AppStats, Failures, Pages};
-use rusty_sim::scenario::{ClientKind, DownSpec, Scenario};
+use rusty_sim::scenario::{ClientKind, Scenario, Window};
 use rusty_stack::mem::cursor::Cursor;
 use rusty_stack::tcp::{App, Conn, StaticWriter};
 use rusty_stack::time::{Duration, Instant};
@@ -69,9 +69,9 @@ fn a_server_that_does_not_listen_refuses() {
 fn a_link_that_goes_down_times_handshakes_out() {
     for client in [ClientKind::Rusty, ClientKind::Smoltcp] {
         let mut scenario = small(client);
-        scenario.links.faults.down = vec![DownSpec {
-            from_s: 0.0,
-            until_s: 1e6,
+        scenario.links.faults.down = vec![Window {
+            from: Instant::ZERO,
+            until: Instant::from_secs(1_000_000),
         }];
         scenario.validate().unwrap();
         let mut setup = engine::build(&scenario).unwrap();

@@ -6,13 +6,13 @@
 
 use rusty_sim::net::link::CorruptScope;
 use rusty_sim::run::engine::build;
-use rusty_sim::scenario::{BurstSpec, FaultSpec, Scenario};
+use rusty_sim::scenario::{Faults, GilbertElliott, Scenario};
 use rusty_stack::stats::DropReason;
 use rusty_stack::time::{Duration, Instant};
 
 /// Runs the small HTTP scenario with `faults` for 0.1 virtual s, drains it,
 /// and checks the invariants. Returns (ok, failed).
-fn run_with(faults: FaultSpec, seed: u64) -> (u64, u64) {
+fn run_with(faults: Faults, seed: u64) -> (u64, u64) {
     let mut scenario = Scenario::small();
     scenario.seed = seed;
     scenario.links.faults = faults;
@@ -51,9 +51,9 @@ fn run_with(faults: FaultSpec, seed: u64) -> (u64, u64) {
 #[test]
 fn sim_faults_loss_1_percent() {
     let (ok, failed) = run_with(
-        FaultSpec {
+        Faults {
             loss: 0.01,
-            ..FaultSpec::default()
+            ..Faults::default()
         },
         1,
     );
@@ -63,9 +63,9 @@ fn sim_faults_loss_1_percent() {
 #[test]
 fn sim_faults_loss_5_percent() {
     let (ok, failed) = run_with(
-        FaultSpec {
+        Faults {
             loss: 0.05,
-            ..FaultSpec::default()
+            ..Faults::default()
         },
         2,
     );
@@ -75,9 +75,9 @@ fn sim_faults_loss_5_percent() {
 #[test]
 fn sim_faults_loss_20_percent() {
     run_with(
-        FaultSpec {
+        Faults {
             loss: 0.20,
-            ..FaultSpec::default()
+            ..Faults::default()
         },
         3,
     );
@@ -86,9 +86,9 @@ fn sim_faults_loss_20_percent() {
 #[test]
 fn sim_faults_duplication() {
     let (_, failed) = run_with(
-        FaultSpec {
+        Faults {
             duplicate: 0.10,
-            ..FaultSpec::default()
+            ..Faults::default()
         },
         4,
     );
@@ -98,10 +98,10 @@ fn sim_faults_duplication() {
 #[test]
 fn sim_faults_reordering() {
     let (_, failed) = run_with(
-        FaultSpec {
+        Faults {
             reorder: 0.10,
-            reorder_delay_us: 300.0,
-            ..FaultSpec::default()
+            reorder_delay: Duration::from_micros(300),
+            ..Faults::default()
         },
         5,
     );
@@ -110,9 +110,9 @@ fn sim_faults_reordering() {
 
 #[test]
 fn sim_faults_corruption_is_caught_by_checksums() {
-    let mut scenario_faults = FaultSpec {
+    let mut scenario_faults = Faults {
         corrupt: 0.02,
-        ..FaultSpec::default()
+        ..Faults::default()
     };
     let (_, failed) = run_with(scenario_faults.clone(), 6);
     assert_eq!(failed, 0);
@@ -135,16 +135,16 @@ fn sim_faults_corruption_is_caught_by_checksums() {
 
 #[test]
 fn sim_faults_bursts() {
-    let burst = BurstSpec {
+    let burst = GilbertElliott {
         p_good_to_bad: 0.01,
         p_bad_to_good: 0.3,
         loss_good: 0.0,
         loss_bad: 0.8,
     };
     run_with(
-        FaultSpec {
+        Faults {
             burst: Some(burst),
-            ..FaultSpec::default()
+            ..Faults::default()
         },
         7,
     );
@@ -152,13 +152,13 @@ fn sim_faults_bursts() {
 
 #[test]
 fn sim_faults_everything_at_once() {
-    let faults = FaultSpec {
+    let faults = Faults {
         loss: 0.03,
         duplicate: 0.02,
         reorder: 0.05,
-        reorder_delay_us: 100.0,
+        reorder_delay: Duration::from_micros(100),
         corrupt: 0.01,
-        ..FaultSpec::default()
+        ..Faults::default()
     };
     run_with(faults, 8);
 }
@@ -206,10 +206,10 @@ fn sim_faults_arp_corruption_recovers_by_neighbour_reachability() {
     for seed in 1..=30 {
         let mut scenario = Scenario::small();
         scenario.seed = seed;
-        scenario.links.faults = FaultSpec {
+        scenario.links.faults = Faults {
             corrupt: 0.5,
             corrupt_scope: CorruptScope::ArpOnly,
-            ..FaultSpec::default()
+            ..Faults::default()
         };
         scenario.validate().expect("valid scenario");
         let mut setup = build(&scenario).expect("builds");
@@ -245,10 +245,10 @@ fn sim_faults_arp_corruption_recovers_by_neighbour_reachability() {
 fn sim_faults_fcs_drops_corrupted_frames_before_the_host() {
     let mut scenario = Scenario::small();
     scenario.seed = 9;
-    scenario.links.faults = FaultSpec {
+    scenario.links.faults = Faults {
         corrupt: 0.02,
         fcs_drop: 1.0,
-        ..FaultSpec::default()
+        ..Faults::default()
     };
     let mut setup = build(&scenario).expect("builds");
     setup.start().expect("listens");

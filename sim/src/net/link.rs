@@ -546,6 +546,20 @@ pub enum LinkError {
     },
 }
 
+impl LinkError {
+    /// The configuration field at fault, as a dotted path from the link
+    /// configuration (`faults.loss`, `faults.down[2]`), when there is one.
+    pub fn field(&self) -> Option<String> {
+        match self {
+            LinkError::Probability { field, .. } => Some((*field).to_string()),
+            LinkError::DownWindow { index, .. } => Some(format!("faults.down[{index}]")),
+            LinkError::FlapPeriod => Some("faults.flap.period".into()),
+            LinkError::FlapDownFor { .. } => Some("faults.flap.down_for".into()),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for LinkError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

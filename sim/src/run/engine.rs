@@ -26,11 +26,11 @@ use crate::hosts::rusty::{PortSpec, RustyHost, RustyHostConfig};
 use crate::kernel::determinism::Trace;
 use crate::kernel::rng::{core_port_index, Seeds};
 use crate::kernel::world::World;
-use crate::net::link::{Faults, Flap, GilbertElliott, Link, LinkConfig, TapPoint, Window};
+use crate::net::link::{Link, LinkConfig, TapPoint};
 use crate::net::nic_port::NicKind;
 use crate::run::report::{CoreReport, LinkReport, Report};
 use crate::scenario::workload::{BulkServer, ClientStats, Pages, StreamClient, StreamMode};
-use crate::scenario::{ClientKind, FaultSpec, PageSpec, Scenario, Workload};
+use crate::scenario::{ClientKind, PageSpec, Scenario, Workload};
 
 /// The server's listening port.
 pub const SERVER_PORT: u16 = 80;
@@ -51,42 +51,7 @@ pub fn link_config(scenario: &Scenario) -> LinkConfig {
         bandwidth_bps: (l.bandwidth_gbps * 1e9) as u64,
         delay: Duration::from_nanos((l.delay_us * 1e3) as u64),
         queue_limit_bytes: l.queue_kb as usize * 1024,
-        faults: faults(&l.faults),
-    }
-}
-
-fn secs(s: f64) -> Duration {
-    Duration::from_nanos((s * 1e9) as u64)
-}
-
-fn faults(f: &FaultSpec) -> Faults {
-    Faults {
-        loss: f.loss,
-        burst: f.burst.as_ref().map(|b| GilbertElliott {
-            p_good_to_bad: b.p_good_to_bad,
-            p_bad_to_good: b.p_bad_to_good,
-            loss_good: b.loss_good,
-            loss_bad: b.loss_bad,
-        }),
-        duplicate: f.duplicate,
-        reorder: f.reorder,
-        reorder_delay: Duration::from_nanos((f.reorder_delay_us * 1e3) as u64),
-        corrupt: f.corrupt,
-        corrupt_scope: f.corrupt_scope,
-        fcs_drop: f.fcs_drop,
-        down: f
-            .down
-            .iter()
-            .map(|d| Window {
-                from: Instant::ZERO + secs(d.from_s),
-                until: Instant::ZERO + secs(d.until_s),
-            })
-            .collect(),
-        flap: f.flap.as_ref().map(|fl| Flap {
-            period: secs(fl.period_s),
-            down_for: secs(fl.down_s),
-            start: None,
-        }),
+        faults: l.faults.clone(),
     }
 }
 
@@ -596,7 +561,7 @@ pub fn run(
                 source,
             })?;
     }
-    let end = Instant::ZERO + secs(scenario.duration);
+    let end = Instant::ZERO + Duration::from_nanos((scenario.duration * 1e9) as u64);
     setup.run_until(end, scenario.max_requests, progress);
     let mut report = setup.report(scenario);
     if pcap_path.is_some() {

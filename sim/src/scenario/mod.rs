@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::hosts::cost::CostModel;
+pub use crate::net::link::{CorruptScope, Faults, Flap, GilbertElliott, Window};
 
 pub use crate::net::nic_port::NicKind;
 
@@ -245,78 +246,12 @@ pub struct LinkSpec {
     /// connections opening at once with a 29,200-byte initial window offer
     /// about 29 MB in one burst.
     pub queue_kb: u32,
-    /// Faults injected on every link, in both directions.
-    pub faults: FaultSpec,
-}
-
-/// Faults a link injects. All probabilities are per frame, in `[0, 1]`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FaultSpec {
-    /// Independent loss probability.
-    pub loss: f64,
-    /// Bursty (Gilbert–Elliott) loss, on top of `loss`.
-    pub burst: Option<BurstSpec>,
-    /// Probability that a frame is delivered twice.
-    pub duplicate: f64,
-    /// Probability that a frame is held back by `reorder_delay_us`.
-    pub reorder: f64,
-    /// How long a reordered frame is held back, in microseconds.
-    pub reorder_delay_us: f64,
-    /// Probability that a frame has a bit flipped.
-    pub corrupt: f64,
-    /// Which frames corruption may hit: `"all"` (default), `"ipv4-only"`
-    /// or `"arp-only"` ([`crate::net::link::CorruptScope`]).
-    pub corrupt_scope: crate::net::link::CorruptScope,
-    /// Probability that the receiving NIC's Ethernet FCS check catches a
-    /// corrupted frame and drops it ([`crate::net::link::Faults::fcs_drop`]; 0,
-    /// the default, lets every corruption through to the host's checks).
-    pub fcs_drop: f64,
-    /// Windows of virtual time during which the link is down.
-    pub down: Vec<DownSpec>,
-    /// A link that goes down periodically.
-    pub flap: Option<FlapSpec>,
-}
-
-/// Gilbert–Elliott burst loss: a two-state Markov chain per link direction.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BurstSpec {
-    /// Per-frame probability of moving from the good to the bad state.
-    pub p_good_to_bad: f64,
-    /// Per-frame probability of moving from the bad to the good state.
-    pub p_bad_to_good: f64,
-    /// Loss probability in the good state.
-    #[serde(default)]
-    pub loss_good: f64,
-    /// Loss probability in the bad state.
-    #[serde(default = "one")]
-    pub loss_bad: f64,
-}
-
-fn one() -> f64 {
-    1.0
-}
-
-/// A window of virtual time during which a link is down.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DownSpec {
-    /// Start of the outage, in virtual seconds from the start of the run.
-    pub from_s: f64,
-    /// End of the outage (exclusive), in virtual seconds.
-    pub until_s: f64,
-}
-
-/// A link that is down for `down_s` at the start of every `period_s`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FlapSpec {
-    /// Length of one cycle, in virtual seconds.
-    pub period_s: f64,
-    /// Down time at the start of each cycle, in virtual seconds (less than
-    /// `period_s`).
-    pub down_s: f64,
+    /// Faults injected on every link, in both directions: the link's own
+    /// fault types ([`Faults`]: `loss`, `burst`, `duplicate`, `reorder`
+    /// with `reorder_delay`, `corrupt` with `corrupt_scope` and
+    /// `fcs_drop`, `down` windows, `flap`; durations and instants as
+    /// seconds or strings with a unit, `"100us"`).
+    pub faults: Faults,
 }
 
 /// A packet capture of one link.
@@ -349,13 +284,13 @@ pub struct CliOverrides {
     pub mtu: Option<u16>,
     /// `--client`: [`ClientSpec::kind`].
     pub client: Option<ClientKind>,
-    /// `--loss`: [`FaultSpec::loss`].
+    /// `--loss`: [`Faults::loss`].
     pub loss: Option<f64>,
-    /// `--dup`: [`FaultSpec::duplicate`].
+    /// `--dup`: [`Faults::duplicate`].
     pub dup: Option<f64>,
-    /// `--reorder`: [`FaultSpec::reorder`].
+    /// `--reorder`: [`Faults::reorder`].
     pub reorder: Option<f64>,
-    /// `--corrupt`: [`FaultSpec::corrupt`].
+    /// `--corrupt`: [`Faults::corrupt`].
     pub corrupt: Option<f64>,
     /// `--pcap`: the path of [`Scenario::pcap`] (keeping its link, or link 0).
     pub pcap: Option<PathBuf>,
@@ -501,7 +436,7 @@ impl Default for LinkSpec {
             bandwidth_gbps: 10.0,
             delay_us: 5.0,
             queue_kb: 32768,
-            faults: FaultSpec::default(),
+            faults: Faults::default(),
         }
     }
 }
@@ -738,13 +673,13 @@ impl Scenario {
     pub fn small_lossy() -> Scenario {
         let mut s = Scenario::small();
         s.name = "small-lossy".into();
-        s.links.faults = FaultSpec {
+        s.links.faults = Faults {
             loss: 0.01,
             duplicate: 0.005,
             reorder: 0.01,
-            reorder_delay_us: 50.0,
+            reorder_delay: rusty_stack::time::Duration::from_micros(50),
             corrupt: 0.001,
-            ..FaultSpec::default()
+            ..Faults::default()
         };
         s
     }
@@ -870,16 +805,6 @@ impl Scenario {
             field: field.to_string(),
             message,
         };
-        let probability = |field: &str, p: f64| {
-            if (0.0..=1.0).contains(&p) {
-                Ok(())
-            } else {
-                Err(bad(
-                    field,
-                    format!("must be a probability in [0, 1], got {p}"),
-                ))
-            }
-        };
         let non_negative = |field: &str, v: f64| {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
@@ -972,45 +897,12 @@ impl Scenario {
         positive("links.bandwidth_gbps", links.bandwidth_gbps)?;
         non_negative("links.delay_us", links.delay_us)?;
         at_least_one("links.queue_kb", links.queue_kb.into())?;
-        let f = &links.faults;
-        probability("links.faults.loss", f.loss)?;
-        probability("links.faults.duplicate", f.duplicate)?;
-        probability("links.faults.reorder", f.reorder)?;
-        probability("links.faults.corrupt", f.corrupt)?;
-        probability("links.faults.fcs_drop", f.fcs_drop)?;
-        non_negative("links.faults.reorder_delay_us", f.reorder_delay_us)?;
-        if let Some(b) = &f.burst {
-            probability("links.faults.burst.p_good_to_bad", b.p_good_to_bad)?;
-            probability("links.faults.burst.p_bad_to_good", b.p_bad_to_good)?;
-            probability("links.faults.burst.loss_good", b.loss_good)?;
-            probability("links.faults.burst.loss_bad", b.loss_bad)?;
-        }
-        for (i, d) in f.down.iter().enumerate() {
-            non_negative(&format!("links.faults.down[{i}].from_s"), d.from_s)?;
-            non_negative(&format!("links.faults.down[{i}].until_s"), d.until_s)?;
-            if d.until_s <= d.from_s {
-                return Err(bad(
-                    &format!("links.faults.down[{i}]"),
-                    format!(
-                        "must end after it starts, got from_s = {} and until_s = {}",
-                        d.from_s, d.until_s
-                    ),
-                ));
-            }
-        }
-        if let Some(flap) = &f.flap {
-            positive("links.faults.flap.period_s", flap.period_s)?;
-            positive("links.faults.flap.down_s", flap.down_s)?;
-            if flap.down_s >= flap.period_s {
-                return Err(bad(
-                    "links.faults.flap.down_s",
-                    format!(
-                        "must be less than period_s ({}), got {}",
-                        flap.period_s, flap.down_s
-                    ),
-                ));
-            }
-        }
+        links.faults.validate().map_err(|e| {
+            let field = e
+                .field()
+                .map_or("links.faults".to_string(), |f| format!("links.{f}"));
+            bad(&field, e.to_string())
+        })?;
 
         if let Some(p) = &self.pcap {
             if p.path.as_os_str().is_empty() {
@@ -1112,19 +1004,20 @@ mod tests {
             assert_eq!(Scenario::from_toml(&s.to_toml()).unwrap(), s, "{name}");
         }
         let mut s = Scenario::small_lossy();
-        s.links.faults.burst = Some(BurstSpec {
+        s.links.faults.burst = Some(GilbertElliott {
             p_good_to_bad: 0.01,
             p_bad_to_good: 0.3,
             loss_good: 0.0,
             loss_bad: 0.5,
         });
-        s.links.faults.down = vec![DownSpec {
-            from_s: 0.05,
-            until_s: 0.07,
+        s.links.faults.down = vec![Window {
+            from: rusty_stack::time::Instant::from_millis(50),
+            until: rusty_stack::time::Instant::from_millis(70),
         }];
-        s.links.faults.flap = Some(FlapSpec {
-            period_s: 0.1,
-            down_s: 0.01,
+        s.links.faults.flap = Some(Flap {
+            period: rusty_stack::time::Duration::from_millis(100),
+            down_for: rusty_stack::time::Duration::from_millis(10),
+            start: None,
         });
         s.server.ports = Ports::Count(2);
         s.max_requests = Some(5);
@@ -1349,7 +1242,7 @@ mod tests {
         );
         check(
             &|s| {
-                s.links.faults.burst = Some(BurstSpec {
+                s.links.faults.burst = Some(GilbertElliott {
                     p_good_to_bad: 0.1,
                     p_bad_to_good: 1.1,
                     loss_good: 0.0,
@@ -1360,21 +1253,33 @@ mod tests {
         );
         check(
             &|s| {
-                s.links.faults.down = vec![DownSpec {
-                    from_s: 0.2,
-                    until_s: 0.1,
+                s.links.faults.down = vec![Window {
+                    from: rusty_stack::time::Instant::from_millis(200),
+                    until: rusty_stack::time::Instant::from_millis(100),
                 }]
             },
             "links.faults.down[0]",
         );
         check(
             &|s| {
-                s.links.faults.flap = Some(FlapSpec {
-                    period_s: 0.1,
-                    down_s: 0.1,
+                s.links.faults.flap = Some(Flap {
+                    period: rusty_stack::time::Duration::from_millis(100),
+                    down_for: rusty_stack::time::Duration::from_millis(200),
+                    start: None,
                 })
             },
-            "links.faults.flap.down_s",
+            "links.faults.flap.down_for",
+        );
+        // A sub-nanosecond period is zero nanoseconds: refused, not a panic.
+        check(
+            &|s| {
+                s.links.faults.flap = Some(Flap {
+                    period: rusty_stack::time::Duration::ZERO,
+                    down_for: rusty_stack::time::Duration::ZERO,
+                    start: None,
+                })
+            },
+            "links.faults.flap.period",
         );
         check(
             &|s| {
