@@ -502,7 +502,9 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
 
 /// The TCP destination port of an IPv4 frame.
 fn frame_dst_port(frame: &[u8]) -> Option<u16> {
-    let ihl = usize::from(frame.get(14)? & 0x0f) * 4;
-    let at = 14 + ihl + 2;
+    use rusty_stack::wire::{ethernet, ipv4, tcp};
+    let ip = ethernet::HEADER_LEN;
+    let ihl = usize::from(frame.get(ip + ipv4::field::VER_IHL)? & 0x0f) * 4;
+    let at = ip + ihl + tcp::field::DST_PORT;
     Some(u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]))
 }

@@ -133,11 +133,31 @@ pub struct SmolHostConfig {
     pub request_timeout: Duration,
 }
 
+/// Why [`SmolHostConfig::for_scenario`] cannot wire a scenario's client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmolConfigError {
+    /// A port's address prefix is invalid.
+    Prefix,
+}
+
+impl std::fmt::Display for SmolConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SmolConfigError::Prefix => f.write_str("the smoltcp client: bad address prefix"),
+        }
+    }
+}
+
+impl std::error::Error for SmolConfigError {}
+
 impl SmolHostConfig {
     /// The client of `scenario`, wired as the engine wires its hosts: port
     /// `p` is `10.0.p.2/24` with MAC `02:00:00:00:p:02`, the server is
     /// `10.0.p.1`. Fails for scenarios it cannot run.
-    pub fn for_scenario(scenario: &Scenario, pages: Pages) -> Result<SmolHostConfig, String> {
+    pub fn for_scenario(
+        scenario: &Scenario,
+        pages: Pages,
+    ) -> Result<SmolHostConfig, SmolConfigError> {
         let links = scenario.link_count().max(1) as usize;
         let workload = match scenario.workload {
             Workload::ThesisHttp {} => SmolWorkload::Http(pages),
@@ -151,10 +171,10 @@ impl SmolHostConfig {
                 let ip = crate::run::engine::address(p, 2);
                 Ok(PortSpec {
                     mac: MacAddr([0x02, 0, 0, 0, p as u8, 2]),
-                    ip: Ipv4Cidr::new(ip, 24).ok_or("bad prefix")?,
+                    ip: Ipv4Cidr::new(ip, 24).ok_or(SmolConfigError::Prefix)?,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, SmolConfigError>>()?;
         Ok(SmolHostConfig {
             name: "client".into(),
             cores: scenario.client.cores.max(1) as usize,
@@ -950,17 +970,22 @@ impl SmolHost {
     /// for anything else).
     fn steer(&self, frame: &[u8]) -> Option<usize> {
         let cores = self.cores.len();
-        let ethertype = frame.get(12..14).map(|t| u16::from_be_bytes([t[0], t[1]]));
+        use rusty_stack::wire::{ethernet, ipv4, tcp};
+        let ethertype = frame
+            .get(ethernet::field::ETHERTYPE..ethernet::field::PAYLOAD)
+            .map(|t| u16::from_be_bytes([t[0], t[1]]));
         match ethertype {
             Some(0x0806) => None,
             Some(0x0800) => {
-                let ip = frame.get(14..).unwrap_or(&[]);
+                let ip = frame.get(ethernet::HEADER_LEN..).unwrap_or(&[]);
                 let ihl = usize::from(ip.first().map_or(5, |b| b & 0x0f)) * 4;
-                if ip.get(9) != Some(&6) {
+                let tcp_proto = u8::from(ipv4::IpProtocol::Tcp);
+                if ip.get(ipv4::field::PROTOCOL) != Some(&tcp_proto) {
                     return Some(0);
                 }
+                let at = ihl + tcp::field::DST_PORT;
                 let port = ip
-                    .get(ihl + 2..ihl + 4)
+                    .get(at..at + 2)
                     .map_or(0, |p| u16::from_be_bytes([p[0], p[1]]));
                 Some(usize::from(port) % cores)
             }

@@ -77,6 +77,7 @@ use std::io::{self, Write};
 
 use rand_chacha::ChaCha8Rng;
 use rusty_stack::time::{Duration, Instant};
+use rusty_stack::wire::{ethernet, ipv4};
 use serde::{Deserialize, Serialize};
 
 use crate::kernel::rng::{below, bernoulli, uniform_duration, Seeds};
@@ -86,7 +87,7 @@ use crate::net::pcap::{CaptureSummary, PcapCapture};
 const FREE_LIST_MAX: usize = 256;
 
 /// Length of an Ethernet II header: corruption never touches it.
-const ETHERNET_HEADER: usize = 14;
+const ETHERNET_HEADER: usize = ethernet::HEADER_LEN;
 
 /// One end of a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -476,7 +477,10 @@ impl CorruptScope {
         match self {
             CorruptScope::All => true,
             CorruptScope::Ipv4Only => is_ipv4(frame),
-            CorruptScope::ArpOnly => frame.get(12..14) == Some(&[0x08, 0x06][..]),
+            CorruptScope::ArpOnly => {
+                frame.get(ethernet::field::ETHERTYPE..ethernet::field::PAYLOAD)
+                    == Some(&[0x08, 0x06][..])
+            }
         }
     }
 }
@@ -1024,8 +1028,9 @@ impl Direction {
 /// for an IPv4 frame with a sane total length, else the whole frame.
 fn corruptible_end(frame: &[u8]) -> usize {
     if is_ipv4(frame) {
-        let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
-        if total >= 20 {
+        let at = ETHERNET_HEADER + ipv4::field::LENGTH;
+        let total = usize::from(u16::from_be_bytes([frame[at], frame[at + 1]]));
+        if total >= ipv4::HEADER_LEN {
             return frame.len().min(ETHERNET_HEADER + total);
         }
     }
@@ -1035,9 +1040,9 @@ fn corruptible_end(frame: &[u8]) -> usize {
 /// Whether `frame` is Ethernet II carrying an IPv4 header (EtherType
 /// 0x0800, version 4, at least 20 bytes of header).
 fn is_ipv4(frame: &[u8]) -> bool {
-    frame.len() >= ETHERNET_HEADER + 20
-        && frame[12..14] == [0x08, 0x00]
-        && frame[ETHERNET_HEADER] >> 4 == 4
+    frame.len() >= ETHERNET_HEADER + ipv4::HEADER_LEN
+        && frame[ethernet::field::ETHERTYPE..ethernet::field::PAYLOAD] == [0x08, 0x00]
+        && frame[ETHERNET_HEADER + ipv4::field::VER_IHL] >> 4 == 4
 }
 
 /// A full-duplex point-to-point Ethernet link. See the

@@ -198,33 +198,30 @@ impl SimNic {
 
 /// The 4-tuple of an IPv4/TCP frame as the NIC hashes it.
 fn tcp_flow(frame: &[u8]) -> Option<FlowTuple> {
-    let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
-    if ethertype != 0x0800 {
+    use rusty_stack::wire::{ethernet, ipv4, tcp};
+    let be16 = |b: &[u8], at: usize| Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]));
+    if be16(frame, ethernet::field::ETHERTYPE)? != 0x0800 {
         return None;
     }
-    let ip = frame.get(14..)?;
-    let ihl = usize::from(ip.first()? & 0x0f) * 4;
-    if *ip.get(9)? != 6 || ihl < 20 {
+    let ip = frame.get(ethernet::HEADER_LEN..)?;
+    let ihl = usize::from(ip.get(ipv4::field::VER_IHL)? & 0x0f) * 4;
+    let protocol = ipv4::IpProtocol::from(*ip.get(ipv4::field::PROTOCOL)?);
+    if protocol != ipv4::IpProtocol::Tcp || ihl < ipv4::HEADER_LEN {
         return None;
     }
-    let fragment = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]) & 0x3fff;
-    if fragment != 0 {
-        return None;
+    if be16(ip, ipv4::field::FLG_OFF)? & 0x3fff != 0 {
+        return None; // a fragment
     }
     let addr = |at: usize| -> Option<Ipv4Addr> {
-        Some(Ipv4Addr::new(
-            *ip.get(at)?,
-            *ip.get(at + 1)?,
-            *ip.get(at + 2)?,
-            *ip.get(at + 3)?,
-        ))
+        let b: [u8; 4] = ip.get(at..at + 4)?.try_into().ok()?;
+        Some(Ipv4Addr::from(b))
     };
-    let tcp = ip.get(ihl..)?;
+    let segment = ip.get(ihl..)?;
     Some(FlowTuple {
-        src_addr: addr(12)?,
-        dst_addr: addr(16)?,
-        src_port: u16::from_be_bytes([*tcp.first()?, *tcp.get(1)?]),
-        dst_port: u16::from_be_bytes([*tcp.get(2)?, *tcp.get(3)?]),
+        src_addr: addr(ipv4::field::SRC)?,
+        dst_addr: addr(ipv4::field::DST)?,
+        src_port: be16(segment, tcp::field::SRC_PORT)?,
+        dst_port: be16(segment, tcp::field::DST_PORT)?,
     })
 }
 

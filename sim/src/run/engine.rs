@@ -102,8 +102,8 @@ fn mss(scenario: &Scenario) -> u16 {
 pub enum EngineError {
     /// The server could not listen.
     Listen(ListenError),
-    /// The smoltcp client cannot run the scenario (its message).
-    Client(String),
+    /// The smoltcp client cannot run the scenario.
+    Client(crate::hosts::smoltcp::SmolConfigError),
     /// The capture file could not be created.
     CreatePcap {
         /// The file.
@@ -130,7 +130,7 @@ impl std::fmt::Display for EngineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             EngineError::Listen(e) => write!(f, "listen: {e}"),
-            EngineError::Client(m) => f.write_str(m),
+            EngineError::Client(e) => write!(f, "{e}"),
             EngineError::CreatePcap { path, source } => {
                 write!(f, "cannot create {}: {source}", path.display())
             }

@@ -173,8 +173,17 @@ pub enum BenchError {
     NoRequests,
     /// `--seconds` not finite and above zero.
     Seconds(f64),
-    /// A stack could not be set up (listen, ARP, addresses).
-    Setup(String),
+    /// Rusty's server could not listen.
+    RustyListen(rusty_stack::stack::ListenError),
+    /// smoltcp's server could not listen.
+    SmolListen(::smoltcp::socket::tcp::ListenError),
+    /// A host's static ARP entry did not fit its cache.
+    ArpCacheFull {
+        /// `server` or `client`.
+        host: &'static str,
+    },
+    /// An address prefix was invalid.
+    Prefix,
     /// A phase stalled: nothing to do and no timer pending.
     Stalled {
         /// The phase (`warm-up`, `measured phase`, `drain`).
@@ -205,7 +214,10 @@ impl std::fmt::Display for BenchError {
             BenchError::Seconds(s) => {
                 write!(f, "--seconds must be a finite number above 0, got {s}")
             }
-            BenchError::Setup(m) => f.write_str(m),
+            BenchError::RustyListen(e) => write!(f, "cannot listen on port {HTTP_PORT}: {e}"),
+            BenchError::SmolListen(e) => write!(f, "smoltcp cannot listen: {e}"),
+            BenchError::ArpCacheFull { host } => write!(f, "the {host}'s ARP cache is full"),
+            BenchError::Prefix => f.write_str("bad prefix"),
             BenchError::Stalled { phase, totals } => write!(
                 f,
                 "the {phase} stalled: nothing to do and no timer pending ({totals:?})"

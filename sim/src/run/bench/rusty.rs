@@ -110,7 +110,7 @@ impl RustyPair {
     pub fn new(config: &BenchConfig) -> Result<RustyPair, BenchError> {
         let pages = Pages::Thesis(rusty_fixtures::page_set());
         let (ds, dc) = pair(&pair_config(config.conns));
-        let cidr = |ip| Ipv4Cidr::new(ip, 24).ok_or(BenchError::Setup("bad prefix".into()));
+        let cidr = |ip| Ipv4Cidr::new(ip, 24).ok_or(BenchError::Prefix);
         let mut is = InterfaceConfig::new(cidr(SERVER_IP)?);
         let mut ic = InterfaceConfig::new(cidr(CLIENT_IP)?);
         is.announce = false;
@@ -138,15 +138,15 @@ impl RustyPair {
         );
         server
             .listen(HTTP_PORT, config.conns as usize + 64)
-            .map_err(|e| BenchError::Setup(format!("cannot listen on port {HTTP_PORT}: {e}")))?;
+            .map_err(BenchError::RustyListen)?;
         server
             .iface_mut()
             .add_static_arp(CLIENT_IP, dc.mac())
-            .map_err(|_| BenchError::Setup("the server's ARP cache is full".into()))?;
+            .map_err(|_| BenchError::ArpCacheFull { host: "server" })?;
         client
             .iface_mut()
             .add_static_arp(SERVER_IP, ds.mac())
-            .map_err(|_| BenchError::Setup("the client's ARP cache is full".into()))?;
+            .map_err(|_| BenchError::ArpCacheFull { host: "client" })?;
         Ok(RustyPair {
             server,
             client,

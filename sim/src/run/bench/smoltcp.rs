@@ -396,8 +396,7 @@ impl Server {
         for _ in 0..listeners {
             let mut s = socket();
             s.set_ack_delay(None);
-            s.listen(HTTP_PORT)
-                .map_err(|e| BenchError::Setup(format!("smoltcp cannot listen: {e}")))?;
+            s.listen(HTTP_PORT).map_err(BenchError::SmolListen)?;
             conns.push(ServerConn {
                 handle: sockets.add(s),
                 phase: ServerPhase::Listening,

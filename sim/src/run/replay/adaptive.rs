@@ -22,7 +22,8 @@ use rusty_stack::tcp::App;
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::tcp::TcpFlags;
 use rusty_stack::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, EthernetRepr, Ipv4Addr, MacAddr,
+    arp, ethernet, ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, EthernetRepr,
+    Ipv4Addr, MacAddr,
 };
 use rusty_stack::Stack;
 use serde::Serialize;
@@ -181,7 +182,7 @@ fn flows(capture: &Capture, settings: &Settings) -> Vec<CapturedFlow> {
         } else {
             if flow.peer_segments.is_empty() {
                 let mut mac = [0u8; 6];
-                mac.copy_from_slice(&frame[6..12]);
+                mac.copy_from_slice(&frame[ethernet::field::SRC..ethernet::field::SRC + 6]);
                 flow.peer_mac = MacAddr(mac);
             }
             flow.peer_segments.push((*at, frame.clone()));
@@ -524,7 +525,7 @@ fn arp_reply(frame: &[u8], flow: &CapturedFlow) -> Option<Vec<u8>> {
     if eth.ethertype != EtherType::Arp {
         return None;
     }
-    let arp = ArpPacket::new_checked(&frame[14..]).ok()?;
+    let arp = ArpPacket::new_checked(&frame[ethernet::HEADER_LEN..]).ok()?;
     let arp = ArpRepr::parse(&arp).ok()?;
     if arp.operation != ArpOperation::Request || arp.target_ip != flow.peer.0 {
         return None;
@@ -536,7 +537,7 @@ fn arp_reply(frame: &[u8], flow: &CapturedFlow) -> Option<Vec<u8>> {
         target_mac: arp.source_mac,
         target_ip: arp.source_ip,
     };
-    let mut out = vec![0u8; 14 + 28];
+    let mut out = vec![0u8; ethernet::HEADER_LEN + arp::ETHERNET_IPV4_LEN];
     let mut e = EthernetFrame::new_unchecked(&mut out[..]);
     EthernetRepr {
         src: flow.peer_mac,
@@ -544,7 +545,7 @@ fn arp_reply(frame: &[u8], flow: &CapturedFlow) -> Option<Vec<u8>> {
         ethertype: EtherType::Arp,
     }
     .emit(&mut e);
-    let mut p = ArpPacket::new_unchecked(&mut out[14..]);
+    let mut p = ArpPacket::new_unchecked(&mut out[ethernet::HEADER_LEN..]);
     reply.emit(&mut p);
     Some(out)
 }
