@@ -101,13 +101,15 @@ pub enum Command {
     /// Two stacks ping each other over an in-memory wire.
     Ping {
         /// Echo requests to send.
-        #[arg(long, default_value_t = 4)]
+        /// Echo requests to send (1 to 1000).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1000))]
         count: u16,
         /// Bytes of echo data per request.
         #[arg(long, default_value_t = 56, value_parser = clap::value_parser!(u16).range(0..=1472))]
         size: u16,
-        /// Frames of the pinging side to lose first (shows ARP retries).
-        #[arg(long, default_value_t = 0)]
+        /// Frames of the pinging side to lose first (shows ARP retries; 0
+        /// to 1000).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
         lose_first: u32,
     },
     /// Replays a capture into a Rusty stack: exactly (every frame it
@@ -166,21 +168,23 @@ pub struct RunArgs {
     #[arg(value_name = "SCENARIO", default_value = DEFAULT_SCENARIO)]
     pub scenario: Option<String>,
     /// Seed of every random choice.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Server worker cores (1 to 64).
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_WORKERS)))]
     pub workers: Option<u32>,
-    /// Concurrent client connections (at least 1).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Concurrent client connections (1 to 100000).
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::scenario::MAX_CONNS)))]
     pub conns: Option<u32>,
     /// Virtual seconds to simulate (above zero).
     #[arg(long, value_name = "SECONDS", value_parser = parse_duration, allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// End the run once N requests have completed (or at the duration,
     /// whichever comes first).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=crate::scenario::MAX_REQUESTS))]
     pub requests: Option<u64>,
     /// MTU of the links in bytes (576 to 9000).
     #[arg(long, value_name = "BYTES",
@@ -428,7 +432,7 @@ pub fn execute(
             count,
             size,
             lose_first,
-        } => ping(count, size, lose_first, out),
+        } => ping(count, size, lose_first, out, err),
         Command::Pages { out: dir } => pages(&dir, out, err),
         Command::Replay(args) => crate::run::replay::cli::replay(&args, out, err),
     }
@@ -702,7 +706,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
 }
 
 /// `rusty-sim ping`.
-fn ping(count: u16, size: u16, lose_first: u32, out: &mut dyn Write) -> u8 {
+fn ping(count: u16, size: u16, lose_first: u32, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let report = crate::run::ping_demo::run(&crate::run::ping_demo::PingOptions {
         count,
         size: usize::from(size),
@@ -717,6 +721,12 @@ fn ping(count: u16, size: u16, lose_first: u32, out: &mut dyn Write) -> u8 {
     if report.replies == report.sent {
         EXIT_OK
     } else {
+        let _ = writeln!(
+            err,
+            "rusty-sim ping: {} of {} echo requests unanswered",
+            report.sent - report.replies,
+            report.sent
+        );
         EXIT_FAILURE
     }
 }

@@ -48,6 +48,42 @@ pub const MIN_MTU: u16 = 576;
 /// The largest MTU a scenario may use (jumbo frames).
 pub const MAX_MTU: u16 = 9000;
 
+// Upper bounds of everything that sizes memory or time, checked by
+// `Scenario::validate` before anything runs (a scenario beyond them is
+// refused with exit code 2, never run out of memory or for ever).
+
+/// The longest run, in virtual seconds (an hour).
+pub const MAX_DURATION_S: f64 = 3600.0;
+/// The most requests a run may be asked to complete (`max_requests`).
+pub const MAX_REQUESTS: u64 = 100_000_000;
+/// The most client connections at once.
+pub const MAX_CONNS: u32 = 100_000;
+/// The most pages of a small page set.
+pub const MAX_PAGES: u32 = 100_000;
+/// The largest page of a small page set, in bytes (16 MiB).
+pub const MAX_PAGE_BYTES: u32 = 16 << 20;
+/// The largest small page set, pages times bytes (1 GiB: it is held in
+/// memory).
+pub const MAX_PAGE_SET_BYTES: u64 = 1 << 30;
+/// The largest echo message, in bytes (16 MiB).
+pub const MAX_MESSAGE_BYTES: u32 = 16 << 20;
+/// The largest bulk transfer per connection, in bytes (1 TiB; streamed,
+/// not stored).
+pub const MAX_BULK_BYTES: u64 = 1 << 40;
+/// The largest initial congestion window, in bytes (16 MiB).
+pub const MAX_INITIAL_WINDOW: u32 = 16 << 20;
+/// The fastest link, in Gbit/s.
+pub const MAX_BANDWIDTH_GBPS: f64 = 1000.0;
+/// The longest one-way link delay, in microseconds (10 s).
+pub const MAX_DELAY_US: f64 = 10_000_000.0;
+/// The largest transmit queue per link direction, in kilobytes (1 GiB).
+pub const MAX_QUEUE_KB: u32 = 1 << 20;
+/// The longest reordering delay, flap period or outage, in seconds.
+pub const MAX_FAULT_TIME_S: u64 = 3600;
+/// The longest TCP timer setting (delayed ACK, minimum RTO, TIME-WAIT),
+/// in milliseconds (10 minutes).
+pub const MAX_TIMER_MS: u64 = 600_000;
+
 /// The names of the built-in scenarios, in the order `--help` lists them.
 pub const BUILTIN_NAMES: &[&str] = &[
     "thesis",
@@ -827,9 +863,18 @@ impl Scenario {
             }
         };
 
+        let at_most = |field: &str, v: f64, max: f64, unit: &str| {
+            if v <= max {
+                Ok(())
+            } else {
+                Err(bad(field, format!("must be at most {max}{unit}, got {v}")))
+            }
+        };
         positive("duration", self.duration)?;
+        at_most("duration", self.duration, MAX_DURATION_S, " s")?;
         if let Some(n) = self.max_requests {
             at_least_one("max_requests", n)?;
+            at_most("max_requests", n as f64, MAX_REQUESTS as f64, "")?;
         }
 
         let server = &self.server;
@@ -870,9 +915,24 @@ impl Scenario {
             ));
         }
         at_least_one("server.initial_window", server.initial_window.into())?;
+        at_most(
+            "server.initial_window",
+            server.initial_window.into(),
+            MAX_INITIAL_WINDOW.into(),
+            " bytes",
+        )?;
+        let tcp = &server.tcp;
+        for (field, ms) in [
+            ("server.tcp.delayed_ack_ms", tcp.delayed_ack_ms),
+            ("server.tcp.min_rto_ms", tcp.min_rto_ms),
+            ("server.tcp.time_wait_ms", tcp.time_wait_ms),
+        ] {
+            at_most(field, ms as f64, MAX_TIMER_MS as f64, " ms")?;
+        }
 
         let client = &self.client;
         at_least_one("client.conns", client.conns.into())?;
+        at_most("client.conns", client.conns.into(), MAX_CONNS.into(), "")?;
         at_least_one("client.cores", client.cores.into())?;
         if client.cores > MAX_WORKERS {
             return Err(bad(
@@ -883,20 +943,67 @@ impl Scenario {
         if let PageSpec::Small { count, bytes } = client.pages {
             at_least_one("client.pages.count", count.into())?;
             at_least_one("client.pages.bytes", bytes.into())?;
+            at_most("client.pages.count", count.into(), MAX_PAGES.into(), "")?;
+            at_most(
+                "client.pages.bytes",
+                bytes.into(),
+                MAX_PAGE_BYTES.into(),
+                "",
+            )?;
+            let total = u64::from(count) * u64::from(bytes);
+            at_most(
+                "client.pages",
+                total as f64,
+                MAX_PAGE_SET_BYTES as f64,
+                " bytes in all",
+            )?;
         }
 
         match self.workload {
             Workload::ThesisHttp {} => {}
             Workload::Echo { message_bytes } => {
-                at_least_one("workload.message_bytes", message_bytes.into())?
+                at_least_one("workload.message_bytes", message_bytes.into())?;
+                at_most(
+                    "workload.message_bytes",
+                    message_bytes.into(),
+                    MAX_MESSAGE_BYTES.into(),
+                    "",
+                )?
             }
-            Workload::Bulk { bytes } => at_least_one("workload.bytes", bytes)?,
+            Workload::Bulk { bytes } => {
+                at_least_one("workload.bytes", bytes)?;
+                at_most("workload.bytes", bytes as f64, MAX_BULK_BYTES as f64, "")?
+            }
         }
 
         let links = &self.links;
         positive("links.bandwidth_gbps", links.bandwidth_gbps)?;
+        at_most(
+            "links.bandwidth_gbps",
+            links.bandwidth_gbps,
+            MAX_BANDWIDTH_GBPS,
+            "",
+        )?;
         non_negative("links.delay_us", links.delay_us)?;
+        at_most("links.delay_us", links.delay_us, MAX_DELAY_US, " us")?;
         at_least_one("links.queue_kb", links.queue_kb.into())?;
+        at_most(
+            "links.queue_kb",
+            links.queue_kb.into(),
+            MAX_QUEUE_KB.into(),
+            "",
+        )?;
+        let longest = rusty_stack::time::Duration::from_secs(MAX_FAULT_TIME_S);
+        let f = &links.faults;
+        let too_long = |field: &str| bad(field, format!("must be at most {MAX_FAULT_TIME_S} s"));
+        if f.reorder_delay > longest {
+            return Err(too_long("links.faults.reorder_delay"));
+        }
+        if let Some(flap) = &f.flap {
+            if flap.period > longest {
+                return Err(too_long("links.faults.flap.period"));
+            }
+        }
         links.faults.validate().map_err(|e| {
             let field = e
                 .field()
