@@ -116,6 +116,11 @@ pub enum Command {
     /// sends must match) or adaptively (Rusty plays each flow's peer).
     /// Exit code 0 when it matched, 1 when it diverged, 2 for a bad capture.
     Replay(crate::run::replay::cli::ReplayArgs),
+    /// Searches for bugs: each seed draws a scenario (shapes, TCP options,
+    /// workload, which faults and how strong), runs it with faults, heals
+    /// the links and drains. Prints every failing seed with its scenario
+    /// as TOML (`rusty-sim run FILE` reproduces it); exit code 1 if any.
+    Swarm(SwarmArgs),
     /// Writes the 500-page benchmark set as DIR/0.htm … DIR/499.htm.
     Pages {
         /// Output directory (created if missing).
@@ -435,6 +440,7 @@ pub fn execute(
         } => ping(count, size, lose_first, out, err),
         Command::Pages { out: dir } => pages(&dir, out, err),
         Command::Replay(args) => crate::run::replay::cli::replay(&args, out, err),
+        Command::Swarm(args) => swarm(&args, out, err),
     }
 }
 
@@ -727,6 +733,118 @@ fn ping(count: u16, size: u16, lose_first: u32, out: &mut dyn Write, err: &mut d
             report.sent - report.replies,
             report.sent
         );
+        EXIT_FAILURE
+    }
+}
+
+/// Arguments of `rusty-sim swarm`.
+#[derive(Args, Debug, Clone, PartialEq)]
+pub struct SwarmArgs {
+    /// The first seed.
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    pub seed: u64,
+    /// How many seeds (1 to 1000000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub count: u64,
+    /// Seeds run at once, on threads (1 to 64).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub jobs: u64,
+    /// Run only shard I of N (seeds whose index is I modulo N); by default
+    /// from a Slurm array task or a Kubernetes indexed job's environment
+    /// (`JOB_COMPLETION_INDEX` with `RUSTY_SWARM_SHARDS`), else all.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(u64, u64)>,
+    /// The longest liveness drain, in virtual seconds.
+    #[arg(long, default_value_t = 60.0, value_parser = parse_duration, allow_negative_numbers = true)]
+    pub drain: f64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}`: expected I/N"))?;
+    let i: u64 = i
+        .parse()
+        .map_err(|_| format!("`{i}` is not a shard index"))?;
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{n}` is not a shard count"))?;
+    if n == 0 || i >= n {
+        return Err(format!("shard {i}/{n}: need 0 <= I < N"));
+    }
+    Ok((i, n))
+}
+
+/// `rusty-sim swarm`.
+fn swarm(args: &SwarmArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    use crate::run::swarm;
+    let (index, of) = args
+        .shard
+        .or_else(|| swarm::shard_from_env(|k| std::env::var(k).ok()))
+        .unwrap_or((0, 1));
+    if args.drain > crate::scenario::MAX_DURATION_S {
+        let _ = writeln!(
+            err,
+            "rusty-sim: --drain must be at most {} s",
+            crate::scenario::MAX_DURATION_S
+        );
+        return EXIT_USAGE;
+    }
+    let seeds: Vec<u64> = swarm::shard_seeds(args.seed, args.count, index, of).collect();
+    let outcomes = swarm::run_seeds(&seeds, args.jobs as usize, args.drain);
+    let failed: Vec<&swarm::Outcome> = outcomes.iter().filter(|o| !o.passed()).collect();
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Summary<'a> {
+            first_seed: u64,
+            count: u64,
+            shard: (u64, u64),
+            seeds_run: usize,
+            passed: usize,
+            failed: &'a [&'a swarm::Outcome],
+        }
+        let summary = Summary {
+            first_seed: args.seed,
+            count: args.count,
+            shard: (index, of),
+            seeds_run: outcomes.len(),
+            passed: outcomes.len() - failed.len(),
+            failed: &failed,
+        };
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&summary).expect("serializes")
+        );
+    } else {
+        for o in &failed {
+            let _ = writeln!(
+                out,
+                "seed {} FAILED ({}): {}\n# rusty-sim run this file to reproduce:\n{}# end of seed {}",
+                o.seed,
+                o.faults.join(", "),
+                o.failure.as_deref().unwrap_or(""),
+                o.scenario,
+                o.seed
+            );
+        }
+        let ok: u64 = outcomes.iter().map(|o| o.requests_ok).sum();
+        let bad: u64 = outcomes.iter().map(|o| o.requests_failed).sum();
+        let _ = writeln!(
+            out,
+            "swarm: {} seeds from {} (shard {index}/{of}): {} passed, {} failed; {ok} requests verified, {bad} failed visibly",
+            outcomes.len(),
+            args.seed,
+            outcomes.len() - failed.len(),
+            failed.len()
+        );
+    }
+    if failed.is_empty() {
+        EXIT_OK
+    } else {
         EXIT_FAILURE
     }
 }

@@ -110,11 +110,22 @@ fn support_frame_from(
     dst: rusty_stack::wire::Ipv4Addr,
     dport: u16,
 ) -> Vec<u8> {
+    support_frame_with(src, sport, dst, dport, rusty_stack::wire::TcpFlags::SYN)
+}
+
+/// A segment with `flags` (and an ACK) from `src:sport` to `dst:dport`.
+fn support_frame_with(
+    src: rusty_stack::wire::Ipv4Addr,
+    sport: u16,
+    dst: rusty_stack::wire::Ipv4Addr,
+    dport: u16,
+    flags: rusty_stack::wire::TcpFlags,
+) -> Vec<u8> {
     use rusty_stack::wire::*;
     let tcp = TcpRepr {
         src_port: sport,
         dst_port: dport,
-        flags: TcpFlags::SYN,
+        flags,
         seq_number: TcpSeqNumber(5),
         ack_number: Some(TcpSeqNumber(9)),
         window_len: 1000,
@@ -145,6 +156,38 @@ fn support_frame_from(
     ip.emit(&mut Ipv4Packet::new_unchecked(&mut bytes[14..]));
     tcp.emit(&mut TcpPacket::new_unchecked(&mut bytes[34..]), src, dst);
     bytes
+}
+
+#[test]
+fn resets_for_another_cores_ports_are_handed_over_too() {
+    // Found by `rusty-sim swarm` (seed 168): a reset that reached the core
+    // not owning the port was dropped, and the owner's connection sat in
+    // LAST-ACK for ever.
+    let mut odd = Net::new(
+        Script::default(),
+        Script::default(),
+        TcpConfig {
+            port_partition: Some((0, 2)),
+            ..test_config()
+        },
+        test_config(),
+    );
+    let rst = support_frame_with(IP_B, 80, IP_A, 50001, rusty_stack::wire::TcpFlags::RST);
+    let mut chain = odd.da.alloc_tx(rst.len()).unwrap();
+    chain.cursor_mut().write(&rst).unwrap();
+    let now = odd.now;
+    odd.a.receive(&mut odd.da, chain, now);
+    let stray = odd.a.take_stray().expect("handed over");
+    assert_eq!(stray.copy_to_vec(), rst);
+    odd.da.release(stray);
+    assert_eq!(odd.a.tcp_counters().stray_forwarded, 1);
+    // A reset for this core's own port with no connection is still dropped.
+    let rst = support_frame_with(IP_B, 80, IP_A, 50002, rusty_stack::wire::TcpFlags::RST);
+    let mut chain = odd.da.alloc_tx(rst.len()).unwrap();
+    chain.cursor_mut().write(&rst).unwrap();
+    odd.a.receive(&mut odd.da, chain, now);
+    assert!(odd.a.take_stray().is_none());
+    assert_eq!(odd.a.tcp_counters().resets_sent, 0);
 }
 
 #[test]

@@ -144,6 +144,11 @@ pub trait HostModel {
     fn active_connections(&self) -> usize {
         0
     }
+    /// Those connections counted by TCP state (`"FinWait2"`, ...), for
+    /// telling what a drain left behind; empty when the host cannot say.
+    fn connection_states(&self) -> Vec<(String, usize)> {
+        Vec::new()
+    }
 }
 
 /// One port of a Rusty host.
@@ -470,6 +475,16 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
 
     fn active_connections(&self) -> usize {
         self.all_stacks().map(|s| s.active_connections()).sum()
+    }
+
+    fn connection_states(&self) -> Vec<(String, usize)> {
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for stack in self.all_stacks() {
+            for c in stack.connections() {
+                *counts.entry(format!("{:?}", c.state)).or_default() += 1;
+            }
+        }
+        counts.into_iter().collect()
     }
 
     /// The apps' statistics, merged; handshake failures are split into

@@ -475,6 +475,8 @@ struct SmolIface {
     counters: SmolLoadCounters,
     latency: LatencyHistogram,
     rx_queue_full: u64,
+    /// The host was told to open no more connections.
+    stopped: bool,
 }
 
 /// Settings the application pass needs.
@@ -606,7 +608,10 @@ impl SmolIface {
                 return;
             }
         }
-        // Idle: start the next request.
+        // Idle: start the next request, unless told to stop.
+        if self.stopped {
+            return;
+        }
         let Some(port) = ports.take() else {
             counters.started += 1;
             c.counted = false;
@@ -933,6 +938,7 @@ impl SmolHost {
                             counters: SmolLoadCounters::default(),
                             latency: LatencyHistogram::new(),
                             rx_queue_full: 0,
+                            stopped: false,
                         }
                     })
                     .collect();
@@ -1014,6 +1020,20 @@ fn share(total: u32, parts: usize, index: usize) -> usize {
 impl HostModel for SmolHost {
     fn name(&self) -> &str {
         &self.config.name
+    }
+
+    fn stop_clients(&mut self) {
+        for iface in self.cores.iter_mut().flat_map(|c| c.ifaces.iter_mut()) {
+            iface.stopped = true;
+        }
+    }
+
+    fn active_connections(&self) -> usize {
+        self.cores
+            .iter()
+            .flat_map(|c| c.ifaces.iter())
+            .map(|i| i.conns.iter().filter(|c| c.phase != Phase::Idle).count())
+            .sum()
     }
 
     fn cores(&self) -> usize {

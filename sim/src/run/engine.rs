@@ -13,7 +13,7 @@ use std::io::{self, BufWriter};
 use std::path::PathBuf;
 
 use rusty_apps::{EchoServer, HttpClientConfig, HttpLoadClient, HttpServer};
-use rusty_stack::mem::buf::PoolConfig;
+use rusty_stack::mem::buf::{PoolConfig, NUM_CLASSES};
 use rusty_stack::nic::rss::MICROSOFT_RSS_KEY;
 use rusty_stack::stack::ListenError;
 use rusty_stack::tcp::TcpConfig;
@@ -102,6 +102,19 @@ fn mss(scenario: &Scenario) -> u16 {
 pub enum EngineError {
     /// The server could not listen.
     Listen(ListenError),
+    /// Connections were left after the liveness phase's drain.
+    Liveness {
+        /// The scenario's seed.
+        seed: u64,
+        /// Virtual time at the end of the drain.
+        at: Instant,
+        /// Connections the server still had.
+        server_connections: usize,
+        /// Connections the client still had.
+        client_connections: usize,
+        /// Those connections by TCP state, per host.
+        states: String,
+    },
     /// The smoltcp client cannot run the scenario.
     Client(crate::hosts::smoltcp::SmolConfigError),
     /// The capture file could not be created.
@@ -131,6 +144,17 @@ impl std::fmt::Display for EngineError {
         match self {
             EngineError::Listen(e) => write!(f, "listen: {e}"),
             EngineError::Client(e) => write!(f, "{e}"),
+            EngineError::Liveness {
+                seed,
+                at,
+                server_connections,
+                client_connections,
+                states,
+            } => write!(
+                f,
+                "liveness (seed {seed}): after the links healed, {server_connections} server and \
+                 {client_connections} client connections were still open at {at} ({states})"
+            ),
             EngineError::CreatePcap { path, source } => {
                 write!(f, "cannot create {}: {source}", path.display())
             }
@@ -182,10 +206,7 @@ pub fn server_config(scenario: &Scenario) -> Result<RustyHostConfig, EngineError
         mtu: usize::from(scenario.server.mtu),
         tcp,
         seeds: server_seeds(scenario),
-        pool: PoolConfig {
-            counts: [2048, 512, 256, 256, 2048, 8, 4, 4],
-            chaining: false,
-        },
+        pool: pool_for_mtu([2048, 512, 256, 256, 2048, 8, 4, 4], scenario.server.mtu),
         ring: 1024,
         batch: 16,
         cost,
@@ -194,6 +215,21 @@ pub fn server_config(scenario: &Scenario) -> Result<RustyHostConfig, EngineError
         hash_known: true,
         nic: scenario.server.nic,
     })
+}
+
+/// A host's buffer pools: `counts` per size class, with the class a
+/// full-sized frame of `mtu` needs given as many buffers as the 1664-byte
+/// class (a jumbo MTU's frames take a jumbo class, and a handful of jumbo
+/// buffers would be exhausted by one connection's out-of-order segments).
+pub fn pool_for_mtu(mut counts: [usize; NUM_CLASSES], mtu: u16) -> PoolConfig {
+    let frame = usize::from(mtu) + rusty_stack::wire::ethernet::HEADER_LEN;
+    if let Some(class) = rusty_stack::mem::buf::class_for_len(frame) {
+        counts[class] = counts[class].max(counts[4]);
+    }
+    PoolConfig {
+        counts,
+        chaining: false,
+    }
 }
 
 /// The Rusty client host of `scenario`: a fast x86 host whose cores share
@@ -224,10 +260,7 @@ pub fn client_config(scenario: &Scenario) -> RustyHostConfig {
         mtu: usize::from(scenario.server.mtu),
         tcp,
         seeds: client_seeds(scenario),
-        pool: PoolConfig {
-            counts: [2048, 512, 256, 256, 8192, 8, 4, 4],
-            chaining: false,
-        },
+        pool: pool_for_mtu([2048, 512, 256, 256, 8192, 8, 4, 4], scenario.server.mtu),
         ring: 4096,
         batch: 64,
         cost: CostModel::X86,
@@ -424,6 +457,42 @@ impl Setup {
         idle(&self.world)
     }
 
+    /// The liveness phase: heals every link (all faults off), stops the
+    /// clients, and drains; fails naming what was left when connections
+    /// remain after `liveness.drain_s` virtual seconds.
+    pub fn liveness(
+        &mut self,
+        scenario: &Scenario,
+        liveness: &crate::scenario::LivenessSpec,
+    ) -> Result<(), EngineError> {
+        for slot in self.world.links_mut() {
+            // No faults at all always validates.
+            let _ = slot.link.set_faults(crate::net::link::Faults::default());
+        }
+        let limit = Duration::from_nanos((liveness.drain_s * 1e9) as u64);
+        if self.drain(limit) {
+            return Ok(());
+        }
+        let (server, client) = (self.server, self.client);
+        let states = |h| {
+            let states: Vec<String> = self
+                .world
+                .host(h)
+                .connection_states()
+                .into_iter()
+                .map(|(state, n)| format!("{n} {state}"))
+                .collect();
+            states.join(", ")
+        };
+        Err(EngineError::Liveness {
+            seed: scenario.seed,
+            at: self.world.now(),
+            server_connections: self.world.host(server).active_connections(),
+            client_connections: self.world.host(client).active_connections(),
+            states: format!("server [{}], client [{}]", states(server), states(client)),
+        })
+    }
+
     /// The report of what happened so far.
     pub fn report(&mut self, scenario: &Scenario) -> Report {
         let (server, client) = (self.server, self.client);
@@ -563,6 +632,9 @@ pub fn run(
     }
     let end = Instant::ZERO + Duration::from_nanos((scenario.duration * 1e9) as u64);
     setup.run_until(end, scenario.max_requests, progress);
+    if let Some(liveness) = &scenario.liveness {
+        setup.liveness(scenario, liveness)?;
+    }
     let mut report = setup.report(scenario);
     if pcap_path.is_some() {
         let now = setup.world.now();

@@ -6,6 +6,8 @@
 //!   time, one thread, an in-memory link;
 //! * [`replay`] — `rusty-sim replay`: captures from the field replayed
 //!   exactly or, playing each flow's peer, adaptively;
+//! * [`swarm`] — `rusty-sim swarm`: seed-drawn scenarios with safety and
+//!   liveness phases;
 //! * [`ping_demo`] — two stacks pinging over the in-memory pair driver.
 
 pub mod bench;
@@ -13,3 +15,4 @@ pub mod engine;
 pub mod ping_demo;
 pub mod replay;
 pub mod report;
+pub mod swarm;

@@ -121,6 +121,23 @@ pub struct Scenario {
     pub links: LinkSpec,
     /// A packet capture of one link, if any.
     pub pcap: Option<PcapSpec>,
+    /// A liveness phase after `duration`, if any: the links heal (every
+    /// fault off) and the run goes on until every connection is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<LivenessSpec>,
+}
+
+/// The liveness phase of a run (`rusty-sim swarm` draws scenarios with
+/// one): after the faulty `duration`, every link's faults are turned off,
+/// the clients stop opening connections, and every connection must then
+/// complete or fail visibly within `drain_s` virtual seconds — or the run
+/// fails (exit code 1), naming what was left.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivenessSpec {
+    /// The most virtual seconds the drain may take (`0 < drain_s <=`
+    /// [`MAX_DURATION_S`]).
+    pub drain_s: f64,
 }
 
 /// Most workers the mPIPE NIC serves (one eDMA ring each).
@@ -410,6 +427,7 @@ impl Default for Scenario {
             workload: Workload::ThesisHttp {},
             links: LinkSpec::default(),
             pcap: None,
+            liveness: None,
         }
     }
 }
@@ -1010,6 +1028,11 @@ impl Scenario {
                 .map_or("links.faults".to_string(), |f| format!("links.{f}"));
             bad(&field, e.to_string())
         })?;
+
+        if let Some(l) = &self.liveness {
+            positive("liveness.drain_s", l.drain_s)?;
+            at_most("liveness.drain_s", l.drain_s, MAX_DURATION_S, " s")?;
+        }
 
         if let Some(p) = &self.pcap {
             if p.path.as_os_str().is_empty() {

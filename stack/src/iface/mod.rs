@@ -68,9 +68,10 @@ pub struct InterfaceConfig {
     pub announce: bool,
     /// Events (echo replies) kept until the owner takes them.
     pub event_capacity: usize,
-    /// Report every mapping learned from ARP traffic as
+    /// Report every mapping learned or confirmed by ARP traffic as
     /// [`IfaceEvent::ArpLearned`], so a multi-core owner can share it with
-    /// the other cores' interfaces.
+    /// the other cores' interfaces (whose probes and requests may be
+    /// answered to this core).
     pub report_arp: bool,
 }
 
@@ -516,14 +517,16 @@ impl Interface {
         let for_us = repr.target_ip == our_ip;
         if sender_valid && (merge || for_us) {
             trace!(ip = %repr.source_ip, mac = %repr.source_mac, "ARP learned");
-            let known = self.cache.lookup(repr.source_ip, now);
             self.cache.insert(
                 repr.source_ip,
                 repr.source_mac,
                 now,
                 self.config.arp_entry_ttl,
             );
-            if self.config.report_arp && known != Some(repr.source_mac) {
+            // Reported even when nothing changed: on a multi-core host the
+            // answer to another core's probe or request arrives here, and
+            // that core learns of it (and stops probing) only this way.
+            if self.config.report_arp {
                 self.push_event(IfaceEvent::ArpLearned {
                     ip: repr.source_ip,
                     mac: repr.source_mac,

@@ -131,6 +131,28 @@ impl<C, W: Writer> Tcp<C, W> {
         frame: &mut Option<Frame>,
     ) {
         let listener = self.listeners.iter().position(|l| l.port == key.local_port);
+        // A frame for another core's ephemeral port goes to that core —
+        // resets too: dropping them here left the owner's connection
+        // waiting for ever (found by `rusty-sim swarm`, seed 168: LAST-ACK
+        // retransmitting its FIN into the peer's resets).
+        if listener.is_none() {
+            if let Some((core, cores)) = self.config.port_partition {
+                let (lo, hi) = self.config.ephemeral_ports;
+                let port = key.local_port;
+                if cores > 1 && (lo..=hi).contains(&port) && port % cores != core {
+                    if let Some(f) = frame.take() {
+                        if self.stray.len() < self.stray.capacity() {
+                            self.counters.stray_forwarded += 1;
+                            self.stray.push_back(f);
+                        } else {
+                            self.counters.drop(DropReason::TcpStrayOverflow);
+                            cx.driver.release(f);
+                        }
+                    }
+                    return;
+                }
+            }
+        }
         if seg.has(TcpFlags::RST) {
             self.counters.drop(DropReason::TcpNoConnection);
             return;
@@ -145,21 +167,6 @@ impl<C, W: Writer> Tcp<C, W> {
                     self.segment_arrives(cx, idx, seg, frame);
                     return;
                 }
-            }
-        } else if let Some((core, cores)) = self.config.port_partition {
-            let (lo, hi) = self.config.ephemeral_ports;
-            let port = key.local_port;
-            if cores > 1 && (lo..=hi).contains(&port) && port % cores != core {
-                if let Some(f) = frame.take() {
-                    if self.stray.len() < self.stray.capacity() {
-                        self.counters.stray_forwarded += 1;
-                        self.stray.push_back(f);
-                    } else {
-                        self.counters.drop(DropReason::TcpStrayOverflow);
-                        cx.driver.release(f);
-                    }
-                }
-                return;
             }
         }
         self.counters.drop(DropReason::TcpNoConnection);

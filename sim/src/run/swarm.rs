@@ -1,0 +1,297 @@
+//! `rusty-sim swarm`: a seed-driven search for bugs, after TigerBeetle's
+//! VOPR and swarm testing.
+//!
+//! Each seed draws a whole scenario ([`draw`]) from its own stream of the
+//! seed tree: the host shapes (workers, client cores, MTU, whether the flow
+//! hash is known), the TCP options (SACK, timestamps, delayed ACK, minimum
+//! RTO, TIME-WAIT, initial window), the workload (pages, echo or bulk, the
+//! client stack), and *which* faults are on and how strong — swarm
+//! testing: most seeds turn on a few faults, one of them heavy, and leave
+//! the others off, which finds more than every fault always on a little.
+//! The run has a **safety phase** (the scenario's `duration`, with the
+//! faults: no corrupt byte may reach an application, the simulator's
+//! checks must hold) and a **liveness phase** (the links heal, the clients
+//! stop, and every connection must complete or fail visibly within the
+//! drain limit). A failing seed is printed with its scenario as TOML;
+//! `rusty-sim run that.toml` reproduces it, liveness phase included.
+//!
+//! ```
+//! use rusty_sim::run::swarm;
+//!
+//! let a = swarm::draw(7, 60.0);
+//! assert_eq!(a, swarm::draw(7, 60.0)); // the seed decides everything
+//! a.validate().unwrap();
+//! let outcome = swarm::run_seed(3, 60.0);
+//! assert!(outcome.passed(), "{outcome:?}");
+//! ```
+
+use rand_core::RngCore;
+use serde::Serialize;
+
+use crate::cli::RunOptions;
+use crate::kernel::rng::{below, bernoulli, Seeds};
+use crate::net::link::{CorruptScope, Faults, Flap, GilbertElliott, Window};
+use crate::scenario::{ClientKind, LivenessSpec, PageSpec, Ports, Scenario, Workload};
+use rusty_stack::time::{Duration, Instant};
+
+/// What one seed's run came to.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcome {
+    /// The seed.
+    pub seed: u64,
+    /// `None` when both phases passed; else why not.
+    pub failure: Option<String>,
+    /// Requests completed (with verified bytes).
+    pub requests_ok: u64,
+    /// Requests that failed visibly (counted by reason).
+    pub requests_failed: u64,
+    /// The faults that were on, by name.
+    pub faults: Vec<&'static str>,
+    /// The drawn scenario, as TOML (`rusty-sim run` reproduces the run).
+    pub scenario: String,
+}
+
+impl Outcome {
+    /// Whether the seed passed.
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// A uniform pick from `choices`.
+fn pick<T: Copy>(rng: &mut impl RngCore, choices: &[T]) -> T {
+    choices[below(rng, choices.len() as u64) as usize]
+}
+
+/// A probability up to `max`, skewed small (the square of a uniform).
+fn strength(rng: &mut impl RngCore, max: f64) -> f64 {
+    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    (u * u * max).min(max)
+}
+
+/// The scenario of `seed`, with a liveness phase of at most `drain_s`
+/// virtual seconds.
+pub fn draw(seed: u64, drain_s: f64) -> Scenario {
+    let rng = &mut Seeds::new(seed).stream("swarm", 0);
+    let mut s = Scenario::small();
+    s.name = format!("swarm-{seed}");
+    s.seed = seed;
+    s.duration = pick(rng, &[0.05, 0.1, 0.2]);
+    s.liveness = Some(LivenessSpec { drain_s });
+
+    // Host shapes.
+    s.server.workers = 1 + below(rng, 4) as u32;
+    s.server.ports = Ports::Count(1);
+    s.server.mtu = pick(rng, &[576, 1000, 1500, 1500, 9000]);
+    s.client.cores = 1 + below(rng, 2) as u32;
+    s.client.hash_known = bernoulli(rng, 0.5);
+    s.client.conns = pick(rng, &[1, 2, 8, 20, 64]);
+    s.client.kind = if bernoulli(rng, 0.25) {
+        ClientKind::Smoltcp
+    } else {
+        ClientKind::Rusty
+    };
+
+    // TCP options.
+    let tcp = &mut s.server.tcp;
+    tcp.sack = bernoulli(rng, 0.7);
+    tcp.timestamps = bernoulli(rng, 0.7);
+    tcp.delayed_ack_ms = pick(rng, &[0, 1, 40, 200]);
+    tcp.min_rto_ms = pick(rng, &[10, 50, 200]);
+    tcp.time_wait_ms = pick(rng, &[10, 100, 1000]);
+    s.server.initial_window = pick(rng, &[1460, 4380, 14_600, 29_200, 65_535]);
+
+    // The workload.
+    s.workload = match below(rng, 4) {
+        0 => Workload::Echo {
+            message_bytes: pick(rng, &[1, 100, 1460, 5000]),
+        },
+        1 => Workload::Bulk {
+            bytes: pick(rng, &[1, 10_000, 200_000]),
+        },
+        _ => Workload::ThesisHttp {},
+    };
+    s.client.pages = PageSpec::Small {
+        count: pick(rng, &[1, 10, 50]),
+        bytes: pick(rng, &[1, 100, 8192, 70_000]),
+    };
+
+    // Swarm testing: each fault on with probability 1/3, one of those
+    // heavy; a fifth of the seeds run clean.
+    let mut f = Faults::default();
+    if !bernoulli(rng, 0.2) {
+        let kinds = [
+            "loss",
+            "burst",
+            "duplicate",
+            "reorder",
+            "corrupt",
+            "down",
+            "flap",
+        ];
+        let heavy = pick(rng, &kinds);
+        for kind in kinds {
+            if kind != heavy && !bernoulli(rng, 1.0 / 3.0) {
+                continue;
+            }
+            let scale = if kind == heavy { 1.0 } else { 0.2 };
+            match kind {
+                "loss" => f.loss = strength(rng, 0.3 * scale),
+                "burst" => {
+                    f.burst = Some(GilbertElliott {
+                        p_good_to_bad: strength(rng, 0.05 * scale),
+                        p_bad_to_good: 0.05 + strength(rng, 0.5),
+                        loss_good: 0.0,
+                        loss_bad: 0.3 + strength(rng, 0.7),
+                    })
+                }
+                "duplicate" => f.duplicate = strength(rng, 0.3 * scale),
+                "reorder" => {
+                    f.reorder = strength(rng, 0.3 * scale);
+                    f.reorder_delay = Duration::from_micros(1 + below(rng, 2000));
+                }
+                "corrupt" => {
+                    f.corrupt = strength(rng, 0.1 * scale);
+                    f.corrupt_scope = pick(
+                        rng,
+                        &[
+                            CorruptScope::All,
+                            CorruptScope::Ipv4Only,
+                            CorruptScope::ArpOnly,
+                        ],
+                    );
+                    f.fcs_drop = pick(rng, &[0.0, 0.0, 0.5, 1.0]);
+                }
+                "down" => {
+                    let from = below(rng, (s.duration * 1e6) as u64);
+                    let len = 1 + below(rng, 50_000);
+                    f.down = vec![Window {
+                        from: Instant::from_micros(from),
+                        until: Instant::from_micros(from + len),
+                    }];
+                }
+                _ => {
+                    let period = 1_000 + below(rng, 50_000);
+                    f.flap = Some(Flap {
+                        period: Duration::from_micros(period),
+                        down_for: Duration::from_micros(below(rng, period / 2)),
+                        start: None,
+                    });
+                }
+            }
+        }
+    }
+    s.links.faults = f;
+    s
+}
+
+/// The names of the faults `f` turns on.
+fn faults_on(f: &Faults) -> Vec<&'static str> {
+    let mut on = Vec::new();
+    let flags = [
+        ("loss", f.loss > 0.0),
+        ("burst", f.burst.is_some()),
+        ("duplicate", f.duplicate > 0.0),
+        ("reorder", f.reorder > 0.0),
+        ("corrupt", f.corrupt > 0.0),
+        ("down", !f.down.is_empty()),
+        ("flap", f.flap.is_some()),
+    ];
+    for (name, set) in flags {
+        if set {
+            on.push(name);
+        }
+    }
+    on
+}
+
+/// Runs seed `seed`'s scenario through both phases.
+pub fn run_seed(seed: u64, drain_s: f64) -> Outcome {
+    let scenario = draw(seed, drain_s);
+    let mut outcome = Outcome {
+        seed,
+        failure: None,
+        requests_ok: 0,
+        requests_failed: 0,
+        faults: faults_on(&scenario.links.faults),
+        scenario: scenario.to_toml(),
+    };
+    if let Err(e) = scenario.validate() {
+        outcome.failure = Some(format!("the drawn scenario is invalid: {e}"));
+        return outcome;
+    }
+    match crate::run::engine::run(&scenario, &RunOptions::default(), &mut |_| {}) {
+        Ok(report) => {
+            outcome.requests_ok = report.requests_ok;
+            outcome.requests_failed = report.requests_failed;
+            if report.bytes_corrupt > 0 {
+                outcome.failure = Some(format!(
+                    "safety: {} corrupt bytes reached an application",
+                    report.bytes_corrupt
+                ));
+            }
+        }
+        Err(e) => outcome.failure = Some(e.to_string()),
+    }
+    outcome
+}
+
+/// Which seeds of `first..first + count` this shard runs: those whose
+/// index is `index` modulo `of`.
+pub fn shard_seeds(first: u64, count: u64, index: u64, of: u64) -> impl Iterator<Item = u64> {
+    (0..count)
+        .filter(move |i| of <= 1 || i % of == index)
+        .map(move |i| first.wrapping_add(i))
+}
+
+/// The shard `(index, of)` from the environment of a Slurm array task
+/// (`SLURM_ARRAY_TASK_ID` of `SLURM_ARRAY_TASK_COUNT`) or a Kubernetes
+/// indexed job (`JOB_COMPLETION_INDEX` of `RUSTY_SWARM_SHARDS`), if any.
+pub fn shard_from_env(get: impl Fn(&str) -> Option<String>) -> Option<(u64, u64)> {
+    let num = |k: &str| get(k).and_then(|v| v.trim().parse::<u64>().ok());
+    if let (Some(i), Some(n)) = (num("SLURM_ARRAY_TASK_ID"), num("SLURM_ARRAY_TASK_COUNT")) {
+        let min = num("SLURM_ARRAY_TASK_MIN").unwrap_or(0);
+        return (n > 0).then_some((i.saturating_sub(min), n));
+    }
+    if let (Some(i), Some(n)) = (num("JOB_COMPLETION_INDEX"), num("RUSTY_SWARM_SHARDS")) {
+        return (n > 0).then_some((i, n));
+    }
+    None
+}
+
+/// Runs `seeds` on `jobs` threads; outcomes in seed order.
+pub fn run_seeds(seeds: &[u64], jobs: usize, drain_s: f64) -> Vec<Outcome> {
+    let jobs = jobs.clamp(1, 64);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; seeds.len()];
+    let slots = std::sync::Mutex::new(&mut outcomes);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&seed) = seeds.get(i) else { break };
+                let outcome =
+                    std::panic::catch_unwind(|| run_seed(seed, drain_s)).unwrap_or_else(|panic| {
+                        let what = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "a panic".into());
+                        let scenario = draw(seed, drain_s);
+                        Outcome {
+                            seed,
+                            failure: Some(format!("panicked: {what}")),
+                            requests_ok: 0,
+                            requests_failed: 0,
+                            faults: faults_on(&scenario.links.faults),
+                            scenario: scenario.to_toml(),
+                        }
+                    });
+                if let Ok(mut slots) = slots.lock() {
+                    slots[i] = Some(outcome);
+                }
+            });
+        }
+    });
+    outcomes.into_iter().flatten().collect()
+}
