@@ -149,6 +149,16 @@ impl<C, W> Tcp<C, W> {
 }
 
 impl<A: App> Stack<A> {
+    /// NIC buffers the stack holds between polls: those of out-of-order
+    /// segments, of frames for other cores not yet taken, and of frames
+    /// waiting for address resolution (counted from the frames; the
+    /// simulator checks them against the pools' counts).
+    pub fn held_buffers(&self) -> usize {
+        let ooo: usize = self.tcp.ooo.held().map(|f| f.buffer_count()).sum();
+        let stray: usize = self.tcp.stray.iter().map(|f| f.buffer_count()).sum();
+        ooo + stray + self.iface.pending_buffers()
+    }
+
     /// Checks the invariants of every connection and of the connection
     /// table (see `Tcb::check`: `SND.UNA ≤ SND.NXT ≤ SND.MAX`, queue byte
     /// counts, out-of-order store limits, SYN-queue counts, timer handles
