@@ -149,7 +149,7 @@ fn a_vanished_frame_fails_frame_conservation() {
     let mut lost = false;
     let mut t = Instant::ZERO;
     while !lost {
-        t = t + Duration::from_micros(10);
+        t += Duration::from_micros(10);
         setup.world.run_until(t, |_| false);
         assert_eq!(setup.world.check(), Ok(()));
         lost = setup.world.lose_in_flight_frame_for_test();
