@@ -22,6 +22,7 @@ use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use rusty_stack::Stack;
 
 use crate::hosts::cost::{CostModel, Work};
+use crate::kernel::check::{Checker, Violation};
 use crate::kernel::rng::{core_port_index, Seeds};
 use crate::net::nic::NicStats;
 use crate::net::nic_port::{NicKind, NicPort, NicSpec};
@@ -148,6 +149,12 @@ pub trait HostModel {
     /// telling what a drain left behind; empty when the host cannot say.
     fn connection_states(&self) -> Vec<(String, usize)> {
         Vec::new()
+    }
+
+    /// The host's own checkers (see [`crate::kernel::check`]): buffer
+    /// conservation of its pools, its stacks' invariants. None by default.
+    fn check(&self) -> Result<(), Violation> {
+        Ok(())
     }
 }
 
@@ -313,6 +320,13 @@ impl<A: App> RustyHost<A> {
     /// NIC delivered to another core), and those lost to full rings.
     pub fn strays(&self) -> (u64, u64) {
         (self.strays_forwarded, self.stray_ring_overflow)
+    }
+
+    /// Test hook: leaks a buffer of `core`'s pool on `port` (see
+    /// [`NicPort::leak_buffer_for_test`]).
+    #[doc(hidden)]
+    pub fn leak_buffer_for_test(&mut self, core: usize, port: usize) -> bool {
+        self.nics[port].leak_buffer_for_test(core)
     }
 
     /// ARP mappings lost to full inter-core rings.
@@ -485,6 +499,30 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
             }
         }
         counts.into_iter().collect()
+    }
+
+    /// Buffer conservation of every pool of every core and port, and the
+    /// invariants of every stack.
+    fn check(&self) -> Result<(), Violation> {
+        for (core, c) in self.cores.iter().enumerate() {
+            for (port, stack) in c.stacks.iter().enumerate() {
+                self.nics[port]
+                    .check_buffers(core, stack.held_buffers())
+                    .map_err(|what| {
+                        Violation::new(
+                            Checker::BufferConservation,
+                            format!("{} core {core} port {port}: {what}", self.config.name),
+                        )
+                    })?;
+                stack.check().map_err(|v| {
+                    Violation::new(
+                        Checker::Tcb,
+                        format!("{} core {core} port {port}: {v}", self.config.name),
+                    )
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// The apps' statistics, merged; handshake failures are split into

@@ -6,8 +6,11 @@
 //! * [`rng`] — independent seeded ChaCha8 streams derived from one seed;
 //! * [`world`] — hosts and links run by the event loop;
 //! * [`determinism`] — every event folded into a running hash with
-//!   checkpoints, and the check that names two runs' first divergence.
+//!   checkpoints, and the check that names two runs' first divergence;
+//! * [`check`] — the checkers always on: stream integrity, frame and
+//!   buffer conservation, TCB invariants.
 
+pub mod check;
 pub mod determinism;
 pub mod event;
 pub mod rng;

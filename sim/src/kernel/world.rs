@@ -13,6 +13,7 @@
 use rusty_stack::time::{Duration, Instant};
 
 use crate::hosts::rusty::{HostModel, Outbox};
+use crate::kernel::check::{CheckError, Checker, Checks, Violation};
 use crate::kernel::determinism::{frame_digest, Trace, TraceKind};
 use crate::kernel::event::EventQueue;
 use crate::net::link::{Link, Side};
@@ -84,6 +85,14 @@ pub struct LinkSlot {
     pub ends: [(HostId, usize); 2],
 }
 
+/// Copies of one link direction's frames the world scheduled as
+/// arrivals, and those that arrived.
+#[derive(Clone, Copy, Debug, Default)]
+struct CopyCounts {
+    scheduled: u64,
+    arrived: u64,
+}
+
 /// Scheduling state of one core.
 #[derive(Clone, Copy, Debug, Default)]
 struct CoreSlot {
@@ -103,8 +112,15 @@ pub struct World {
     /// `(host, port) -> (link, side)`.
     wiring: Vec<Vec<Option<(usize, Side)>>>,
     /// Frames on their way to a host (named by `Event::Arrive`), with the
-    /// trace digest of their bytes.
-    in_flight: Slab<(Vec<u8>, u64)>,
+    /// trace digest of their bytes and the link direction they travel
+    /// (`2 × link + side`).
+    in_flight: Slab<(Vec<u8>, u64, u32)>,
+    /// Per link direction: copies the link handed back for delivery
+    /// (scheduled as arrivals), and those that arrived.
+    link_copies: Vec<[CopyCounts; 2]>,
+    /// How the checkers run, and the first violation found.
+    checks: Checks,
+    violation: Option<CheckError>,
     /// Frames a core sent that leave when its run is over (named by
     /// `Event::Depart`); emptied lists are kept for reuse.
     departing: Slab<Vec<(usize, Vec<u8>)>>,
@@ -134,6 +150,9 @@ impl World {
             links: Vec::new(),
             wiring: Vec::new(),
             in_flight: Slab::default(),
+            link_copies: Vec::new(),
+            checks: Checks::default(),
+            violation: None,
             departing: Slab::default(),
             spare_lists: Vec::new(),
             outbox: Outbox::default(),
@@ -172,6 +191,7 @@ impl World {
         self.wiring[a.0][a.1] = Some((index, Side::A));
         self.wiring[b.0][b.1] = Some((index, Side::B));
         self.links.push(LinkSlot { link, ends: [a, b] });
+        self.link_copies.push([CopyCounts::default(); 2]);
         index
     }
 
@@ -225,7 +245,12 @@ impl World {
 
     /// Processes events up to `limit` (inclusive), or until `stop` says so
     /// (checked after every event). Returns whether events remain.
+    /// A world with a [`World::violation`] processes nothing more.
     pub fn run_until(&mut self, limit: Instant, mut stop: impl FnMut(&World) -> bool) -> bool {
+        if self.violation.is_some() {
+            self.now = self.now.max(limit);
+            return false;
+        }
         while let Some(at) = self.events.peek_time() {
             if at > limit {
                 self.now = limit;
@@ -237,6 +262,13 @@ impl World {
             self.now = at;
             self.events_processed += 1;
             self.handle(event);
+            if self.checks.every != 0 && self.events_processed.is_multiple_of(self.checks.every) {
+                self.checkpoint();
+                if self.violation.is_some() {
+                    self.now = self.now.max(limit);
+                    return false;
+                }
+            }
             if stop(self) {
                 return true;
             }
@@ -249,9 +281,10 @@ impl World {
         match event {
             Event::Arrive { host, port, frame } => {
                 let (host, port) = (host as usize, port as usize);
-                let Some((mut frame, digest)) = self.in_flight.take(frame) else {
+                let Some((mut frame, digest, dir)) = self.in_flight.take(frame) else {
                     return;
                 };
+                self.link_copies[dir as usize / 2][dir as usize % 2].arrived += 1;
                 let now = self.now;
                 self.trace_arrival(now, (host, port), &mut frame, digest);
                 if let Some(core) = self.hosts[host].deliver(port, &frame, now) {
@@ -331,7 +364,9 @@ impl World {
             } else {
                 digest
             };
-            let frame = self.in_flight.insert((delivery.frame, digest));
+            let dir = (2 * link + side.index()) as u32;
+            self.link_copies[link][side.index()].scheduled += 1;
+            let frame = self.in_flight.insert((delivery.frame, digest, dir));
             self.events.push(
                 delivery.at,
                 Event::Arrive {
@@ -370,6 +405,125 @@ impl World {
         };
         self.trace
             .frame_digested(TraceKind::Arrive, at, to, frame.len(), digest);
+    }
+
+    /// How the checkers run.
+    pub fn checks(&self) -> Checks {
+        self.checks
+    }
+
+    /// Sets how the checkers run (the engine names the scenario's seed and
+    /// keeps violations instead of panicking).
+    pub fn set_checks(&mut self, checks: Checks) {
+        self.checks = checks;
+    }
+
+    /// The first violation a checkpoint found, if any; the world stops
+    /// processing events at it.
+    pub fn violation(&self) -> Option<&CheckError> {
+        self.violation.as_ref()
+    }
+
+    /// Runs every checker now (see [`crate::kernel::check`]): stream
+    /// integrity of every host's client apps, frame conservation of every
+    /// link direction, each host's own checks (buffer conservation, TCB
+    /// invariants). Returns the first violation, named with the seed, the
+    /// time and the event count; a violation a checkpoint found earlier
+    /// comes first.
+    pub fn check(&self) -> Result<(), CheckError> {
+        if let Some(v) = &self.violation {
+            return Err(v.clone());
+        }
+        self.find_violation().map_err(|v| CheckError {
+            seed: self.checks.seed,
+            at: self.now,
+            event: self.events_processed,
+            checker: v.checker,
+            what: v.what,
+        })
+    }
+
+    fn checkpoint(&mut self) {
+        if let Err(e) = self.check() {
+            if self.checks.panic {
+                panic!("{e}");
+            }
+            self.violation = Some(e);
+        }
+    }
+
+    fn find_violation(&self) -> Result<(), Violation> {
+        for host in &self.hosts {
+            if let Some(stats) = host.client_stats() {
+                if stats.bytes_corrupt > 0 {
+                    return Err(Violation::new(
+                        Checker::StreamIntegrity,
+                        format!(
+                            "{}: {} bytes delivered to client apps differ from what the peer wrote",
+                            host.name(),
+                            stats.bytes_corrupt
+                        ),
+                    ));
+                }
+            }
+        }
+        let mut in_flight = vec![[0u64; 2]; self.links.len()];
+        for (_, _, dir) in self.in_flight.slots.iter().flatten() {
+            in_flight[*dir as usize / 2][*dir as usize % 2] += 1;
+        }
+        for (i, slot) in self.links.iter().enumerate() {
+            let stats = slot.link.stats();
+            for (side, (name, s)) in [("A->B", &stats.a_to_b), ("B->A", &stats.b_to_a)]
+                .into_iter()
+                .enumerate()
+            {
+                let copies = self.link_copies[i][side];
+                let lost = format!(
+                    "lost {} (random {}, burst {}, down {}, queue {})",
+                    s.lost(),
+                    s.lost_random,
+                    s.lost_burst,
+                    s.lost_down,
+                    s.lost_queue
+                );
+                if s.sent_frames + s.duplicated != s.delivered_frames + s.lost() + s.fcs_dropped {
+                    return Err(Violation::new(
+                        Checker::FrameConservation,
+                        format!(
+                            "link {i} {name}: sent {} + duplicated {} != delivered {} + {lost} + FCS-dropped {}",
+                            s.sent_frames, s.duplicated, s.delivered_frames, s.fcs_dropped
+                        ),
+                    ));
+                }
+                let queued = in_flight[i][side];
+                if copies.scheduled != s.delivered_frames
+                    || copies.scheduled != copies.arrived + queued
+                {
+                    return Err(Violation::new(
+                        Checker::FrameConservation,
+                        format!(
+                            "link {i} {name}: delivered {}, scheduled {}, arrived {} + in flight {queued}",
+                            s.delivered_frames, copies.scheduled, copies.arrived
+                        ),
+                    ));
+                }
+            }
+        }
+        for host in &self.hosts {
+            host.check()?;
+        }
+        Ok(())
+    }
+
+    /// Test hook: a frame on its way vanishes without a trace (its arrival
+    /// finds nothing), as a miscounting link or world would lose it.
+    /// Returns whether there was one.
+    #[doc(hidden)]
+    pub fn lose_in_flight_frame_for_test(&mut self) -> bool {
+        let Some(i) = self.in_flight.slots.iter().position(Option::is_some) else {
+            return false;
+        };
+        self.in_flight.take(i as u32).is_some()
     }
 
     /// Busy fraction of every core of `host` over the time run so far.

@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 
-use rusty_stack::mem::buf::{BufPool, Frame, PoolConfig};
+use rusty_stack::mem::buf::{BufPool, Frame, PoolConfig, NUM_CLASSES};
 use rusty_stack::nic::rss::RssTable;
 use rusty_stack::nic::{Capabilities, Driver, FlowSteering, FlowTuple, TxFull};
 use rusty_stack::wire::{Ipv4Addr, MacAddr};
@@ -182,6 +182,60 @@ impl SimNic {
                 buf.extend_from_slice(piece);
             }
             out.send(port, buf);
+        }
+    }
+
+    /// Buffer conservation of core `queue`'s pool: for every size class
+    /// the free buffers are at most the capacity, and the buffers in use
+    /// are exactly those of the frames in the queue's ring, of this pool's
+    /// frames in the transmit ring, and `stack_held` (what the core's stack
+    /// holds, [`rusty_stack::Stack::held_buffers`]): free + held =
+    /// capacity.
+    pub fn check_buffers(&self, queue: usize, stack_held: usize) -> Result<(), String> {
+        let pool = &self.pools[queue];
+        for class in 0..NUM_CLASSES {
+            if pool.available(class) > pool.capacity(class) {
+                return Err(format!(
+                    "class {class}: {} free of {}",
+                    pool.available(class),
+                    pool.capacity(class)
+                ));
+            }
+        }
+        let ring: usize = self.queues[queue]
+            .ring
+            .iter()
+            .map(Frame::buffer_count)
+            .sum();
+        let tx: usize = self
+            .tx
+            .iter()
+            .filter(|f| pool.owns(f))
+            .map(Frame::buffer_count)
+            .sum();
+        let held = ring + tx + stack_held;
+        let in_use = pool.in_use();
+        if in_use != held {
+            let capacity: usize = (0..NUM_CLASSES).map(|c| pool.capacity(c)).sum();
+            return Err(format!(
+                "{in_use} buffers in use ({} free of {capacity}) but {held} held: \
+                 {ring} in the receive ring, {tx} in the transmit ring, {stack_held} by the stack",
+                capacity - in_use
+            ));
+        }
+        Ok(())
+    }
+
+    /// Test hook: takes a buffer from core `queue`'s pool and forgets it,
+    /// as a leak would. Returns whether there was one to take.
+    #[doc(hidden)]
+    pub fn leak_buffer_for_test(&mut self, queue: usize) -> bool {
+        match self.pools[queue].alloc_chain(64) {
+            Some(frame) => {
+                std::mem::forget(frame);
+                true
+            }
+            None => false,
         }
     }
 

@@ -153,6 +153,31 @@ impl NicPort {
         }
     }
 
+    /// Buffer conservation of core `queue`'s buffers, given those its
+    /// stack holds (see [`SimNic::check_buffers`]). The emulated mPIPE's
+    /// buffers live on the hardware's stacks: not checked here.
+    pub fn check_buffers(&self, queue: usize, stack_held: usize) -> Result<(), String> {
+        match self {
+            NicPort::Sim(n) => n.check_buffers(queue, stack_held),
+            #[cfg(feature = "mpipe")]
+            NicPort::Mpipe(_) => {
+                let _ = (queue, stack_held);
+                Ok(())
+            }
+        }
+    }
+
+    /// Test hook: leaks a buffer of core `queue`'s pool (simulated NIC
+    /// only); returns whether it did.
+    #[doc(hidden)]
+    pub fn leak_buffer_for_test(&mut self, queue: usize) -> bool {
+        match self {
+            NicPort::Sim(n) => n.leak_buffer_for_test(queue),
+            #[cfg(feature = "mpipe")]
+            NicPort::Mpipe(_) => false,
+        }
+    }
+
     /// Counters.
     pub fn stats(&self) -> NicStats {
         match self {

@@ -23,6 +23,7 @@ use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use crate::cli::{Progress, RunOptions};
 use crate::hosts::cost::CostModel;
 use crate::hosts::rusty::{PortSpec, RustyHost, RustyHostConfig};
+use crate::kernel::check::{CheckError, Checks};
 use crate::kernel::determinism::Trace;
 use crate::kernel::rng::{core_port_index, Seeds};
 use crate::kernel::world::World;
@@ -137,6 +138,8 @@ pub enum EngineError {
     Pcap(io::Error),
     /// A determinism check ran a scenario whose engine kept no trace.
     NoDeterminismTrace,
+    /// A checker found a violation (see [`crate::kernel::check`]).
+    Check(CheckError),
 }
 
 impl std::fmt::Display for EngineError {
@@ -164,6 +167,7 @@ impl std::fmt::Display for EngineError {
             }
             EngineError::Pcap(e) => write!(f, "pcap: {e}"),
             EngineError::NoDeterminismTrace => f.write_str("the engine kept no determinism trace"),
+            EngineError::Check(e) => e.fmt(f),
         }
     }
 }
@@ -286,6 +290,11 @@ pub fn http_client_config(scenario: &Scenario, core: usize, port: usize) -> Http
 /// of `scenario`, each with its own seeded streams.
 pub fn connect_links(world: &mut World, scenario: &Scenario, client: usize, server: usize) {
     let seeds = Seeds::new(scenario.seed);
+    let checks = world.checks();
+    world.set_checks(Checks {
+        seed: scenario.seed,
+        ..checks
+    });
     for p in 0..scenario.link_count().max(1) as usize {
         let link = Link::seeded(link_config(scenario), &seeds, p as u64);
         world.connect(link, (client, p), (server, p));
@@ -603,6 +612,11 @@ pub fn run(
 ) -> Result<Report, EngineError> {
     let mut setup = build(scenario)?;
     setup.world.set_trace(Trace::new(options.trace.clone()));
+    let checks = setup.world.checks();
+    setup.world.set_checks(Checks {
+        panic: false,
+        ..checks
+    });
     setup.start()?;
     let pcap_path = options
         .pcap
@@ -632,8 +646,11 @@ pub fn run(
     }
     let end = Instant::ZERO + Duration::from_nanos((scenario.duration * 1e9) as u64);
     setup.run_until(end, scenario.max_requests, progress);
+    setup.world.check().map_err(EngineError::Check)?;
     if let Some(liveness) = &scenario.liveness {
         setup.liveness(scenario, liveness)?;
+        // Drained: every buffer back, every counter balanced.
+        setup.world.check().map_err(EngineError::Check)?;
     }
     let mut report = setup.report(scenario);
     if pcap_path.is_some() {

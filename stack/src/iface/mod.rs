@@ -311,6 +311,11 @@ impl Interface {
         self.pending.len()
     }
 
+    /// Buffers of the frames waiting for address resolution.
+    pub fn pending_buffers(&self) -> usize {
+        self.pending.iter().map(|p| p.frame.buffer_count()).sum()
+    }
+
     /// The earliest time at which [`Interface::poll`] has timer work to do.
     pub fn poll_at(&self) -> Option<Instant> {
         if !self.announced {

@@ -485,4 +485,64 @@ mod tests {
             "allocation kept"
         );
     }
+
+    /// `Tcb::check` accepts a fresh connection and names each broken
+    /// invariant of one made inconsistent by hand.
+    #[test]
+    fn tcb_check_reports_broken_invariants() {
+        let config = TcpConfig::default();
+        let mut tcb: Tcb<()> = Tcb::new(&config, 3, 1460);
+        tcb.open(&config, opening(3, 1, 1000), Instant::ZERO);
+        let max = config.ooo_max_segments;
+        assert_eq!(tcb.check(max), Ok(()));
+        // Our SYN sent: SND.UNA = ISS, SND.NXT = SND.MAX = ISS + 1.
+        tcb.snd_nxt = TcpSeqNumber(1001);
+        tcb.snd_max = TcpSeqNumber(1001);
+        assert_eq!(tcb.check(max), Ok(()));
+
+        let broken = |f: &dyn Fn(&mut Tcb<()>), names: &str| {
+            let mut t: Tcb<()> = Tcb::new(&config, 3, 1460);
+            t.open(&config, opening(3, 1, 1000), Instant::ZERO);
+            t.snd_nxt = TcpSeqNumber(1001);
+            t.snd_max = TcpSeqNumber(1001);
+            f(&mut t);
+            let v = t.check(max).expect_err(names);
+            let text = v.to_string();
+            assert!(text.contains(names), "{text}");
+            assert!(
+                text.contains("connection 3.1 10.0.0.1:80 -> 10.0.0.2:40000"),
+                "{text}"
+            );
+        };
+        // SND.NXT beyond SND.MAX, in sequence space across the wrap.
+        broken(
+            &|t| t.snd_nxt = TcpSeqNumber(1002),
+            "SND.UNA 1000 <= SND.NXT 1002 <= SND.MAX 1001",
+        );
+        broken(
+            &|t| {
+                t.snd_una = TcpSeqNumber(u32::MAX - 5);
+                t.snd_nxt = TcpSeqNumber(u32::MAX - 6);
+            },
+            "SND.NXT",
+        );
+        // A queued entry not counted.
+        broken(
+            &|t| {
+                t.txq.push_back(crate::tcp::tcb::TxEntry {
+                    writer: (),
+                    len: 10,
+                })
+            },
+            "transmit queue holds 10 bytes in 1 entries, counted 0",
+        );
+        // Sent more than was queued.
+        broken(&|t| t.snd_max = TcpSeqNumber(1500), "SND.MAX 1500 beyond");
+        // Counted in a SYN queue without a listener.
+        broken(&|t| t.in_syn_queue = true, "counted in a SYN queue");
+        // A closed TCB has no invariants.
+        let mut closed: Tcb<()> = Tcb::new(&config, 3, 1460);
+        closed.snd_nxt = TcpSeqNumber(5);
+        assert_eq!(closed.check(max), Ok(()));
+    }
 }

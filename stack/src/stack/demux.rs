@@ -70,6 +70,7 @@ impl<C, W: Writer> Tcp<C, W> {
         match self.table.get(&key) {
             Some(Entry::Conn(idx)) => {
                 self.segment_arrives(cx, idx as usize, &seg, &mut frame);
+                self.debug_check_conn(idx as usize);
             }
             Some(Entry::TimeWait(id)) => {
                 if self.time_wait_segment(cx, id, &key, &seg) {

@@ -23,6 +23,8 @@
 //! * `conn` — connection slots: opening a TCB, active opens, and the ends
 //!   of a connection.
 
+mod check;
+pub use self::check::StackViolation;
 mod conn;
 mod context;
 mod demux;
@@ -440,7 +442,9 @@ impl<A: App> Stack<A> {
             self.receive(driver, frame, now);
         }
         self.flush_acks(driver, now);
-        worked | self.poll_connects(driver, now)
+        let worked = worked | self.poll_connects(driver, now);
+        self.tcp.debug_check_all();
+        worked
     }
 
     /// Sends the ACKs the receive batch owes (see [`Stack::poll`]). A
@@ -485,6 +489,7 @@ impl<A: App> Stack<A> {
         while let Some((id, key)) = tcp.timers.pop_expired(now) {
             worked = true;
             tcp.on_timer(&mut cx, id, key);
+            tcp.debug_check_conn(key.slot as usize);
         }
         worked
     }

@@ -395,6 +395,14 @@ impl<T> SegmentPool<T> {
         self.free_count as usize
     }
 
+    /// The frames of the entries the queues hold, in slot order.
+    pub fn held(&self) -> impl Iterator<Item = &T> + '_ {
+        self.slots.iter().filter_map(|slot| match slot {
+            Slot::Used(entry) => Some(&entry.frame),
+            Slot::Free { .. } => None,
+        })
+    }
+
     /// The entry at `idx`, if that slot is in use.
     fn entry(&self, idx: u32) -> Option<&Entry<T>> {
         match self.slots.get(idx as usize) {

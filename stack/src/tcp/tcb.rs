@@ -266,3 +266,127 @@ impl<W> Tcb<W> {
         Ok(())
     }
 }
+
+/// A broken invariant of a connection ([`Tcb::check`]), naming the
+/// connection and the invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcbViolation {
+    /// The connection.
+    pub id: ConnId,
+    /// Its local address and port.
+    pub local: (Ipv4Addr, u16),
+    /// Its remote address and port.
+    pub remote: (Ipv4Addr, u16),
+    /// Its state.
+    pub state: State,
+    /// The invariant broken, with the values that break it.
+    pub what: String,
+}
+
+impl core::fmt::Display for TcbViolation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "TCB invariant broken: connection {}.{} {}:{} -> {}:{} in {}: {}",
+            self.id.index,
+            self.id.generation,
+            self.local.0,
+            self.local.1,
+            self.remote.0,
+            self.remote.1,
+            self.state.name(),
+            self.what
+        )
+    }
+}
+
+impl std::error::Error for TcbViolation {}
+
+/// `a ≤ b` in sequence space, both within a window of `2^31` of each other.
+fn seq_le(a: TcpSeqNumber, b: TcpSeqNumber) -> bool {
+    b.diff(a) >= 0
+}
+
+impl<W> Tcb<W> {
+    /// The violation `what` of this connection.
+    pub(crate) fn violation(&self, what: String) -> TcbViolation {
+        TcbViolation {
+            id: self.id,
+            local: self.local,
+            remote: self.remote,
+            state: self.state,
+            what,
+        }
+    }
+
+    /// Checks the invariants of a live TCB (a closed one has none):
+    ///
+    /// * `SND.UNA ≤ SND.NXT ≤ SND.MAX` in sequence space;
+    /// * the transmit queue's byte count is the sum of its entries, and it
+    ///   starts at or before the first unacknowledged byte (whole entries
+    ///   are released; `SND.UNA + 1` while our SYN is unacknowledged):
+    ///   `TXQ.SEQ ≤ SND.UNA + 1`;
+    /// * nothing beyond the queued data (and our FIN, once sent) was sent:
+    ///   `SND.MAX ≤ TXQ.SEQ + TXQ.BYTES (+ 1 if FIN sent)`;
+    /// * the out-of-order queue holds at least one byte per entry, and no
+    ///   bytes without entries, and at most `max_segments` entries;
+    /// * a connection counted in a SYN queue is half-open
+    ///   (SYN-RECEIVED) and came from a listener.
+    ///
+    /// O(transmit queue entries); the stack runs it after every event in
+    /// debug builds.
+    pub fn check(&self, max_ooo_segments: u16) -> Result<(), TcbViolation> {
+        if self.state == State::Closed {
+            return Ok(());
+        }
+        let fail = |what: String| Err(self.violation(what));
+        if !seq_le(self.snd_una, self.snd_nxt) || !seq_le(self.snd_nxt, self.snd_max) {
+            return fail(format!(
+                "SND.UNA {} <= SND.NXT {} <= SND.MAX {} does not hold",
+                self.snd_una, self.snd_nxt, self.snd_max
+            ));
+        }
+        let queued: u64 = self.txq.iter().map(|e| u64::from(e.len)).sum();
+        if queued != u64::from(self.txq_bytes) {
+            return fail(format!(
+                "transmit queue holds {queued} bytes in {} entries, counted {}",
+                self.txq.len(),
+                self.txq_bytes
+            ));
+        }
+        if !seq_le(self.txq_seq, self.snd_una.wrapping_add(1)) {
+            return fail(format!(
+                "transmit queue starts at {} beyond SND.UNA {} + 1",
+                self.txq_seq, self.snd_una
+            ));
+        }
+        let limit = self.data_end().wrapping_add(u32::from(self.fin_sent));
+        if !seq_le(self.snd_max, limit) {
+            return fail(format!(
+                "SND.MAX {} beyond the queued data's end {} (FIN sent: {})",
+                self.snd_max,
+                self.data_end(),
+                self.fin_sent
+            ));
+        }
+        let (entries, bytes) = (self.ooo.len(), self.ooo.held_bytes());
+        if (entries == 0) != (bytes == 0) || (bytes as usize) < entries {
+            return fail(format!(
+                "out-of-order queue of {entries} entries holds {bytes} bytes"
+            ));
+        }
+        if entries > usize::from(max_ooo_segments) {
+            return fail(format!(
+                "out-of-order queue holds {entries} entries, more than the limit {max_ooo_segments}"
+            ));
+        }
+        if self.in_syn_queue && (self.state != State::SynReceived || self.listener.is_none()) {
+            return fail(format!(
+                "counted in a SYN queue in state {} (listener {:?})",
+                self.state.name(),
+                self.listener
+            ));
+        }
+        Ok(())
+    }
+}
