@@ -1,35 +1,13 @@
 //! Raw frames on and off the in-memory pair driver, and checksum fix-ups.
 
 use rusty_stack::checksum::{ones_sum, pseudo_header_sum, Checksum};
-use rusty_stack::nic::pair::PairDriver;
-use rusty_stack::nic::Driver;
 use rusty_stack::wire::{Ipv4Addr, MacAddr};
 
 /// Length of an Ethernet II header.
 const ETH: usize = 14;
 
-/// Puts `bytes` on the wire from the test's end `peer`; false when no
-/// buffer was free or the frame does not fit one (the frame is then lost,
-/// as a NIC would lose it).
-pub fn inject(peer: &mut PairDriver, bytes: &[u8]) -> bool {
-    let Some(mut frame) = peer.alloc_tx(bytes.len()) else {
-        return false;
-    };
-    if frame.cursor_mut().write(bytes).is_err() {
-        return false;
-    }
-    peer.transmit(frame).is_ok()
-}
-
-/// The frames the stack sent since the last call, as seen at `peer`.
-pub fn drain(peer: &mut PairDriver) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    while let Some(frame) = peer.receive() {
-        out.push(frame.copy_to_vec());
-        peer.release(frame);
-    }
-    out
-}
+/// Raw frames on and off the pair driver: the replay's own helpers.
+pub use rusty_sim::run::replay::{drain, inject};
 
 /// Where the IPv4 packet of an Ethernet frame lies: `(header length, end)`
 /// as offsets into the frame, clipped to it; `None` if it is not IPv4.

@@ -42,9 +42,9 @@ fn dynamic_net(client: Script, server: Script) -> Net<Script, Script> {
     }
 }
 
-#[test]
-fn a_wrong_mac_learned_before_the_handshake_is_probed_and_replaced() {
-    let reply = data(50_000, 3);
+/// A client that sends a request to B:80 and a server that answers it with
+/// `reply` and closes.
+fn fetch(reply: &std::rc::Rc<[u8]>) -> (Script, Script) {
     let client = Script {
         connects: vec![(IP_B, 80)],
         request: Some(data(100, 1)),
@@ -55,6 +55,13 @@ fn a_wrong_mac_learned_before_the_handshake_is_probed_and_replaced() {
         close_after_reply: true,
         ..Script::default()
     };
+    (client, server)
+}
+
+#[test]
+fn a_wrong_mac_learned_before_the_handshake_is_probed_and_replaced() {
+    let reply = data(50_000, 3);
+    let (client, server) = fetch(&reply);
     let mut net = dynamic_net(client, server);
     // As if a corrupted ARP packet had taught A a MAC nobody has.
     net.a.iface_mut().learn_arp(IP_B, WRONG, Instant::ZERO);
@@ -74,16 +81,7 @@ fn a_wrong_mac_learned_before_the_handshake_is_probed_and_replaced() {
 #[test]
 fn a_wrong_mac_in_the_middle_of_a_transfer_costs_seconds_not_the_entry_lifetime() {
     let reply = data(400_000, 5);
-    let client = Script {
-        connects: vec![(IP_B, 80)],
-        request: Some(data(100, 1)),
-        ..Script::default()
-    };
-    let server = Script {
-        reply: Some(reply.clone()),
-        close_after_reply: true,
-        ..Script::default()
-    };
+    let (client, server) = fetch(&reply);
     let mut net = dynamic_net(client, server);
     // Let the transfer start (a few rounds of polls), then poison the
     // server's entry for A.
@@ -110,16 +108,7 @@ fn a_neighbour_making_progress_is_never_probed() {
     // through a 96 kbit/s rate limit takes about 50 s, and every new ACK
     // from A confirms it, so B never probes A.
     let reply = data(600_000, 7);
-    let client = Script {
-        connects: vec![(IP_B, 80)],
-        request: Some(data(100, 1)),
-        ..Script::default()
-    };
-    let server = Script {
-        reply: Some(reply.clone()),
-        close_after_reply: true,
-        ..Script::default()
-    };
+    let (client, server) = fetch(&reply);
     let Net {
         mut a,
         mut b,

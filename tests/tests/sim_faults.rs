@@ -5,7 +5,8 @@
 //! every connection is freed.
 
 use rusty_sim::net::link::CorruptScope;
-use rusty_sim::run::engine::build;
+use rusty_sim::run::engine::{build, Setup};
+use rusty_sim::run::report::Report;
 use rusty_sim::scenario::{Faults, GilbertElliott, Scenario};
 use rusty_stack::stats::DropReason;
 use rusty_stack::time::{Duration, Instant};
@@ -13,6 +14,13 @@ use rusty_stack::time::{Duration, Instant};
 /// Runs the small HTTP scenario with `faults` for 0.1 virtual s, drains it,
 /// and checks the invariants. Returns (ok, failed).
 fn run_with(faults: Faults, seed: u64) -> (u64, u64) {
+    let (_, ok, failed) = run_checked(faults, seed, Duration::from_secs(1200));
+    (ok, failed)
+}
+
+/// [`run_with`] with a drain of at most `drain`; also returns the setup and
+/// its report, for more checks.
+fn run_checked(faults: Faults, seed: u64, drain: Duration) -> ((Setup, Report), u64, u64) {
     let mut scenario = Scenario::small();
     scenario.seed = seed;
     scenario.links.faults = faults;
@@ -24,10 +32,10 @@ fn run_with(faults: Faults, seed: u64) -> (u64, u64) {
         None,
         &mut |_| {},
     );
-    let drained = setup.drain(Duration::from_secs(1200));
+    let drained = setup.drain(drain);
     let stats = setup.client_stats();
     let report = setup.report(&scenario);
-    assert!(drained, "connections left: {}", report.json());
+    assert!(drained, "seed {seed}: connections left: {}", report.json());
     assert_eq!(stats.in_flight, 0, "{}", report.json());
     assert_eq!(
         stats.bytes_corrupt,
@@ -45,7 +53,7 @@ fn run_with(faults: Faults, seed: u64) -> (u64, u64) {
             server.tcp_counters().connections_reset + client.tcp_counters().connections_reset;
         assert!(resets > 0 || report.total_drops() > 0, "{}", report.json());
     }
-    (stats.ok, stats.failed())
+    ((setup, report), stats.ok, stats.failed())
 }
 
 #[test]
@@ -204,35 +212,19 @@ fn sim_faults_arp_corruption_recovers_by_neighbour_reachability() {
     // Seed 29 teaches the client a wrong MAC (found by two unicast probe
     // rounds); the others lose ARP frames to the flips or learn nothing.
     for seed in 1..=30 {
-        let mut scenario = Scenario::small();
-        scenario.seed = seed;
-        scenario.links.faults = Faults {
+        let faults = Faults {
             corrupt: 0.5,
             corrupt_scope: CorruptScope::ArpOnly,
             ..Faults::default()
         };
-        scenario.validate().expect("valid scenario");
-        let mut setup = build(&scenario).expect("builds");
-        setup.start().expect("listens");
-        setup.run_until(
-            Instant::ZERO + Duration::from_millis(100),
-            None,
-            &mut |_| {},
-        );
         // Recovery takes a retransmission timeout, three unicast probes a
         // second apart and a broadcast resolution: seconds, not 60.
-        let drained = setup.drain(Duration::from_secs(20));
-        let stats = setup.client_stats();
-        let report = setup.report(&scenario);
-        assert!(drained, "seed {seed}: connections left: {}", report.json());
-        assert_eq!(stats.failed(), 0, "seed {seed}: {}", report.json());
-        assert_eq!(stats.bytes_corrupt, 0);
-        assert!(stats.ok > 0);
-        let failed: u64 = [setup.server, setup.client]
+        let ((setup, _), _, failed) = run_checked(faults, seed, Duration::from_secs(20));
+        assert_eq!(failed, 0, "seed {seed}");
+        recovered_from_a_wrong_mac += [setup.server, setup.client]
             .iter()
             .map(|&h| setup.world.host(h).iface_counters().arp_neighbors_failed)
-            .sum();
-        recovered_from_a_wrong_mac += failed;
+            .sum::<u64>();
     }
     // Some seeds taught a host a wrong MAC, and it was found by probing.
     assert!(recovered_from_a_wrong_mac > 0);
@@ -243,25 +235,13 @@ fn sim_faults_arp_corruption_recovers_by_neighbour_reachability() {
 /// host, so its checksum drops stay at zero, and TCP repairs the losses.
 #[test]
 fn sim_faults_fcs_drops_corrupted_frames_before_the_host() {
-    let mut scenario = Scenario::small();
-    scenario.seed = 9;
-    scenario.links.faults = Faults {
+    let faults = Faults {
         corrupt: 0.02,
         fcs_drop: 1.0,
         ..Faults::default()
     };
-    let mut setup = build(&scenario).expect("builds");
-    setup.start().expect("listens");
-    setup.run_until(
-        Instant::ZERO + Duration::from_millis(100),
-        None,
-        &mut |_| {},
-    );
-    assert!(setup.drain(Duration::from_secs(60)));
-    let stats = setup.client_stats();
-    let report = setup.report(&scenario);
-    assert_eq!(stats.failed(), 0, "{}", report.json());
-    assert!(stats.ok > 0);
+    let ((setup, report), _, failed) = run_checked(faults, 9, Duration::from_secs(60));
+    assert_eq!(failed, 0, "{}", report.json());
     let caught: u64 = report.per_link.iter().map(|l| l.fcs_dropped).sum();
     let delivered_damaged: u64 = report.per_link.iter().map(|l| l.corrupted).sum();
     assert!(caught > 0 && delivered_damaged == 0, "{}", report.json());
