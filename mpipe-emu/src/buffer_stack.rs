@@ -207,14 +207,14 @@ impl BufferStack {
 
 /// The buffers and bytes of one received packet, in order (see
 /// [`Context::packet_segments`]).
-pub struct Segments<'a> {
+pub struct PacketSegments<'a> {
     mem: &'a Memory,
     cur: Option<BDesc>,
     remaining: usize,
     steps: usize,
 }
 
-impl<'a> Iterator for Segments<'a> {
+impl<'a> Iterator for PacketSegments<'a> {
     type Item = (BDesc, &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -422,8 +422,8 @@ impl Context {
     /// The buffers of a received packet with the bytes each holds, in
     /// order, following the chain (next bdesc in a buffer's first 8 bytes)
     /// for `l2_size` bytes; zero-copy views of the ingress buffers.
-    pub fn packet_segments(&self, idesc: &IDesc) -> Segments<'_> {
-        Segments {
+    pub fn packet_segments(&self, idesc: &IDesc) -> PacketSegments<'_> {
+        PacketSegments {
             mem: &self.mem,
             cur: Some(idesc.bdesc()),
             remaining: idesc.xfer_size(),

@@ -109,7 +109,7 @@ pub struct Stats {
 
 /// Why `inject` dropped a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DropReason {
+pub enum InjectDrop {
     /// No opener uses the link's data path.
     NotOpen,
     /// The link is down.
@@ -147,7 +147,7 @@ pub enum Delivery {
         be: bool,
     },
     /// Dropped.
-    Dropped(DropReason),
+    Dropped(InjectDrop),
 }
 
 /// Errors to mark an injected frame with, as the MAC would.

@@ -4,7 +4,7 @@
 
 use crate::buffer_stack::BufferSize;
 use crate::classifier;
-use crate::context::{Context, Delivery, DropReason, InjectErrors};
+use crate::context::{Context, Delivery, InjectDrop, InjectErrors};
 use crate::desc::{dest, BDesc, Chain, IDesc, STATUS_BAD};
 use crate::error::{Error, Result};
 use crate::lb::Occupancy;
@@ -36,41 +36,41 @@ impl Context {
             .ok_or(Error::BadChannel)?;
         self.stats.rx_frames += 1;
         let (data_open, up, max) = (link.data_open(), link.up(), link.max_frame());
-        let drop = |ctx: &mut Context, r: DropReason| {
+        let drop = |ctx: &mut Context, r: InjectDrop| {
             let s = &mut ctx.stats;
             match r {
-                DropReason::NotOpen => s.drop_not_open += 1,
-                DropReason::LinkDown => s.drop_link_down += 1,
-                DropReason::Runt => s.drop_runt += 1,
-                DropReason::Oversize => s.drop_oversize += 1,
-                DropReason::Errors => s.drop_errors += 1,
-                DropReason::BadL3 => s.drop_bad_l3 += 1,
-                DropReason::NoRule => s.drop_no_rule += 1,
-                DropReason::NoStack => s.drop_no_stack += 1,
-                DropReason::Capacity => s.drop_capacity += 1,
-                DropReason::NoBucket => s.drop_no_bucket += 1,
-                DropReason::RingFull => s.drop_ring_full += 1,
+                InjectDrop::NotOpen => s.drop_not_open += 1,
+                InjectDrop::LinkDown => s.drop_link_down += 1,
+                InjectDrop::Runt => s.drop_runt += 1,
+                InjectDrop::Oversize => s.drop_oversize += 1,
+                InjectDrop::Errors => s.drop_errors += 1,
+                InjectDrop::BadL3 => s.drop_bad_l3 += 1,
+                InjectDrop::NoRule => s.drop_no_rule += 1,
+                InjectDrop::NoStack => s.drop_no_stack += 1,
+                InjectDrop::Capacity => s.drop_capacity += 1,
+                InjectDrop::NoBucket => s.drop_no_bucket += 1,
+                InjectDrop::RingFull => s.drop_ring_full += 1,
             }
             Ok(Delivery::Dropped(r))
         };
         if !data_open {
-            return drop(self, DropReason::NotOpen);
+            return drop(self, InjectDrop::NotOpen);
         }
         if !up {
-            return drop(self, DropReason::LinkDown);
+            return drop(self, InjectDrop::LinkDown);
         }
         if frame.len() < 14 {
-            return drop(self, DropReason::Runt);
+            return drop(self, InjectDrop::Runt);
         }
         if frame.len() > max {
-            return drop(self, DropReason::Oversize);
+            return drop(self, InjectDrop::Oversize);
         }
         if errors.any() && self.config.drop_bad {
-            return drop(self, DropReason::Errors);
+            return drop(self, InjectDrop::Errors);
         }
         let parsed = classifier::parse(frame, &self.hasher);
         if parsed.bad_l3 && self.config.drop_bad {
-            return drop(self, DropReason::BadL3);
+            return drop(self, InjectDrop::BadL3);
         }
         let open = self.open_channels();
         let Some(rule) = self
@@ -78,14 +78,14 @@ impl Context {
             .iter()
             .find(|r| r.matches(channel, open, parsed.vlan, parsed.dmac))
         else {
-            return drop(self, DropReason::NoRule);
+            return drop(self, InjectDrop::NoRule);
         };
         let (headroom, tailroom) = (usize::from(rule.headroom), usize::from(rule.tailroom));
         let (capacity, stacks) = (usize::from(rule.capacity), rule.stacks);
         let (bucket_first, bucket_mask) = (rule.bucket_first, rule.bucket_mask);
         let needed = headroom + frame.len() + tailroom;
         if needed > capacity {
-            return drop(self, DropReason::Capacity);
+            return drop(self, InjectDrop::Capacity);
         }
         let stack = match stacks {
             None => BufferSize::ALL
@@ -100,11 +100,11 @@ impl Context {
         let Some(stack) =
             stack.filter(|&s| self.stacks.get(usize::from(s)).is_some_and(|s| s.is_some()))
         else {
-            return drop(self, DropReason::NoStack);
+            return drop(self, InjectDrop::NoStack);
         };
         let bucket = bucket_first + (parsed.hash & bucket_mask);
         if self.lb.bucket(bucket as usize).is_none() {
-            return drop(self, DropReason::NoBucket);
+            return drop(self, InjectDrop::NoBucket);
         }
         let rings = &self.rings;
         let occ = |r: u8| match rings[usize::from(r)].as_ref() {
@@ -119,7 +119,7 @@ impl Context {
             if let Some(r) = cur.and_then(|r| self.rings[usize::from(r)].as_mut()) {
                 r.stats.dropped_full += 1;
             }
-            return drop(self, DropReason::RingFull);
+            return drop(self, InjectDrop::RingFull);
         };
         let (first, written, be) = self.dma_in(stack, frame, headroom, tailroom);
 

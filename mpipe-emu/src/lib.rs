@@ -81,10 +81,10 @@ pub mod resource;
 pub mod rules;
 
 pub use buffer_stack::{
-    calc_buffer_stack_bytes, BufferSize, Segments, StackStats, MAX_PAGES_PER_STACK,
+    calc_buffer_stack_bytes, BufferSize, PacketSegments, StackStats, MAX_PAGES_PER_STACK,
 };
 pub use context::{
-    Config, Context, Delivery, DropReason, InjectErrors, Stats, MAX_EGRESS_QUEUE_BYTES,
+    Config, Context, Delivery, InjectDrop, InjectErrors, Stats, MAX_EGRESS_QUEUE_BYTES,
     MAX_EGRESS_QUEUE_FRAMES, MAX_STACK_BUFFERS,
 };
 pub use desc::{BDesc, Chain, EDesc, IDesc};

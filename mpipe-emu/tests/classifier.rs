@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use mpipe_emu::{Config, Delivery, DropReason};
+use mpipe_emu::{Config, Delivery, InjectDrop};
 use proptest::prelude::*;
 
 fn ipv4_header_ok(frame: &[u8]) -> bool {
@@ -65,7 +65,7 @@ proptest! {
         if hdr_ok {
             prop_assert!(matches!(r, Delivery::Delivered { .. }), "{:?}", r);
         } else {
-            prop_assert_eq!(r, Delivery::Dropped(DropReason::BadL3));
+            prop_assert_eq!(r, Delivery::Dropped(InjectDrop::BadL3));
         }
     }
 

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use mpipe_emu::link::attr;
 use mpipe_emu::{
-    BDesc, BufferSize, Chain, Config, Delivery, DropReason, IDesc, InjectErrors, Rules,
+    BDesc, BufferSize, Chain, Config, Delivery, IDesc, InjectDrop, InjectErrors, Rules,
 };
 use proptest::prelude::*;
 
@@ -170,7 +170,7 @@ fn mac_errors_are_dropped_or_delivered_marked() {
     ] {
         assert_eq!(
             s.ctx.inject_with_errors(s.ch, &frame, e),
-            Ok(Delivery::Dropped(DropReason::Errors))
+            Ok(Delivery::Dropped(InjectDrop::Errors))
         );
     }
     assert_eq!(s.ctx.stats().drop_errors, 3);
@@ -231,7 +231,7 @@ fn mac_limits_runts_jumbo_and_link_state() {
     let link = s.link;
     assert_eq!(
         s.ctx.inject(s.ch, &[0u8; 13]),
-        Ok(Delivery::Dropped(DropReason::Runt))
+        Ok(Delivery::Dropped(InjectDrop::Runt))
     );
     assert!(matches!(
         s.ctx.inject(s.ch, &raw_frame(1544, 0)),
@@ -239,7 +239,7 @@ fn mac_limits_runts_jumbo_and_link_state() {
     ));
     assert_eq!(
         s.ctx.inject(s.ch, &raw_frame(1545, 0)),
-        Ok(Delivery::Dropped(DropReason::Oversize))
+        Ok(Delivery::Dropped(InjectDrop::Oversize))
     );
     s.ctx.link_set_attr(&link, attr::RECEIVE_JUMBO, 1).unwrap();
     assert!(matches!(
@@ -248,18 +248,18 @@ fn mac_limits_runts_jumbo_and_link_state() {
     ));
     assert_eq!(
         s.ctx.inject(s.ch, &raw_frame(10241, 0)),
-        Ok(Delivery::Dropped(DropReason::Oversize))
+        Ok(Delivery::Dropped(InjectDrop::Oversize))
     );
     s.ctx.set_carrier(s.ch, false).unwrap();
     assert_eq!(
         s.ctx.inject(s.ch, &raw_frame(60, 0)),
-        Ok(Delivery::Dropped(DropReason::LinkDown))
+        Ok(Delivery::Dropped(InjectDrop::LinkDown))
     );
     s.ctx.set_carrier(s.ch, true).unwrap();
     // A link nobody opened drops; a channel with no link is an error.
     assert_eq!(
         s.ctx.inject(1, &raw_frame(60, 0)),
-        Ok(Delivery::Dropped(DropReason::NotOpen))
+        Ok(Delivery::Dropped(InjectDrop::NotOpen))
     );
     assert_eq!(
         s.ctx.inject(30, &raw_frame(60, 0)),
@@ -303,7 +303,7 @@ fn headroom_tailroom_capacity_and_stack_choice() {
     s.ctx.link_set_attr(&link, attr::RECEIVE_JUMBO, 1).unwrap();
     assert_eq!(
         s.ctx.inject(s.ch, &raw_frame(1700, 0)),
-        Ok(Delivery::Dropped(DropReason::NoStack))
+        Ok(Delivery::Dropped(InjectDrop::NoStack))
     );
 
     // Tailroom counts towards the choice; capacity bounds size + rooms.
@@ -318,7 +318,7 @@ fn headroom_tailroom_capacity_and_stack_choice() {
     assert_eq!(u32::from(d.stack_idx()), s.stacks[1]);
     assert_eq!(
         s.ctx.inject(s.ch, &raw_frame(899, 0)),
-        Ok(Delivery::Dropped(DropReason::Capacity))
+        Ok(Delivery::Dropped(InjectDrop::Capacity))
     );
     assert!(matches!(
         s.ctx.inject(s.ch, &raw_frame(898, 0)),
@@ -343,7 +343,7 @@ fn headroom_tailroom_capacity_and_stack_choice() {
     s.ctx.commit_rules(&r).unwrap();
     assert_eq!(
         s.ctx.inject(s.ch, &raw_frame(200, 0)),
-        Ok(Delivery::Dropped(DropReason::NoStack))
+        Ok(Delivery::Dropped(InjectDrop::NoStack))
     );
     assert!(matches!(
         s.ctx.inject(s.ch, &raw_frame(100, 0)),
@@ -395,7 +395,7 @@ fn rule_filters_channel_vlan_dmac_and_order() {
     f[5] = 9;
     assert_eq!(
         s.ctx.inject(s.ch, &f),
-        Ok(Delivery::Dropped(DropReason::NoRule))
+        Ok(Delivery::Dropped(InjectDrop::NoRule))
     );
     // A rule for another channel does not match gbe0; an empty list matches nothing.
     let mut r = Rules::new();
@@ -404,12 +404,12 @@ fn rule_filters_channel_vlan_dmac_and_order() {
     s.ctx.commit_rules(&r).unwrap();
     assert_eq!(
         s.ctx.inject(s.ch, &raw_frame(64, 0)),
-        Ok(Delivery::Dropped(DropReason::NoRule))
+        Ok(Delivery::Dropped(InjectDrop::NoRule))
     );
     s.ctx.commit_rules(&Rules::new()).unwrap();
     assert_eq!(
         s.ctx.inject(s.ch, &raw_frame(64, 0)),
-        Ok(Delivery::Dropped(DropReason::NoRule))
+        Ok(Delivery::Dropped(InjectDrop::NoRule))
     );
     assert_eq!(s.ctx.stats().drop_no_rule, 3);
 }

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use mpipe_emu::{Bucket, BucketMode, Context, Delivery, DropReason, Error, Rules, ALLOC_FIXED};
+use mpipe_emu::{Bucket, BucketMode, Context, Delivery, Error, InjectDrop, Rules, ALLOC_FIXED};
 
 const SRC: [u8; 4] = [10, 0, 0, 2];
 const DST: [u8; 4] = [10, 0, 0, 1];
@@ -50,7 +50,7 @@ fn static_flow_affinity_maps_bucket_i_to_ring_i_mod_n_and_drops_when_full() {
     }
     assert_eq!(
         s.ctx.inject(s.ch, &flow(p)),
-        Ok(Delivery::Dropped(DropReason::RingFull))
+        Ok(Delivery::Dropped(InjectDrop::RingFull))
     );
     assert_eq!(s.ctx.ring_stats(r1).unwrap().dropped_full, 1);
     assert_eq!(s.ctx.stats().drop_ring_full, 1);
@@ -120,7 +120,7 @@ fn credits_free_ring_space_and_are_checked() {
     s.ctx.return_packet_buffers(&d);
     assert_eq!(
         s.ctx.inject(s.ch, &flow(p)),
-        Ok(Delivery::Dropped(DropReason::RingFull))
+        Ok(Delivery::Dropped(InjectDrop::RingFull))
     );
     s.ctx.credit(Some(r), None, 1).unwrap();
     assert!(ring_of(s.ctx.inject(s.ch, &flow(p)).unwrap()).is_some());
@@ -233,7 +233,7 @@ fn dynamic_flow_affinity_moves_only_at_refcount_zero() {
     assert!(s.ctx.ring_outstanding(s.rings[0]).unwrap() < 127);
     assert_eq!(
         s.ctx.inject(s.ch, &flow(p)),
-        Ok(Delivery::Dropped(DropReason::RingFull))
+        Ok(Delivery::Dropped(InjectDrop::RingFull))
     );
     assert_eq!(s.ctx.ring_stats(s.rings[1]).unwrap().dropped_full, 1);
 }
@@ -253,7 +253,7 @@ fn sticky_flow_locality_moves_when_full_and_drops_when_all_are() {
     assert_eq!(s.ctx.bucket(s.bucket0).unwrap().ring, b);
     assert_eq!(
         s.ctx.inject(s.ch, &flow(p)),
-        Ok(Delivery::Dropped(DropReason::RingFull))
+        Ok(Delivery::Dropped(InjectDrop::RingFull))
     );
     // Room on A again: it moves there (B is still full), then sticks.
     let d = s.ctx.iqueue_try_get(s.rings[0]).unwrap();

@@ -795,7 +795,7 @@ fn swarm(args: &SwarmArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     }
     let seeds: Vec<u64> = swarm::shard_seeds(args.seed, args.count, index, of).collect();
     let outcomes = swarm::run_seeds(&seeds, args.jobs as usize, args.drain);
-    let failed: Vec<&swarm::Outcome> = outcomes.iter().filter(|o| !o.passed()).collect();
+    let failed: Vec<&swarm::SwarmOutcome> = outcomes.iter().filter(|o| !o.passed()).collect();
     if args.json {
         #[derive(serde::Serialize)]
         struct Summary<'a> {
@@ -804,7 +804,7 @@ fn swarm(args: &SwarmArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             shard: (u64, u64),
             seeds_run: usize,
             passed: usize,
-            failed: &'a [&'a swarm::Outcome],
+            failed: &'a [&'a swarm::SwarmOutcome],
         }
         let summary = Summary {
             first_seed: args.seed,

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rusty_sim::run::replay::adaptive::{self, Outcome};
+use rusty_sim::run::replay::adaptive::{self, FlowOutcome};
 use rusty_sim::run::replay::exact;
 use rusty_sim::run::replay::settings::{Settings, SidecarFile};
 use rusty_sim::run::replay::Capture;
@@ -95,7 +95,7 @@ fn replay_adaptive_completes_every_flow_of_rusty_captures() {
         let r = adaptive::replay(&capture, &settings).unwrap();
         assert_eq!(r.flows.len(), flows, "{name}: {r:?}");
         for f in &r.flows {
-            assert_eq!(f.outcome, Outcome::Completed, "{name}: {f:?}");
+            assert_eq!(f.outcome, FlowOutcome::Completed, "{name}: {f:?}");
             assert_eq!(f.played, f.peer_segments, "{f:?}");
             assert_eq!(f.stack_bytes_live, f.stack_bytes_captured, "{f:?}");
             assert!(f.stack_bytes_live > 10_000, "{f:?}");
@@ -112,7 +112,7 @@ fn replay_adaptive_finds_where_linux_s_server_answers_differently() {
     let r = adaptive::replay(&capture, &settings).unwrap();
     assert_eq!(r.flows.len(), 3, "{r:?}");
     for f in &r.flows {
-        assert_eq!(f.outcome, Outcome::Diverged, "{f:?}");
+        assert_eq!(f.outcome, FlowOutcome::Diverged, "{f:?}");
         let why = f.why.as_deref().unwrap();
         assert!(why.contains("Connection: clos"), "{why}");
         let at = f.at_offset.unwrap();
@@ -139,7 +139,7 @@ fn replay_adaptive_with_a_changed_stack_diverges() {
     let r = adaptive::replay(&capture, &settings).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(
-        r.flows.iter().all(|f| f.outcome == Outcome::Diverged),
+        r.flows.iter().all(|f| f.outcome == FlowOutcome::Diverged),
         "{r:?}"
     );
 }

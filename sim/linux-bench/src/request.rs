@@ -7,10 +7,10 @@
 //! connections alive and honour `Connection: close`.
 //!
 //! ```
-//! use rusty_linux_bench::request::{parse, Parsed};
+//! use rusty_linux_bench::request::{parse, ParsedRequest};
 //!
-//! assert_eq!(parse(b"GET /1.htm HTTP/1.1\r\nHost: x"), Parsed::Incomplete);
-//! let Parsed::Complete { len, request } = parse(b"GET /1.htm HTTP/1.1\r\nConnection: close\r\n\r\n")
+//! assert_eq!(parse(b"GET /1.htm HTTP/1.1\r\nHost: x"), ParsedRequest::Incomplete);
+//! let ParsedRequest::Complete { len, request } = parse(b"GET /1.htm HTTP/1.1\r\nConnection: close\r\n\r\n")
 //! else { panic!() };
 //! assert_eq!(len, 42);
 //! let request = request.unwrap();
@@ -65,7 +65,7 @@ impl std::error::Error for BadRequest {}
 
 /// The result of parsing the bytes received so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Parsed<'a> {
+pub enum ParsedRequest<'a> {
     /// No complete head yet (and not too long): read more.
     Incomplete,
     /// A complete head of `len` bytes (leading empty lines included).
@@ -143,16 +143,16 @@ impl Headers {
 /// Parses the request head at the start of `input`. Empty lines before
 /// the request line are skipped (RFC 9112 §2.2); lines may end in CRLF or
 /// LF.
-pub fn parse(input: &[u8]) -> Parsed<'_> {
+pub fn parse(input: &[u8]) -> ParsedRequest<'_> {
     let mut at = input
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(input.len());
     let too_large = |at: usize| {
         if at > MAX_HEAD || input.len() > MAX_HEAD {
-            Parsed::TooLarge
+            ParsedRequest::TooLarge
         } else {
-            Parsed::Incomplete
+            ParsedRequest::Incomplete
         }
     };
     let Some((line, next)) = next_line(input, at) else {
@@ -167,7 +167,7 @@ pub fn parse(input: &[u8]) -> Parsed<'_> {
         };
         at = next;
         if at > MAX_HEAD {
-            return Parsed::TooLarge;
+            return ParsedRequest::TooLarge;
         }
         if header.is_empty() {
             break;
@@ -192,7 +192,7 @@ pub fn parse(input: &[u8]) -> Parsed<'_> {
             }),
         },
     };
-    Parsed::Complete { len: at, request }
+    ParsedRequest::Complete { len: at, request }
 }
 
 #[cfg(test)]
@@ -201,7 +201,7 @@ mod tests {
 
     fn complete(input: &[u8]) -> (usize, Result<Request<'_>, BadRequest>) {
         match parse(input) {
-            Parsed::Complete { len, request } => (len, request),
+            ParsedRequest::Complete { len, request } => (len, request),
             other => panic!("{other:?} for {:?}", String::from_utf8_lossy(input)),
         }
     }
@@ -237,7 +237,7 @@ mod tests {
             b"GET /1.htm HTTP/1.1\r\nHost: a\r\n",
             b"GET /1.htm HTTP/1.1\r\nHost: a\r\n\r",
         ] {
-            assert_eq!(parse(input), Parsed::Incomplete, "{input:?}");
+            assert_eq!(parse(input), ParsedRequest::Incomplete, "{input:?}");
         }
     }
 
@@ -282,10 +282,10 @@ mod tests {
         while input.len() <= MAX_HEAD {
             input.extend_from_slice(b"X-Filler: 0123456789\r\n");
         }
-        assert_eq!(parse(&input), Parsed::TooLarge);
+        assert_eq!(parse(&input), ParsedRequest::TooLarge);
         input.extend_from_slice(b"\r\n");
-        assert_eq!(parse(&input), Parsed::TooLarge);
-        assert_eq!(parse(&vec![b'A'; MAX_HEAD + 1]), Parsed::TooLarge);
-        assert_eq!(parse(&vec![b'A'; MAX_HEAD]), Parsed::Incomplete);
+        assert_eq!(parse(&input), ParsedRequest::TooLarge);
+        assert_eq!(parse(&vec![b'A'; MAX_HEAD + 1]), ParsedRequest::TooLarge);
+        assert_eq!(parse(&vec![b'A'; MAX_HEAD]), ParsedRequest::Incomplete);
     }
 }

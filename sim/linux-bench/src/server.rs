@@ -18,9 +18,9 @@
 //! the client closes.
 //!
 //! ```no_run
-//! use rusty_linux_bench::server::{Config, Server};
+//! use rusty_linux_bench::server::{ServerConfig, Server};
 //!
-//! let server = Server::bind(&Config { port: 0, ..Config::default() }).unwrap();
+//! let server = Server::bind(&ServerConfig { port: 0, ..ServerConfig::default() }).unwrap();
 //! println!("serving on {}", server.local_addr());
 //! server.spawn().unwrap().join().unwrap();
 //! ```
@@ -34,12 +34,12 @@ use std::time::{Duration, Instant};
 
 use rusty_apps::http_server::{ok_head, BAD_REQUEST, NOT_FOUND};
 
-use crate::request::{self, Parsed, Request};
+use crate::request::{self, ParsedRequest, Request};
 use crate::sys::{self, Epoll, EDGE, NO_EVENT, READABLE, READ_HANGUP, WRITABLE};
 
 /// Server settings.
 #[derive(Clone, Debug)]
-pub struct Config {
+pub struct ServerConfig {
     /// Address to listen on.
     pub addr: Ipv4Addr,
     /// Port to listen on; 0 picks a free one (see [`Server::local_addr`]).
@@ -52,11 +52,11 @@ pub struct Config {
     pub idle_timeout: Duration,
 }
 
-impl Default for Config {
+impl Default for ServerConfig {
     /// All addresses, port 8080, one worker per CPU, backlog 4096, 30 s
     /// idle timeout.
     fn default() -> Self {
-        Config {
+        ServerConfig {
             addr: Ipv4Addr::UNSPECIFIED,
             port: 8080,
             workers: std::thread::available_parallelism().map_or(1, usize::from),
@@ -153,7 +153,7 @@ impl Server {
     /// Generates the page set (once per process) and binds one
     /// `SO_REUSEPORT` socket per worker; connections are accepted (by the
     /// kernel) from here on.
-    pub fn bind(config: &Config) -> io::Result<Server> {
+    pub fn bind(config: &ServerConfig) -> io::Result<Server> {
         content();
         let workers = config.workers.max(1);
         let first =
@@ -486,16 +486,16 @@ impl Worker {
             }
             if !conn.draining {
                 let out = match request::parse(&conn.input) {
-                    Parsed::Complete { len, request } => {
+                    ParsedRequest::Complete { len, request } => {
                         let out = respond(request, counters);
                         conn.input.drain(..len);
                         Some(out)
                     }
-                    Parsed::TooLarge => {
+                    ParsedRequest::TooLarge => {
                         bump(&counters.bad_request);
                         Some(Out::fixed(BAD_REQUEST))
                     }
-                    Parsed::Incomplete => None,
+                    ParsedRequest::Incomplete => None,
                 };
                 if let Some(out) = out {
                     conn.out = Some(out);

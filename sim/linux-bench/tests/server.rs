@@ -7,14 +7,14 @@ use std::net::{Ipv4Addr, Shutdown, TcpStream};
 use std::time::Duration;
 
 use rusty_apps::http_server::{ok_head, BAD_REQUEST, NOT_FOUND};
-use rusty_linux_bench::server::{Config, Running, Server};
+use rusty_linux_bench::server::{Running, Server, ServerConfig};
 
 fn start() -> Running {
-    let config = Config {
+    let config = ServerConfig {
         addr: Ipv4Addr::LOCALHOST,
         port: 0,
         workers: 2,
-        ..Config::default()
+        ..ServerConfig::default()
     };
     let server = Server::bind(&config).expect("bind");
     assert_ne!(server.local_addr().port(), 0);

@@ -36,7 +36,7 @@ use rusty_stack::time::{Duration, Instant};
 
 /// What one seed's run came to.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Outcome {
+pub struct SwarmOutcome {
     /// The seed.
     pub seed: u64,
     /// `None` when both phases passed; else why not.
@@ -51,7 +51,7 @@ pub struct Outcome {
     pub scenario: String,
 }
 
-impl Outcome {
+impl SwarmOutcome {
     /// Whether the seed passed.
     pub fn passed(&self) -> bool {
         self.failure.is_none()
@@ -206,9 +206,9 @@ fn faults_on(f: &Faults) -> Vec<&'static str> {
 }
 
 /// Runs seed `seed`'s scenario through both phases.
-pub fn run_seed(seed: u64, drain_s: f64) -> Outcome {
+pub fn run_seed(seed: u64, drain_s: f64) -> SwarmOutcome {
     let scenario = draw(seed, drain_s);
-    let mut outcome = Outcome {
+    let mut outcome = SwarmOutcome {
         seed,
         failure: None,
         requests_ok: 0,
@@ -260,10 +260,10 @@ pub fn shard_from_env(get: impl Fn(&str) -> Option<String>) -> Option<(u64, u64)
 }
 
 /// Runs `seeds` on `jobs` threads; outcomes in seed order.
-pub fn run_seeds(seeds: &[u64], jobs: usize, drain_s: f64) -> Vec<Outcome> {
+pub fn run_seeds(seeds: &[u64], jobs: usize, drain_s: f64) -> Vec<SwarmOutcome> {
     let jobs = jobs.clamp(1, 64);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; seeds.len()];
+    let mut outcomes: Vec<Option<SwarmOutcome>> = vec![None; seeds.len()];
     let slots = std::sync::Mutex::new(&mut outcomes);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -278,7 +278,7 @@ pub fn run_seeds(seeds: &[u64], jobs: usize, drain_s: f64) -> Vec<Outcome> {
                             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                             .unwrap_or_else(|| "a panic".into());
                         let scenario = draw(seed, drain_s);
-                        Outcome {
+                        SwarmOutcome {
                             seed,
                             failure: Some(format!("panicked: {what}")),
                             requests_ok: 0,

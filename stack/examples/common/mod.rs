@@ -67,7 +67,7 @@ fn parse_cidr(s: &str) -> Result<Ipv4Cidr, String> {
 /// The driver of the examples: the TAP device behind a fault injector
 /// (which passes everything through when no fault is asked for), seen by
 /// the capture of `--pcap` (which records nothing without it).
-pub type TapNic = CaptureDriver<FaultInjector<TapDriver>, Capture>;
+pub type TapNic = CaptureDriver<FaultInjector<TapDriver>, PcapOption>;
 
 /// Opens the device and builds a stack running `app` on it. `app_name` and
 /// `settings` (TOML `key = value` pairs, values already quoted as TOML
@@ -88,9 +88,9 @@ pub fn open<A: App>(
         Some(path) => {
             let mac = faults.capabilities().mac;
             write_sidecar(path, args, mac, now, app_name, settings)?;
-            Capture(Some(PcapSink::create(path)?))
+            PcapOption(Some(PcapSink::create(path)?))
         }
-        None => Capture(None),
+        None => PcapOption(None),
     };
     let mut nic = CaptureDriver::new(faults, capture);
     nic.set_now(now);
@@ -143,9 +143,9 @@ pub fn run<A: App>(
 }
 
 /// The `--pcap` capture, when asked for.
-pub struct Capture(Option<PcapSink>);
+pub struct PcapOption(Option<PcapSink>);
 
-impl Capture {
+impl PcapOption {
     /// Writes what is pending and reports the first write error.
     pub fn finish(&mut self) -> std::io::Result<()> {
         match self.0.as_mut() {
@@ -155,7 +155,7 @@ impl Capture {
     }
 }
 
-impl FrameSink for Capture {
+impl FrameSink for PcapOption {
     fn frame(&mut self, at: Instant, direction: Direction, frame: &Frame) {
         if let Some(sink) = self.0.as_mut() {
             sink.frame(at, direction, frame);

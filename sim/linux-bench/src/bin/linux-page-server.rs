@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rusty_linux_bench::server::{Config, Server};
+use rusty_linux_bench::server::{Server, ServerConfig};
 
 /// Serves `rusty_fixtures`' 500 pages (`/0.htm` … `/499.htm`) over HTTP/1.1.
 #[derive(Debug, Parser)]
@@ -26,8 +26,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let defaults = Config::default();
-    let config = Config {
+    let defaults = ServerConfig::default();
+    let config = ServerConfig {
         addr: args.addr,
         port: args.port,
         workers: args.workers.unwrap_or(defaults.workers).max(1),

@@ -35,7 +35,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// A parsed response head: status code and `Content-Length`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ResponseHead {
+pub struct SmolResponseHead {
     /// The status code.
     pub status: u16,
     /// `Content-Length`, if present.
@@ -56,7 +56,7 @@ pub enum HeadFault {
 /// Parses a response head (status line and headers, without the blank
 /// line): `HTTP/1.x SSS reason`, then `name: value` lines; the
 /// `Content-Length` name is matched case-insensitively.
-pub fn parse_response_head(head: &[u8]) -> Result<ResponseHead, HeadFault> {
+pub fn parse_response_head(head: &[u8]) -> Result<SmolResponseHead, HeadFault> {
     use HeadFault::{BadHeader, BadStatusLine};
     let text = core::str::from_utf8(head).map_err(|_| BadHeader("head is not UTF-8"))?;
     let mut lines = text.split("\r\n");
@@ -87,7 +87,7 @@ pub fn parse_response_head(head: &[u8]) -> Result<ResponseHead, HeadFault> {
             content_length = Some(value.parse().map_err(|_| BadHeader("bad Content-Length"))?);
         }
     }
-    Ok(ResponseHead {
+    Ok(SmolResponseHead {
         status,
         content_length,
     })
@@ -99,7 +99,7 @@ pub fn parse_response_head(head: &[u8]) -> Result<ResponseHead, HeadFault> {
 #[derive(Clone, Debug, Default)]
 pub struct HeadReader {
     buf: Vec<u8>,
-    result: Option<Result<ResponseHead, HeadFault>>,
+    result: Option<Result<SmolResponseHead, HeadFault>>,
 }
 
 impl HeadReader {
@@ -139,7 +139,7 @@ impl HeadReader {
 
     /// The head, once complete (or why it was refused); `None` while more
     /// bytes are needed.
-    pub fn result(&self) -> Option<Result<ResponseHead, HeadFault>> {
+    pub fn result(&self) -> Option<Result<SmolResponseHead, HeadFault>> {
         self.result
     }
 }
@@ -153,7 +153,7 @@ mod tests {
         let ok = parse_response_head(b"HTTP/1.1 200 OK\r\ncontent-length: 12\r\nX: y");
         assert_eq!(
             ok,
-            Ok(ResponseHead {
+            Ok(SmolResponseHead {
                 status: 200,
                 content_length: Some(12)
             })

@@ -38,7 +38,7 @@ const GRACE: Duration = Duration::from_secs(120);
 /// How one flow went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+pub enum FlowOutcome {
     /// Every segment played, the same bytes came back.
     Completed,
     /// The live stack parted from the capture (see `why`).
@@ -53,7 +53,7 @@ pub struct FlowReport {
     /// `peer:port -> stack:port`.
     pub flow: String,
     /// What happened.
-    pub outcome: Outcome,
+    pub outcome: FlowOutcome,
     /// Why it diverged or was skipped.
     pub why: Option<String>,
     /// The peer's captured segments, and how many were played.
@@ -78,8 +78,13 @@ pub struct AdaptiveReport {
 impl AdaptiveReport {
     /// Whether every flow that was played completed (and one was played).
     pub fn all_completed(&self) -> bool {
-        self.flows.iter().any(|f| f.outcome == Outcome::Completed)
-            && self.flows.iter().all(|f| f.outcome != Outcome::Diverged)
+        self.flows
+            .iter()
+            .any(|f| f.outcome == FlowOutcome::Completed)
+            && self
+                .flows
+                .iter()
+                .all(|f| f.outcome != FlowOutcome::Diverged)
     }
 }
 
@@ -111,7 +116,7 @@ pub fn replay(capture: &Capture, settings: &Settings) -> Result<AdaptiveReport, 
         );
         let mut r = FlowReport {
             flow: name,
-            outcome: Outcome::Skipped,
+            outcome: FlowOutcome::Skipped,
             why: None,
             peer_segments: flow.peer_segments.len(),
             played: 0,
@@ -256,7 +261,7 @@ impl WithStack for Play<'_> {
             t.has_ack(f).then(|| t.ack(f).wrapping_sub(1))
         });
         let Some(captured_isn) = synack.or(first_ack) else {
-            report.outcome = Outcome::Skipped;
+            report.outcome = FlowOutcome::Skipped;
             report.why = Some("the capture shows no SYN-ACK and no ACK from the peer".into());
             return report;
         };
@@ -302,7 +307,7 @@ impl WithStack for Play<'_> {
         let mut last_cut: Option<u32> = None;
         let mut cut_sent = false;
         let diverge = |report: &mut FlowReport, why: String, at: Option<u64>| {
-            report.outcome = Outcome::Diverged;
+            report.outcome = FlowOutcome::Diverged;
             report.why = Some(why);
             report.at_offset = at;
         };
@@ -455,7 +460,7 @@ impl WithStack for Play<'_> {
             let live_done = live.bytes.len() as u64 >= captured.bytes.len() as u64
                 && (captured.fin.is_none() || live.fin.is_some());
             if next == flow.peer_segments.len() && live_done {
-                report.outcome = Outcome::Completed;
+                report.outcome = FlowOutcome::Completed;
                 return finish(report, &live);
             }
             // When to look again: the next segment's time (unless it waits

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::adaptive::{self, AdaptiveReport, Outcome};
+use super::adaptive::{self, AdaptiveReport, FlowOutcome};
 use super::exact::{self, ExactReport};
 use super::settings::{sidecar_path, AppKind, SidecarFile};
 use super::{Capture, ReplayError};
@@ -177,9 +177,9 @@ fn write_text(p: &Printed<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     if let Some(r) = p.adaptive {
         for f in &r.flows {
             let what = match f.outcome {
-                Outcome::Completed => "completed",
-                Outcome::Diverged => "diverged",
-                Outcome::Skipped => "skipped",
+                FlowOutcome::Completed => "completed",
+                FlowOutcome::Diverged => "diverged",
+                FlowOutcome::Skipped => "skipped",
             };
             writeln!(
                 out,
