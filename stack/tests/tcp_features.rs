@@ -92,10 +92,7 @@ fn frames_of_another_cores_ports_are_handed_over() {
     );
     // A SYN-ACK for port 50001, as if core 1 had sent the SYN.
     let syn_ack = support_frame_from(IP_B, 80, IP_A, 50001);
-    let mut chain = odd.da.alloc_tx(syn_ack.len()).unwrap();
-    chain.cursor_mut().write(&syn_ack).unwrap();
-    let now = odd.now;
-    odd.a.receive(&mut odd.da, chain, now);
+    receive_at_a(&mut odd, &syn_ack);
     let stray = odd.a.take_stray().expect("handed over");
     assert_eq!(stray.copy_to_vec(), syn_ack);
     odd.da.release(stray);
@@ -104,6 +101,14 @@ fn frames_of_another_cores_ports_are_handed_over() {
 }
 
 /// A SYN-ACK frame from `src` to `dst`, built with our wire layer.
+/// Hands `bytes` to A's stack as a frame received from the wire.
+fn receive_at_a(net: &mut Net<Script, Script>, bytes: &[u8]) {
+    let mut chain = net.da.alloc_tx(bytes.len()).unwrap();
+    chain.cursor_mut().write(bytes).unwrap();
+    let now = net.now;
+    net.a.receive(&mut net.da, chain, now);
+}
+
 fn support_frame_from(
     src: rusty_stack::wire::Ipv4Addr,
     sport: u16,
@@ -173,19 +178,14 @@ fn resets_for_another_cores_ports_are_handed_over_too() {
         test_config(),
     );
     let rst = support_frame_with(IP_B, 80, IP_A, 50001, rusty_stack::wire::TcpFlags::RST);
-    let mut chain = odd.da.alloc_tx(rst.len()).unwrap();
-    chain.cursor_mut().write(&rst).unwrap();
-    let now = odd.now;
-    odd.a.receive(&mut odd.da, chain, now);
+    receive_at_a(&mut odd, &rst);
     let stray = odd.a.take_stray().expect("handed over");
     assert_eq!(stray.copy_to_vec(), rst);
     odd.da.release(stray);
     assert_eq!(odd.a.tcp_counters().stray_forwarded, 1);
     // A reset for this core's own port with no connection is still dropped.
     let rst = support_frame_with(IP_B, 80, IP_A, 50002, rusty_stack::wire::TcpFlags::RST);
-    let mut chain = odd.da.alloc_tx(rst.len()).unwrap();
-    chain.cursor_mut().write(&rst).unwrap();
-    odd.a.receive(&mut odd.da, chain, now);
+    receive_at_a(&mut odd, &rst);
     assert!(odd.a.take_stray().is_none());
     assert_eq!(odd.a.tcp_counters().resets_sent, 0);
 }
