@@ -704,6 +704,13 @@ fn syn_flood_is_answered_with_cookies() {
     assert!(r.iter().all(|s| !s.has(TcpFlags::RST)), "{r:?}");
     assert_eq!(b.stack.tcp_counters().syn_cookies_accepted, 1);
     assert_eq!(b.stack.active_connections(), before + 1);
+    // Its data lies inside the window the cookie SYN-ACK advertised and
+    // is delivered at once: the rebuilt connection's RCV.ADV is that
+    // window's edge, not a reused slot's stale value (which, compared in
+    // sequence space, closed the window for half of all client ISNs; the
+    // simulator's SYN-flood attacker found it).
+    let log = b.stack.app().logs.last().expect("the connection was accepted");
+    assert_eq!(log.received, b"GET");
     // A forged cookie is refused with a reset.
     let r = send!(
         b,

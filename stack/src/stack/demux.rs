@@ -297,6 +297,9 @@ impl<C, W: Writer> Tcp<C, W> {
         tcb.snd_max = tcb.snd_nxt;
         tcb.irs = client_isn;
         tcb.rcv_nxt = seg.seq();
+        // The window our cookie SYN-ACK advertised (unscaled, as in
+        // `send_cookie_syn_ack`): data in this very ACK is inside it.
+        tcb.rcv_adv = tcb.rcv_nxt.wrapping_add(config.rx_budget.min(0xffff));
         tcb.snd_wl1 = seg.seq();
         let syn = TcpRepr {
             max_seg_size: Some(info.mss),
