@@ -343,6 +343,38 @@ fn cases() -> Vec<Case> {
             "x.pcap",
         ),
         toml("ports three", "[server]\nports = 3\n", "ports"),
+        toml(
+            "attack rate negative",
+            "[attacker]\nrst_pps = -5\n",
+            "attacker.rst_pps",
+        ),
+        toml(
+            "attack rate huge",
+            "[attacker]\nsyn_flood_pps = 1e15\n",
+            "attacker.syn_flood_pps",
+        ),
+        toml("attack rate NaN", "[attacker]\ndata_pps = nan\n", "attacker.data_pps"),
+        toml("attack unknown key", "[attacker]\nsmurf_pps = 1\n", "smurf_pps"),
+        toml(
+            "attack spoofed sources",
+            "[attacker]\nspoofed_sources = 100000\n",
+            "attacker.spoofed_sources",
+        ),
+        toml(
+            "stall of a missing core",
+            "[server]\nworkers = 2\n[server.faults]\nstalls = [{ core = 9, from = \"1ms\", until = \"2ms\" }]\n",
+            "server.faults.stalls",
+        ),
+        toml(
+            "pool squeeze share",
+            "[server.faults]\npool_squeeze = [{ from = \"1ms\", until = \"2ms\", share = 3 }]\n",
+            "server.faults.pool_squeeze",
+        ),
+        toml(
+            "alloc failure probability",
+            "[server.faults]\nalloc_tx_fail = 1.5\n",
+            "server.faults.alloc_tx_fail",
+        ),
     ]);
     // Binary junk and odd encodings.
     for (name, bytes) in [

@@ -107,6 +107,7 @@ fn setup(scenario: &Scenario, server: Box<dyn HostModel>, pages: Pages) -> Setup
         world,
         server,
         client,
+        attacker: None,
     };
     setup.start().unwrap();
     setup

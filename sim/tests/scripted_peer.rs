@@ -84,6 +84,7 @@ fn scripted_peer_talks_to_a_rusty_host() {
         rss_key: MICROSOFT_RSS_KEY,
         hash_known: true,
         nic: NicKind::Sim,
+        faults: Default::default(),
     };
     let host = world.add_host(Box::new(RustyHost::new(config, |_, _| BulkServer {
         bytes: 10,

@@ -709,7 +709,12 @@ fn syn_flood_is_answered_with_cookies() {
     // window's edge, not a reused slot's stale value (which, compared in
     // sequence space, closed the window for half of all client ISNs; the
     // simulator's SYN-flood attacker found it).
-    let log = b.stack.app().logs.last().expect("the connection was accepted");
+    let log = b
+        .stack
+        .app()
+        .logs
+        .last()
+        .expect("the connection was accepted");
     assert_eq!(log.received, b"GET");
     // A forged cookie is refused with a reset.
     let r = send!(
@@ -1271,4 +1276,34 @@ fn out_of_order_store_never_reneges() {
         "{last:?}"
     );
     assert_eq!(b.stack.app().logs[0].received, &stream[..410]);
+}
+
+#[test]
+fn half_open_connections_take_at_most_half_the_slots() {
+    // Six slots and a backlog of 4: the SYN queue holds 3, so a SYN flood
+    // leaves three slots for handshakes that complete (by cookie).
+    let mut b = Bench::new(
+        Script::default(),
+        TcpConfig {
+            max_connections: 6,
+            ..config()
+        },
+    );
+    for i in 0..4 {
+        let r = send!(
+            b,
+            TcpRepr {
+                src_port: 41000 + i,
+                seq_number: TcpSeqNumber(PEER_ISN),
+                ..SYN_TEMPL
+            }
+        );
+        assert!(r[0].has(TcpFlags::SYN), "{r:?}");
+    }
+    assert_eq!(b.stack.active_connections(), 3, "three half-open");
+    assert_eq!(
+        b.stack.tcp_counters().syn_cookies_sent,
+        1,
+        "the fourth got a cookie"
+    );
 }

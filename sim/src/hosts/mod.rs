@@ -10,9 +10,15 @@
 //! * [`scripted`] — a scripted raw-frame peer for tests;
 //! * [`interop`] — two hosts (Rusty and smoltcp) on one link in virtual
 //!   time, the harness of the interop tests;
+//! * [`attacker`] — a hostile host on the server's segment: SYN floods,
+//!   blind RSTs and data, ACKs of unsent data, out-of-window storms;
+//! * [`faults`] — faults of a host itself: stalled cores, exhausted pools,
+//!   overflowing rings, failing transmit allocations;
 //! * [`cost`] — what a core's work costs in virtual time.
 
+pub mod attacker;
 pub mod cost;
+pub mod faults;
 pub mod interop;
 pub mod rusty;
 pub mod scripted;

@@ -22,6 +22,7 @@ use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use rusty_stack::Stack;
 
 use crate::hosts::cost::{CostModel, Work};
+use crate::hosts::faults::{HostFaultCounters, HostFaultState, HostFaults, NicFaultState};
 use crate::kernel::check::{Checker, Violation};
 use crate::kernel::rng::{core_port_index, Seeds};
 use crate::net::nic::NicStats;
@@ -141,6 +142,23 @@ pub trait HostModel {
     }
     /// Tells client apps to open no more connections.
     fn stop_clients(&mut self) {}
+    /// The liveness phase began: the host turns off its own faults (core
+    /// stalls, squeezed pools and rings, failing transmit allocations) and
+    /// stops any attack. Nothing by default.
+    fn heal(&mut self) {}
+    /// What the host's memory held at its fullest; `None` when the host
+    /// cannot say.
+    fn memory(&self) -> Option<HostMemory> {
+        None
+    }
+    /// What the host's own faults did; `None` without faults.
+    fn fault_counters(&self) -> Option<HostFaultCounters> {
+        None
+    }
+    /// What the host sent as an attacker; `None` for every other host.
+    fn attack_counters(&self) -> Option<crate::hosts::attacker::AttackCounters> {
+        None
+    }
     /// Connections holding a slot (TIME-WAIT excluded), all cores and ports.
     fn active_connections(&self) -> usize {
         0
@@ -202,6 +220,23 @@ pub struct RustyHostConfig {
     pub hash_known: bool,
     /// The NIC of every port.
     pub nic: NicKind,
+    /// Faults of the host itself (none by default).
+    pub faults: HostFaults,
+}
+
+/// What a host's memory held at its fullest, per core: its pools are
+/// sized at start-up, so these say how close an attack or a fault came to
+/// exhausting them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HostMemory {
+    /// Receive and transmit buffers of one core (all its ports' pools).
+    pub buffers_per_core: usize,
+    /// The most buffers one core had in use at the end of a run.
+    pub peak_buffers_in_use: usize,
+    /// Connection slots of one core (all its ports' stacks).
+    pub connection_slots_per_core: usize,
+    /// The most connections one core held (TIME-WAIT excluded).
+    pub peak_connections: usize,
 }
 
 /// Capacity of each inter-core ARP ring.
@@ -233,6 +268,11 @@ pub struct RustyHost<A: App> {
     stray_ring_overflow: u64,
     /// Frames forwarded between cores.
     strays_forwarded: u64,
+    /// The host's own faults as they play out, and the NIC state they
+    /// were last applied as.
+    faults: HostFaultState,
+    nic_faults: NicFaultState,
+    memory: HostMemory,
 }
 
 impl<A: App> RustyHost<A> {
@@ -255,7 +295,7 @@ impl<A: App> RustyHost<A> {
                 })
             })
             .collect();
-        let cores = (0..cores)
+        let cores: Vec<Core<A>> = (0..cores)
             .map(|core| {
                 let stacks = config
                     .ports
@@ -290,7 +330,25 @@ impl<A: App> RustyHost<A> {
                 }
             })
             .collect();
+        let mut nics = nics;
+        if config.faults.alloc_tx_fail > 0.0 {
+            for (port, nic) in nics.iter_mut().enumerate() {
+                let rng = config.seeds.stream("alloc-tx-fail", port as u64);
+                nic.set_alloc_tx_fail(Some((config.faults.alloc_tx_fail, rng)));
+            }
+        }
+        let memory = HostMemory {
+            buffers_per_core: nics.iter().map(|n| n.buffer_usage(0).1).sum(),
+            connection_slots_per_core: cores.first().map_or(0, |c| {
+                c.stacks
+                    .iter()
+                    .map(|s| s.tcp_config().max_connections)
+                    .sum()
+            }),
+            ..HostMemory::default()
+        };
         RustyHost {
+            faults: HostFaultState::new(config.faults.clone()),
             config,
             nics,
             cores,
@@ -298,7 +356,25 @@ impl<A: App> RustyHost<A> {
             wakeups: Vec::new(),
             stray_ring_overflow: 0,
             strays_forwarded: 0,
+            nic_faults: NicFaultState::default(),
+            memory,
         }
+    }
+
+    /// Brings the NICs to what the host's faults ask for at `now`.
+    fn apply_nic_faults(&mut self, now: Instant) {
+        let state = self.faults.nic_state(now);
+        if state == self.nic_faults {
+            return;
+        }
+        self.nic_faults = state;
+        let mut taken = 0;
+        for nic in &mut self.nics {
+            for queue in 0..self.cores.len() {
+                taken += nic.apply_faults(queue, state);
+            }
+        }
+        self.faults.count_squeezed(taken);
     }
 
     /// The stacks of `core`, one per port.
@@ -353,13 +429,25 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         self.nics.len()
     }
 
-    fn deliver(&mut self, port: usize, frame: &[u8], _now: Instant) -> Option<usize> {
+    fn deliver(&mut self, port: usize, frame: &[u8], now: Instant) -> Option<usize> {
+        if self.faults.is_active() {
+            self.apply_nic_faults(now);
+        }
         self.nics.get_mut(port)?.receive_frame(frame)
     }
 
     fn run_core(&mut self, core: usize, now: Instant, out: &mut Outbox) -> CoreRun {
         let span = tracing::debug_span!("core", host = %self.config.name, core, t = %now);
         let _entered = span.enter();
+        if self.faults.is_active() {
+            if let Some(until) = self.faults.stalled_until(core, now) {
+                return CoreRun {
+                    busy_until: until,
+                    wake_at: Some(until),
+                };
+            }
+            self.apply_nic_faults(now);
+        }
         let batch = self.config.batch.max(1);
         let mut work = Work {
             polls: 1,
@@ -438,6 +526,10 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
             nic.take_tx(port, out);
         }
         let queued = self.nics.iter().any(|n| n.pending(core) > 0);
+        let in_use: usize = self.nics.iter().map(|n| n.buffer_usage(core).0).sum();
+        let conns: usize = c.stacks.iter().map(|s| s.active_connections()).sum();
+        self.memory.peak_buffers_in_use = self.memory.peak_buffers_in_use.max(in_use);
+        self.memory.peak_connections = self.memory.peak_connections.max(conns);
         let timers = c.stacks.iter().filter_map(|s| s.poll_at()).min();
         let wake_at = if queued || !c.arp_inbox.is_empty() || !c.stray_inbox.is_empty() {
             Some(busy_until)
@@ -485,6 +577,26 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         for stack in self.all_stacks_mut() {
             stack.app_mut().stop();
         }
+    }
+
+    fn heal(&mut self) {
+        self.faults.heal();
+        self.nic_faults = NicFaultState::default();
+        let queues = self.cores.len();
+        for nic in &mut self.nics {
+            nic.set_alloc_tx_fail(None);
+            for queue in 0..queues {
+                nic.apply_faults(queue, NicFaultState::default());
+            }
+        }
+    }
+
+    fn memory(&self) -> Option<HostMemory> {
+        Some(self.memory)
+    }
+
+    fn fault_counters(&self) -> Option<HostFaultCounters> {
+        (!self.config.faults.is_none()).then(|| self.faults.counters())
     }
 
     fn active_connections(&self) -> usize {
@@ -548,6 +660,7 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
             total.rx_too_long += s.rx_too_long;
             total.tx_frames += s.tx_frames;
             total.tx_ring_full += s.tx_ring_full;
+            total.tx_alloc_failed += s.tx_alloc_failed;
         }
         total
     }

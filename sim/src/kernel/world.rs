@@ -111,6 +111,9 @@ pub struct World {
     links: Vec<LinkSlot>,
     /// `(host, port) -> (link, side)`.
     wiring: Vec<Vec<Option<(usize, Side)>>>,
+    /// Per link: the mirror ports that see a copy of every frame it
+    /// delivers ([`World::mirror`]).
+    mirrors: Vec<Vec<(HostId, usize)>>,
     /// Frames on their way to a host (named by `Event::Arrive`), with the
     /// trace digest of their bytes and the link direction they travel
     /// (`2 × link + side`).
@@ -149,6 +152,7 @@ impl World {
             cores: Vec::new(),
             links: Vec::new(),
             wiring: Vec::new(),
+            mirrors: Vec::new(),
             in_flight: Slab::default(),
             link_copies: Vec::new(),
             checks: Checks::default(),
@@ -192,7 +196,22 @@ impl World {
         self.wiring[b.0][b.1] = Some((index, Side::B));
         self.links.push(LinkSlot { link, ends: [a, b] });
         self.link_copies.push([CopyCounts::default(); 2]);
+        self.mirrors.push(Vec::new());
         index
+    }
+
+    /// Attaches `host`'s `port` to `link` as a switch's mirror port with
+    /// a way in: it sees a copy of every frame the link delivers, in both
+    /// directions, at the moment it arrives, and what it sends enters the
+    /// link at side A (the client's side), sharing that side's queue and
+    /// faults on its way to side B. An attacker on the server's segment is
+    /// wired this way. Does nothing when `link` does not exist.
+    pub fn mirror(&mut self, link: usize, (host, port): (HostId, usize)) {
+        if link >= self.links.len() || port >= self.wiring[host].len() {
+            return;
+        }
+        self.wiring[host][port] = Some((link, Side::A));
+        self.mirrors[link].push((host, port));
     }
 
     /// Current virtual time.
@@ -289,6 +308,15 @@ impl World {
                 self.trace_arrival(now, (host, port), &mut frame, digest);
                 if let Some(core) = self.hosts[host].deliver(port, &frame, now) {
                     self.schedule_wake(host, core, now);
+                }
+                for i in 0..self.mirrors[dir as usize / 2].len() {
+                    let (m_host, m_port) = self.mirrors[dir as usize / 2][i];
+                    if (m_host, m_port) == (host, port) {
+                        continue;
+                    }
+                    if let Some(core) = self.hosts[m_host].deliver(m_port, &frame, now) {
+                        self.schedule_wake(m_host, core, now);
+                    }
                 }
                 self.outbox.recycle(frame);
             }

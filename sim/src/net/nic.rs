@@ -12,12 +12,15 @@
 
 use std::collections::VecDeque;
 
+use rand_chacha::ChaCha8Rng;
+
 use rusty_stack::mem::buf::{BufPool, Frame, PoolConfig, NUM_CLASSES};
 use rusty_stack::nic::rss::RssTable;
 use rusty_stack::nic::{Capabilities, Driver, FlowSteering, FlowTuple, TxFull};
 use rusty_stack::wire::{Ipv4Addr, MacAddr};
 
 use crate::hosts::rusty::Outbox;
+use crate::kernel::rng::bernoulli;
 
 /// Counters of one NIC port.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -30,6 +33,9 @@ pub struct NicStats {
     pub rx_no_buffer: u64,
     /// Frames dropped because they were longer than the MTU allows.
     pub rx_too_long: u64,
+    /// Transmit allocations failed by a host fault
+    /// ([`crate::hosts::faults::HostFaults::alloc_tx_fail`]).
+    pub tx_alloc_failed: u64,
     /// Frames transmitted by the cores.
     pub tx_frames: u64,
     /// Frames the cores could not transmit because the ring was full.
@@ -58,6 +64,11 @@ pub struct SimNic {
     stats: NicStats,
     /// Whether drivers tell the stack the flow hash (in their capabilities).
     hash_known: bool,
+    /// Host faults: buffers held away from each queue's pool, the ring
+    /// limit, and the transmit-allocation failure rate with its stream.
+    squeezed: Vec<Vec<Frame>>,
+    ring_limit: Option<usize>,
+    alloc_fail: Option<(f64, ChaCha8Rng)>,
 }
 
 impl SimNic {
@@ -87,7 +98,56 @@ impl SimNic {
             tx_capacity: ring * queues,
             stats: NicStats::default(),
             hash_known: true,
+            squeezed: (0..queues).map(|_| Vec::new()).collect(),
+            ring_limit: None,
+            alloc_fail: None,
         }
+    }
+
+    /// Holds `share` (0..=1) of the free buffers of every class of
+    /// `queue`'s pool, as something else using them would; a share of 0
+    /// gives them all back. A queue already squeezed keeps what it holds.
+    /// Returns the buffers newly taken.
+    pub fn squeeze_pool(&mut self, queue: usize, share: f64) -> usize {
+        let (Some(pool), Some(held)) = (self.pools.get(queue), self.squeezed.get_mut(queue)) else {
+            return 0;
+        };
+        if share <= 0.0 {
+            held.clear();
+            return 0;
+        }
+        if !held.is_empty() {
+            return 0;
+        }
+        for class in 0..NUM_CLASSES {
+            let take = (pool.capacity(class) as f64 * share.min(1.0)).ceil() as usize;
+            for _ in 0..take {
+                match pool.alloc(class) {
+                    Some(frame) => held.push(frame),
+                    None => break,
+                }
+            }
+        }
+        held.len()
+    }
+
+    /// Buffers of `queue`'s pool in use (held by anyone), and its capacity.
+    pub fn buffer_usage(&self, queue: usize) -> (usize, usize) {
+        let pool = &self.pools[queue];
+        let capacity = (0..NUM_CLASSES).map(|c| pool.capacity(c)).sum();
+        (pool.in_use(), capacity)
+    }
+
+    /// Limits every receive ring to `frames` frames (`None`: the rings'
+    /// own capacity).
+    pub fn set_ring_limit(&mut self, frames: Option<usize>) {
+        self.ring_limit = frames;
+    }
+
+    /// Makes each transmit allocation fail with probability `p`, drawing
+    /// from the stream given (`None`, or `p == 0`, turns it off).
+    pub fn set_alloc_tx_fail(&mut self, fail: Option<(f64, ChaCha8Rng)>) {
+        self.alloc_fail = fail.filter(|(p, _)| *p > 0.0);
     }
 
     /// Hides (or shows) the flow hash from the stacks: with it hidden,
@@ -147,7 +207,10 @@ impl SimNic {
             return None;
         }
         let queue = self.classify(frame);
-        if self.queues[queue].ring.len() >= self.queues[queue].capacity {
+        let capacity = self.ring_limit.map_or(self.queues[queue].capacity, |l| {
+            l.min(self.queues[queue].capacity)
+        });
+        if self.queues[queue].ring.len() >= capacity {
             self.stats.rx_queue_full += 1;
             return None;
         }
@@ -213,13 +276,15 @@ impl SimNic {
             .filter(|f| pool.owns(f))
             .map(Frame::buffer_count)
             .sum();
-        let held = ring + tx + stack_held;
+        let squeezed = self.squeezed[queue].len();
+        let held = ring + tx + stack_held + squeezed;
         let in_use = pool.in_use();
         if in_use != held {
             let capacity: usize = (0..NUM_CLASSES).map(|c| pool.capacity(c)).sum();
             return Err(format!(
                 "{in_use} buffers in use ({} free of {capacity}) but {held} held: \
-                 {ring} in the receive ring, {tx} in the transmit ring, {stack_held} by the stack",
+                 {ring} in the receive ring, {tx} in the transmit ring, {stack_held} by the stack, \
+                 {squeezed} by a pool squeeze",
                 capacity - in_use
             ));
         }
@@ -302,6 +367,12 @@ impl Driver for SimDriver<'_> {
     }
 
     fn alloc_tx(&mut self, len: usize) -> Option<Frame> {
+        if let Some((p, rng)) = self.nic.alloc_fail.as_mut() {
+            if bernoulli(rng, *p) {
+                self.nic.stats.tx_alloc_failed += 1;
+                return None;
+            }
+        }
         self.nic.pools[self.queue].alloc_chain(len)
     }
 

@@ -167,6 +167,55 @@ impl NicPort {
         }
     }
 
+    /// Applies a host fault's NIC state (see
+    /// [`crate::hosts::faults::NicFaultState`]) to core `queue`'s pool and
+    /// to the rings; returns the buffers newly taken. The emulated mPIPE
+    /// has its own fault injection: scenarios with these faults are
+    /// refused for it, so nothing happens there.
+    pub fn apply_faults(
+        &mut self,
+        queue: usize,
+        state: crate::hosts::faults::NicFaultState,
+    ) -> usize {
+        match self {
+            NicPort::Sim(n) => {
+                n.set_ring_limit(state.ring_limit);
+                n.squeeze_pool(queue, state.pool_share)
+            }
+            #[cfg(feature = "mpipe")]
+            NicPort::Mpipe(_) => {
+                let _ = (queue, state);
+                0
+            }
+        }
+    }
+
+    /// Makes transmit allocations fail with a probability, drawing from
+    /// the stream given (simulated NIC only; see
+    /// [`SimNic::set_alloc_tx_fail`]).
+    pub fn set_alloc_tx_fail(&mut self, fail: Option<(f64, rand_chacha::ChaCha8Rng)>) {
+        match self {
+            NicPort::Sim(n) => n.set_alloc_tx_fail(fail),
+            #[cfg(feature = "mpipe")]
+            NicPort::Mpipe(_) => {
+                let _ = fail;
+            }
+        }
+    }
+
+    /// Buffers of core `queue`'s pool in use, and the pool's capacity
+    /// (simulated NIC; the emulated mPIPE's shared stacks report none).
+    pub fn buffer_usage(&self, queue: usize) -> (usize, usize) {
+        match self {
+            NicPort::Sim(n) => n.buffer_usage(queue),
+            #[cfg(feature = "mpipe")]
+            NicPort::Mpipe(_) => {
+                let _ = queue;
+                (0, 0)
+            }
+        }
+    }
+
     /// Test hook: leaks a buffer of core `queue`'s pool (simulated NIC
     /// only); returns whether it did.
     #[doc(hidden)]

@@ -21,6 +21,7 @@ use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 
 use crate::cli::{Progress, RunOptions};
+use crate::hosts::attacker::{AttackTarget, AttackerHost};
 use crate::hosts::cost::CostModel;
 use crate::hosts::rusty::{PortSpec, RustyHost, RustyHostConfig};
 use crate::kernel::check::{CheckError, Checks};
@@ -29,7 +30,7 @@ use crate::kernel::rng::{core_port_index, Seeds};
 use crate::kernel::world::World;
 use crate::net::link::{Link, LinkConfig, TapPoint};
 use crate::net::nic_port::NicKind;
-use crate::run::report::{CoreReport, LinkReport, Report};
+use crate::run::report::{AttackReport, CoreReport, HostFaultReport, LinkReport, Report};
 use crate::scenario::workload::{BulkServer, ClientStats, Pages, StreamClient, StreamMode};
 use crate::scenario::{ClientKind, PageSpec, Scenario, Workload};
 
@@ -83,6 +84,28 @@ pub struct Setup {
     pub server: usize,
     /// The client host.
     pub client: usize,
+    /// The attacker host, if the scenario has one.
+    pub attacker: Option<usize>,
+}
+
+/// Adds `scenario`'s attacker, if any, on a mirror port of every link,
+/// aiming at the server's ports.
+fn add_attacker(world: &mut World, scenario: &Scenario) -> Option<usize> {
+    let spec = scenario.attacker.clone()?;
+    let links = scenario.link_count().max(1) as usize;
+    let targets = (0..links)
+        .map(|p| AttackTarget {
+            mac: mac(p, 1),
+            ip: address(p, 1),
+            port: SERVER_PORT,
+        })
+        .collect();
+    let seeds = Seeds::new(scenario.seed).subtree("attacker", 0);
+    let host = world.add_host(Box::new(AttackerHost::new(spec, targets, &seeds)));
+    for p in 0..links {
+        world.mirror(p, (host, p));
+    }
+    Some(host)
 }
 
 /// The pages of `scenario`.
@@ -218,6 +241,7 @@ pub fn server_config(scenario: &Scenario) -> Result<RustyHostConfig, EngineError
         rss_key: MICROSOFT_RSS_KEY,
         hash_known: true,
         nic: scenario.server.nic,
+        faults: scenario.server.faults.clone(),
     })
 }
 
@@ -272,6 +296,7 @@ pub fn client_config(scenario: &Scenario) -> RustyHostConfig {
         rss_key: MICROSOFT_RSS_KEY,
         hash_known: scenario.client.hash_known,
         nic: NicKind::Sim,
+        faults: Default::default(),
     }
 }
 
@@ -329,10 +354,12 @@ pub fn build(scenario: &Scenario) -> Result<Setup, EngineError> {
         };
         let client = world.add_host(Box::new(crate::hosts::smoltcp::SmolHost::new(smol)));
         connect_links(&mut world, scenario, client, server);
+        let attacker = add_attacker(&mut world, scenario);
         return Ok(Setup {
             world,
             server,
             client,
+            attacker,
         });
     }
 
@@ -379,10 +406,12 @@ pub fn build(scenario: &Scenario) -> Result<Setup, EngineError> {
         }
     };
     connect_links(&mut world, scenario, client, server);
+    let attacker = add_attacker(&mut world, scenario);
     Ok(Setup {
         world,
         server,
         client,
+        attacker,
     })
 }
 
@@ -477,6 +506,10 @@ impl Setup {
         for slot in self.world.links_mut() {
             // No faults at all always validates.
             let _ = slot.link.set_faults(crate::net::link::Faults::default());
+        }
+        let hosts = [Some(self.server), Some(self.client), self.attacker];
+        for host in hosts.into_iter().flatten() {
+            self.world.host_mut(host).heal();
         }
         let limit = Duration::from_nanos((liveness.drain_s * 1e9) as u64);
         if self.drain(limit) {
@@ -599,6 +632,29 @@ impl Setup {
         }
         let trace = world.trace();
         report.determinism = trace.enabled().then(|| trace.summary());
+        let server_host = world.host(server);
+        if let Some(sent) = self.attacker.and_then(|a| world.host(a).attack_counters()) {
+            report.attack = Some(AttackReport {
+                sent,
+                syn_cookies_sent: server_tcp.syn_cookies_sent,
+                syn_cookies_accepted: server_tcp.syn_cookies_accepted,
+                challenge_acks: server_tcp.challenge_acks,
+                acks_rate_limited: server_tcp.acks_rate_limited,
+                resets_received: server_tcp.resets_received,
+            });
+        }
+        if let Some(counters) = server_host.fault_counters() {
+            let nic = server_host.nic_stats();
+            report.host_faults = Some(HostFaultReport {
+                counters,
+                tx_alloc_failed: nic.tx_alloc_failed,
+                rx_no_buffer: nic.rx_no_buffer,
+                rx_queue_full: nic.rx_queue_full,
+            });
+        }
+        if report.attack.is_some() || report.host_faults.is_some() {
+            report.server_memory = server_host.memory();
+        }
         report.compute_rates();
         report
     }

@@ -27,6 +27,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::hosts::attacker::AttackCounters;
+use crate::hosts::faults::HostFaultCounters;
+use crate::hosts::rusty::HostMemory;
 use crate::kernel::determinism::TraceSummary;
 use crate::scenario::workload::Failures;
 use crate::scenario::Scenario;
@@ -99,6 +102,48 @@ pub struct Report {
     /// the checkpoints (through the API); `None` when tracing was off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub determinism: Option<TraceSummary>,
+    /// What the attacker did and what the server made of it (runs with an
+    /// `[attacker]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attack: Option<AttackReport>,
+    /// What the server's own faults did (runs with `[server.faults]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_faults: Option<HostFaultReport>,
+    /// The server's memory at its fullest (runs with an attacker or host
+    /// faults, whose question is whether memory stayed bounded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_memory: Option<HostMemory>,
+}
+
+/// An attack and the server's answers to it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AttackReport {
+    /// Frames the attacker sent, by attack, and what it watched.
+    pub sent: AttackCounters,
+    /// SYN cookies the server sent (its SYN queue was full).
+    pub syn_cookies_sent: u64,
+    /// Connections the server established from a cookie.
+    pub syn_cookies_accepted: u64,
+    /// RFC 5961 challenge ACKs the server sent.
+    pub challenge_acks: u64,
+    /// ACKs to unacceptable segments the server's rate limits held back.
+    pub acks_rate_limited: u64,
+    /// RSTs that reset one of the server's connections.
+    pub resets_received: u64,
+}
+
+/// The server's own faults and their visible effects.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct HostFaultReport {
+    /// Skipped runs of stalled cores, and buffers taken by pool squeezes.
+    #[serde(flatten)]
+    pub counters: HostFaultCounters,
+    /// Transmit allocations made to fail.
+    pub tx_alloc_failed: u64,
+    /// Frames that found no receive buffer.
+    pub rx_no_buffer: u64,
+    /// Frames dropped at a full receive ring.
+    pub rx_queue_full: u64,
 }
 
 /// What one server core did.
@@ -338,6 +383,48 @@ impl Report {
         }
         if let Some(t) = &self.determinism {
             let _ = writeln!(o, "determinism  {} events, hash {:016x}", t.events, t.hash);
+        }
+        if let Some(a) = &self.attack {
+            let s = &a.sent;
+            o.push('\n');
+            let _ = writeln!(
+                o,
+                "attack       sent {} SYNs, {} RSTs, {} data, {} ACKs of unsent data, {} out-of-window \
+                 ({} connections watched)",
+                s.syns, s.rsts, s.data, s.acks, s.storm, s.flows_seen
+            );
+            let _ = writeln!(
+                o,
+                "defence      {} SYN cookies sent, {} accepted; {} challenge ACKs, {} ACKs rate-limited; \
+                 {} connections reset by RSTs",
+                a.syn_cookies_sent,
+                a.syn_cookies_accepted,
+                a.challenge_acks,
+                a.acks_rate_limited,
+                a.resets_received
+            );
+        }
+        if let Some(f) = &self.host_faults {
+            let _ = writeln!(
+                o,
+                "host faults  {} stalled runs, {} buffers squeezed, {} tx allocations failed, \
+                 {} frames without buffer, {} at a full ring",
+                f.counters.stalled_runs,
+                f.counters.squeezed_buffers,
+                f.tx_alloc_failed,
+                f.rx_no_buffer,
+                f.rx_queue_full
+            );
+        }
+        if let Some(m) = &self.server_memory {
+            let _ = writeln!(
+                o,
+                "memory       per core at most {} of {} buffers, {} of {} connection slots",
+                m.peak_buffers_in_use,
+                m.buffers_per_core,
+                m.peak_connections,
+                m.connection_slots_per_core
+            );
         }
         o
     }

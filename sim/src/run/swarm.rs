@@ -8,6 +8,10 @@
 //! client stack), and *which* faults are on and how strong — swarm
 //! testing: most seeds turn on a few faults, one of them heavy, and leave
 //! the others off, which finds more than every fault always on a little.
+//! A quarter of the seeds add an attacker (SYN flood, blind RSTs and data,
+//! ACKs of unsent data, out-of-window storms) and a quarter the server's
+//! own faults (a stalled core, squeezed pools and rings, failing transmit
+//! allocations), drawn the same way.
 //! The run has a **safety phase** (the scenario's `duration`, with the
 //! faults: no corrupt byte may reach an application, the simulator's
 //! checks must hold) and a **liveness phase** (the links heal, the clients
@@ -29,6 +33,8 @@ use rand_core::RngCore;
 use serde::Serialize;
 
 use crate::cli::RunOptions;
+use crate::hosts::attacker::AttackSpec;
+use crate::hosts::faults::{HostFaults, PoolSqueeze, RingSqueeze, Stall};
 use crate::kernel::rng::{below, bernoulli, Seeds};
 use crate::net::link::{CorruptScope, Faults, Flap, GilbertElliott, Window};
 use crate::scenario::{ClientKind, LivenessSpec, PageSpec, Ports, Scenario, Workload};
@@ -182,11 +188,92 @@ pub fn draw(seed: u64, drain_s: f64) -> Scenario {
         }
     }
     s.links.faults = f;
+    draw_hostile_hosts(seed, &mut s);
     s
 }
 
-/// The names of the faults `f` turns on.
-fn faults_on(f: &Faults) -> Vec<&'static str> {
+/// Virtual seconds a half-open connection from a spoofed SYN can live: its
+/// SYN-ACK is retried 5 times from a 1 s RTO (1 + 2 + 4 + 8 + 16 + 32 s),
+/// so a drain after a SYN flood must be longer.
+const SYN_FLOOD_DRAIN_S: f64 = 70.0;
+
+/// Swarm testing of hosts: an attacker in a quarter of the seeds and the
+/// server's own faults in another quarter, each attack or fault on with
+/// probability 1/2. Drawn from a stream of their own, so the rest of a
+/// seed's scenario keeps its draws.
+fn draw_hostile_hosts(seed: u64, s: &mut Scenario) {
+    let rng = &mut Seeds::new(seed).stream("swarm-hosts", 0);
+    let duration_us = (s.duration * 1e6) as u64;
+    let within = |rng: &mut rand_chacha::ChaCha8Rng| Instant::from_micros(below(rng, duration_us));
+    if bernoulli(rng, 0.25) {
+        let mut a = AttackSpec {
+            from: within(rng),
+            ..AttackSpec::default()
+        };
+        let rates = [100.0, 1_000.0, 20_000.0];
+        if bernoulli(rng, 0.5) {
+            a.syn_flood_pps = pick(rng, &[1_000.0, 10_000.0, 100_000.0]);
+        }
+        for rate in [
+            &mut a.rst_pps,
+            &mut a.data_pps,
+            &mut a.ack_pps,
+            &mut a.storm_pps,
+        ] {
+            if bernoulli(rng, 0.5) {
+                *rate = pick(rng, &rates);
+            }
+        }
+        a.spoofed_sources = 1 + below(rng, 240) as u32;
+        if a.syn_flood_pps > 0.0 {
+            if let Some(l) = s.liveness.as_mut() {
+                l.drain_s = l.drain_s.max(SYN_FLOOD_DRAIN_S);
+            }
+        }
+        s.attacker = Some(a);
+    }
+    if bernoulli(rng, 0.25) {
+        let mut f = HostFaults::default();
+        let window = |rng: &mut rand_chacha::ChaCha8Rng| {
+            let from = within(rng);
+            (from, from + Duration::from_micros(1 + below(rng, 20_000)))
+        };
+        if bernoulli(rng, 0.5) {
+            let (from, until) = window(rng);
+            f.stalls.push(Stall {
+                core: below(rng, u64::from(s.server.workers)) as u32,
+                from,
+                until,
+            });
+        }
+        if bernoulli(rng, 0.5) {
+            let (from, until) = window(rng);
+            f.pool_squeeze.push(PoolSqueeze {
+                from,
+                until,
+                share: pick(rng, &[0.5, 0.9, 1.0]),
+            });
+        }
+        if bernoulli(rng, 0.5) {
+            let (from, until) = window(rng);
+            f.ring_squeeze.push(RingSqueeze {
+                from,
+                until,
+                frames: below(rng, 4) as u32,
+            });
+        }
+        if bernoulli(rng, 0.5) {
+            f.alloc_tx_fail = strength(rng, 0.2);
+        }
+        s.server.faults = f;
+    }
+}
+
+/// The names of the faults `s` turns on: its links', its attacker, its
+/// server's own.
+fn faults_on(s: &Scenario) -> Vec<&'static str> {
+    let f = &s.links.faults;
+    let h = &s.server.faults;
     let mut on = Vec::new();
     let flags = [
         ("loss", f.loss > 0.0),
@@ -196,6 +283,11 @@ fn faults_on(f: &Faults) -> Vec<&'static str> {
         ("corrupt", f.corrupt > 0.0),
         ("down", !f.down.is_empty()),
         ("flap", f.flap.is_some()),
+        ("attack", s.attacker.is_some()),
+        ("stall", !h.stalls.is_empty()),
+        ("pool_squeeze", !h.pool_squeeze.is_empty()),
+        ("ring_squeeze", !h.ring_squeeze.is_empty()),
+        ("alloc_tx_fail", h.alloc_tx_fail > 0.0),
     ];
     for (name, set) in flags {
         if set {
@@ -213,7 +305,7 @@ pub fn run_seed(seed: u64, drain_s: f64) -> SwarmOutcome {
         failure: None,
         requests_ok: 0,
         requests_failed: 0,
-        faults: faults_on(&scenario.links.faults),
+        faults: faults_on(&scenario),
         scenario: scenario.to_toml(),
     };
     if let Err(e) = scenario.validate() {
@@ -283,7 +375,7 @@ pub fn run_seeds(seeds: &[u64], jobs: usize, drain_s: f64) -> Vec<SwarmOutcome> 
                             failure: Some(format!("panicked: {what}")),
                             requests_ok: 0,
                             requests_failed: 0,
-                            faults: faults_on(&scenario.links.faults),
+                            faults: faults_on(&scenario),
                             scenario: scenario.to_toml(),
                         }
                     });

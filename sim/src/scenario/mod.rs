@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use crate::hosts::attacker::AttackSpec;
 pub use crate::hosts::cost::CostModel;
+pub use crate::hosts::faults::HostFaults;
 pub use crate::net::link::{CorruptScope, Faults, Flap, GilbertElliott, Window};
 
 pub use crate::net::nic_port::NicKind;
@@ -125,6 +127,11 @@ pub struct Scenario {
     /// fault off) and the run goes on until every connection is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness: Option<LivenessSpec>,
+    /// A hostile host on the server's segment, if any (`[attacker]`, see
+    /// [`crate::hosts::attacker`]); it stops when the liveness phase
+    /// begins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attacker: Option<AttackSpec>,
 }
 
 /// The liveness phase of a run (`rusty-sim swarm` draws scenarios with
@@ -166,6 +173,11 @@ pub struct ServerSpec {
     /// `mpipe` feature).
     #[serde(skip_serializing_if = "NicKind::is_sim")]
     pub nic: NicKind,
+    /// Faults of the server host itself: stalled cores, squeezed pools
+    /// and rings, failing transmit allocations (`[server.faults]`, see
+    /// [`crate::hosts::faults`]).
+    #[serde(skip_serializing_if = "HostFaults::is_none")]
+    pub faults: HostFaults,
 }
 
 /// How many NIC ports (links) the server uses.
@@ -428,6 +440,7 @@ impl Default for Scenario {
             links: LinkSpec::default(),
             pcap: None,
             liveness: None,
+            attacker: None,
         }
     }
 }
@@ -444,6 +457,7 @@ impl Default for ServerSpec {
             initial_window: 29_200,
             tcp: TcpKnobs::default(),
             nic: NicKind::Sim,
+            faults: HostFaults::default(),
         }
     }
 }
@@ -925,6 +939,23 @@ impl Scenario {
                     format!("must be 1, 2 or \"auto\", got {n}"),
                 ));
             }
+        }
+        server
+            .faults
+            .validate(server.workers)
+            .map_err(|(field, why)| bad(&format!("server.faults.{field}"), why))?;
+        if server.nic == NicKind::Mpipe && server.faults.needs_sim_nic() {
+            return Err(bad(
+                "server.faults",
+                "pool and ring squeezes and alloc_tx failures need nic = \"sim\" \
+                 (the emulated mPIPE injects its own errors)"
+                    .to_string(),
+            ));
+        }
+        if let Some(attack) = &self.attacker {
+            attack
+                .validate()
+                .map_err(|(field, why)| bad(&format!("attacker.{field}"), why))?;
         }
         if !(MIN_MTU..=MAX_MTU).contains(&server.mtu) {
             return Err(bad(

@@ -315,8 +315,12 @@ impl<A: App> Stack<A> {
     }
 
     /// Accepts connections on `port`, with a SYN queue of `backlog`
-    /// half-open connections (beyond it, SYN cookies if enabled).
+    /// half-open connections (beyond it, SYN cookies if enabled). The
+    /// queue holds at most half of the connection slots, so half-open
+    /// connections (a SYN flood's) never take the slots that completed
+    /// handshakes (a cookie's final ACK among them) need.
     pub fn listen(&mut self, port: u16, backlog: usize) -> Result<(), ListenError> {
+        let backlog = backlog.min((self.tcp.config.max_connections / 2).max(1));
         if port == 0 {
             return Err(ListenError::InvalidPort);
         }
