@@ -1307,3 +1307,40 @@ fn half_open_connections_take_at_most_half_the_slots() {
         "the fourth got a cookie"
     );
 }
+
+#[test]
+fn a_small_receive_pool_caps_the_out_of_order_store_and_the_window() {
+    use rusty_stack::iface::InterfaceConfig;
+    use rusty_stack::nic::Capabilities;
+    use rusty_stack::wire::{Ipv4Cidr, MacAddr};
+    use rusty_stack::Stack;
+    let caps = Capabilities::new(MacAddr([2, 0, 0, 0, 0, 9]), 1500).with_rx_buffers(40);
+    let iface = InterfaceConfig::new(Ipv4Cidr::new(IP_A, 24).unwrap());
+    let stack = Stack::new(
+        &caps,
+        iface,
+        TcpConfig::default(),
+        Script::default(),
+        Default::default(),
+    );
+    let c = stack.tcp_config();
+    // Half of the 40 receive buffers at most, out of order; and no more
+    // window than those 20 full-sized segments.
+    assert_eq!(c.ooo_pool_segments, 20);
+    assert_eq!(c.ooo_max_segments, 20);
+    assert!(c.rx_budget <= 20 * 1460, "{}", c.rx_budget);
+    // Without a known pool, the configuration stands.
+    let caps = Capabilities::new(MacAddr([2, 0, 0, 0, 0, 9]), 1500);
+    let iface = InterfaceConfig::new(Ipv4Cidr::new(IP_A, 24).unwrap());
+    let stack = Stack::new(
+        &caps,
+        iface,
+        TcpConfig::default(),
+        Script::default(),
+        Default::default(),
+    );
+    assert_eq!(
+        stack.tcp_config().ooo_pool_segments,
+        TcpConfig::default().ooo_pool_segments
+    );
+}

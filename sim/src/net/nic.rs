@@ -64,6 +64,8 @@ pub struct SimNic {
     stats: NicStats,
     /// Whether drivers tell the stack the flow hash (in their capabilities).
     hash_known: bool,
+    /// Receive buffers of each queue's pool that a full-sized frame takes.
+    rx_buffers: usize,
     /// Host faults: buffers held away from each queue's pool, the ring
     /// limit, and the transmit-allocation failure rate with its stream.
     squeezed: Vec<Vec<Frame>>,
@@ -98,6 +100,7 @@ impl SimNic {
             tx_capacity: ring * queues,
             stats: NicStats::default(),
             hash_known: true,
+            rx_buffers: Capabilities::rx_buffers_of(pool, mtu),
             squeezed: (0..queues).map(|_| Vec::new()).collect(),
             ring_limit: None,
             alloc_fail: None,
@@ -172,6 +175,7 @@ impl SimNic {
                 rss: self.rss.clone(),
                 queues: self.queues.len() as u16,
             }),
+            rx_buffers: Some(self.rx_buffers),
         }
     }
 

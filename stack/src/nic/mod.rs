@@ -87,9 +87,35 @@ pub struct Capabilities {
     /// mpipe-emu); `None` when the stack cannot predict where a flow's
     /// frames arrive.
     pub steering: Option<FlowSteering>,
+    /// Receive buffers this queue's frames land in, if the driver knows
+    /// (those of the size class a full-sized frame takes). The stack keeps
+    /// at most half of them in its out-of-order store and advertises no
+    /// more window than that store holds, so a peer's out-of-order
+    /// segments can never take every receive buffer and leave none for the
+    /// segment that fills the hole.
+    pub rx_buffers: Option<usize>,
 }
 
 impl Capabilities {
+    /// These capabilities with `rx_buffers` receive buffers known.
+    pub fn with_rx_buffers(self, rx_buffers: usize) -> Self {
+        Capabilities {
+            rx_buffers: Some(rx_buffers),
+            ..self
+        }
+    }
+
+    /// The receive buffers of a pool built from `pool` that a full-sized
+    /// frame of `mtu` takes (its size class's count; the whole pool when
+    /// frames chain over small buffers).
+    pub fn rx_buffers_of(pool: &crate::mem::buf::PoolConfig, mtu: usize) -> usize {
+        let frame = mtu + crate::wire::ethernet::HEADER_LEN;
+        match crate::mem::buf::class_for_len(frame) {
+            Some(class) if !pool.chaining => pool.counts[class],
+            _ => pool.counts.iter().sum(),
+        }
+    }
+
     /// A single-queue interface with this MAC and MTU and no known flow
     /// hash.
     pub fn new(mac: MacAddr, mtu: usize) -> Self {
@@ -98,6 +124,7 @@ impl Capabilities {
             mtu,
             queue: 0,
             steering: None,
+            rx_buffers: None,
         }
     }
 

@@ -106,6 +106,9 @@ pub struct PairDriver {
     end: usize,
     mac: MacAddr,
     mtu: usize,
+    /// Receive buffers a full-sized frame takes (of this end's pool; both
+    /// ends' with a shared pool).
+    rx_buffers: usize,
     shared: Rc<RefCell<Shared>>,
 }
 
@@ -135,6 +138,7 @@ pub fn pair(config: &PairConfig) -> (PairDriver, PairDriver) {
         end: i,
         mac: config.macs[i],
         mtu: config.mtu,
+        rx_buffers: Capabilities::rx_buffers_of(&config.pool, config.mtu),
         shared: Rc::clone(&shared),
     };
     (end(0), end(1))
@@ -214,7 +218,7 @@ impl PairDriver {
 
 impl Driver for PairDriver {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(self.mac, self.mtu)
+        Capabilities::new(self.mac, self.mtu).with_rx_buffers(self.rx_buffers)
     }
 
     fn receive(&mut self) -> Option<Frame> {

@@ -196,6 +196,14 @@ impl<A: App> Stack<A> {
         let mtu_mss = caps.mss();
         let mss = config.mss.map_or(mtu_mss, |m| m.min(mtu_mss));
         let mut config = config;
+        // Hold at most half of the receive buffers out of order.
+        if let Some(buffers) = caps.rx_buffers {
+            let share = (buffers / 2).max(1);
+            config.ooo_pool_segments = config.ooo_pool_segments.min(share);
+            config.ooo_max_segments = config
+                .ooo_max_segments
+                .min(u16::try_from(share).unwrap_or(u16::MAX));
+        }
         // Advertise only what the out-of-order store can hold in full-sized
         // segments (no reneging on SACKed data, see `tcp::reassembly`).
         let storable = u32::from(config.ooo_max_segments).saturating_mul(u32::from(mss));

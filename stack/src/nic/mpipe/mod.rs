@@ -372,6 +372,13 @@ impl MpipeNic {
             rss: RssTable::new(&key, config.workers as u16),
             queues: config.workers as u16,
         });
+        // The buffers a full-sized frame lands in (its class, or the class
+        // the rule maps it to).
+        let rx_buffers =
+            crate::mem::buf::class_for_len(config.mtu + crate::wire::ethernet::HEADER_LEN)
+                .map(|c| config.rx_classes.map_or(c, |m| m[c]))
+                .and_then(|c| config.buffers.get(c).copied())
+                .unwrap_or_else(|| config.buffers.iter().sum());
         let mut drivers = Vec::with_capacity(config.workers);
         for (w, (iqueue, equeue)) in iqueues.into_iter().zip(equeues).enumerate() {
             let lender = Box::new(StackLender(Rc::clone(&shared)));
@@ -383,6 +390,8 @@ impl MpipeNic {
                     mtu: config.mtu,
                     queue: w as u16,
                     steering: steering.clone(),
+                    // The buffer stacks are shared: each worker's share.
+                    rx_buffers: Some(rx_buffers / config.workers.max(1)),
                 },
                 shared: Rc::clone(&shared),
                 iqueue,
