@@ -1,7 +1,7 @@
 //! `gxio_mpipe_bdesc_t`: the 8-byte buffer descriptor, and its chaining
 //! field.
 
-use crate::bits::{get_bits, set_bits, sign_extend_42};
+use crate::bits::{field, flag, get_bits, set_bits, sign_extend_42};
 use crate::size::BufferSize;
 
 /// Values of the 2-bit chaining field `c` of a buffer descriptor
@@ -78,38 +78,14 @@ impl BDesc {
     pub const fn offset(&self) -> usize {
         get_bits(self.0, 0, 7) as usize
     }
-    /// The buffer stack this buffer belongs to (bits 48–52).
-    pub const fn stack_idx(&self) -> u8 {
-        get_bits(self.0, 48, 5) as u8
-    }
-    /// Sets bits 48–52.
-    pub fn set_stack_idx(&mut self, v: u8) {
-        self.0 = set_bits(self.0, 48, 5, v as u64);
-    }
-    /// The mPIPE instance (bits 56–57).
-    pub const fn inst(&self) -> u8 {
-        get_bits(self.0, 56, 2) as u8
-    }
-    /// Sets bits 56–57.
-    pub fn set_inst(&mut self, v: u8) {
-        self.0 = set_bits(self.0, 56, 2, v as u64);
-    }
-    /// Bit 58: hardware-owned buffer (returned by the eDMA after sending).
-    pub const fn hwb(&self) -> bool {
-        get_bits(self.0, 58, 1) != 0
-    }
-    /// Sets bit 58.
-    pub fn set_hwb(&mut self, v: bool) {
-        self.0 = set_bits(self.0, 58, 1, v as u64);
-    }
-    /// The buffer size enum (bits 59–61).
-    pub const fn size(&self) -> u8 {
-        get_bits(self.0, 59, 3) as u8
-    }
-    /// Sets bits 59–61.
-    pub fn set_size(&mut self, v: u8) {
-        self.0 = set_bits(self.0, 59, 3, v as u64);
-    }
+    field!(/// Bits 48–52: the buffer stack this buffer belongs to.
+        stack_idx, set_stack_idx, 0, 48, 5, u8);
+    field!(/// Bits 56–57: the mPIPE instance.
+        inst, set_inst, 0, 56, 2, u8);
+    flag!(/// Bit 58: hardware-owned buffer (returned by the eDMA after sending).
+        hwb, set_hwb, 0, 58);
+    field!(/// Bits 59–61: the buffer size enum.
+        size, set_size, 0, 59, 3, u8);
     /// The size class bits 59–61 name.
     pub const fn buffer_size(&self) -> BufferSize {
         BufferSize::from_bits(self.size())

@@ -1,7 +1,7 @@
 //! `gxio_mpipe_edesc_t`: the 16-byte egress descriptor.
 
 use crate::bdesc::BDesc;
-use crate::bits::{field, flag};
+use crate::bits::{bdesc_word, field, flag};
 use crate::idesc::IDesc;
 
 /// The largest `xfer_size` of one egress descriptor (14 bits).
@@ -17,25 +17,25 @@ pub struct EDesc {
 
 impl EDesc {
     field!(/// w0 bit 0: generation bit (set by `put_at`).
-        gen, set_gen, 0, 0, 1, u8);
+        gen, set_gen, words[0], 0, 1, u8);
     field!(/// w0 bits 1–6: eFIFO select.
-        efifo_sel, set_efifo_sel, 0, 1, 6, u8);
+        efifo_sel, set_efifo_sel, words[0], 1, 6, u8);
     flag!(/// w0 bit 8: compute a checksum (see `csum_start`/`csum_dest`/`csum_seed`).
-        csum, set_csum, 0, 8);
+        csum, set_csum, words[0], 8);
     flag!(/// w0 bit 9: no send (buffers are still returned when `hwb`).
-        ns, set_ns, 0, 9);
+        ns, set_ns, words[0], 9);
     flag!(/// w0 bit 10: interrupt when done.
-        notif, set_notif, 0, 10);
+        notif, set_notif, words[0], 10);
     flag!(/// w0 bit 11: the last descriptor of the packet.
-        bound, set_bound, 0, 11);
+        bound, set_bound, words[0], 11);
     field!(/// w0 bits 16–29: bytes of this descriptor (the chain total when chained).
-        xfer_size, set_xfer_size, 0, 16, 14, u32);
+        xfer_size, set_xfer_size, words[0], 16, 14, u32);
     field!(/// w0 bits 32–39: where the checksum goes (from the descriptor's first byte).
-        csum_dest, set_csum_dest, 0, 32, 8, u8);
+        csum_dest, set_csum_dest, words[0], 32, 8, u8);
     field!(/// w0 bits 40–47: where the sum starts (from the descriptor's first byte).
-        csum_start, set_csum_start, 0, 40, 8, u8);
+        csum_start, set_csum_start, words[0], 40, 8, u8);
     field!(/// w0 bits 48–63: the seed, in network byte order (the field holds `seed.to_be()` as read on a little-endian tile).
-        csum_seed, set_csum_seed, 0, 48, 16, u16);
+        csum_seed, set_csum_seed, words[0], 48, 16, u16);
 
     /// A descriptor sending `xfer_size` bytes (truncated to 14 bits, see
     /// [`MAX_XFER_SIZE`]) from the buffer `bdesc` names; `bound` marks the
@@ -60,28 +60,8 @@ impl EDesc {
         self
     }
 
-    /// Word 1 as a buffer descriptor.
-    pub const fn bdesc(&self) -> BDesc {
-        BDesc(self.words[1])
-    }
-    /// `gxio_mpipe_edesc_set_bdesc`: copies the bdesc into word 1.
-    pub fn set_bdesc(&mut self, b: BDesc) {
-        self.words[1] = b.0;
-    }
-    /// w1 bits 0–41: the signed byte address of the data.
-    pub const fn va(&self) -> i64 {
-        self.bdesc().va()
-    }
-    /// w1 bit 58: return the buffer(s) to their stack after sending.
-    pub const fn hwb(&self) -> bool {
-        self.bdesc().hwb()
-    }
-    /// Sets w1 bit 58.
-    pub fn set_hwb(&mut self, v: bool) {
-        let mut b = self.bdesc();
-        b.set_hwb(v);
-        self.set_bdesc(b);
-    }
+    bdesc_word!(1);
+
     /// The seed as a host-order value (`csum_seed` is stored in network order).
     pub const fn csum_seed_host(&self) -> u16 {
         self.csum_seed().swap_bytes()

@@ -1,8 +1,7 @@
 //! `gxio_mpipe_idesc_t`: the 64-byte ingress descriptor, its `dest`
 //! values, and the helpers Tilera's header defines `static inline`.
 
-use crate::bdesc::{BDesc, Chain};
-use crate::bits::{field, flag};
+use crate::bits::{bdesc_word, field, flag};
 
 /// Values of the idesc `dest` field (bits 50–51 of word 0).
 pub mod dest {
@@ -31,105 +30,79 @@ pub struct IDesc {
 
 impl IDesc {
     field!(/// w0 bits 0–7: the NotifRing.
-        notif_ring, set_notif_ring, 0, 0, 8, u8);
+        notif_ring, set_notif_ring, words[0], 0, 8, u8);
     field!(/// w0 bits 8–12: the channel.
-        channel, set_channel, 0, 8, 5, u8);
+        channel, set_channel, words[0], 8, 5, u8);
     flag!(/// w0 bit 14: MAC FIFO overrun.
-        me, set_me, 0, 14);
+        me, set_me, words[0], 14);
     flag!(/// w0 bit 15: truncated (iPkt buffer full).
-        tr, set_tr, 0, 15);
+        tr, set_tr, words[0], 15);
     field!(/// w0 bits 16–29: bytes written (the transfer size).
-        l2_size, set_l2_size, 0, 16, 14, u32);
+        l2_size, set_l2_size, words[0], 16, 14, u32);
     flag!(/// w0 bit 30: CRC / L2 error.
-        ce, set_ce, 0, 30);
+        ce, set_ce, words[0], 30);
     flag!(/// w0 bit 31: cut-through.
-        ct, set_ct, 0, 31);
+        ct, set_ct, words[0], 31);
     field!(/// w0 bits 32–44: the bucket.
-        bucket_id, set_bucket_id, 0, 32, 13, u16);
+        bucket_id, set_bucket_id, words[0], 32, 13, u16);
     flag!(/// w0 bit 48: an L4 checksum was computed (see `csum_seed_val`).
-        cs, set_cs, 0, 48);
+        cs, set_cs, words[0], 48);
     flag!(/// w0 bit 49: the classifier chose the ring (no bucket credit).
-        nr, set_nr, 0, 49);
+        nr, set_nr, words[0], 49);
     field!(/// w0 bits 50–51: destination ([`dest`]).
-        dest, set_dest, 0, 50, 2, u8);
+        dest, set_dest, words[0], 50, 2, u8);
     flag!(/// w0 bit 52: sequence number valid.
-        sq, set_sq, 0, 52);
+        sq, set_sq, words[0], 52);
     flag!(/// w0 bit 53: a timestamp was inserted (word 6).
-        ts, set_ts, 0, 53);
+        ts, set_ts, words[0], 53);
     flag!(/// w0 bit 54: ps.
-        ps, set_ps, 0, 54);
+        ps, set_ps, words[0], 54);
     flag!(/// w0 bit 55: out of buffers (the chain ends early).
-        be, set_be, 0, 55);
+        be, set_be, words[0], 55);
     field!(/// w0 bits 56–60: counter 0.
-        ctr0, set_ctr0, 0, 56, 5, u8);
+        ctr0, set_ctr0, words[0], 56, 5, u8);
     flag!(/// w0 bit 63: MDE software instance bit.
-        sw_inst, set_sw_inst, 0, 63);
+        sw_inst, set_sw_inst, words[0], 63);
     field!(/// w1 bits 0–4: counter 1.
-        ctr1, set_ctr1, 1, 0, 5, u8);
+        ctr1, set_ctr1, words[1], 0, 5, u8);
     field!(/// w1 bits 8–15: where the computed checksum starts.
-        csum_start, set_csum_start, 1, 8, 8, u8);
+        csum_start, set_csum_start, words[1], 8, 8, u8);
     field!(/// w1 bits 16–31: the computed ones'-complement sum (0xFFFF = good).
-        csum_seed_val, set_csum_seed_val, 1, 16, 16, u16);
+        csum_seed_val, set_csum_seed_val, words[1], 16, 16, u16);
     field!(/// w1 bits 32–63: custom0, the flow hash (byte 0x0C).
-        custom0, set_custom0, 1, 32, 32, u32);
+        custom0, set_custom0, words[1], 32, 32, u32);
     field!(/// w2: custom1 (see the `c1_*` accessors).
-        custom1, set_custom1, 2, 0, 64, u64);
+        custom1, set_custom1, words[2], 0, 64, u64);
     field!(/// w3: custom2.
-        custom2, set_custom2, 3, 0, 64, u64);
+        custom2, set_custom2, words[3], 0, 64, u64);
     field!(/// w4: custom3.
-        custom3, set_custom3, 4, 0, 64, u64);
+        custom3, set_custom3, words[4], 0, 64, u64);
     field!(/// w5 bits 0–15: group sequence number.
-        gp_sqn, set_gp_sqn, 5, 0, 16, u16);
+        gp_sqn, set_gp_sqn, words[5], 0, 16, u16);
     field!(/// w5 bits 16–63: packet sequence number.
-        packet_sqn, set_packet_sqn, 5, 16, 48, u64);
+        packet_sqn, set_packet_sqn, words[5], 16, 48, u64);
     field!(/// w6 bits 0–31: timestamp nanoseconds.
-        time_stamp_ns, set_time_stamp_ns, 6, 0, 32, u32);
+        time_stamp_ns, set_time_stamp_ns, words[6], 0, 32, u32);
     field!(/// w6 bits 32–63: timestamp seconds.
-        time_stamp_sec, set_time_stamp_sec, 6, 32, 32, u32);
+        time_stamp_sec, set_time_stamp_sec, words[6], 32, 32, u32);
     field!(/// custom1 bits 0–15: VLAN id (0xFFFF when none).
-        c1_vlan, set_c1_vlan, 2, 0, 16, u16);
+        c1_vlan, set_c1_vlan, words[2], 0, 16, u16);
     field!(/// custom1 bits 16–31: ethertype.
-        c1_ethertype, set_c1_ethertype, 2, 16, 16, u16);
+        c1_ethertype, set_c1_ethertype, words[2], 16, 16, u16);
     field!(/// custom1 bits 32–39: L2 offset (0 unless a custom header).
-        c1_l2_offset, set_c1_l2_offset, 2, 32, 8, u8);
+        c1_l2_offset, set_c1_l2_offset, words[2], 32, 8, u8);
     field!(/// custom1 bits 40–47: L3 offset.
-        c1_l3_offset, set_c1_l3_offset, 2, 40, 8, u8);
+        c1_l3_offset, set_c1_l3_offset, words[2], 40, 8, u8);
     field!(/// custom1 bits 48–55: L4 offset (0 for non-IP).
-        c1_l4_offset, set_c1_l4_offset, 2, 48, 8, u8);
+        c1_l4_offset, set_c1_l4_offset, words[2], 48, 8, u8);
     field!(/// custom1 bits 56–63: status ([`STATUS_BAD`] = bad).
-        c1_status, set_c1_status, 2, 56, 8, u8);
+        c1_status, set_c1_status, words[2], 56, 8, u8);
+
+    bdesc_word!(7);
 
     /// The flow hash (custom0).
     pub const fn flow_hash(&self) -> u32 {
         self.custom0()
-    }
-    /// Word 7 as a buffer descriptor of the first buffer.
-    pub const fn bdesc(&self) -> BDesc {
-        BDesc(self.words[7])
-    }
-    /// Sets word 7.
-    pub fn set_bdesc(&mut self, b: BDesc) {
-        self.words[7] = b.0;
-    }
-    /// w7 bits 0–41: the signed byte address of the first packet byte.
-    pub const fn va(&self) -> i64 {
-        self.bdesc().va()
-    }
-    /// w7 bits 48–52: the first buffer's stack.
-    pub const fn stack_idx(&self) -> u8 {
-        self.bdesc().stack_idx()
-    }
-    /// w7 bits 59–61: the first buffer's size enum.
-    pub const fn size(&self) -> u8 {
-        self.bdesc().size()
-    }
-    /// w7 bits 62–63: chaining of the first buffer.
-    pub const fn c(&self) -> Chain {
-        self.bdesc().c()
-    }
-    /// w7 bit 58 (always 1 on ingress).
-    pub const fn hwb(&self) -> bool {
-        self.bdesc().hwb()
     }
     /// `gxio_mpipe_idesc_get_xfer_size`: `l2_size`.
     pub const fn xfer_size(&self) -> usize {

@@ -55,25 +55,6 @@ const IDESC_FIELDS: &[(&str, ISet, usize, u32, u32)] = &[
     ("c1_l3_offset", |d| d.set_c1_l3_offset(!0), 2, 40, 8),
     ("c1_l4_offset", |d| d.set_c1_l4_offset(!0), 2, 48, 8),
     ("c1_status", |d| d.set_c1_status(!0), 2, 56, 8),
-    // Word 7, the first buffer: the bdesc layout with the full 42-bit va.
-    ("va", |d| d.set_bdesc(one(|b| b.set_va(-1))), 7, 0, 42),
-    (
-        "stack_idx",
-        |d| d.set_bdesc(one(|b| b.set_stack_idx(!0))),
-        7,
-        48,
-        5,
-    ),
-    ("inst", |d| d.set_bdesc(one(|b| b.set_inst(!0))), 7, 56, 2),
-    ("hwb", |d| d.set_bdesc(one(|b| b.set_hwb(true))), 7, 58, 1),
-    ("size", |d| d.set_bdesc(one(|b| b.set_size(!0))), 7, 59, 3),
-    (
-        "c",
-        |d| d.set_bdesc(one(|b| b.set_c(Chain::Invalid))),
-        7,
-        62,
-        2,
-    ),
 ];
 
 const EDESC_FIELDS: &[(&str, ESet, usize, u32, u32)] = &[
@@ -87,37 +68,25 @@ const EDESC_FIELDS: &[(&str, ESet, usize, u32, u32)] = &[
     ("csum_dest", |d| d.set_csum_dest(!0), 0, 32, 8),
     ("csum_start", |d| d.set_csum_start(!0), 0, 40, 8),
     ("csum_seed", |d| d.set_csum_seed(!0), 0, 48, 16),
-    // Word 1: the bdesc, as idesc word 7.
-    ("va", |d| d.set_bdesc(one(|b| b.set_va(-1))), 1, 0, 42),
-    (
-        "stack_idx",
-        |d| d.set_bdesc(one(|b| b.set_stack_idx(!0))),
-        1,
-        48,
-        5,
-    ),
-    ("inst", |d| d.set_bdesc(one(|b| b.set_inst(!0))), 1, 56, 2),
-    ("hwb", |d| d.set_hwb(true), 1, 58, 1),
-    ("size", |d| d.set_bdesc(one(|b| b.set_size(!0))), 1, 59, 3),
-    (
-        "c",
-        |d| d.set_bdesc(one(|b| b.set_c(Chain::Invalid))),
-        1,
-        62,
-        2,
-    ),
 ];
 
-/// The buffer descriptor's fields; `offset` is the header's
-/// `__reserved_0` (rusty's reading of the low 7 address bits).
-const BDESC_FIELDS: &[(&str, BSet, usize, u32, u32)] = &[
-    ("offset", |b| b.set_va(127), 0, 0, 7),
-    ("va", |b| b.set_va(-128), 0, 7, 35),
-    ("stack_idx", |b| b.set_stack_idx(!0), 0, 48, 5),
-    ("inst", |b| b.set_inst(!0), 0, 56, 2),
-    ("hwb", |b| b.set_hwb(true), 0, 58, 1),
-    ("size", |b| b.set_size(!0), 0, 59, 3),
-    ("c", |b| b.set_c(Chain::Invalid), 0, 62, 2),
+/// The fields of a word holding a buffer descriptor (the bdesc itself,
+/// idesc word 7, edesc word 1): (name, set to all ones, first bit, width).
+const BDESC_WORD_FIELDS: &[(&str, BSet, u32, u32)] = &[
+    ("va", |b| b.set_va(-1), 0, 42),
+    ("stack_idx", |b| b.set_stack_idx(!0), 48, 5),
+    ("inst", |b| b.set_inst(!0), 56, 2),
+    ("hwb", |b| b.set_hwb(true), 58, 1),
+    ("size", |b| b.set_size(!0), 59, 3),
+    ("c", |b| b.set_c(Chain::Invalid), 62, 2),
+];
+
+/// The bdesc header's split of `va`: the offset in the buffer (the
+/// header's `__reserved_0`, rusty's reading of the low 7 address bits) and
+/// the address >> 7.
+const BDESC_VA_SPLIT: &[(&str, BSet, u32, u32)] = &[
+    ("__reserved_0", |b| b.set_va(127), 0, 7),
+    ("va", |b| b.set_va(-128), 7, 35),
 ];
 
 /// A buffer descriptor with the one field `set` writes.
@@ -138,8 +107,15 @@ fn edesc_with(set: ESet) -> Vec<u64> {
     set(&mut d);
     d.words.to_vec()
 }
-fn bdesc_with(set: BSet) -> Vec<u64> {
-    vec![one(set).0]
+fn idesc_with_bdesc(set: BSet) -> Vec<u64> {
+    let mut d = IDesc::default();
+    d.set_bdesc(one(set));
+    d.words.to_vec()
+}
+fn edesc_with_bdesc(set: BSet) -> Vec<u64> {
+    let mut d = EDesc::default();
+    d.set_bdesc(one(set));
+    d.words.to_vec()
 }
 
 #[test]
@@ -147,6 +123,13 @@ fn idesc_fields_sit_on_their_documented_bits() {
     assert_eq!(std::mem::size_of::<IDesc>(), 64);
     for &(name, set, w, lo, width) in IDESC_FIELDS {
         assert_eq!(idesc_with(set), mask(w, lo, width, 8), "idesc {name}");
+    }
+    for &(name, set, lo, width) in BDESC_WORD_FIELDS {
+        assert_eq!(
+            idesc_with_bdesc(set),
+            mask(7, lo, width, 8),
+            "idesc w7 {name}"
+        );
     }
 }
 
@@ -156,15 +139,23 @@ fn edesc_fields_sit_on_their_documented_bits() {
     for &(name, set, w, lo, width) in EDESC_FIELDS {
         assert_eq!(edesc_with(set), mask(w, lo, width, 2), "edesc {name}");
     }
+    for &(name, set, lo, width) in BDESC_WORD_FIELDS {
+        assert_eq!(
+            edesc_with_bdesc(set),
+            mask(1, lo, width, 2),
+            "edesc w1 {name}"
+        );
+    }
+    // The word's own hwb setter.
+    assert_eq!(edesc_with(|d| d.set_hwb(true)), mask(1, 58, 1, 2));
 }
 
 #[test]
 fn bdesc_fields_and_word7_sharing() {
     assert_eq!(std::mem::size_of::<BDesc>(), 8);
-    for &(name, set, w, lo, width) in BDESC_FIELDS {
-        assert_eq!(bdesc_with(set), mask(w, lo, width, 1), "bdesc {name}");
+    for &(name, set, lo, width) in BDESC_WORD_FIELDS.iter().chain(BDESC_VA_SPLIT) {
+        assert_eq!(vec![one(set).0], mask(0, lo, width, 1), "bdesc {name}");
     }
-    assert_eq!(one(|b| b.set_va(-1)).0, (1 << 42) - 1);
     // va is signed: bit 41 extends.
     let mut b = BDesc(0);
     b.set_va(-128);
@@ -367,13 +358,13 @@ fn header_fields() -> Vec<(&'static str, &'static str, Vec<u64>)> {
     for &(name, set, ..) in EDESC_FIELDS {
         fields.push(("gxio_mpipe_edesc_t", name, edesc_with(set)));
     }
-    for &(name, set, ..) in BDESC_FIELDS {
-        let name = if name == "offset" {
-            "__reserved_0"
-        } else {
-            name
-        };
-        fields.push(("gxio_mpipe_bdesc_t", name, bdesc_with(set)));
+    for &(name, set, ..) in BDESC_WORD_FIELDS {
+        fields.push(("gxio_mpipe_idesc_t", name, idesc_with_bdesc(set)));
+        fields.push(("gxio_mpipe_edesc_t", name, edesc_with_bdesc(set)));
+    }
+    let split = BDESC_VA_SPLIT.iter().chain(&BDESC_WORD_FIELDS[1..]);
+    for &(name, set, ..) in split {
+        fields.push(("gxio_mpipe_bdesc_t", name, vec![one(set).0]));
     }
     fields
 }
