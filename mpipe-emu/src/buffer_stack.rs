@@ -2,82 +2,14 @@
 //! addresses in one of 8 size classes, each with at most 16 registered pages.
 
 use crate::context::{Context, MAX_CHAIN, MAX_STACK_BUFFERS};
-use crate::desc::{BDesc, Chain, IDesc};
 use crate::mem::Memory;
 use crate::rules::STACK_DROP;
 
 use crate::error::{Error, Result};
+use mpipe_desc::{BDesc, BufferSize, Chain, IDesc};
 
 /// Most pages one stack can register (its IOTLB entries).
 pub const MAX_PAGES_PER_STACK: usize = 16;
-
-/// The 8 buffer size classes (`gxio_mpipe_buffer_size_enum_t`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[repr(u8)]
-pub enum BufferSize {
-    /// 0: 128 bytes.
-    B128 = 0,
-    /// 1: 256 bytes.
-    B256 = 1,
-    /// 2: 512 bytes.
-    B512 = 2,
-    /// 3: 1024 bytes.
-    B1024 = 3,
-    /// 4: 1664 bytes.
-    B1664 = 4,
-    /// 5: 4096 bytes.
-    B4096 = 5,
-    /// 6: 10368 bytes.
-    B10368 = 6,
-    /// 7: 16384 bytes.
-    B16384 = 7,
-}
-
-impl BufferSize {
-    /// All classes, smallest first.
-    pub const ALL: [BufferSize; 8] = [
-        BufferSize::B128,
-        BufferSize::B256,
-        BufferSize::B512,
-        BufferSize::B1024,
-        BufferSize::B1664,
-        BufferSize::B4096,
-        BufferSize::B10368,
-        BufferSize::B16384,
-    ];
-
-    /// The buffer size in bytes.
-    pub const fn bytes(self) -> usize {
-        match self {
-            BufferSize::B128 => 128,
-            BufferSize::B256 => 256,
-            BufferSize::B512 => 512,
-            BufferSize::B1024 => 1024,
-            BufferSize::B1664 => 1664,
-            BufferSize::B4096 => 4096,
-            BufferSize::B10368 => 10368,
-            BufferSize::B16384 => 16384,
-        }
-    }
-
-    /// The class with enum value `v`, or `INVAL_BUFFER_SIZE`.
-    pub fn from_enum(v: u32) -> Result<BufferSize> {
-        BufferSize::ALL
-            .get(v as usize)
-            .copied()
-            .ok_or(Error::InvalBufferSize)
-    }
-
-    /// `gxio_mpipe_buffer_size_to_buffer_size_enum`: the smallest class of at
-    /// least `bytes`, capped at 16384.
-    pub fn for_bytes(bytes: usize) -> BufferSize {
-        BufferSize::ALL
-            .iter()
-            .copied()
-            .find(|s| s.bytes() >= bytes)
-            .unwrap_or(BufferSize::B16384)
-    }
-}
 
 /// `gxio_mpipe_calc_buffer_stack_bytes`: memory for a stack of `buffers`
 /// entries, `ceil(buffers / 12) * 64`.
@@ -223,7 +155,7 @@ impl<'a> Iterator for PacketSegments<'a> {
             return None;
         }
         self.steps += 1;
-        let size = BufferSize::from_enum(u32::from(cur.size())).ok()?.bytes();
+        let size = cur.buffer_size().bytes();
         let take = self.remaining.min(size.saturating_sub(cur.offset()));
         let bytes = self.mem.slice(cur.va() as u64, take)?;
         self.remaining -= take;
@@ -394,7 +326,7 @@ impl Context {
     /// of its size class), for reading. `GXIO_ERR_IOTLB_ENTRY` if it is not
     /// in the context's memory.
     pub fn buffer(&self, bdesc: BDesc) -> Result<&[u8]> {
-        let size = BufferSize::from_enum(u32::from(bdesc.size()))?.bytes();
+        let size = bdesc.buffer_size().bytes();
         self.mem
             .slice(bdesc.buffer_va() as u64, size)
             .ok_or(Error::IotlbEntry)
@@ -403,7 +335,7 @@ impl Context {
     /// The whole buffer `bdesc` describes, for writing (e.g. an egress
     /// frame into a popped buffer).
     pub fn buffer_mut(&mut self, bdesc: BDesc) -> Result<&mut [u8]> {
-        let size = BufferSize::from_enum(u32::from(bdesc.size()))?.bytes();
+        let size = bdesc.buffer_size().bytes();
         self.mem
             .slice_mut(bdesc.buffer_va() as u64, size)
             .ok_or(Error::IotlbEntry)
@@ -474,18 +406,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn size_enum_values_and_rounding() {
-        let bytes: Vec<usize> = BufferSize::ALL.iter().map(|s| s.bytes()).collect();
-        assert_eq!(bytes, [128, 256, 512, 1024, 1664, 4096, 10368, 16384]);
-        for (i, s) in BufferSize::ALL.iter().enumerate() {
-            assert_eq!(*s as usize, i);
-            assert_eq!(BufferSize::from_enum(i as u32), Ok(*s));
-            assert_eq!(BufferSize::for_bytes(s.bytes()), *s);
-            assert_eq!(BufferSize::for_bytes(s.bytes() - 1), *s);
-        }
-        assert_eq!(BufferSize::for_bytes(129), BufferSize::B256);
-        assert_eq!(BufferSize::for_bytes(1_000_000), BufferSize::B16384);
-        assert_eq!(BufferSize::from_enum(8), Err(Error::InvalBufferSize));
+    fn stack_bytes_and_capacity() {
         assert_eq!(calc_buffer_stack_bytes(0), 0);
         assert_eq!(calc_buffer_stack_bytes(1), 64);
         assert_eq!(calc_buffer_stack_bytes(12), 64);

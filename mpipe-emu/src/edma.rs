@@ -10,11 +10,11 @@
 
 use crate::context::Context;
 
-use crate::buffer_stack::{BufferSize, BufferStack};
+use crate::buffer_stack::BufferStack;
 use crate::classifier::{fold, sum16};
-use crate::desc::{BDesc, Chain, EDesc};
 use crate::error::{Error, Result};
 use crate::mem::Memory;
+use mpipe_desc::{BDesc, Chain, EDesc};
 
 /// The ring sizes the hardware accepts, in entries.
 pub const EDMA_RING_ENTRIES: [usize; 4] = [512, 2048, 8192, 65536];
@@ -268,10 +268,7 @@ impl EdmaRing {
         let mut cur = first;
         let mut remaining = total;
         for _ in 0..MAX_CHAIN {
-            let size = match BufferSize::from_enum(u32::from(cur.size())) {
-                Ok(s) => s.bytes(),
-                Err(_) => break,
-            };
+            let size = cur.buffer_size().bytes();
             let off = cur.offset();
             let buffer = cur.buffer_va() as u64;
             let take = remaining.min(size.saturating_sub(off));

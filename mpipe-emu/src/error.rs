@@ -140,3 +140,10 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// An enum value naming no size class is `INVAL_BUFFER_SIZE`.
+impl From<mpipe_desc::InvalidBufferSize> for Error {
+    fn from(_: mpipe_desc::InvalidBufferSize) -> Error {
+        Error::InvalBufferSize
+    }
+}

@@ -2,14 +2,13 @@
 //! balancer and the iDMA, from a frame on "the wire" to an idesc in a
 //! NotifRing. Everything here runs without allocating.
 
-use crate::buffer_stack::BufferSize;
 use crate::classifier;
 use crate::context::{Context, Delivery, InjectDrop, InjectErrors};
-use crate::desc::{dest, BDesc, Chain, IDesc, STATUS_BAD};
 use crate::error::{Error, Result};
 use crate::lb::Occupancy;
 use crate::link::NUM_CHANNELS;
 use crate::rules::STACK_DROP;
+use mpipe_desc::{dest, BDesc, BufferSize, Chain, IDesc, STATUS_BAD};
 
 impl Context {
     /// Emulator only: a frame (Ethernet header to payload, no FCS) arrives

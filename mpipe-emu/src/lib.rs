@@ -68,7 +68,6 @@ pub mod buffer_stack;
 pub mod c_abi;
 pub mod classifier;
 pub mod context;
-pub mod desc;
 pub mod edma;
 pub mod error;
 pub mod hash;
@@ -80,19 +79,19 @@ pub mod notif;
 pub mod resource;
 pub mod rules;
 
-pub use buffer_stack::{
-    calc_buffer_stack_bytes, BufferSize, PacketSegments, StackStats, MAX_PAGES_PER_STACK,
-};
+pub use buffer_stack::{calc_buffer_stack_bytes, PacketSegments, StackStats, MAX_PAGES_PER_STACK};
 pub use context::{
     Config, Context, Delivery, InjectDrop, InjectErrors, Stats, MAX_EGRESS_QUEUE_BYTES,
     MAX_EGRESS_QUEUE_FRAMES, MAX_STACK_BUFFERS,
 };
-pub use desc::{BDesc, Chain, EDesc, IDesc};
 pub use edma::EdmaStats;
 pub use error::{Error, Result};
 pub use hash::{toeplitz, FlowHasher, MICROSOFT_RSS_KEY};
 pub use lb::{Bucket, BucketMode};
 pub use link::Link;
+/// The descriptor layouts and size classes, defined once in `mpipe-desc`
+/// (which the stack's hardware backend uses too).
+pub use mpipe_desc::{BDesc, BufferSize, Chain, EDesc, IDesc};
 pub use notif::RingStats;
 pub use resource::ALLOC_FIXED;
 pub use rules::Rules;

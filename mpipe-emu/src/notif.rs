@@ -10,10 +10,10 @@
 //! and not yet credited; a full ring drops (counted in [`RingStats`]).
 
 use crate::context::Context;
-use crate::desc::IDesc;
 use crate::lb::{Bucket, BucketMode};
 
 use crate::error::{Error, Result};
+use mpipe_desc::IDesc;
 
 /// The ring sizes the hardware accepts, in entries.
 pub const NOTIF_RING_ENTRIES: [usize; 4] = [128, 512, 2048, 65536];

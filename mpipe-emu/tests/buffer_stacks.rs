@@ -35,7 +35,10 @@ fn allocation_and_initialization_errors() {
     assert_eq!(ctx.stack_for_size(BufferSize::B128), None);
     assert_eq!(ctx.push_buffer(7, 0), Err(Error::BadBufferStack));
     assert_eq!(ctx.pop_buffer(40), Err(Error::BadBufferStack));
-    assert_eq!(BufferSize::from_enum(8), Err(Error::InvalBufferSize));
+    assert_eq!(
+        BufferSize::from_enum(8).map_err(Error::from),
+        Err(Error::InvalBufferSize)
+    );
     assert_eq!(calc_buffer_stack_bytes(4048), 338 * 64);
 }
 

@@ -63,7 +63,7 @@ fn each_code_is_reachable() {
     note(Context::init(2).map(|_| ()));
     note(c.link_open("eth9", 0).map(|_| ()));
     note(c.init_buffer_stack(0, BufferSize::B128, 1));
-    note(BufferSize::from_enum(9).map(|_| ()));
+    note(BufferSize::from_enum(9).map(|_| ()).map_err(Error::from));
     let s = c.alloc_buffer_stacks(1, 0, 0).unwrap();
     c.init_buffer_stack(s, BufferSize::B128, 1).unwrap();
     note(c.push_buffer(s, 0x1000));

@@ -149,7 +149,7 @@ pub unsafe extern "C" fn gxio_mpipe_pop_buffer(ctx: *mut CContext, stack: c_uint
 #[no_mangle]
 pub unsafe extern "C" fn gxio_mpipe_pop_buffer_bdesc(ctx: *mut CContext, stack: c_uint) -> BDesc {
     let mut empty = BDesc(0);
-    empty.set_c(crate::desc::Chain::Invalid);
+    empty.set_c(mpipe_desc::Chain::Invalid);
     // SAFETY: forwarded contract.
     unsafe { with(ctx, empty, |c| c.pop_buffer_bdesc(stack).unwrap_or(empty)) }
 }

@@ -17,13 +17,13 @@
 //! (or does nothing, for the `void` ones) rather than crashing; the safety
 //! contract is that non-null pointers are valid for the documented use.
 
-use crate::buffer_stack::{buffer_stack_capacity, calc_buffer_stack_bytes, BufferSize};
+use crate::buffer_stack::{buffer_stack_capacity, calc_buffer_stack_bytes};
 use crate::context::{Config, Context, Delivery, InjectErrors, Stats};
-use crate::desc::{BDesc, EDesc, IDesc};
 use crate::error::Error;
 use crate::lb::BucketMode;
 use crate::link::Link;
 use crate::rules::Rules;
+use mpipe_desc::{BDesc, BufferSize, EDesc, IDesc};
 use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void, CStr};
 use std::sync::{Mutex, MutexGuard};
 

@@ -17,7 +17,7 @@
 
 use core::ffi::{c_int, c_uint, c_ulong, c_void};
 
-use super::desc::{BDesc, EDesc, IDesc};
+use mpipe_desc::{BDesc, EDesc, IDesc};
 
 /// Storage for one opaque gxio struct of at most `N` bytes.
 #[repr(C, align(64))]

@@ -8,10 +8,10 @@
 use core::ffi::{c_uint, c_void, CStr};
 use core::ptr::NonNull;
 
-use super::desc::{BDesc, EDesc, IDesc};
 use super::ffi::{
     self, Handle, CONTEXT_BYTES, EQUEUE_BYTES, IQUEUE_BYTES, LINK_BYTES, RULES_BYTES,
 };
+use mpipe_desc::{BDesc, EDesc, IDesc};
 
 /// A gxio error code (negative), and the call that returned it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

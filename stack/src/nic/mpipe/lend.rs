@@ -8,7 +8,7 @@
 use crate::mem::buf::MAX_CHAIN;
 use crate::mem::buf::{BufError, BufPool, Frame, Lender, LentSegment, SIZE_CLASSES};
 
-use super::desc::{BDesc, IDesc, C_CHAINED};
+use mpipe_desc::{BDesc, Chain, IDesc};
 
 /// A pool over the buffer-stack pages `segments`.
 ///
@@ -56,8 +56,8 @@ impl std::error::Error for RxError {}
 /// the windows). The walk follows the chain to its end even past
 /// `l2_size` or [`MAX_CHAIN`], so that every buffer is returned.
 pub fn adopt_packet(pool: &BufPool, idesc: &IDesc) -> Result<Frame, RxError> {
-    let mut remaining = idesc.l2_size();
-    let mut bdesc = idesc.first_buffer();
+    let mut remaining = idesc.xfer_size();
+    let mut bdesc = idesc.bdesc();
     let mut frame: Option<Frame> = None;
     let mut error = None;
     // A chain cannot be longer than the pool has buffers; this also ends a
@@ -74,7 +74,7 @@ pub fn adopt_packet(pool: &BufPool, idesc: &IDesc) -> Result<Frame, RxError> {
             error = Some(RxError::BadDescriptor);
             break;
         };
-        if class != bdesc.size() {
+        if class != usize::from(bdesc.size()) {
             error = Some(RxError::BadDescriptor);
             break;
         }
@@ -91,7 +91,7 @@ pub fn adopt_packet(pool: &BufPool, idesc: &IDesc) -> Result<Frame, RxError> {
             }
         };
         remaining -= take;
-        let next = (bdesc.c() == C_CHAINED).then(|| next_bdesc(&part));
+        let next = (bdesc.c() == Chain::Chained).then(|| next_bdesc(&part));
         match frame.as_mut() {
             None => frame = Some(part),
             Some(f) => {

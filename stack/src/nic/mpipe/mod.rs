@@ -42,7 +42,6 @@
 //! concurrently (MMIO), but sharing the set-up between threads is not
 //! implemented.
 
-pub mod desc;
 #[allow(unsafe_code)]
 mod ffi;
 #[allow(unsafe_code)]
@@ -58,7 +57,6 @@ use std::rc::Rc;
 pub use self::gxio::GxioError;
 pub use self::lend::RxError;
 
-use self::desc::{BDesc, EDesc, C_UNCHAINED, MAX_XFER};
 use self::gxio::{EqueueHandle, Gxio, IqueueHandle};
 use crate::mem::buf::{
     class_for_len, BufPool, Frame, Lender, LentBuffer, LentSegment, NUM_CLASSES, SIZE_CLASSES,
@@ -66,6 +64,7 @@ use crate::mem::buf::{
 use crate::nic::rss::{RssTable, KEY_LEN};
 use crate::nic::{Capabilities, Driver, FlowSteering, TxFull};
 use crate::wire::MacAddr;
+use mpipe_desc::{BDesc, BufferSize, Chain, EDesc, IDesc, MAX_XFER_SIZE};
 
 /// Load-balancer buckets of the rule: as many as the stack's RSS
 /// indirection table has entries, so that the stack's prediction of a
@@ -84,6 +83,17 @@ const MIN_PAGE: usize = 64 * 1024;
 const MAX_PAGES: usize = 16;
 /// Headroom accepted by `hwb`: the low 7 bits of a descriptor's address.
 const MAX_TX_OFFSET: usize = 127;
+
+// The pool's size classes are the mPIPE's: a buffer's class index is the
+// size enum its stack is initialized with and its descriptors carry.
+const _: () = {
+    assert!(NUM_CLASSES == BufferSize::ALL.len());
+    let mut class = 0;
+    while class < NUM_CLASSES {
+        assert!(SIZE_CLASSES[class] == BufferSize::ALL[class].bytes());
+        class += 1;
+    }
+};
 
 /// Settings of an [`MpipeNic`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -323,7 +333,7 @@ impl MpipeNic {
         // One NotifRing per worker, static buckets over them, one rule.
         let workers = config.workers as u32;
         let ring0 = gxio.alloc_notif_rings(workers)?;
-        let ring_bytes = config.iqueue_entries * core::mem::size_of::<desc::IDesc>();
+        let ring_bytes = config.iqueue_entries * core::mem::size_of::<IDesc>();
         let mut iqueues = Vec::with_capacity(config.workers);
         for w in 0..workers {
             let mem = alloc(&gxio, ring_bytes, 4096)?;
@@ -595,7 +605,7 @@ impl Driver for MpipeDriver {
         }
         let fits = frame
             .buffers()
-            .all(|b| b.start <= MAX_TX_OFFSET && b.len <= MAX_XFER);
+            .all(|b| b.start <= MAX_TX_OFFSET && b.len <= MAX_XFER_SIZE);
         if !fits {
             self.stats.tx_bad_window += 1;
             return Ok(());
@@ -625,9 +635,11 @@ impl Driver for MpipeDriver {
                 shared.gxio.push_buffer(stack, span.buffer);
                 return;
             }
-            let addr = span.buffer.as_ptr() as u64 + span.start as u64;
-            let bdesc = BDesc::new(addr, stack, span.class, C_UNCHAINED, true);
-            let mut edesc = EDesc::new(bdesc, span.len, posted + 1 == parts as u64);
+            // Stack indices have 5 bits and classes 3 (`BDesc` keeps as
+            // many); the window was checked against MAX_XFER_SIZE above.
+            let addr = span.buffer.as_ptr() as i64 + span.start as i64;
+            let bdesc = BDesc::new(addr, stack as u8, span.class as u8, Chain::Unchained);
+            let mut edesc = EDesc::new(bdesc, span.len as u32, posted + 1 == parts as u64);
             if posted == 0 {
                 if let Some((start, dest, seed)) = csum {
                     edesc = edesc.with_checksum(start, dest, seed);
@@ -712,27 +724,6 @@ mod tests {
         assert!(core::mem::size_of::<CEqueue>() <= ffi::EQUEUE_BYTES);
         assert!(core::mem::size_of::<CLink>() <= ffi::LINK_BYTES);
         assert!(core::mem::size_of::<CRules>() <= ffi::RULES_BYTES);
-    }
-
-    #[test]
-    fn descriptors_match_the_emulator_bit_for_bit() {
-        use mpipe_emu::{BDesc as EmuB, EDesc as EmuE};
-        let ours = BDesc::new(0x1_2345_6780 + 5, 9, 6, C_UNCHAINED, true);
-        let theirs = EmuB(ours.0);
-        assert_eq!(theirs.va() as u64, ours.va());
-        assert_eq!(u32::from(theirs.stack_idx()), ours.stack_idx());
-        assert_eq!(usize::from(theirs.size()), ours.size());
-        assert!(theirs.hwb());
-        let e = EDesc::new(ours, 1234, true).with_checksum(34, 50, 0xbeef);
-        let mut t = EmuE::default();
-        t.set_bdesc(theirs);
-        t.set_xfer_size(1234);
-        t.set_bound(true);
-        t.set_csum(true);
-        t.set_csum_start(34);
-        t.set_csum_dest(50);
-        t.set_csum_seed_host(0xbeef);
-        assert_eq!(e.words, t.words);
     }
 
     #[test]
