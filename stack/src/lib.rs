@@ -50,6 +50,7 @@
 pub mod checksum;
 pub mod iface;
 pub mod mem;
+pub mod meter;
 pub mod nic;
 pub mod prefix_sum;
 pub mod rng;
