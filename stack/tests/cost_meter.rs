@@ -266,10 +266,20 @@ struct Wire {
     syns_without_ack: u64,
 }
 
+/// The frames end `from` sent (`delivered`: only those the wire did not
+/// lose).
 fn wire_of(frames: &[CapturedFrame], from: usize) -> Wire {
+    let w = wire_of_lossy(frames, from, false);
+    assert_eq!(w, wire_of_lossy(frames, from, true), "nothing lost");
+    w
+}
+
+fn wire_of_lossy(frames: &[CapturedFrame], from: usize, delivered: bool) -> Wire {
     let mut w = Wire::default();
-    for f in frames.iter().filter(|f| f.from == from) {
-        assert!(!f.lost);
+    for f in frames
+        .iter()
+        .filter(|f| f.from == from && !(delivered && f.lost))
+    {
         w.frames += 1;
         w.bytes += f.bytes.len() as u64;
         let sliced = SlicedPacket::from_ethernet(&f.bytes).expect("etherparse decodes it");
@@ -572,4 +582,50 @@ fn the_meter_allocates_nothing_and_keeps_counting() {
     assert_eq!(net.a.app().closed, 22);
     assert!(da.frames_tx >= 20 * 4 && db.bytes_copied == 20 * 20_000, "{da:?} {db:?}");
     assert_eq!(da - CostMeter::default(), da);
+}
+
+#[test]
+fn with_loss_retransmissions_and_sacks_are_counted_too() {
+    // B's frames are lost now and then: A sends SACKs, B retransmits.
+    let config: TcpConfig = test_config();
+    let mut net = Net::new(Peer::client(CONNS), Peer::server(), config.clone(), config);
+    net.db.set_loss_filter(|i, _| i % 9 == 4);
+    net.b.listen(80, 64).unwrap();
+    let mut calls = [Calls::default(); 2];
+    let polls = drive(&mut net, &mut calls, Duration::from_secs(600));
+    assert_eq!(net.a.app().received, (CONNS * 20_000) as u64);
+    assert_eq!(net.b.app().closed, CONNS);
+    assert!(net.b.tcp_counters().retransmits > 0);
+    let frames = net.da.take_capture();
+    let sent = [wire_of_lossy(&frames, 0, false), wire_of_lossy(&frames, 1, false)];
+    let got = [wire_of_lossy(&frames, 1, true), wire_of_lossy(&frames, 0, true)];
+    assert!(sent[0].sack > 0, "{:?}", sent[0]);
+    assert!(got[0].frames < sent[1].frames);
+    let apps = [net.a.app(), net.b.app()];
+    for (i, m) in [net.a.meter(), net.b.meter()].into_iter().enumerate() {
+        let (sent, got, c) = (&sent[i], &got[i], calls[i]);
+        // Sent: every frame handed to the driver, lost or not.
+        assert_eq!((m.frames_tx, m.bytes_tx), (sent.frames, sent.bytes));
+        assert_eq!((m.frames_rx, m.bytes_rx), (got.frames, got.bytes));
+        assert_eq!(m.tcp_parsed, got.tcp);
+        assert_eq!(m.conn_lookups, got.tcp);
+        assert_eq!(m.ipv4_built + m.ipv4_templated, sent.tcp);
+        assert_eq!(m.tcp_built, sent.control + sent.sack);
+        assert_eq!(m.tcp_built + m.tcp_templated, sent.tcp);
+        // Retransmitted payload is written (and copied) again.
+        assert_eq!(m.bytes_copied, sent.payload);
+        assert_eq!(m.bytes_copied, apps[i].log.bytes.get());
+        assert_eq!(m.writer_calls, apps[i].log.calls.get());
+        assert_eq!(m.app_calls, apps[i].handler_calls);
+        assert_eq!(m.polls, polls[i]);
+        assert_eq!(
+            (m.driver_receives, m.driver_allocs, m.driver_transmits, m.driver_releases),
+            (c.receive, c.alloc_tx, c.transmit, c.release)
+        );
+        let rx = got.ip_header_bytes + got.tcp_segment_bytes;
+        let tx_headers = 20 * sent.control + sent.tcp_header_bytes_generic;
+        let tx_payload = if i == 0 { sent.payload } else { 0 };
+        assert_eq!(m.bytes_checksummed, rx + tx_headers + tx_payload, "end {i}");
+    }
+    assert_eq!(net.b.meter().prefix_sum_lookups, net.b.app().log.sums.get());
 }
