@@ -203,11 +203,7 @@ impl App for Peer {
 /// Polls both stacks through counting drivers until quiet, jumping from
 /// timer to timer, until `limit` of virtual time has passed; returns the
 /// polls made of each.
-fn drive<A: App, B: App>(
-    net: &mut Net<A, B>,
-    calls: &mut [Calls; 2],
-    limit: Duration,
-) -> [u64; 2] {
+fn drive<A: App, B: App>(net: &mut Net<A, B>, calls: &mut [Calls; 2], limit: Duration) -> [u64; 2] {
     let end = net.now + limit;
     let mut polls = [0u64; 2];
     loop {
@@ -297,9 +293,9 @@ fn wire_of_lossy(frames: &[CapturedFrame], from: usize, delivered: bool) -> Wire
         let header_len = tcp.header_len() as u64;
         assert_eq!(header_len + tcp.payload().len() as u64, total - ihl);
         w.payload += tcp.payload().len() as u64;
-        let sack = tcp.options_iterator().any(|o| {
-            matches!(o, Ok(TcpOptionElement::SelectiveAcknowledgement(..)))
-        });
+        let sack = tcp
+            .options_iterator()
+            .any(|o| matches!(o, Ok(TcpOptionElement::SelectiveAcknowledgement(..))));
         if tcp.syn() || tcp.rst() {
             w.control += 1;
         } else if sack {
@@ -339,7 +335,10 @@ fn frames_and_bytes_match_the_wire() {
     let frames = net.da.take_capture();
     let (wa, wb) = (wire_of(&frames, 0), wire_of(&frames, 1));
     let (ma, mb) = (net.a.meter(), net.b.meter());
-    assert!(wa.frames >= 4 * CONNS as u64 && wb.frames > 10 * CONNS as u64, "{wa:?} {wb:?}");
+    assert!(
+        wa.frames >= 4 * CONNS as u64 && wb.frames > 10 * CONNS as u64,
+        "{wa:?} {wb:?}"
+    );
     assert_eq!((ma.frames_tx, ma.bytes_tx), (wa.frames, wa.bytes));
     assert_eq!((mb.frames_tx, mb.bytes_tx), (wb.frames, wb.bytes));
     assert_eq!((ma.frames_rx, ma.bytes_rx), (wb.frames, wb.bytes));
@@ -468,7 +467,11 @@ fn every_timer_scheduled_is_cancelled_or_expires() {
     assert_eq!(net.b.poll_at(), None);
     for m in [net.a.meter(), net.b.meter()] {
         assert!(m.timer_schedules > 0);
-        assert_eq!(m.timer_schedules, m.timer_cancels + m.timer_expiries, "{m:?}");
+        assert_eq!(
+            m.timer_schedules,
+            m.timer_cancels + m.timer_expiries,
+            "{m:?}"
+        );
         assert_eq!(m.timer_ops(), 2 * m.timer_schedules);
     }
     // A's TIME-WAIT and delayed ACKs are not on the wheel; its
@@ -500,7 +503,10 @@ fn a_delayed_ack_is_one_schedule_and_one_expiry() {
     assert_eq!(delta.timer_expiries, 1, "{delta:?}");
     assert!(delta.timer_schedules >= 1, "{delta:?}");
     assert_eq!(delta.frames_tx, 1);
-    assert_eq!((delta.frames_rx, delta.tcp_parsed, delta.conn_lookups), (1, 1, 1));
+    assert_eq!(
+        (delta.frames_rx, delta.tcp_parsed, delta.conn_lookups),
+        (1, 1, 1)
+    );
     assert_eq!(net.b.tcp_counters().delayed_acks, 1);
     // The data reached the app (one call; and every poll asked it for a
     // connection to open), which sent nothing.
@@ -559,7 +565,12 @@ fn arp_and_icmp_are_counted_by_the_interface() {
 #[test]
 fn the_meter_allocates_nothing_and_keeps_counting() {
     // Capture off (it allocates per frame); warm up, then count.
-    let mut net = Net::quiet(Peer::client(0), Peer::server(), test_config(), test_config());
+    let mut net = Net::quiet(
+        Peer::client(0),
+        Peer::server(),
+        test_config(),
+        test_config(),
+    );
     net.b.listen(80, 64).unwrap();
     let mut calls = [Calls::default(); 2];
     let round = |net: &mut Net<Peer, Peer>, calls: &mut [Calls; 2]| {
@@ -580,7 +591,10 @@ fn the_meter_allocates_nothing_and_keeps_counting() {
     );
     assert_eq!(allocations, 0, "allocations during 20 connections");
     assert_eq!(net.a.app().closed, 22);
-    assert!(da.frames_tx >= 20 * 4 && db.bytes_copied == 20 * 20_000, "{da:?} {db:?}");
+    assert!(
+        da.frames_tx >= 20 * 4 && db.bytes_copied == 20 * 20_000,
+        "{da:?} {db:?}"
+    );
     assert_eq!(da - CostMeter::default(), da);
 }
 
@@ -597,8 +611,14 @@ fn with_loss_retransmissions_and_sacks_are_counted_too() {
     assert_eq!(net.b.app().closed, CONNS);
     assert!(net.b.tcp_counters().retransmits > 0);
     let frames = net.da.take_capture();
-    let sent = [wire_of_lossy(&frames, 0, false), wire_of_lossy(&frames, 1, false)];
-    let got = [wire_of_lossy(&frames, 1, true), wire_of_lossy(&frames, 0, true)];
+    let sent = [
+        wire_of_lossy(&frames, 0, false),
+        wire_of_lossy(&frames, 1, false),
+    ];
+    let got = [
+        wire_of_lossy(&frames, 1, true),
+        wire_of_lossy(&frames, 0, true),
+    ];
     assert!(sent[0].sack > 0, "{:?}", sent[0]);
     assert!(got[0].frames < sent[1].frames);
     let apps = [net.a.app(), net.b.app()];
@@ -619,7 +639,12 @@ fn with_loss_retransmissions_and_sacks_are_counted_too() {
         assert_eq!(m.app_calls, apps[i].handler_calls);
         assert_eq!(m.polls, polls[i]);
         assert_eq!(
-            (m.driver_receives, m.driver_allocs, m.driver_transmits, m.driver_releases),
+            (
+                m.driver_receives,
+                m.driver_allocs,
+                m.driver_transmits,
+                m.driver_releases
+            ),
             (c.receive, c.alloc_tx, c.transmit, c.release)
         );
         let rx = got.ip_header_bytes + got.tcp_segment_bytes;

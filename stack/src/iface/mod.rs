@@ -942,7 +942,14 @@ impl Interface {
             put(b, template_field::IDENT, ident);
             put(b, template_field::CHECKSUM, header_checksum);
         };
-        let frame = frame_with_headers(driver, &mut self.meter, self.mtu, payload_len, headers, fill)?;
+        let frame = frame_with_headers(
+            driver,
+            &mut self.meter,
+            self.mtu,
+            payload_len,
+            headers,
+            fill,
+        )?;
         self.meter.ipv4_templated += 1;
         self.hand_to_driver(driver, frame)
     }
@@ -991,7 +998,14 @@ impl Interface {
             eth.emit(&mut EthernetFrame::new_unchecked(eth_bytes));
             ip.emit(&mut Ipv4Packet::new_unchecked(ip_bytes));
         };
-        let frame = frame_with_headers(driver, &mut self.meter, self.mtu, ip.payload_len, headers, fill)?;
+        let frame = frame_with_headers(
+            driver,
+            &mut self.meter,
+            self.mtu,
+            ip.payload_len,
+            headers,
+            fill,
+        )?;
         // The header emitted field by field, its checksum summed.
         self.meter.ipv4_built += 1;
         self.meter.bytes_checksummed += ipv4::HEADER_LEN as u64;

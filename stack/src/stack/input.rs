@@ -675,9 +675,9 @@ impl<C, W: Writer> Tcp<C, W> {
         // Deliver what the new data made contiguous.
         let tcb = &mut slot.tcb;
         while !tcb.abort_requested {
-            let Some(ready) = ooo.pop_ready(&mut tcb.ooo, tcb.rcv_nxt, |released| {
-                cx.release(released)
-            }) else {
+            let Some(ready) =
+                ooo.pop_ready(&mut tcb.ooo, tcb.rcv_nxt, |released| cx.release(released))
+            else {
                 break;
             };
             let data = ready
@@ -831,7 +831,12 @@ impl<C, W: Writer> Tcp<C, W> {
         };
         if let Some(idle) = idle {
             if self.slots[idx].tcb.keepalive_timer.is_none() {
-                self.schedule(cx.iface.meter_mut(), idx, TimerKind::Keepalive, cx.now + idle);
+                self.schedule(
+                    cx.iface.meter_mut(),
+                    idx,
+                    TimerKind::Keepalive,
+                    cx.now + idle,
+                );
             }
         }
     }

@@ -213,7 +213,12 @@ impl<C, W: Writer> Tcp<C, W> {
                     self.counters.fin_wait2_timeouts += 1;
                     self.close_conn(cx, idx);
                 } else {
-                    self.schedule(cx.iface.meter_mut(), idx, TimerKind::Keepalive, last + limit);
+                    self.schedule(
+                        cx.iface.meter_mut(),
+                        idx,
+                        TimerKind::Keepalive,
+                        last + limit,
+                    );
                 }
                 return;
             }
@@ -240,7 +245,12 @@ impl<C, W: Writer> Tcp<C, W> {
         // An old sequence number makes the peer answer with an ACK.
         let seq = tcb.snd_una.wrapping_sub(1);
         self.send_segment(cx, idx, seq, 0, TcpFlags::empty());
-        self.schedule(cx.iface.meter_mut(), idx, TimerKind::Keepalive, cx.now + interval);
+        self.schedule(
+            cx.iface.meter_mut(),
+            idx,
+            TimerKind::Keepalive,
+            cx.now + interval,
+        );
     }
 
     /// Drops TIME-WAIT entries whose time is up.
