@@ -30,6 +30,9 @@
 //!   into demultiplexing, input, output, timers and connection slots, with
 //!   one context per event;
 //! * [`stats`] — the drop reasons and counters of every layer;
+//! * [`meter`] — the cost meter: per-core counts of the operations that
+//!   cost CPU time (frames, headers, bytes summed and copied, timer and
+//!   table operations, driver and app calls), for a cost model to price;
 //! * [`rng`] — the seeded [`rng::SplitMix64`] generator (fault injection,
 //!   and the apps' random choices);
 //! * `testing` (feature `testing`) — a mock connection handle, so that
@@ -50,6 +53,7 @@
 pub mod checksum;
 pub mod iface;
 pub mod mem;
+pub mod meter;
 pub mod nic;
 pub mod prefix_sum;
 pub mod rng;

@@ -27,6 +27,7 @@ pub use self::arp_cache::{ArpCache, ArpCacheFull, Nud, NudAction};
 use crate::checksum;
 use crate::mem::buf::Frame;
 use crate::mem::cursor::{Cursor, CursorMut};
+use crate::meter::CostMeter;
 use crate::nic::{Capabilities, Driver};
 use crate::stats::{DropReason, IfaceCounters};
 use crate::time::{Duration, Instant};
@@ -215,6 +216,7 @@ pub struct Interface {
     resolving: Vec<Resolving>,
     events: VecDeque<IfaceEvent>,
     counters: IfaceCounters,
+    meter: CostMeter,
     announced: bool,
     next_ident: u16,
 }
@@ -235,6 +237,7 @@ impl Interface {
             resolving: Vec::with_capacity(pending_capacity),
             events: VecDeque::with_capacity(config.event_capacity.max(1)),
             counters: IfaceCounters::default(),
+            meter: CostMeter::default(),
             announced: !config.announce,
             next_ident: 1,
             config,
@@ -270,6 +273,23 @@ impl Interface {
     /// datagrams of IP protocols nobody handles.
     pub fn counters_mut(&mut self) -> &mut IfaceCounters {
         &mut self.counters
+    }
+
+    /// The cost meter of this interface's core: what it and the TCP layer
+    /// above it did (see [`crate::meter`]).
+    pub fn meter(&self) -> &CostMeter {
+        &self.meter
+    }
+
+    /// The cost meter, for the layers above to count their work in.
+    pub(crate) fn meter_mut(&mut self) -> &mut CostMeter {
+        &mut self.meter
+    }
+
+    /// Gives a frame back to the driver, counted.
+    fn release_frame<D: Driver>(&mut self, driver: &mut D, frame: Frame) {
+        self.meter.driver_releases += 1;
+        driver.release(frame);
     }
 
     /// Adds a static ARP entry (never expires).
@@ -361,12 +381,16 @@ impl Interface {
     /// [`Interface::process`] instead. Returns whether any work was done.
     pub fn poll<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
         let mut worked = self.poll_timers(driver, now);
-        while let Some(frame) = driver.receive() {
+        loop {
+            self.meter.driver_receives += 1;
+            let Some(frame) = driver.receive() else {
+                break;
+            };
             worked = true;
             if self.process(driver, &frame, now).is_some() {
                 self.counters.drop(DropReason::Ipv4UnknownProtocol);
             }
-            driver.release(frame);
+            self.release_frame(driver, frame);
         }
         worked
     }
@@ -468,6 +492,9 @@ impl Interface {
     ) -> Option<IpDatagram> {
         self.counters.rx_frames += 1;
         self.counters.rx_bytes += frame.len() as u64;
+        self.meter.frames_rx += 1;
+        self.meter.bytes_rx += frame.len() as u64;
+        self.meter.eth_parsed += 1;
         let cursor = frame.cursor();
         let Ok((eth, payload)) = cursor.read_with(ethernet::HEADER_LEN, |b| {
             EthernetRepr::parse(&EthernetFrame::new_unchecked(b))
@@ -497,6 +524,7 @@ impl Interface {
     }
 
     fn process_arp<D: Driver>(&mut self, driver: &mut D, payload: Cursor<'_>, now: Instant) {
+        self.meter.arp_parsed += 1;
         let parsed = payload.read_with(arp::ETHERNET_IPV4_LEN, |b| {
             ArpRepr::parse(&ArpPacket::new_unchecked(b))
         });
@@ -571,6 +599,7 @@ impl Interface {
         target_ip: Ipv4Addr,
     ) {
         let len = ethernet::HEADER_LEN + arp::ETHERNET_IPV4_LEN;
+        self.meter.driver_allocs += 1;
         let Some(mut frame) = driver.alloc_tx(len) else {
             self.counters.drop(DropReason::TxNoBuffer);
             return;
@@ -598,6 +627,8 @@ impl Interface {
                 })
             });
         debug_assert!(written.is_ok(), "frame sized for the ARP packet");
+        self.meter.eth_built += 1;
+        self.meter.arp_built += 1;
         match operation {
             ArpOperation::Reply => self.counters.arp_replies_sent += 1,
             _ => self.counters.arp_requests_sent += 1,
@@ -615,20 +646,27 @@ impl Interface {
         // The header (with any options) is read as one contiguous slice,
         // even when it crosses into the frame's next buffer.
         let packet_len = payload.len();
+        self.meter.ipv4_parsed += 1;
         let parsed = payload.read_with(packet_len.min(ipv4::MAX_HEADER_LEN), |b| {
-            Ipv4Repr::parse_header(b, packet_len)
+            // The header length field, for the meter: the checksum covers
+            // that many bytes once the length checks have passed.
+            let ihl = b.first().map_or(0, |v| u64::from(v & 0x0f) * 4);
+            (Ipv4Repr::parse_header(b, packet_len), ihl)
         });
+        if let Ok(((Ok(_) | Err(WireError::Checksum | WireError::Fragmented), ihl), _)) = parsed {
+            self.meter.bytes_checksummed += ihl;
+        }
         let (repr, header_len) = match parsed {
-            Ok((Ok(parsed), _)) => parsed,
-            Ok((Err(WireError::Checksum), _)) => {
+            Ok(((Ok(parsed), _), _)) => parsed,
+            Ok(((Err(WireError::Checksum), _), _)) => {
                 self.counters.drop(DropReason::Ipv4BadChecksum);
                 return None;
             }
-            Ok((Err(WireError::Fragmented), _)) => {
+            Ok(((Err(WireError::Fragmented), _), _)) => {
                 self.counters.drop(DropReason::Ipv4Fragment);
                 return None;
             }
-            Ok((Err(_), _)) | Err(_) => {
+            Ok(((Err(_), _), _)) | Err(_) => {
                 self.counters.drop(DropReason::Ipv4Malformed);
                 return None;
             }
@@ -669,6 +707,7 @@ impl Interface {
         body: Cursor<'_>,
         now: Instant,
     ) {
+        self.meter.icmp_parsed += 1;
         let Ok(((kind, received_checksum), data)) = body.read_with(icmp::HEADER_LEN, |b| {
             let checksum = u16::from_be_bytes([b[2], b[3]]);
             (
@@ -685,6 +724,7 @@ impl Interface {
         };
         let mut sum = checksum::Checksum::new();
         body.add_to_checksum(&mut sum);
+        self.meter.bytes_checksummed += body.len() as u64;
         if sum.finish() != 0 {
             self.counters.drop(DropReason::IcmpBadChecksum);
             return;
@@ -729,6 +769,7 @@ impl Interface {
             u16::from(icmp::TYPE_ECHO_REQUEST) << 8,
             u16::from(icmp::TYPE_ECHO_REPLY) << 8,
         );
+        let data_len = data.len() as u64;
         let result = self.build_frame(driver, eth.src, &reply_ip, |mut out| {
             let header = IcmpRepr::EchoReply {
                 ident,
@@ -745,6 +786,10 @@ impl Interface {
         });
         match result {
             Ok(frame) => {
+                // The header written, the checksum updated (RFC 1624), the
+                // data copied.
+                self.meter.icmp_built += 1;
+                self.meter.bytes_copied += data_len;
                 self.counters.icmp_echo_replies_sent += 1;
                 let _ = self.transmit(driver, frame); // a refusal is counted
             }
@@ -764,6 +809,10 @@ impl Interface {
         data_len: usize,
     ) -> Result<(), DropReason> {
         self.counters.icmp_echo_requests_sent += 1;
+        // Data written and summed byte by byte, the header summed.
+        self.meter.icmp_built += 1;
+        self.meter.bytes_copied += data_len as u64;
+        self.meter.bytes_checksummed += (data_len + icmp::HEADER_LEN) as u64;
         self.send_ipv4(
             driver,
             now,
@@ -893,7 +942,15 @@ impl Interface {
             put(b, template_field::IDENT, ident);
             put(b, template_field::CHECKSUM, header_checksum);
         };
-        let frame = frame_with_headers(driver, self.mtu, payload_len, headers, fill)?;
+        let frame = frame_with_headers(
+            driver,
+            &mut self.meter,
+            self.mtu,
+            payload_len,
+            headers,
+            fill,
+        )?;
+        self.meter.ipv4_templated += 1;
         self.hand_to_driver(driver, frame)
     }
 
@@ -941,7 +998,18 @@ impl Interface {
             eth.emit(&mut EthernetFrame::new_unchecked(eth_bytes));
             ip.emit(&mut Ipv4Packet::new_unchecked(ip_bytes));
         };
-        frame_with_headers(driver, self.mtu, ip.payload_len, headers, fill)
+        let frame = frame_with_headers(
+            driver,
+            &mut self.meter,
+            self.mtu,
+            ip.payload_len,
+            headers,
+            fill,
+        )?;
+        // The header emitted field by field, its checksum summed.
+        self.meter.ipv4_built += 1;
+        self.meter.bytes_checksummed += ipv4::HEADER_LEN as u64;
+        Ok(frame)
     }
 
     /// Sends an IPv4 datagram of `payload_len` bytes to `dst`; `fill` writes
@@ -1021,7 +1089,7 @@ impl Interface {
             };
             if waiting.next_hop == ip {
                 self.counters.drop(DropReason::ArpUnresolved);
-                driver.release(waiting.frame);
+                self.release_frame(driver, waiting.frame);
             } else {
                 self.pending.push_back(waiting);
             }
@@ -1051,6 +1119,9 @@ impl Interface {
         frame: Frame,
     ) -> Result<(), DropReason> {
         let len = frame.len() as u64;
+        self.meter.driver_transmits += 1;
+        self.meter.frames_tx += 1;
+        self.meter.bytes_tx += len;
         driver.transmit(frame).map_err(|_| DropReason::TxRingFull)?;
         self.counters.tx_frames += 1;
         self.counters.tx_bytes += len;
@@ -1062,9 +1133,11 @@ impl Interface {
 /// `headers` write its Ethernet and IPv4 headers and `fill` its payload (a
 /// cursor of exactly `payload_len` bytes). Refused with `TxTooBig` past the
 /// MTU (or when `fill` writes more than it announced) and `TxNoBuffer`
-/// when the pools are empty.
+/// when the pools are empty. The driver calls and the Ethernet header are
+/// counted in `meter`.
 fn frame_with_headers<D: Driver>(
     driver: &mut D,
+    meter: &mut CostMeter,
     mtu: usize,
     payload_len: usize,
     headers: impl FnOnce(&mut [u8]),
@@ -1073,9 +1146,11 @@ fn frame_with_headers<D: Driver>(
     if ipv4::HEADER_LEN + payload_len > mtu {
         return Err(DropReason::TxTooBig);
     }
+    meter.driver_allocs += 1;
     let Some(mut frame) = driver.alloc_tx(L2_L3_LEN + payload_len) else {
         return Err(DropReason::TxNoBuffer);
     };
+    meter.eth_built += 1;
     let mut cursor = frame.cursor_mut();
     let written = cursor
         .write_with(L2_L3_LEN, headers)
@@ -1085,6 +1160,7 @@ fn frame_with_headers<D: Driver>(
         Err(_) => {
             // The frame was sized for the headers and the payload, so only
             // a `fill` that writes more than it announced gets here.
+            meter.driver_releases += 1;
             driver.release(frame);
             Err(DropReason::TxTooBig)
         }

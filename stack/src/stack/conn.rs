@@ -252,6 +252,7 @@ impl<C, W: Writer> Tcp<C, W> {
                 remote_port: port,
                 local_port: candidate,
             };
+            cx.meter().conn_table_ops += 1;
             if self.table.get(&key).is_some() {
                 continue;
             }
@@ -296,12 +297,13 @@ impl<C, W: Writer> Tcp<C, W> {
             remote_port: port,
             local_port,
         };
+        cx.meter().conn_table_ops += 1;
         let inserted = self.table.insert(key, Entry::Conn(idx as u32));
         debug_assert!(inserted.is_ok());
         self.active += 1;
         self.counters.connect_attempts += 1;
         self.send_syn(cx, idx);
-        self.arm_rto(idx, cx.now);
+        self.arm_rto(cx.iface.meter_mut(), idx, cx.now);
         Ok(id)
     }
 
@@ -319,6 +321,7 @@ impl<C, W: Writer> Tcp<C, W> {
             if self.time_wait.is_full() {
                 if let Some(old) = self.time_wait.pop_expired(cx.now, true) {
                     if old.live {
+                        cx.meter().conn_table_ops += 1;
                         self.table.remove(&old.key);
                     }
                     self.counters.time_wait_evicted += 1;
@@ -336,6 +339,7 @@ impl<C, W: Writer> Tcp<C, W> {
             };
             let id = self.time_wait.push(entry);
             // Replaces the connection's entry in the table.
+            cx.meter().conn_table_ops += 1;
             let replaced = self.table.insert(key, Entry::TimeWait(id));
             debug_assert!(replaced.is_ok());
         }
@@ -343,6 +347,7 @@ impl<C, W: Writer> Tcp<C, W> {
         let conn = self.slots[idx].conn.take();
         self.release_slot(cx, idx, wait == Duration::ZERO);
         if let Some(c) = conn {
+            cx.meter().app_calls += 1;
             cx.app.on_close(c);
         }
     }
@@ -380,6 +385,9 @@ impl<C, W: Writer> Tcp<C, W> {
         }
         let conn = self.slots[idx].conn.take();
         self.free_slot(cx, idx);
+        if conn.is_some() {
+            cx.meter().app_calls += 1;
+        }
         match conn {
             Some(c) if reset => cx.app.on_reset(c),
             Some(c) => cx.app.on_close(c),
@@ -405,7 +413,7 @@ impl<C, W: Writer> Tcp<C, W> {
             TimerKind::Keepalive,
             TimerKind::App,
         ] {
-            self.cancel_timer(idx, kind);
+            self.cancel_timer(cx.iface.meter_mut(), idx, kind);
         }
         let Tcp {
             slots,
@@ -416,7 +424,7 @@ impl<C, W: Writer> Tcp<C, W> {
             ..
         } = self;
         let slot = &mut slots[idx];
-        ooo.clear(&mut slot.tcb.ooo, |f| cx.driver.release(f));
+        ooo.clear(&mut slot.tcb.ooo, |f| cx.release(f));
         if slot.tcb.in_syn_queue {
             if let Some(l) = slot
                 .tcb
@@ -426,8 +434,12 @@ impl<C, W: Writer> Tcp<C, W> {
                 l.syn_queue = l.syn_queue.saturating_sub(1);
             }
         }
-        if remove_key && table.get(&key) == Some(Entry::Conn(idx as u32)) {
-            table.remove(&key);
+        if remove_key {
+            cx.meter().conn_table_ops += 1;
+            if table.get(&key) == Some(Entry::Conn(idx as u32)) {
+                cx.meter().conn_table_ops += 1;
+                table.remove(&key);
+            }
         }
         slot.tcb.txq.clear();
         slot.tcb.state = State::Closed;

@@ -3,6 +3,8 @@
 
 use super::{Stack, TcpOf};
 use crate::iface::Interface;
+use crate::mem::buf::Frame;
+use crate::meter::CostMeter;
 use crate::nic::Driver;
 use crate::tcp::app::App;
 use crate::time::Instant;
@@ -36,5 +38,20 @@ impl<A: App> Stack<A> {
             now,
         };
         (tcp, cx)
+    }
+}
+
+impl<A, D> Ctx<'_, A, D> {
+    /// The core's cost meter (kept in the interface).
+    pub(super) fn meter(&mut self) -> &mut CostMeter {
+        self.iface.meter_mut()
+    }
+}
+
+impl<A, D: Driver> Ctx<'_, A, D> {
+    /// Gives a frame back to the driver, counted.
+    pub(super) fn release(&mut self, frame: Frame) {
+        self.iface.meter_mut().driver_releases += 1;
+        self.driver.release(frame);
     }
 }

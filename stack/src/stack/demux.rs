@@ -11,6 +11,7 @@ use super::{ts_value, Entry, Tcp};
 use crate::checksum::{pseudo_header_sum, Checksum};
 use crate::iface::IpDatagram;
 use crate::mem::buf::Frame;
+use crate::meter::CostMeter;
 use crate::nic::Driver;
 use crate::stats::DropReason;
 use crate::tcp::app::{App, Writer};
@@ -50,8 +51,8 @@ impl<C, W: Writer> Tcp<C, W> {
         dg: IpDatagram,
     ) {
         self.counters.segments_in += 1;
-        let Some(seg) = self.parse(&frame, &dg) else {
-            cx.driver.release(frame);
+        let Some(seg) = self.parse(cx.meter(), &frame, &dg) else {
+            cx.release(frame);
             return;
         };
         let key = FlowKey {
@@ -67,6 +68,7 @@ impl<C, W: Writer> Tcp<C, W> {
         );
         let _entered = span.enter();
         let mut frame = Some(frame);
+        cx.meter().conn_lookups += 1;
         match self.table.get(&key) {
             Some(Entry::Conn(idx)) => {
                 self.segment_arrives(cx, idx as usize, &seg, &mut frame);
@@ -80,13 +82,19 @@ impl<C, W: Writer> Tcp<C, W> {
             None => self.no_connection(cx, key, &seg, &mut frame),
         }
         if let Some(frame) = frame {
-            cx.driver.release(frame);
+            cx.release(frame);
         }
     }
 
     /// Parses and checksums the TCP header; counts a drop on failure.
-    pub(super) fn parse(&mut self, frame: &Frame, dg: &IpDatagram) -> Option<Segment> {
+    pub(super) fn parse(
+        &mut self,
+        meter: &mut CostMeter,
+        frame: &Frame,
+        dg: &IpDatagram,
+    ) -> Option<Segment> {
         let cursor = dg.payload(frame);
+        meter.tcp_parsed += 1;
         let header_len = match cursor.read_with(tcp_wire::HEADER_LEN, |b| {
             usize::from(TcpPacket::new_unchecked(b).header_len())
         }) {
@@ -111,6 +119,7 @@ impl<C, W: Writer> Tcp<C, W> {
             cursor.len() as u16,
         ));
         cursor.add_to_checksum(&mut sum);
+        meter.bytes_checksummed += cursor.len() as u64;
         if sum.finish() != 0 {
             self.counters.drop(DropReason::TcpBadChecksum);
             return None;
@@ -131,6 +140,7 @@ impl<C, W: Writer> Tcp<C, W> {
         seg: &Segment,
         frame: &mut Option<Frame>,
     ) {
+        cx.meter().listener_lookups += 1;
         let listener = self.listeners.iter().position(|l| l.port == key.local_port);
         // A frame for another core's ephemeral port goes to that core —
         // resets too: dropping them here left the owner's connection
@@ -147,7 +157,7 @@ impl<C, W: Writer> Tcp<C, W> {
                             self.stray.push_back(f);
                         } else {
                             self.counters.drop(DropReason::TcpStrayOverflow);
-                            cx.driver.release(f);
+                            cx.release(f);
                         }
                     }
                     return;
@@ -164,7 +174,7 @@ impl<C, W: Writer> Tcp<C, W> {
                 return;
             }
             if seg.repr.ack_number.is_some() && !seg.has(TcpFlags::SYN) && self.config.syn_cookies {
-                if let Some(idx) = self.cookie_ack(key, seg, cx.now) {
+                if let Some(idx) = self.cookie_ack(cx.iface.meter_mut(), key, seg, cx.now) {
                     self.segment_arrives(cx, idx, seg, frame);
                     return;
                 }
@@ -222,12 +232,13 @@ impl<C, W: Writer> Tcp<C, W> {
         tcb.max_snd_wnd = tcb.snd_wnd;
         tcb.negotiate(config, &seg.repr, mss);
         self.listeners[li].syn_queue += 1;
+        cx.meter().conn_table_ops += 1;
         let inserted = self.table.insert(key, Entry::Conn(idx as u32));
         debug_assert!(inserted.is_ok());
         self.active += 1;
         trace!(?key, "SYN received");
         self.send_syn(cx, idx);
-        self.arm_rto(idx, cx.now);
+        self.arm_rto(cx.iface.meter_mut(), idx, cx.now);
     }
 
     /// Answers a SYN statelessly with a SYN cookie.
@@ -262,6 +273,7 @@ impl<C, W: Writer> Tcp<C, W> {
     /// The final ACK of a cookie handshake: rebuild the connection.
     pub(super) fn cookie_ack(
         &mut self,
+        meter: &mut CostMeter,
         key: FlowKey,
         seg: &Segment,
         now: Instant,
@@ -312,6 +324,7 @@ impl<C, W: Writer> Tcp<C, W> {
             ..syn
         };
         tcb.negotiate(config, &syn, info.mss);
+        meter.conn_table_ops += 1;
         let inserted = self.table.insert(key, Entry::Conn(idx as u32));
         debug_assert!(inserted.is_ok());
         self.active += 1;
@@ -329,6 +342,7 @@ impl<C, W: Writer> Tcp<C, W> {
         seg: &Segment,
     ) -> bool {
         let Some(tw) = self.time_wait.get_mut(id) else {
+            cx.meter().conn_table_ops += 1;
             self.table.remove(key);
             return true;
         };
@@ -343,6 +357,7 @@ impl<C, W: Writer> Tcp<C, W> {
             // the old connection may take the 4-tuple now.
             let newer_ts = matches!((seg.repr.timestamp, tw.ts_recent), (Some((tsval, _)), Some(recent)) if (tsval.wrapping_sub(recent) as i32) > 0);
             if seg.seq() > tw.rcv_nxt || newer_ts {
+                cx.meter().conn_table_ops += 1;
                 self.table.remove(key);
                 if let Some(entry) = self.time_wait.get_mut(id) {
                     entry.live = false;

@@ -119,10 +119,11 @@ impl<C, W: Writer> Tcp<C, W> {
             }
             tcb.state = State::Established;
             tcb.ack_now = true;
-            self.cancel_timer(idx, TimerKind::Retransmit);
+            self.cancel_timer(cx.iface.meter_mut(), idx, TimerKind::Retransmit);
             self.counters.connections_opened += 1;
             let slot = &mut self.slots[idx];
             if let Some(c) = slot.conn.as_mut() {
+                cx.meter().app_calls += 1;
                 cx.app.on_connected(c, &mut Conn::new(&mut slot.tcb));
             }
         } else {
@@ -322,7 +323,7 @@ impl<C, W: Writer> Tcp<C, W> {
             if let Some(rtt) = tcb.sampler.on_ack(ack, cx.now) {
                 tcb.rtt.sample(rtt);
             }
-            self.cancel_timer(idx, TimerKind::Retransmit);
+            self.cancel_timer(cx.iface.meter_mut(), idx, TimerKind::Retransmit);
             if let Some(port) = self.slots[idx].tcb.listener {
                 if self.slots[idx].tcb.in_syn_queue {
                     self.slots[idx].tcb.in_syn_queue = false;
@@ -331,6 +332,7 @@ impl<C, W: Writer> Tcp<C, W> {
                     }
                 }
                 let slot = &mut self.slots[idx];
+                cx.meter().app_calls += 1;
                 let accepted = cx.app.accept(port, &mut Conn::new(&mut slot.tcb));
                 match accepted {
                     Some(c) => {
@@ -348,6 +350,7 @@ impl<C, W: Writer> Tcp<C, W> {
                 self.counters.connections_opened += 1;
                 let slot = &mut self.slots[idx];
                 if let Some(c) = slot.conn.as_mut() {
+                    cx.meter().app_calls += 1;
                     cx.app.on_connected(c, &mut Conn::new(&mut slot.tcb));
                 }
             }
@@ -393,7 +396,7 @@ impl<C, W: Writer> Tcp<C, W> {
             if tcb.persist && window > 0 {
                 tcb.persist = false;
                 tcb.retries = 0;
-                self.cancel_timer(idx, TimerKind::Retransmit);
+                self.cancel_timer(cx.iface.meter_mut(), idx, TimerKind::Retransmit);
             }
         }
         // State changes on the acknowledgment of our FIN.
@@ -488,14 +491,15 @@ impl<C, W: Writer> Tcp<C, W> {
             tcb.txq_seq = tcb.txq_seq.wrapping_add(entry.len);
             tcb.txq_bytes -= entry.len;
             if let Some(c) = slot.conn.as_mut() {
+                cx.meter().app_calls += 1;
                 cx.app.on_acked(c, &mut Conn::new(&mut *tcb), entry.writer);
             }
         }
         // Retransmission timer: stop when all is acknowledged, else restart.
         if self.slots[idx].tcb.snd_una == self.slots[idx].tcb.snd_max {
-            self.cancel_timer(idx, TimerKind::Retransmit);
+            self.cancel_timer(cx.iface.meter_mut(), idx, TimerKind::Retransmit);
         } else if restart_timer {
-            self.restart_rto(idx, cx.now);
+            self.restart_rto(cx.iface.meter_mut(), idx, cx.now);
         }
         // RFC 6675: an ACK that also SACKs new data counts as a duplicate.
         if newly_sacked {
@@ -638,13 +642,13 @@ impl<C, W: Writer> Tcp<C, W> {
                         f,
                         budget,
                         max_segments,
-                        |released| cx.driver.release(released),
+                        |released| cx.release(released),
                     );
                     match outcome {
                         InsertOutcome::Stored { .. } => counters.ooo_segments += 1,
                         InsertOutcome::Rejected { frame: f, .. } => {
                             counters.drop(DropReason::TcpOooDropped);
-                            cx.driver.release(f);
+                            cx.release(f);
                         }
                     }
                 }
@@ -660,6 +664,7 @@ impl<C, W: Writer> Tcp<C, W> {
                 // Forward progress: the neighbour is reachable.
                 cx.iface.confirm_neighbor(tcb.remote.0, cx.now);
                 if let Some(c) = slot.conn.as_mut() {
+                    cx.meter().app_calls += 1;
                     cx.app.on_data(c, &mut Conn::new(&mut slot.tcb), data);
                 }
             }
@@ -670,9 +675,9 @@ impl<C, W: Writer> Tcp<C, W> {
         // Deliver what the new data made contiguous.
         let tcb = &mut slot.tcb;
         while !tcb.abort_requested {
-            let Some(ready) = ooo.pop_ready(&mut tcb.ooo, tcb.rcv_nxt, |released| {
-                cx.driver.release(released)
-            }) else {
+            let Some(ready) =
+                ooo.pop_ready(&mut tcb.ooo, tcb.rcv_nxt, |released| cx.release(released))
+            else {
                 break;
             };
             let data = ready
@@ -683,9 +688,10 @@ impl<C, W: Writer> Tcp<C, W> {
             tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(ready.len);
             counters.bytes_received += u64::from(ready.len);
             if let Some(c) = slot.conn.as_mut() {
+                cx.meter().app_calls += 1;
                 cx.app.on_data(c, &mut Conn::new(&mut *tcb), data);
             }
-            cx.driver.release(ready.frame);
+            cx.release(ready.frame);
         }
         // Acknowledgment policy (see `Stack::poll`): at once after a gap was
         // filled; else once per receive batch from the second unacknowledged
@@ -748,6 +754,7 @@ impl<C, W: Writer> Tcp<C, W> {
             other => other,
         };
         if let Some(c) = slot.conn.as_mut() {
+            cx.meter().app_calls += 1;
             cx.app.on_remote_close(c, &mut Conn::new(&mut slot.tcb));
         }
         if time_wait {
@@ -791,7 +798,7 @@ impl<C, W: Writer> Tcp<C, W> {
             return;
         }
         if tcb.app_timer_dirty {
-            self.sync_app_timer(idx);
+            self.sync_app_timer(cx.iface.meter_mut(), idx);
         }
         let tcb = &self.slots[idx].tcb;
         if tcb.abort_requested {
@@ -814,7 +821,7 @@ impl<C, W: Writer> Tcp<C, W> {
         }
         if tcb.ack_pending && tcb.delack_timer.is_none() {
             let at = cx.now + self.config.delayed_ack;
-            self.schedule(idx, TimerKind::DelayedAck, at);
+            self.schedule(cx.iface.meter_mut(), idx, TimerKind::DelayedAck, at);
         }
         // The idle timer: keepalive, and the FIN-WAIT-2 timeout.
         let idle = match self.slots[idx].tcb.state {
@@ -824,7 +831,12 @@ impl<C, W: Writer> Tcp<C, W> {
         };
         if let Some(idle) = idle {
             if self.slots[idx].tcb.keepalive_timer.is_none() {
-                self.schedule(idx, TimerKind::Keepalive, cx.now + idle);
+                self.schedule(
+                    cx.iface.meter_mut(),
+                    idx,
+                    TimerKind::Keepalive,
+                    cx.now + idle,
+                );
             }
         }
     }

@@ -37,6 +37,7 @@ use std::collections::VecDeque;
 use crate::iface::{IfaceEvent, Interface, InterfaceConfig};
 use crate::mem::buf::Frame;
 use crate::mem::timer::TimerWheel;
+use crate::meter::CostMeter;
 use crate::nic::{Capabilities, Driver, FlowSteering, QueueId};
 use crate::stats::{DropReason, TcpCounters};
 use crate::tcp::ack_limit::AckLimiter;
@@ -280,6 +281,13 @@ impl<A: App> Stack<A> {
         &mut self.iface
     }
 
+    /// The cost meter: the operations this stack (one core's instance on
+    /// one port) did so far, to be priced by a cost model (see
+    /// [`crate::meter`]). Counting never changes what the stack does.
+    pub fn meter(&self) -> &CostMeter {
+        self.iface.meter()
+    }
+
     /// TCP counters, with the segments TCP dropped (the interface counts
     /// its own drops: [`Interface::counters`]).
     pub fn tcp_counters(&self) -> &TcpCounters {
@@ -448,8 +456,13 @@ impl<A: App> Stack<A> {
     /// FINs, window updates and duplicates are acknowledged at once, as the
     /// RFCs ask (fast retransmit depends on those duplicate ACKs).
     pub fn poll<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
+        self.iface.meter_mut().polls += 1;
         let mut worked = self.poll_timers(driver, now);
-        while let Some(frame) = driver.receive() {
+        loop {
+            self.iface.meter_mut().driver_receives += 1;
+            let Some(frame) = driver.receive() else {
+                break;
+            };
             worked = true;
             self.receive(driver, frame, now);
         }
@@ -487,9 +500,9 @@ impl<A: App> Stack<A> {
                 cx.iface
                     .counters_mut()
                     .drop(DropReason::Ipv4UnknownProtocol);
-                cx.driver.release(frame);
+                cx.release(frame);
             }
-            None => cx.driver.release(frame),
+            None => cx.release(frame),
         }
     }
 
@@ -497,8 +510,9 @@ impl<A: App> Stack<A> {
     pub fn poll_timers<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
         let (tcp, mut cx) = self.split(driver, now);
         let mut worked = cx.iface.poll_timers(cx.driver, now);
-        worked |= tcp.expire_time_wait(now);
+        worked |= tcp.expire_time_wait(cx.iface.meter_mut(), now);
         while let Some((id, key)) = tcp.timers.pop_expired(now) {
+            cx.iface.meter_mut().timer_expiries += 1;
             worked = true;
             tcp.on_timer(&mut cx, id, key);
             tcp.debug_check_conn(key.slot as usize);
@@ -509,11 +523,13 @@ impl<A: App> Stack<A> {
     fn poll_connects<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
         let mut worked = false;
         while !self.tcp.free.is_empty() {
+            self.iface.meter_mut().app_calls += 1;
             let Some(Connect { addr, port, state }) = self.app.next_connect(now) else {
                 break;
             };
             worked = true;
             if let Err((_, state)) = self.connect(driver, now, addr, port, state) {
+                self.iface.meter_mut().app_calls += 1;
                 self.app.on_connect_failed(state);
             }
         }

@@ -119,7 +119,7 @@ impl<C, W: Writer> Tcp<C, W> {
                 if usable == 0 {
                     if tcb.snd_wnd == 0 && in_flight == 0 && tcb.rto_timer.is_none() {
                         self.slots[idx].tcb.persist = true;
-                        self.arm_rto(idx, cx.now);
+                        self.arm_rto(cx.iface.meter_mut(), idx, cx.now);
                     }
                     break;
                 }
@@ -186,7 +186,7 @@ impl<C, W: Writer> Tcp<C, W> {
             flags |= TcpFlags::PSH;
         }
         if !self.send_segment(cx, idx, seq, len, flags) {
-            self.arm_rto(idx, cx.now);
+            self.arm_rto(cx.iface.meter_mut(), idx, cx.now);
             return false;
         }
         let tcb = &mut self.slots[idx].tcb;
@@ -214,7 +214,7 @@ impl<C, W: Writer> Tcp<C, W> {
             self.counters.bytes_sent += u64::from(len);
         }
         if self.slots[idx].tcb.rto_timer.is_none() {
-            self.arm_rto(idx, cx.now);
+            self.arm_rto(cx.iface.meter_mut(), idx, cx.now);
         }
         true
     }
@@ -354,6 +354,13 @@ impl<C, W: Writer> Tcp<C, W> {
             0
         };
         let txq = &tcb.txq;
+        // What the payload's writers did, for the meter (the interface,
+        // which holds it, is busy sending meanwhile).
+        let mut pieces = 0u64;
+        let mut copied = 0u64;
+        let mut summed = 0u64;
+        let mut lookups = 0u64;
+        let (mut templated, mut generic) = (0u64, 0u64);
         let sent = cx.iface.send_ipv4_templated(
             cx.driver,
             cx.now,
@@ -378,9 +385,17 @@ impl<C, W: Writer> Tcp<C, W> {
                         let mut piece = payload.take(n);
                         entry.writer.write(skip, &mut piece);
                     }
+                    pieces += 1;
+                    copied += n as u64;
                     match entry.writer.sum(skip, n) {
-                        Some(partial) => sum.add_partial(partial, n),
-                        None => payload.take(n).add_to_checksum(&mut sum),
+                        Some(partial) => {
+                            lookups += 1;
+                            sum.add_partial(partial, n);
+                        }
+                        None => {
+                            summed += n as u64;
+                            payload.take(n).add_to_checksum(&mut sum);
+                        }
                     }
                     payload.advance(n)?;
                     left -= n;
@@ -392,6 +407,7 @@ impl<C, W: Writer> Tcp<C, W> {
                             let header_sum = template
                                 .write(b, seq, Some(ack), flags, window_len, timestamp)
                                 .unwrap_or(0);
+                            templated = 1;
                             let mut total = Checksum::new();
                             total.add_u16(pseudo_sum);
                             total.add_u16(header_sum);
@@ -401,6 +417,8 @@ impl<C, W: Writer> Tcp<C, W> {
                         SegmentHeader::Generic(repr) => {
                             let written = repr.emit_header(b);
                             debug_assert!(written.is_ok());
+                            generic = 1;
+                            summed += b.len() as u64;
                             tcp_wire::tcp_checksum_with_pseudo(
                                 pseudo_sum,
                                 b,
@@ -414,6 +432,13 @@ impl<C, W: Writer> Tcp<C, W> {
                 Ok(())
             },
         );
+        let meter = cx.iface.meter_mut();
+        meter.writer_calls += pieces;
+        meter.bytes_copied += copied;
+        meter.bytes_checksummed += summed;
+        meter.prefix_sum_lookups += lookups;
+        meter.tcp_templated += templated;
+        meter.tcp_built += generic;
         if sent.is_err() {
             return false;
         }
@@ -427,6 +452,7 @@ impl<C, W: Writer> Tcp<C, W> {
         tcb.ack_pending = false;
         tcb.unacked_segments = 0;
         if let Some(id) = tcb.delack_timer.take() {
+            cx.iface.meter_mut().timer_cancels += 1;
             timers.cancel(id);
         }
         true
@@ -441,6 +467,7 @@ impl<C, W: Writer> Tcp<C, W> {
     ) -> bool {
         let src = self.local_ip;
         let header_len = repr.header_len();
+        let mut built = false;
         let sent = cx.iface.send_ipv4(
             cx.driver,
             cx.now,
@@ -453,10 +480,17 @@ impl<C, W: Writer> Tcp<C, W> {
                     debug_assert!(written.is_ok());
                     let checksum = tcp_wire::tcp_checksum(src, dst, b, 0, 0);
                     write_tcp_checksum(b, checksum);
+                    built = true;
                 })?;
                 Ok(())
             },
         );
+        if built {
+            // Emitted field by field, the header's bytes summed.
+            let meter = cx.iface.meter_mut();
+            meter.tcp_built += 1;
+            meter.bytes_checksummed += header_len as u64;
+        }
         if sent.is_ok() {
             self.counters.segments_out += 1;
         }

@@ -4,6 +4,7 @@
 
 use super::context::Ctx;
 use super::Tcp;
+use crate::meter::CostMeter;
 use crate::nic::Driver;
 use crate::tcp::app::{App, Conn, Writer};
 use crate::tcp::tcb::{State, TimerKey, TimerKind};
@@ -11,12 +12,22 @@ use crate::time::Instant;
 use crate::wire::TcpFlags;
 
 impl<C, W: Writer> Tcp<C, W> {
-    pub(super) fn schedule(&mut self, idx: usize, kind: TimerKind, at: Instant) {
+    /// Schedules connection `idx`'s timer of `kind` at `at`, replacing
+    /// (cancelling) the one it had; the wheel operations are counted in
+    /// `meter`, as in every function here that takes one.
+    pub(super) fn schedule(
+        &mut self,
+        meter: &mut CostMeter,
+        idx: usize,
+        kind: TimerKind,
+        at: Instant,
+    ) {
         let key = TimerKey {
             slot: idx as u32,
             generation: self.slots[idx].generation,
             kind,
         };
+        meter.timer_schedules += 1;
         let Ok(id) = self.timers.schedule(at, key) else {
             self.counters.timer_overflow += 1;
             return;
@@ -24,28 +35,30 @@ impl<C, W: Writer> Tcp<C, W> {
         let tcb = &mut self.slots[idx].tcb;
         let field = tcb.timer_mut(kind);
         if let Some(old) = field.replace(id) {
+            meter.timer_cancels += 1;
             self.timers.cancel(old);
         }
     }
 
-    pub(super) fn cancel_timer(&mut self, idx: usize, kind: TimerKind) {
+    pub(super) fn cancel_timer(&mut self, meter: &mut CostMeter, idx: usize, kind: TimerKind) {
         let tcb = &mut self.slots[idx].tcb;
         let field = tcb.timer_mut(kind);
         if let Some(id) = field.take() {
+            meter.timer_cancels += 1;
             self.timers.cancel(id);
         }
     }
 
-    pub(super) fn arm_rto(&mut self, idx: usize, now: Instant) {
+    pub(super) fn arm_rto(&mut self, meter: &mut CostMeter, idx: usize, now: Instant) {
         if self.slots[idx].tcb.rto_timer.is_none() {
             let at = now + self.slots[idx].tcb.rtt.rto();
-            self.schedule(idx, TimerKind::Retransmit, at);
+            self.schedule(meter, idx, TimerKind::Retransmit, at);
         }
     }
 
-    pub(super) fn restart_rto(&mut self, idx: usize, now: Instant) {
+    pub(super) fn restart_rto(&mut self, meter: &mut CostMeter, idx: usize, now: Instant) {
         let at = now + self.slots[idx].tcb.rtt.rto();
-        self.schedule(idx, TimerKind::Retransmit, at);
+        self.schedule(meter, idx, TimerKind::Retransmit, at);
     }
 
     /// A timer of connection `key.slot` fired.
@@ -88,12 +101,12 @@ impl<C, W: Writer> Tcp<C, W> {
     /// receive path.
     #[cold]
     #[inline(never)]
-    pub(super) fn sync_app_timer(&mut self, idx: usize) {
+    pub(super) fn sync_app_timer(&mut self, meter: &mut CostMeter, idx: usize) {
         let tcb = &mut self.slots[idx].tcb;
         tcb.app_timer_dirty = false;
         match tcb.app_timer_at {
-            Some(at) => self.schedule(idx, TimerKind::App, at),
-            None => self.cancel_timer(idx, TimerKind::App),
+            Some(at) => self.schedule(meter, idx, TimerKind::App, at),
+            None => self.cancel_timer(meter, idx, TimerKind::App),
         }
     }
 
@@ -107,6 +120,7 @@ impl<C, W: Writer> Tcp<C, W> {
         let slot = &mut self.slots[idx];
         slot.tcb.app_timer_at = None;
         if let Some(c) = slot.conn.as_mut() {
+            cx.iface.meter_mut().app_calls += 1;
             cx.app.on_timer(c, &mut Conn::new(&mut slot.tcb));
         }
         self.after_app_event(cx, idx);
@@ -137,7 +151,7 @@ impl<C, W: Writer> Tcp<C, W> {
                 // No answer: maybe the neighbour's cached MAC is wrong.
                 cx.iface.suspect_neighbor(tcb.remote.0, cx.now);
                 self.send_syn(cx, idx);
-                self.arm_rto(idx, cx.now);
+                self.arm_rto(cx.iface.meter_mut(), idx, cx.now);
             }
             _ if tcb.persist => {
                 // Zero-window probe, as Linux sends it: no data, and the
@@ -152,7 +166,7 @@ impl<C, W: Writer> Tcp<C, W> {
                 self.counters.window_probes += 1;
                 let seq = tcb.snd_una.wrapping_sub(1);
                 self.send_segment(cx, idx, seq, 0, TcpFlags::empty());
-                self.arm_rto(idx, cx.now);
+                self.arm_rto(cx.iface.meter_mut(), idx, cx.now);
             }
             _ => {
                 if tcb.retries > max_retries {
@@ -176,7 +190,7 @@ impl<C, W: Writer> Tcp<C, W> {
                 tcb.snd_nxt = tcb.snd_una;
                 tcb.high_rxt = tcb.snd_una;
                 self.output(cx, idx);
-                self.arm_rto(idx, cx.now);
+                self.arm_rto(cx.iface.meter_mut(), idx, cx.now);
                 if self.slots[idx].tcb.ack_now {
                     self.send_ack(cx, idx);
                 }
@@ -199,7 +213,12 @@ impl<C, W: Writer> Tcp<C, W> {
                     self.counters.fin_wait2_timeouts += 1;
                     self.close_conn(cx, idx);
                 } else {
-                    self.schedule(idx, TimerKind::Keepalive, last + limit);
+                    self.schedule(
+                        cx.iface.meter_mut(),
+                        idx,
+                        TimerKind::Keepalive,
+                        last + limit,
+                    );
                 }
                 return;
             }
@@ -213,7 +232,7 @@ impl<C, W: Writer> Tcp<C, W> {
         let idle_for = cx.now - tcb.last_activity;
         if idle_for < idle {
             let at = tcb.last_activity + idle;
-            self.schedule(idx, TimerKind::Keepalive, at);
+            self.schedule(cx.iface.meter_mut(), idx, TimerKind::Keepalive, at);
             return;
         }
         if tcb.keepalive_probes >= probes {
@@ -226,15 +245,21 @@ impl<C, W: Writer> Tcp<C, W> {
         // An old sequence number makes the peer answer with an ACK.
         let seq = tcb.snd_una.wrapping_sub(1);
         self.send_segment(cx, idx, seq, 0, TcpFlags::empty());
-        self.schedule(idx, TimerKind::Keepalive, cx.now + interval);
+        self.schedule(
+            cx.iface.meter_mut(),
+            idx,
+            TimerKind::Keepalive,
+            cx.now + interval,
+        );
     }
 
     /// Drops TIME-WAIT entries whose time is up.
-    pub(super) fn expire_time_wait(&mut self, now: Instant) -> bool {
+    pub(super) fn expire_time_wait(&mut self, meter: &mut CostMeter, now: Instant) -> bool {
         let mut worked = false;
         while let Some(entry) = self.time_wait.pop_expired(now, false) {
             worked = true;
             if entry.live {
+                meter.conn_table_ops += 1;
                 self.table.remove(&entry.key);
             }
         }
