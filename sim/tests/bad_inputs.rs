@@ -113,7 +113,58 @@ fn cases() -> Vec<Case> {
             &["run", "small", "--requests", "99999999999999"],
             "requests",
         ),
-        cli("mtu small", &["run", "small", "--mtu", "100"], "mtu"),
+        cli("mtu small", &["run", "small", "--mtu", "67"], "mtu"),
+        // `rusty-sim scale`.
+        cli(
+            "scale workers zero",
+            &["scale", "--workers", "0"],
+            "workers",
+        ),
+        cli(
+            "scale workers 65",
+            &["scale", "--workers", "1..65"],
+            "workers",
+        ),
+        cli(
+            "scale workers empty range",
+            &["scale", "--workers", "4..2"],
+            "workers",
+        ),
+        cli(
+            "scale workers text",
+            &["scale", "--workers", "1,x"],
+            "workers",
+        ),
+        cli(
+            "scale workers empty item",
+            &["scale", "--workers", "1,,2"],
+            "workers",
+        ),
+        cli("scale mtu 67", &["scale", "--mtu", "67,1500"], "mtu"),
+        cli("scale mtu jumbo", &["scale", "--mtu", "9001"], "mtu"),
+        cli("scale profile", &["scale", "--profile", "vax"], "tilegx36"),
+        cli("scale ports five", &["scale", "--ports", "5"], "ports"),
+        cli("scale shard", &["scale", "--shard", "2/2"], "shard"),
+        cli("scale shard syntax", &["scale", "--shard", "1"], "shard"),
+        cli("scale duration", &["scale", "--duration", "0"], "duration"),
+        cli("scale warmup", &["scale", "--warmup", "-1"], "warmup"),
+        cli(
+            "scale too long",
+            &["scale", "--warmup", "3000", "--duration", "3000"],
+            "at most",
+        ),
+        cli("scale jobs", &["scale", "--jobs", "0"], "jobs"),
+        cli("scale conns", &["scale", "--conns", "0"], "conns"),
+        cli(
+            "scale csv directory",
+            &["scale", "--csv", "/no/such/dir/x.csv"],
+            "/no/such/dir",
+        ),
+        cli(
+            "scale plot directory",
+            &["scale", "--plot", "/no/such/dir/x.svg"],
+            "/no/such/dir",
+        ),
         cli("mtu big", &["run", "small", "--mtu", "65000"], "mtu"),
         cli("loss above 1", &["run", "small", "--loss", "1.5"], "loss"),
         cli("loss negative", &["run", "small", "--loss", "-0.1"], "loss"),
@@ -342,7 +393,7 @@ fn cases() -> Vec<Case> {
             "[pcap]\npath = \"/nonexistent/d/x.pcap\"\n",
             "x.pcap",
         ),
-        toml("ports three", "[server]\nports = 3\n", "ports"),
+        toml("ports five", "[server]\nports = 5\n", "ports"),
     ]);
     // Binary junk and odd encodings.
     for (name, bytes) in [
