@@ -121,6 +121,10 @@ pub enum Command {
     /// the links and drains. Prints every failing seed with its scenario
     /// as TOML (`rusty-sim run FILE` reproduces it); exit code 1 if any.
     Swarm(SwarmArgs),
+    /// Sweeps the thesis benchmark over workers and MTUs in virtual time:
+    /// Gbps, requests/s, per-core, link and client utilisation and the
+    /// bottleneck of each point, as a table, JSON or CSV, and a plot.
+    Scale(ScaleArgs),
     /// Writes the 500-page benchmark set as DIR/0.htm … DIR/499.htm.
     Pages {
         /// Output directory (created if missing).
@@ -191,7 +195,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=crate::scenario::MAX_REQUESTS))]
     pub requests: Option<u64>,
-    /// MTU of the links in bytes (576 to 9000).
+    /// MTU of the links in bytes (68 to 9000).
     #[arg(long, value_name = "BYTES",
           value_parser = clap::value_parser!(u16).range(i64::from(MIN_MTU)..=i64::from(MAX_MTU)))]
     pub mtu: Option<u16>,
@@ -441,6 +445,7 @@ pub fn execute(
         Command::Pages { out: dir } => pages(&dir, out, err),
         Command::Replay(args) => crate::run::replay::cli::replay(&args, out, err),
         Command::Swarm(args) => swarm(&args, out, err),
+        Command::Scale(args) => scale(&args, out, err, interactive),
     }
 }
 
@@ -752,7 +757,7 @@ pub struct SwarmArgs {
     /// Run only shard I of N (seeds whose index is I modulo N); by default
     /// from a Slurm array task or a Kubernetes indexed job's environment
     /// (`JOB_COMPLETION_INDEX` with `RUSTY_SWARM_SHARDS`), else all.
-    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    #[arg(long, value_name = "I/N", value_parser = crate::run::shard::parse_shard)]
     pub shard: Option<(u64, u64)>,
     /// The longest liveness drain, in virtual seconds.
     #[arg(long, default_value_t = 60.0, value_parser = parse_duration, allow_negative_numbers = true)]
@@ -760,22 +765,6 @@ pub struct SwarmArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-fn parse_shard(s: &str) -> Result<(u64, u64), String> {
-    let (i, n) = s
-        .split_once('/')
-        .ok_or_else(|| format!("`{s}`: expected I/N"))?;
-    let i: u64 = i
-        .parse()
-        .map_err(|_| format!("`{i}` is not a shard index"))?;
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`{n}` is not a shard count"))?;
-    if n == 0 || i >= n {
-        return Err(format!("shard {i}/{n}: need 0 <= I < N"));
-    }
-    Ok((i, n))
 }
 
 /// `rusty-sim swarm`.
@@ -867,6 +856,201 @@ fn pages(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         stats.total,
         dir.display()
     );
+    EXIT_OK
+}
+
+/// Arguments of `rusty-sim scale`.
+#[derive(Args, Debug, Clone, PartialEq)]
+pub struct ScaleArgs {
+    /// The server's cost profile (a `CostModel` name: tilegx36, x86, zero, ...).
+    #[arg(long, default_value = "tilegx36", value_parser = parse_profile)]
+    pub profile: crate::hosts::cost::CostModel,
+    /// Worker counts: a list (1,2,8), an inclusive range (1..35), or a mix
+    /// (1..4,8,16), each 1 to 64.
+    #[arg(long, value_name = "LIST", default_value = "1..35",
+          value_parser = crate::run::scale::parse_workers)]
+    pub workers: ::std::vec::Vec<u32>,
+    /// MTUs in bytes, a list or ranges as for --workers (68 to 9000).
+    #[arg(long, value_name = "LIST", default_value = "1500",
+          value_parser = crate::run::scale::parse_mtus)]
+    pub mtu: ::std::vec::Vec<u16>,
+    /// The server's ports: 1 to 4, auto (the thesis rule: 2 from 29
+    /// workers) or all.
+    #[arg(long, default_value = "auto", value_parser = parse_ports)]
+    pub ports: crate::scenario::Ports,
+    /// Concurrent client connections (1 to 100000).
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::scenario::MAX_CONNS)))]
+    pub conns: u32,
+    /// Virtual seconds measured per point, after the warm-up.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::run::scale::DEFAULT_DURATION_S,
+          value_parser = parse_duration, allow_negative_numbers = true)]
+    pub duration: f64,
+    /// Virtual seconds of warm-up per point, not measured.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::run::scale::DEFAULT_WARMUP_S,
+          value_parser = parse_duration, allow_negative_numbers = true)]
+    pub warmup: f64,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    pub seed: u64,
+    /// Points run at once, on threads (1 to 64).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub jobs: u64,
+    /// Run only shard I of N (points whose index is I modulo N); by default
+    /// from a Slurm array task or a Kubernetes indexed job's environment
+    /// (`JOB_COMPLETION_INDEX` with `RUSTY_SHARDS`), else all.
+    #[arg(long, value_name = "I/N", value_parser = crate::run::shard::parse_shard)]
+    pub shard: Option<(u64, u64)>,
+    /// Print the results as one JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the results as CSV (the header from shard 0 only).
+    #[arg(long, value_name = "PATH")]
+    pub csv: Option<PathBuf>,
+    /// Draw throughput against workers, with the thesis's curves, as SVG
+    /// (and against MTU in PATH-mtu.svg when --mtu has several values).
+    #[arg(long, value_name = "PATH.svg")]
+    pub plot: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl ScaleArgs {
+    /// The sweep these arguments ask for.
+    pub fn config(&self) -> crate::run::scale::ScaleConfig {
+        crate::run::scale::ScaleConfig {
+            profile: self.profile,
+            workers: self.workers.clone(),
+            mtus: self.mtu.clone(),
+            ports: self.ports,
+            conns: self.conns,
+            warmup_s: self.warmup,
+            duration_s: self.duration,
+            seed: self.seed,
+        }
+    }
+}
+
+/// Parses a cost profile's name.
+fn parse_profile(s: &str) -> Result<crate::hosts::cost::CostModel, String> {
+    use crate::hosts::cost::CostModel;
+    CostModel::by_name(s.trim()).ok_or_else(|| {
+        let names: Vec<&str> = CostModel::ALL.iter().map(|m| m.name).collect();
+        format!(
+            "unknown profile `{s}`, expected one of {}",
+            names.join(", ")
+        )
+    })
+}
+
+/// Parses `--ports`: 1 to 4, `auto` or `all`.
+fn parse_ports(s: &str) -> Result<crate::scenario::Ports, String> {
+    use crate::scenario::{Ports, MAX_PORTS};
+    match s.trim() {
+        "auto" => Ok(Ports::Auto),
+        "all" => Ok(Ports::All),
+        n => match n.parse::<u8>() {
+            Ok(n) if (1..=MAX_PORTS).contains(&n) => Ok(Ports::Count(n)),
+            _ => Err(format!("`{s}`: expected 1..={MAX_PORTS}, auto or all")),
+        },
+    }
+}
+
+/// `rusty-sim scale`.
+fn scale(args: &ScaleArgs, out: &mut dyn Write, err: &mut dyn Write, interactive: bool) -> u8 {
+    use crate::run::{scale, shard};
+    let config = args.config();
+    if let Err(e) = scale::validate(&config) {
+        let _ = writeln!(err, "rusty-sim: {e}");
+        return EXIT_USAGE;
+    }
+    if config.warmup_s + config.duration_s > crate::scenario::MAX_DURATION_S {
+        let _ = writeln!(
+            err,
+            "rusty-sim: --warmup and --duration must add up to at most {} s",
+            crate::scenario::MAX_DURATION_S
+        );
+        return EXIT_USAGE;
+    }
+    for path in args.csv.iter().chain(&args.plot) {
+        if let Err(e) = check_output_path(path) {
+            let _ = writeln!(
+                err,
+                "rusty-sim: {}",
+                e.to_string().replace("the pcap", "output")
+            );
+            return EXIT_USAGE;
+        }
+    }
+    let (index, of) = args
+        .shard
+        .or_else(|| shard::shard_from_env(|k| std::env::var(k).ok(), &[shard::SHARDS_VAR]))
+        .unwrap_or((0, 1));
+    let all = scale::points(&config);
+    let mine: Vec<scale::ScalePoint> = shard::shard_indices(all.len() as u64, index, of)
+        .map(|i| all[i as usize])
+        .collect();
+    let bar = (interactive && !args.quiet).then(|| {
+        let bar = indicatif::ProgressBar::new(mine.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} points {msg} [{elapsed_precise}, eta {eta}]",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let done = |r: &scale::ScaleResult| {
+        if let Some(bar) = &bar {
+            bar.inc(1);
+            bar.set_message(format!(
+                "(last: {} workers, MTU {}: {:.2} Gbps)",
+                r.workers, r.mtu, r.gbps
+            ));
+        }
+    };
+    let results = scale::run_points(&config, &mine, args.jobs as usize, &done);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let results = match results {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "rusty-sim: scale failed: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let header = index == 0;
+    let text = if args.json {
+        scale::json(&results)
+    } else {
+        scale::table(&results, header)
+    };
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        let _ = writeln!(err, "rusty-sim: cannot write the results: {e}");
+        return EXIT_FAILURE;
+    }
+    if let Some(path) = &args.csv {
+        if let Err(e) = std::fs::write(path, scale::csv(&results, header)) {
+            let _ = writeln!(err, "rusty-sim: cannot write {}: {e}", path.display());
+            return EXIT_FAILURE;
+        }
+    }
+    if let Some(path) = &args.plot {
+        if let Err(e) = scale::plot::write(&results, path) {
+            let _ = writeln!(err, "rusty-sim: {e}");
+            return EXIT_FAILURE;
+        }
+    }
+    let failed: u64 = results.iter().map(|r| r.requests_failed).sum();
+    let corrupt: u64 = results.iter().map(|r| r.bytes_corrupt).sum();
+    if failed > 0 {
+        let _ = writeln!(err, "rusty-sim: {failed} requests failed in the sweep");
+    }
+    if corrupt > 0 {
+        let _ = writeln!(err, "rusty-sim: {corrupt} corrupt bytes reached the client");
+        return EXIT_FAILURE;
+    }
     EXIT_OK
 }
 
@@ -1019,7 +1203,7 @@ mod tests {
             &["run", "--workers", "0"],
             &["run", "--workers", "65"],
             &["run", "--conns", "0"],
-            &["run", "--mtu", "100"],
+            &["run", "--mtu", "67"],
             &["run", "--mtu", "9001"],
             &["run", "--duration", "0"],
             &["run", "--duration", "inf"],

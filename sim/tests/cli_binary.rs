@@ -102,7 +102,7 @@ fn bad_scenario_files_exit_2_naming_the_file() {
             &["line 3", "unknown field `workerz`"],
         ),
         ("type.toml", "seed = \"one\"\n", &["line 1"]),
-        ("links.toml", "[server]\nports = 3\n", &["line 2", "auto"]),
+        ("links.toml", "[server]\nports = 5\n", &["line 2", "auto"]),
         (
             "workload.toml",
             "[workload]\nkind = \"ftp\"\n",

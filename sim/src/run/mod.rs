@@ -8,6 +8,10 @@
 //!   exactly or, playing each flow's peer, adaptively;
 //! * [`swarm`] — `rusty-sim swarm`: seed-drawn scenarios with safety and
 //!   liveness phases;
+//! * [`scale`] — `rusty-sim scale`: the thesis benchmark swept over
+//!   workers and MTUs, with the bottleneck of each point and a plot;
+//! * [`shard`] — splitting swarm's seeds and scale's points across
+//!   machines (`--shard I/N`, Slurm, Kubernetes);
 //! * [`ping_demo`] — two stacks pinging over the in-memory pair driver.
 
 pub mod bench;
@@ -15,4 +19,6 @@ pub mod engine;
 pub mod ping_demo;
 pub mod replay;
 pub mod report;
+pub mod scale;
+pub mod shard;
 pub mod swarm;

@@ -95,6 +95,10 @@ pub struct Report {
     pub client_saturated: bool,
     /// Per link.
     pub per_link: Vec<LinkReport>,
+    /// Memory-bandwidth utilisation of the server, in `[0, 1]`: aggregate
+    /// DRAM bandwidth demand over capacity, filled by the cost profile (0
+    /// when the profile models no memory).
+    pub memory_utilization: f64,
     /// SHA-256 of the pcap file, in hex, when one was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pcap_sha256: Option<String>,
@@ -566,6 +570,7 @@ mod tests {
             "per_link",
             "speed",
             "requests_failed_by_reason",
+            "memory_utilization",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }

@@ -329,26 +329,18 @@ pub fn run_seed(seed: u64, drain_s: f64) -> SwarmOutcome {
 }
 
 /// Which seeds of `first..first + count` this shard runs: those whose
-/// index is `index` modulo `of`.
+/// index is `index` modulo `of` (see [`crate::run::shard`]).
 pub fn shard_seeds(first: u64, count: u64, index: u64, of: u64) -> impl Iterator<Item = u64> {
-    (0..count)
-        .filter(move |i| of <= 1 || i % of == index)
-        .map(move |i| first.wrapping_add(i))
+    crate::run::shard::shard_indices(count, index, of).map(move |i| first.wrapping_add(i))
 }
 
 /// The shard `(index, of)` from the environment of a Slurm array task
 /// (`SLURM_ARRAY_TASK_ID` of `SLURM_ARRAY_TASK_COUNT`) or a Kubernetes
-/// indexed job (`JOB_COMPLETION_INDEX` of `RUSTY_SWARM_SHARDS`), if any.
+/// indexed job (`JOB_COMPLETION_INDEX` of `RUSTY_SWARM_SHARDS`, or of
+/// `RUSTY_SHARDS`), if any (see [`crate::run::shard::shard_from_env`]).
 pub fn shard_from_env(get: impl Fn(&str) -> Option<String>) -> Option<(u64, u64)> {
-    let num = |k: &str| get(k).and_then(|v| v.trim().parse::<u64>().ok());
-    if let (Some(i), Some(n)) = (num("SLURM_ARRAY_TASK_ID"), num("SLURM_ARRAY_TASK_COUNT")) {
-        let min = num("SLURM_ARRAY_TASK_MIN").unwrap_or(0);
-        return (n > 0).then_some((i.saturating_sub(min), n));
-    }
-    if let (Some(i), Some(n)) = (num("JOB_COMPLETION_INDEX"), num("RUSTY_SWARM_SHARDS")) {
-        return (n > 0).then_some((i, n));
-    }
-    None
+    use crate::run::shard::{SHARDS_VAR, SWARM_SHARDS_VAR};
+    crate::run::shard::shard_from_env(get, &[SWARM_SHARDS_VAR, SHARDS_VAR])
 }
 
 /// Runs `seeds` on `jobs` threads; outcomes in seed order.

@@ -44,8 +44,13 @@ pub const THESIS_TWO_LINK_WORKERS: u32 = 29;
 /// The most workers (server cores) a scenario may have.
 pub const MAX_WORKERS: u32 = 64;
 
-/// The smallest MTU a scenario may use (the IPv4 minimum reassembly size).
-pub const MIN_MTU: u16 = 576;
+/// The smallest MTU a scenario may use: the IPv4 minimum (RFC 791), which
+/// leaves a 28-byte MSS (16 bytes of data with timestamps).
+pub const MIN_MTU: u16 = 68;
+
+/// The most NIC ports (links) the server has: the TILE-Gx36's four
+/// 10 Gbit/s XAUI ports.
+pub const MAX_PORTS: u8 = 4;
 
 /// The largest MTU a scenario may use (jumbo frames).
 pub const MAX_MTU: u16 = 9000;
@@ -157,8 +162,8 @@ pub struct ServerSpec {
     /// Worker cores, each running its own share-nothing stack
     /// (`1..=`[`MAX_WORKERS`]).
     pub workers: u32,
-    /// NIC ports, each with its own link: 1, 2, or `"auto"` (the thesis
-    /// rule, see [`Ports::resolve`]).
+    /// NIC ports, each with its own link: `1..=`[`MAX_PORTS`], `"auto"`
+    /// (the thesis rule, see [`Ports::resolve`]) or `"all"` (all four).
     pub ports: Ports,
     /// How much virtual CPU time the server's work costs.
     pub cost_model: CostModel,
@@ -180,14 +185,22 @@ pub struct ServerSpec {
     pub faults: HostFaults,
 }
 
-/// How many NIC ports (links) the server uses.
+/// How many NIC ports (links) the server uses. Server port `i` is joined
+/// to client port `i` by link `i`, and the client balances its
+/// connections over the links (each client core opens an equal share on
+/// every port).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Ports {
-    /// The thesis rule: one link below [`THESIS_TWO_LINK_WORKERS`] workers,
-    /// two (with the connections balanced over them) from there on.
+    /// "As the load needs", by the thesis rule: one link below
+    /// [`THESIS_TWO_LINK_WORKERS`] workers, two from there on, whatever
+    /// the MTU and cost model (the thesis measured the rule at MTU 1500 on
+    /// the TILE-Gx36; a sweep that wants more links for a faster profile
+    /// or a jumbo MTU asks for them with a count or [`Ports::All`]).
     #[default]
     Auto,
-    /// Exactly this many ports (1 or 2).
+    /// All [`MAX_PORTS`] ports of the TILE-Gx36.
+    All,
+    /// Exactly this many ports (`1..=`[`MAX_PORTS`]).
     Count(u8),
 }
 
@@ -516,6 +529,7 @@ impl Ports {
         match self {
             Ports::Auto if workers >= THESIS_TWO_LINK_WORKERS => 2,
             Ports::Auto => 1,
+            Ports::All => MAX_PORTS,
             Ports::Count(n) => n,
         }
     }
@@ -525,6 +539,7 @@ impl Serialize for Ports {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Ports::Auto => s.serialize_str("auto"),
+            Ports::All => s.serialize_str("all"),
             Ports::Count(n) => s.serialize_u8(*n),
         }
     }
@@ -536,23 +551,24 @@ impl<'de> Deserialize<'de> for Ports {
         impl serde::de::Visitor<'_> for V {
             type Value = Ports;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("1, 2 or \"auto\"")
+                f.write_str("1, 2, 3, 4, \"auto\" or \"all\"")
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Ports, E> {
                 match v {
-                    1 | 2 => Ok(Ports::Count(v as u8)),
+                    1..=4 => Ok(Ports::Count(v as u8)),
                     _ => Err(E::invalid_value(serde::de::Unexpected::Signed(v), &self)),
                 }
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Ports, E> {
                 match v {
-                    1 | 2 => Ok(Ports::Count(v as u8)),
+                    1..=4 => Ok(Ports::Count(v as u8)),
                     _ => Err(E::invalid_value(serde::de::Unexpected::Unsigned(v), &self)),
                 }
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Ports, E> {
                 match v {
                     "auto" => Ok(Ports::Auto),
+                    "all" => Ok(Ports::All),
                     _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
                 }
             }
@@ -933,10 +949,10 @@ impl Scenario {
             ));
         }
         if let Ports::Count(n) = server.ports {
-            if !(1..=2).contains(&n) {
+            if !(1..=MAX_PORTS).contains(&n) {
                 return Err(bad(
                     "server.ports",
-                    format!("must be 1, 2 or \"auto\", got {n}"),
+                    format!("must be 1..={MAX_PORTS}, \"auto\" or \"all\", got {n}"),
                 ));
             }
         }
@@ -1128,6 +1144,29 @@ mod tests {
         assert_eq!(Ports::Auto.resolve(64), 2);
         assert_eq!(Ports::Count(1).resolve(64), 1);
         assert_eq!(Ports::Count(2).resolve(1), 2);
+        assert_eq!(Ports::Count(4).resolve(1), 4);
+        assert_eq!(Ports::All.resolve(1), 4);
+    }
+
+    #[test]
+    fn ports_forms() {
+        for (text, ports) in [
+            ("1", Ports::Count(1)),
+            ("3", Ports::Count(3)),
+            ("4", Ports::Count(4)),
+            ("\"auto\"", Ports::Auto),
+            ("\"all\"", Ports::All),
+        ] {
+            let s = Scenario::from_toml(&format!("[server]\nports = {text}\n")).unwrap();
+            assert_eq!(s.server.ports, ports, "{text}");
+            assert_eq!(Scenario::from_toml(&s.to_toml()).unwrap(), s);
+        }
+        for text in ["0", "5", "-1", "\"some\""] {
+            let e = Scenario::from_toml(&format!("[server]\nports = {text}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("\"all\""), "{text}: {e}");
+        }
     }
 
     #[test]
@@ -1256,7 +1295,7 @@ mod tests {
         assert!(e.contains("line 1"), "{e}");
         let e = err("[server\n");
         assert!(e.contains("line 1"), "{e}");
-        let e = err("[server]\nports = 3\n");
+        let e = err("[server]\nports = 5\n");
         assert!(e.contains("\"auto\""), "{e}");
         let e = err("[server]\ncost_model = \"arm\"\n");
         assert!(e.contains("tilegx36"), "{e}");
@@ -1379,7 +1418,8 @@ mod tests {
         check(&|s| s.server.workers = 65, "server.workers");
         check(&|s| s.client.conns = 0, "client.conns");
         check(&|s| s.client.cores = 0, "client.cores");
-        check(&|s| s.server.mtu = 575, "server.mtu");
+        check(&|s| s.server.mtu = 67, "server.mtu");
+        check(&|s| s.server.ports = Ports::Count(5), "server.ports");
         check(&|s| s.server.mtu = 9001, "server.mtu");
         check(&|s| s.duration = 0.0, "duration");
         check(&|s| s.duration = f64::INFINITY, "duration");

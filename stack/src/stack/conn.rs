@@ -19,6 +19,11 @@ use crate::tcp::time_wait::TimeWaitEntry;
 use crate::time::{Duration, Instant};
 use crate::wire::{Ipv4Addr, TcpRepr, TcpSeqNumber};
 
+/// The smallest peer MSS the stack accepts: the IPv4 minimum MTU (68
+/// bytes, RFC 791) less the IPv4 and TCP headers. A smaller advertised MSS
+/// is raised to it (unless our own MSS is smaller still).
+pub const MIN_PEER_MSS: u16 = 68 - 40;
+
 /// A connection about to take a free slot: who it is and how it starts
 /// (see `Tcb::open`).
 pub(super) struct Opening {
@@ -146,7 +151,14 @@ impl<W> Tcb<W> {
 
     /// Applies the options of the peer's SYN (or SYN-ACK).
     pub(super) fn negotiate(&mut self, config: &TcpConfig, syn: &TcpRepr<'_>, our_mss: u16) {
-        let peer_mss = syn.max_seg_size.unwrap_or(536).clamp(64, our_mss.max(64));
+        // The peer's MSS, raised to the IPv4 minimum (a peer cannot make us
+        // send smaller segments than a 68-byte MTU carries) and never above
+        // ours: our own MTU bounds what we send, even on a tiny link.
+        let peer_mss = syn
+            .max_seg_size
+            .unwrap_or(536)
+            .max(MIN_PEER_MSS)
+            .min(our_mss.max(1));
         match syn.window_scale {
             Some(shift) if config.window_scaling => {
                 self.wscale_ok = true;

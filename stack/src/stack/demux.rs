@@ -301,7 +301,7 @@ impl<C, W: Writer> Tcp<C, W> {
             local,
             remote,
             iss: cookie,
-            mss: info.mss,
+            mss: info.mss.min(self.mss),
         };
         tcb.open(config, opening, now);
         tcb.listener = Some(key.local_port);
@@ -323,7 +323,9 @@ impl<C, W: Writer> Tcp<C, W> {
             timestamp: None,
             ..syn
         };
-        tcb.negotiate(config, &syn, info.mss);
+        // The cookie's MSS table starts at 216: on a smaller MTU our own
+        // MSS is the bound.
+        tcb.negotiate(config, &syn, info.mss.min(self.mss));
         meter.conn_table_ops += 1;
         let inserted = self.table.insert(key, Entry::Conn(idx as u32));
         debug_assert!(inserted.is_ok());

@@ -25,6 +25,7 @@
 
 mod check;
 pub use self::check::StackViolation;
+pub use self::conn::MIN_PEER_MSS;
 mod conn;
 mod context;
 mod demux;

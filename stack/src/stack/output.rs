@@ -22,6 +22,33 @@ fn write_tcp_checksum(header: &mut [u8], checksum: u16) {
     }
 }
 
+/// Bytes of the SACK option with `blocks` blocks, as laid out after the
+/// handshake (`NOP, NOP, SACK`), or 0 without blocks.
+pub(crate) const fn sack_option_len(blocks: usize) -> u32 {
+    if blocks == 0 {
+        0
+    } else {
+        4 + 8 * blocks as u32
+    }
+}
+
+/// How many SACK blocks (at most 3) a segment carrying `len` data bytes
+/// can hold when options (timestamps excepted: `smss` already leaves room
+/// for them) and data together must stay within `smss` bytes.
+pub(crate) const fn sack_blocks_fitting(smss: u32, len: u32) -> usize {
+    let room = smss.saturating_sub(len);
+    if room < 12 {
+        0
+    } else {
+        let n = (room - 4) / 8;
+        if n > 3 {
+            3
+        } else {
+            n as usize
+        }
+    }
+}
+
 /// How a segment's TCP header is written: from the connection's template,
 /// or by the generic emitter when it carries SACK blocks.
 enum SegmentHeader<'a> {
@@ -163,9 +190,11 @@ impl<C, W: Writer> Tcp<C, W> {
             0
         };
         // SACK blocks take room from the payload (RFC 6691: options and
-        // data together stay within the MSS).
+        // data together stay within the MSS), as many as leave at least
+        // one byte of data (on a tiny MTU fewer than three fit).
         let sack_room = if tcb.sack && !tcb.ooo.is_empty() {
-            4 + 8 * self.ooo.blocks(&tcb.ooo).take(3).count() as u32
+            let held = self.ooo.blocks(&tcb.ooo).take(3).count();
+            sack_option_len(held.min(sack_blocks_fitting(tcb.smss, 1)))
         } else {
             0
         };
@@ -306,7 +335,9 @@ impl<C, W: Writer> Tcp<C, W> {
         let mut sack_ranges = [None; 3];
         if tcb.sack && !tcb.ooo.is_empty() {
             let mut blocks = [(TcpSeqNumber(0), TcpSeqNumber(0)); 3];
-            let n = ooo.sack_blocks(&tcb.ooo, &mut blocks);
+            let n = ooo
+                .sack_blocks(&tcb.ooo, &mut blocks)
+                .min(sack_blocks_fitting(tcb.smss, len));
             for (slot, (l, r)) in sack_ranges.iter_mut().zip(blocks.iter().take(n)) {
                 *slot = Some((l.0, r.0));
             }
@@ -522,5 +553,27 @@ impl<C, W: Writer> Tcp<C, W> {
         if self.send_control(cx, key.remote_addr, &repr) {
             self.counters.resets_sent += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{sack_blocks_fitting, sack_option_len};
+
+    #[test]
+    fn sack_blocks_fit_the_room_left_by_the_data() {
+        // MTU 1500 with timestamps: 1448 bytes of options and data.
+        assert_eq!(sack_blocks_fitting(1448, 1), 3);
+        assert_eq!(sack_blocks_fitting(1448, 1448 - 28), 3);
+        assert_eq!(sack_blocks_fitting(1448, 1448 - 27), 2);
+        // MTU 68 with timestamps: 16 bytes, room for one block and 4 bytes.
+        assert_eq!(sack_blocks_fitting(16, 0), 1);
+        assert_eq!(sack_blocks_fitting(16, 1), 1);
+        assert_eq!(sack_blocks_fitting(16, 4), 1);
+        assert_eq!(sack_blocks_fitting(16, 5), 0);
+        assert_eq!(sack_blocks_fitting(11, 0), 0);
+        assert_eq!(sack_option_len(0), 0);
+        assert_eq!(sack_option_len(1), 12);
+        assert_eq!(sack_option_len(3), 28);
     }
 }
