@@ -166,13 +166,36 @@ fn a_stalled_core_squeezed_pools_and_rings_and_failing_allocations_are_survived(
         }],
         alloc_tx_fail: 0.05,
     };
+    let faults = s.server.faults.clone();
     let (r, _, _) = run(&s);
     let f = r.host_faults.clone().expect("a host-fault report");
+    // Fault windows take effect on time (the cores wake when one opens),
+    // whether or not traffic arrives then.
     assert!(f.counters.stalled_runs > 0, "{f:?}");
     assert!(f.counters.squeezed_buffers > 1000, "{f:?}");
     assert!(f.tx_alloc_failed > 20, "{f:?}");
-    assert!(f.rx_no_buffer > 0, "{f:?}");
-    assert!(f.rx_queue_full > 0, "{f:?}");
+    // What the squeezed ring and pool drop depends on the traffic in their
+    // windows, which failing allocations thin out (a connection whose
+    // segment found no buffer waits for its retransmission timer): each
+    // is shown alone, over a run with traffic.
+    let alone = |faults: HostFaults| {
+        let mut s = scenario();
+        s.server.faults = faults;
+        run(&s).0.host_faults.expect("a host-fault report")
+    };
+    let ring = alone(HostFaults {
+        pool_squeeze: Vec::new(),
+        alloc_tx_fail: 0.0,
+        ..faults.clone()
+    });
+    assert!(ring.rx_queue_full > 0, "{ring:?}");
+    let pool = alone(HostFaults {
+        stalls: Vec::new(),
+        ring_squeeze: Vec::new(),
+        alloc_tx_fail: 0.0,
+        ..faults
+    });
+    assert!(pool.rx_no_buffer > 0, "{pool:?}");
     assert_eq!(r.bytes_corrupt, 0);
     assert!(r.requests_ok > 100, "{}", r.requests_ok);
     assert!(r.human().contains("host faults"));

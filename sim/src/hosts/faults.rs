@@ -239,6 +239,24 @@ impl HostFaultState {
         Some(until)
     }
 
+    /// The first moment after `now` at which a fault window opens or
+    /// closes, so that the host's cores wake then and the fault takes
+    /// effect on time, whether or not traffic arrives (`None` when healed
+    /// or no window is ahead).
+    pub fn next_change(&self, now: Instant) -> Option<Instant> {
+        if self.healed {
+            return None;
+        }
+        let s = &self.spec;
+        s.stalls
+            .iter()
+            .flat_map(|w| [w.from, w.until])
+            .chain(s.pool_squeeze.iter().flat_map(|w| [w.from, w.until]))
+            .chain(s.ring_squeeze.iter().flat_map(|w| [w.from, w.until]))
+            .filter(|&t| t > now)
+            .min()
+    }
+
     /// The NIC state the faults ask for at `now`: the largest active pool
     /// squeeze and the smallest active ring limit.
     pub fn nic_state(&self, now: Instant) -> NicFaultState {

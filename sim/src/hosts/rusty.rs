@@ -15,13 +15,15 @@ use std::collections::VecDeque;
 
 use rusty_stack::iface::{IfaceEvent, InterfaceConfig};
 use rusty_stack::mem::buf::PoolConfig;
+use rusty_stack::meter::CostMeter;
 use rusty_stack::stats::{IfaceCounters, TcpCounters};
 use rusty_stack::tcp::{App, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
 use rusty_stack::wire::{Ipv4Addr, Ipv4Cidr, MacAddr};
 use rusty_stack::Stack;
 
-use crate::hosts::cost::{CostModel, Work};
+use crate::hosts::cost::memory::MemoryLoad;
+use crate::hosts::cost::{Charge, CoreLoad, CostModel, Pricer};
 use crate::hosts::faults::{HostFaultCounters, HostFaultState, HostFaults, NicFaultState};
 use crate::kernel::check::{Checker, Violation};
 use crate::kernel::rng::{core_port_index, Seeds};
@@ -155,6 +157,17 @@ pub trait HostModel {
     fn fault_counters(&self) -> Option<HostFaultCounters> {
         None
     }
+    /// What the host's work was charged by its cost profile so far (all
+    /// cores); `None` for hosts without a cost meter.
+    fn cost_charged(&self) -> Option<Charge> {
+        None
+    }
+    /// Mean utilisation of the host's DRAM bandwidth from time zero to
+    /// `end` (0 when its profile models no memory).
+    fn memory_utilization(&self, end: Instant) -> f64 {
+        let _ = end;
+        0.0
+    }
     /// What the host sent as an attacker; `None` for every other host.
     fn attack_counters(&self) -> Option<crate::hosts::attacker::AttackCounters> {
         None
@@ -273,6 +286,14 @@ pub struct RustyHost<A: App> {
     faults: HostFaultState,
     nic_faults: NicFaultState,
     memory: HostMemory,
+    /// The cost profile, ready to price meter deltas.
+    pricer: Pricer,
+    /// The host's DRAM traffic (shared by its cores).
+    dram: MemoryLoad,
+    /// Everything charged so far, all cores.
+    charged: Charge,
+    /// The latest instant a core ran at.
+    last_run: Instant,
 }
 
 impl<A: App> RustyHost<A> {
@@ -347,7 +368,17 @@ impl<A: App> RustyHost<A> {
             }),
             ..HostMemory::default()
         };
+        let slot_bytes = cores
+            .first()
+            .and_then(|c| c.stacks.first())
+            .map_or(0, |s| s.connection_slot_bytes() as u64);
+        let pricer = Pricer::new(config.cost, slot_bytes);
+        let dram = MemoryLoad::new(config.cost.memory.map_or(0, |m| m.dram_bytes_per_s));
         RustyHost {
+            pricer,
+            dram,
+            charged: Charge::default(),
+            last_run: Instant::ZERO,
             faults: HostFaultState::new(config.faults.clone()),
             config,
             nics,
@@ -410,9 +441,18 @@ impl<A: App> RustyHost<A> {
         self.arp_ring_overflow
     }
 
-    fn work_of(stack: &Stack<A>) -> (u64, u64, u64, u64) {
-        let c = stack.iface().counters();
-        (c.rx_frames, c.rx_bytes, c.tx_frames, c.tx_bytes)
+    /// Everything the host's work was charged so far (all cores).
+    pub fn charged(&self) -> Charge {
+        self.charged
+    }
+
+    /// Connections held by all cores.
+    fn host_connections(&self) -> u64 {
+        self.cores
+            .iter()
+            .flat_map(|c| c.stacks.iter())
+            .map(|s| s.active_connections() as u64)
+            .sum()
     }
 }
 
@@ -449,10 +489,9 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
             self.apply_nic_faults(now);
         }
         let batch = self.config.batch.max(1);
-        let mut work = Work {
-            polls: 1,
-            ..Work::default()
-        };
+        let mut work = CostMeter::default();
+        let mut rx_frames = 0;
+        let mut tx_frames = 0;
         let mut learned: Vec<(Ipv4Addr, MacAddr)> = Vec::new();
         let mut strays: Vec<(usize, Vec<u8>)> = Vec::new();
         {
@@ -466,13 +505,12 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
                 self.nics[port].inject(core, &frame);
             }
             for (port, stack) in c.stacks.iter_mut().enumerate() {
-                let before = Self::work_of(stack);
+                let before = *stack.meter();
+                let frames = (stack.iface().counters().rx_frames, stack.iface().counters().tx_frames);
                 self.nics[port].poll(stack, core, batch, now);
-                let after = Self::work_of(stack);
-                work.rx_frames += after.0 - before.0;
-                work.rx_bytes += after.1 - before.1;
-                work.tx_frames += after.2 - before.2;
-                work.tx_bytes += after.3 - before.3;
+                work += stack.meter().since(&before);
+                rx_frames += stack.iface().counters().rx_frames - frames.0;
+                tx_frames += stack.iface().counters().tx_frames - frames.1;
                 while let Some(event) = stack.take_iface_event() {
                     if let IfaceEvent::ArpLearned { ip, mac } = event {
                         learned.push((ip, mac));
@@ -516,12 +554,25 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
                 self.stray_ring_overflow += 1;
             }
         }
-        let busy = self.config.cost.time(&work);
+        let load = CoreLoad {
+            connections: self.cores[core]
+                .stacks
+                .iter()
+                .map(|s| s.active_connections() as u64)
+                .sum(),
+            host_connections: self.host_connections(),
+            dram_queue_milli: self.dram.queue_milli(now),
+        };
+        let charge = self.pricer.price(&work, &load);
+        self.dram.record(now, charge.dram_bytes);
+        self.charged += charge;
+        self.last_run = self.last_run.max(now);
+        let busy = self.pricer.time(charge.cycles);
         let busy_until = now + busy;
         let c = &mut self.cores[core];
         c.stats.busy = c.stats.busy + busy;
-        c.stats.rx_frames += work.rx_frames;
-        c.stats.tx_frames += work.tx_frames;
+        c.stats.rx_frames += rx_frames;
+        c.stats.tx_frames += tx_frames;
         for (port, nic) in self.nics.iter_mut().enumerate() {
             nic.take_tx(port, out);
         }
@@ -531,11 +582,17 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         self.memory.peak_buffers_in_use = self.memory.peak_buffers_in_use.max(in_use);
         self.memory.peak_connections = self.memory.peak_connections.max(conns);
         let timers = c.stacks.iter().filter_map(|s| s.poll_at()).min();
-        let wake_at = if queued || !c.arp_inbox.is_empty() || !c.stray_inbox.is_empty() {
+        let mut wake_at = if queued || !c.arp_inbox.is_empty() || !c.stray_inbox.is_empty() {
             Some(busy_until)
         } else {
             timers.map(|t| t.max(busy_until))
         };
+        // A fault window that opens or closes before then wakes the core,
+        // so that it takes effect on time.
+        if let Some(change) = self.faults.next_change(now) {
+            let change = change.max(busy_until);
+            wake_at = Some(wake_at.map_or(change, |w| w.min(change)));
+        }
         CoreRun {
             busy_until,
             wake_at,
@@ -548,6 +605,14 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
 
     fn core_stats(&self, core: usize) -> CoreStats {
         self.cores[core].stats
+    }
+
+    fn cost_charged(&self) -> Option<Charge> {
+        Some(self.charged)
+    }
+
+    fn memory_utilization(&self, end: Instant) -> f64 {
+        self.dram.utilization(end.max(self.last_run))
     }
 
     fn iface_counters(&self) -> IfaceCounters {

@@ -117,6 +117,11 @@ pub struct Report {
     /// faults, whose question is whether memory stayed bounded).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_memory: Option<HostMemory>,
+    /// What the server's cost profile charged its cores, all of the run:
+    /// cycles split into instructions, allocations and memory stalls,
+    /// allocations made and DRAM bytes moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cost: Option<crate::hosts::cost::Charge>,
 }
 
 /// An attack and the server's answers to it.

@@ -305,6 +305,13 @@ impl<A: App> Stack<A> {
         self.tcp.active
     }
 
+    /// Bytes of one connection slot: the TCB with its transmit queue and
+    /// the app's per-connection state (a cost model's working set per
+    /// connection; received and transmit buffers are the driver's).
+    pub fn connection_slot_bytes(&self) -> usize {
+        core::mem::size_of::<Slot<A::Conn, A::Writer>>()
+    }
+
     /// Connections in TIME-WAIT.
     pub fn time_wait_connections(&self) -> usize {
         self.tcp.table.len() - self.tcp.active

@@ -19,8 +19,15 @@
 //!   fractions; `client_util`: the busiest client core's;
 //! * `link_util`: the busiest direction of the busiest link (frames'
 //!   bytes over the link's bandwidth);
-//! * `memory_util`: the report's [`Report::memory_utilization`] (filled by
-//!   the cost profile, over the whole run).
+//! * `memory_util`: the server's DRAM traffic, as its cost profile counts
+//!   it ([`crate::hosts::cost::Charge::dram_bytes`]), over the profile's
+//!   DRAM bandwidth.
+//!
+//! * `thesis_gbps`: the thesis stack's throughput at the point's worker
+//!   count, where the thesis measured one ([`thesis_gbps`]; MTU 1500
+//!   only). The table prints the error against it for the `rusty-2015`
+//!   profile, starred outside the figure's reading error
+//!   ([`within_reading_error`]), and the ratio to it for other profiles.
 //!
 //! The bottleneck ([`Bottleneck::classify`]) is the resource whose
 //! utilisation is highest relative to its threshold ([`CPU_BUSY`],
@@ -217,6 +224,37 @@ pub struct ScaleResult {
     pub requests_failed: u64,
     /// Response bytes that did not match, over the whole run.
     pub bytes_corrupt: u64,
+    /// The thesis's Rusty throughput at this worker count, where its curve
+    /// has one and the point is at its MTU (1500): what `gbps` is compared
+    /// with ([`thesis_gbps`]).
+    pub thesis_gbps: Option<f64>,
+}
+
+/// The thesis's MTU.
+pub const THESIS_MTU: u16 = 1500;
+
+/// The thesis figure's reading error: a point is reproduced when it is
+/// within this fraction or [`THESIS_TOLERANCE_GBPS`], whichever is looser.
+pub const THESIS_TOLERANCE: f64 = 0.10;
+/// The thesis figure's reading error in Gbit/s (see [`THESIS_TOLERANCE`]).
+pub const THESIS_TOLERANCE_GBPS: f64 = 0.25;
+
+/// The thesis stack's throughput with `workers` workers at `mtu`, if the
+/// thesis measured it (`../shared/data/thesis-scalability.csv`).
+pub fn thesis_gbps(workers: u32, mtu: u16) -> Option<f64> {
+    if mtu != THESIS_MTU {
+        return None;
+    }
+    rusty_fixtures::thesis_curve::thesis_scalability()
+        .iter()
+        .find(|p| p.rusty_workers() == workers && workers > 0)
+        .and_then(|p| p.rusty_gbps)
+}
+
+/// Whether `gbps` reproduces the thesis's `thesis` within the figure's
+/// reading error.
+pub fn within_reading_error(gbps: f64, thesis: f64) -> bool {
+    (gbps - thesis).abs() <= (thesis * THESIS_TOLERANCE).max(THESIS_TOLERANCE_GBPS)
 }
 
 /// Why a sweep could not run.
@@ -284,6 +322,8 @@ struct Snapshot {
     at: Instant,
     client_bytes: u64,
     requests_ok: u64,
+    /// Bytes the server's cost profile moved to and from DRAM.
+    dram_bytes: u64,
     server_busy: Vec<Duration>,
     client_busy: Vec<Duration>,
     /// Delivered bytes per link and direction.
@@ -300,6 +340,10 @@ fn snapshot(setup: &engine::Setup) -> Snapshot {
         at: world.now(),
         client_bytes: world.host(setup.client).tcp_counters().bytes_received,
         requests_ok: setup.client_stats().ok,
+        dram_bytes: world
+            .host(setup.server)
+            .cost_charged()
+            .map_or(0, |c| c.dram_bytes),
         server_busy: busy(setup.server),
         client_busy: busy(setup.client),
         link_bytes: world
@@ -365,7 +409,15 @@ pub fn run_point(config: &ScaleConfig, point: &ScalePoint) -> Result<ScaleResult
             }
         }
     }
-    let memory_util = report.memory_utilization;
+    let dram_capacity = config
+        .profile
+        .memory
+        .map_or(0.0, |m| m.dram_bytes_per_s as f64 * window);
+    let memory_util = if dram_capacity > 0.0 {
+        ((end.dram_bytes - start.dram_bytes) as f64 / dram_capacity).min(1.0)
+    } else {
+        0.0
+    };
     let (bottleneck, saturated) =
         Bottleneck::classify(core_util_mean, memory_util, link_util, client_util);
     Ok(ScaleResult {
@@ -386,6 +438,7 @@ pub fn run_point(config: &ScaleConfig, point: &ScalePoint) -> Result<ScaleResult
         requests_ok: report.requests_ok,
         requests_failed: report.requests_failed,
         bytes_corrupt: report.bytes_corrupt,
+        thesis_gbps: thesis_gbps(point.workers, point.mtu),
     })
 }
 
@@ -448,7 +501,7 @@ pub fn run_points(
 /// The CSV columns, in order.
 pub const CSV_HEADER: &str = "index,profile,workers,mtu,links,gbps,rps,core_util_mean,\
 core_util_max,link_util,client_util,memory_util,bottleneck,saturated,requests_ok,\
-requests_failed,bytes_corrupt";
+requests_failed,bytes_corrupt,thesis_gbps";
 
 /// The results as CSV: the header (when `header`) and one row per result,
 /// each line ending in `\n`; fractions with 4 decimals, Gbps with 4,
@@ -462,7 +515,7 @@ pub fn csv(results: &[ScaleResult], header: bool) -> String {
     for r in results {
         let _ = writeln!(
             o,
-            "{},{},{},{},{},{:.4},{:.1},{:.4},{:.4},{:.4},{:.4},{:.4},{},{},{},{},{}",
+            "{},{},{},{},{},{:.4},{:.1},{:.4},{:.4},{:.4},{:.4},{:.4},{},{},{},{},{},{}",
             r.index,
             r.profile,
             r.workers,
@@ -479,7 +532,8 @@ pub fn csv(results: &[ScaleResult], header: bool) -> String {
             r.saturated,
             r.requests_ok,
             r.requests_failed,
-            r.bytes_corrupt
+            r.bytes_corrupt,
+            r.thesis_gbps.map_or(String::new(), |g| g.to_string())
         );
     }
     o
@@ -496,7 +550,7 @@ pub fn table(results: &[ScaleResult], header: bool) -> String {
     if header {
         let _ = writeln!(
             o,
-            "{:>5} {:>9} {:>7} {:>5} {:>5} {:>8} {:>9} {:>6} {:>6} {:>6} {:>6} {:>6}  bottleneck",
+            "{:>5} {:>10} {:>7} {:>5} {:>5} {:>8} {:>9} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7}  bottleneck",
             "index",
             "profile",
             "workers",
@@ -508,14 +562,31 @@ pub fn table(results: &[ScaleResult], header: bool) -> String {
             "cpumax",
             "link",
             "client",
-            "memory"
+            "memory",
+            "thesis",
+            "error"
         );
     }
     for r in results {
         let pct = |f: f64| format!("{:.1}%", f * 100.0);
+        // The profile of the thesis's stack: the error against the thesis,
+        // starred when outside its reading error; any other profile: how
+        // many times the thesis's throughput it predicts.
+        let (thesis, error) = match r.thesis_gbps {
+            Some(t) if r.profile == CostModel::RUSTY_2015.name => (
+                format!("{t:.3}"),
+                format!(
+                    "{:+.1}%{}",
+                    (r.gbps - t) / t * 100.0,
+                    if within_reading_error(r.gbps, t) { " " } else { "*" }
+                ),
+            ),
+            Some(t) => (format!("{t:.3}"), format!("{:.2}x ", r.gbps / t)),
+            None => ("-".into(), "- ".into()),
+        };
         let _ = writeln!(
             o,
-            "{:>5} {:>9} {:>7} {:>5} {:>5} {:>8.3} {:>9.1} {:>6} {:>6} {:>6} {:>6} {:>6}  {}{}",
+            "{:>5} {:>10} {:>7} {:>5} {:>5} {:>8.3} {:>9.1} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7}  {}{}",
             r.index,
             r.profile,
             r.workers,
@@ -528,6 +599,8 @@ pub fn table(results: &[ScaleResult], header: bool) -> String {
             pct(r.link_util),
             pct(r.client_util),
             pct(r.memory_util),
+            thesis,
+            error,
             r.bottleneck.as_str(),
             if r.saturated { "" } else { " (not saturated)" }
         );
@@ -669,6 +742,21 @@ mod tests {
     }
 
     #[test]
+    fn points_are_compared_with_the_thesis_at_its_mtu() {
+        assert_eq!(thesis_gbps(1, 1500), Some(0.395));
+        assert_eq!(thesis_gbps(35, 1500), Some(12.0));
+        // Worker counts the thesis did not measure, and other MTUs.
+        assert_eq!(thesis_gbps(2, 1500), None);
+        assert_eq!(thesis_gbps(35, 9000), None);
+        assert_eq!(thesis_gbps(0, 1500), None);
+        // 10% or 0.25 Gbps, whichever is looser.
+        assert!(within_reading_error(1.04, 0.8));
+        assert!(!within_reading_error(1.06, 0.8));
+        assert!(within_reading_error(13.1, 12.0));
+        assert!(!within_reading_error(13.3, 12.0));
+    }
+
+    #[test]
     fn csv_header_only_when_asked() {
         let r = ScaleResult {
             index: 3,
@@ -688,13 +776,14 @@ mod tests {
             requests_ok: 7,
             requests_failed: 0,
             bytes_corrupt: 0,
+            thesis_gbps: Some(0.395),
         };
         let with = csv(std::slice::from_ref(&r), true);
         let without = csv(std::slice::from_ref(&r), false);
         assert_eq!(with, format!("{CSV_HEADER}\n{without}"));
         assert_eq!(
             without,
-            "3,tilegx36,2,1500,1,0.5000,10.0,0.9000,1.0000,0.0500,0.0100,0.0000,cpu,true,7,0,0\n"
+            "3,tilegx36,2,1500,1,0.5000,10.0,0.9000,1.0000,0.0500,0.0100,0.0000,cpu,true,7,0,0,0.395\n"
         );
         assert_eq!(
             CSV_HEADER.split(',').count(),
