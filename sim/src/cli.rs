@@ -190,8 +190,10 @@ pub struct RunArgs {
     /// Virtual seconds to simulate (above zero).
     #[arg(long, value_name = "SECONDS", value_parser = parse_duration, allow_negative_numbers = true)]
     pub duration: Option<f64>,
-    /// End the run once N requests have completed (or at the duration,
-    /// whichever comes first).
+    /// Issue exactly N requests (each client application its share, the
+    /// k-th request of an application asking for its k-th page) and end
+    /// the run when all N are done (or at the duration, whichever comes
+    /// first).
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=crate::scenario::MAX_REQUESTS))]
     pub requests: Option<u64>,
@@ -862,7 +864,7 @@ fn pages(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
 /// Arguments of `rusty-sim scale`.
 #[derive(Args, Debug, Clone, PartialEq)]
 pub struct ScaleArgs {
-    /// The server's cost profile (a `CostModel` name: tilegx36, x86, zero, ...).
+    /// The server's cost profile: tilegx36 (our stack on the TILE-Gx36), rusty-2015 (the original C++ stack on it), x86 (this machine) or zero.
     #[arg(long, default_value = "tilegx36", value_parser = parse_profile)]
     pub profile: crate::hosts::cost::CostModel,
     /// Worker counts: a list (1,2,8), an inclusive range (1..35), or a mix

@@ -108,6 +108,10 @@ pub struct SmolHostConfig {
     pub mtu: usize,
     /// Connections kept busy in all, shared over cores and ports.
     pub conns: u32,
+    /// Requests to start in all (shared over the interfaces as
+    /// [`crate::run::engine::request_budget`] says), or `None` until told
+    /// to stop.
+    pub max_requests: Option<u64>,
     /// What each connection does.
     pub workload: SmolWorkload,
     /// The host's seeds: interface `(core, port)`, with `i =
@@ -185,6 +189,7 @@ impl SmolHostConfig {
             server_port: crate::run::engine::SERVER_PORT,
             mtu: usize::from(scenario.server.mtu),
             conns: scenario.client.conns.max(1),
+            max_requests: scenario.max_requests,
             workload,
             seeds: crate::run::engine::client_seeds(scenario),
             rx_buffer: 64 * 1024,
@@ -477,6 +482,8 @@ struct SmolIface {
     rx_queue_full: u64,
     /// The host was told to open no more connections.
     stopped: bool,
+    /// Requests this interface may still start (`None`: no limit).
+    budget: Option<u64>,
 }
 
 /// Settings the application pass needs.
@@ -528,6 +535,8 @@ impl SmolIface {
             host_header,
             counters,
             latency,
+            stopped,
+            budget,
             ..
         } = self;
         let c = &mut conns[i];
@@ -608,25 +617,15 @@ impl SmolIface {
                 return;
             }
         }
-        // Idle: start the next request, unless told to stop.
-        if self.stopped {
+        // Idle: start the next request, unless told to stop or the budget
+        // is spent. The page is drawn first, so that the k-th request of
+        // this interface asks for its k-th page whatever happens to it.
+        if *stopped || *budget == Some(0) {
             return;
         }
-        let Some(port) = ports.take() else {
-            counters.started += 1;
-            c.counted = false;
-            Self::fail(counters, c, SmolFail::NoPort);
-            return;
-        };
-        c.local_port = port;
-        c.linger = false;
-        c.started = now;
-        c.deadline = now + env.timeout;
-        c.sent = 0;
-        c.received = 0;
-        c.corrupt = false;
-        c.overrun = false;
-        c.counted = false;
+        if let Some(left) = budget.as_mut() {
+            *left -= 1;
+        }
         c.request.clear();
         match env.workload {
             SmolWorkload::Http(pages) => {
@@ -654,6 +653,21 @@ impl SmolIface {
                 c.expect = Expect::Pattern { len: bytes };
             }
         }
+        let Some(port) = ports.take() else {
+            counters.started += 1;
+            c.counted = false;
+            Self::fail(counters, c, SmolFail::NoPort);
+            return;
+        };
+        c.local_port = port;
+        c.linger = false;
+        c.started = now;
+        c.deadline = now + env.timeout;
+        c.sent = 0;
+        c.received = 0;
+        c.corrupt = false;
+        c.overrun = false;
+        c.counted = false;
         counters.started += 1;
         socket.set_nagle_enabled(false);
         socket.set_tsval_generator(env.timestamps.then_some(tsval as fn() -> u32));
@@ -939,6 +953,12 @@ impl SmolHost {
                             latency: LatencyHistogram::new(),
                             rx_queue_full: 0,
                             stopped: false,
+                            budget: crate::run::engine::request_budget(
+                                config.max_requests,
+                                config.conns,
+                                apps,
+                                index,
+                            ),
                         }
                     })
                     .collect();

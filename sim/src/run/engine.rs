@@ -76,6 +76,22 @@ fn share(total: u32, parts: usize, index: usize) -> usize {
     base + usize::from(index < total as usize % parts)
 }
 
+/// The share of a request budget of `max` requests of the client
+/// application `index` of `apps`, when `conns` connections are shared out
+/// as [`share`] does: split evenly over the applications that hold a
+/// connection (the first `min(conns, apps)`), so every budgeted request is
+/// started, and none by an application without a connection. `None`
+/// without a budget.
+pub fn request_budget(max: Option<u64>, conns: u32, apps: usize, index: usize) -> Option<u64> {
+    let max = max?;
+    let parts = (conns as usize).min(apps).max(1) as u64;
+    let index = index as u64;
+    if index >= parts {
+        return Some(0);
+    }
+    Some(max / parts + u64::from(index < max % parts))
+}
+
 /// The hosts and links of a scenario, built and wired, not yet run.
 pub struct Setup {
     /// The world.
@@ -301,12 +317,19 @@ pub fn client_config(scenario: &Scenario) -> RustyHostConfig {
 }
 
 /// The settings of the HTTP load client on the client's `core` and
-/// `port`: its share of the connections, its seed from the client's tree.
+/// `port`: its share of the connections and of the run's requests
+/// ([`request_budget`]), its seed from the client's tree.
 pub fn http_client_config(scenario: &Scenario, core: usize, port: usize) -> HttpClientConfig {
     let links = scenario.link_count().max(1) as usize;
     let apps = scenario.client.cores.max(1) as usize * links;
     let mut config = HttpClientConfig::new(address(port, 1), SERVER_PORT);
-    config.concurrency = share(scenario.client.conns.max(1), apps, core * links + port);
+    let index = core * links + port;
+    let conns = scenario.client.conns.max(1);
+    config.concurrency = share(conns, apps, index);
+    // The run's request budget, shared out so that the requests (and the
+    // pages: the k-th request of an application draws its k-th page) do
+    // not depend on timing.
+    config.max_requests = request_budget(scenario.max_requests, conns, apps, index);
     config.seed = client_seeds(scenario).seed_u64("http-client", core_port_index(core, port));
     config
 }
@@ -388,6 +411,12 @@ pub fn build(scenario: &Scenario) -> Result<Setup, EngineError> {
                     mode,
                     share(conns, apps, core * links + port),
                 )
+                .with_max_requests(request_budget(
+                    scenario.max_requests,
+                    conns,
+                    apps,
+                    core * links + port,
+                ))
             })));
             (server, client)
         }
@@ -401,6 +430,12 @@ pub fn build(scenario: &Scenario) -> Result<Setup, EngineError> {
                     StreamMode::Bulk { bytes },
                     share(conns, apps, core * links + port),
                 )
+                .with_max_requests(request_budget(
+                    scenario.max_requests,
+                    conns,
+                    apps,
+                    core * links + port,
+                ))
             })));
             (server, client)
         }
@@ -655,6 +690,8 @@ impl Setup {
         if report.attack.is_some() || report.host_faults.is_some() {
             report.server_memory = server_host.memory();
         }
+        report.server_cost = server_host.cost_charged();
+        report.memory_utilization = server_host.memory_utilization(world.now());
         report.compute_rates();
         report
     }
@@ -718,4 +755,25 @@ pub fn run(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_budgets_add_up_and_skip_applications_without_connections() {
+        for (max, conns, apps) in [(400u64, 20u32, 4usize), (7, 3, 4), (5, 1, 8), (0, 9, 3)] {
+            let budgets: Vec<u64> = (0..apps)
+                .map(|i| request_budget(Some(max), conns, apps, i).unwrap())
+                .collect();
+            assert_eq!(budgets.iter().sum::<u64>(), max, "{max} {conns} {apps}");
+            for (i, b) in budgets.iter().enumerate() {
+                if share(conns, apps, i) == 0 {
+                    assert_eq!(*b, 0, "an application without a connection");
+                }
+            }
+        }
+        assert_eq!(request_budget(None, 20, 4, 0), None);
+    }
 }

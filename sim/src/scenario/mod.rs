@@ -116,7 +116,12 @@ pub struct Scenario {
     pub seed: u64,
     /// Virtual seconds to simulate (finite, above zero).
     pub duration: f64,
-    /// Ends the run early once this many requests have completed.
+    /// The client issues exactly this many requests, shared over its
+    /// applications ([`crate::run::engine::request_budget`]; the k-th
+    /// request of an application asks for its k-th page, whatever the
+    /// timing), and the run ends when all are done (ok or failed) or at
+    /// `duration`. The same seed therefore gives the same requests and
+    /// bytes through any NIC or cost profile.
     pub max_requests: Option<u64>,
     /// The server under test.
     pub server: ServerSpec,
@@ -165,7 +170,8 @@ pub struct ServerSpec {
     /// NIC ports, each with its own link: `1..=`[`MAX_PORTS`], `"auto"`
     /// (the thesis rule, see [`Ports::resolve`]) or `"all"` (all four).
     pub ports: Ports,
-    /// How much virtual CPU time the server's work costs.
+    /// How much virtual CPU time the server's work costs: a profile name,
+    /// `"tilegx36"`, `"rusty-2015"`, `"x86"` or `"zero"` ([`CostModel`]).
     pub cost_model: CostModel,
     /// MTU of every link, in bytes ([`MIN_MTU`]`..=`[`MAX_MTU`]).
     pub mtu: u16,

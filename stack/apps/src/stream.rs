@@ -112,6 +112,8 @@ pub struct StreamClient {
     concurrency: usize,
     open: usize,
     stopped: bool,
+    /// Requests that may still be started (`None`: no limit).
+    remaining: Option<u64>,
     counters: StreamCounters,
     latency: LatencyHistogram,
 }
@@ -125,9 +127,17 @@ impl StreamClient {
             concurrency,
             open: 0,
             stopped: false,
+            remaining: None,
             counters: StreamCounters::default(),
             latency: LatencyHistogram::default(),
         }
+    }
+
+    /// The same client starting at most `max` requests in all (`None`: no
+    /// limit, until [`StreamClient::stop`]).
+    pub fn with_max_requests(mut self, max: Option<u64>) -> Self {
+        self.remaining = max;
+        self
     }
 
     /// What the client has done so far.
@@ -181,8 +191,11 @@ impl App for StreamClient {
     }
 
     fn next_connect(&mut self, now: Instant) -> Option<Connect<StreamConn>> {
-        if self.stopped || self.open >= self.concurrency {
+        if self.stopped || self.open >= self.concurrency || self.remaining == Some(0) {
             return None;
+        }
+        if let Some(left) = self.remaining.as_mut() {
+            *left -= 1;
         }
         self.open += 1;
         self.counters.in_flight += 1;
