@@ -506,7 +506,10 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
             }
             for (port, stack) in c.stacks.iter_mut().enumerate() {
                 let before = *stack.meter();
-                let frames = (stack.iface().counters().rx_frames, stack.iface().counters().tx_frames);
+                let frames = (
+                    stack.iface().counters().rx_frames,
+                    stack.iface().counters().tx_frames,
+                );
                 self.nics[port].poll(stack, core, batch, now);
                 work += stack.meter().since(&before);
                 rx_frames += stack.iface().counters().rx_frames - frames.0;

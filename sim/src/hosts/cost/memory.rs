@@ -60,9 +60,8 @@ impl MemoryLoad {
         } else {
             (self.window_bytes * 1000 / capacity).min(1000)
         };
-        self.window_start = Instant::from_nanos(
-            self.window_start.as_nanos() + windows * WINDOW.as_nanos(),
-        );
+        self.window_start =
+            Instant::from_nanos(self.window_start.as_nanos() + windows * WINDOW.as_nanos());
         self.window_bytes = 0;
     }
 

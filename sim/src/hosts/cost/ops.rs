@@ -11,19 +11,23 @@
 //!   header parse 230 and the payload view 250), `demux::parse` with the
 //!   TCP header (about 300 besides its checksum), the connection lookup,
 //!   `process_data` (about 460 per segment besides the app);
-//! * checksum: `checksum::sum_run`, about 0.55 per byte summed;
+//! * checksum: `checksum::sum_run` and `ones_sum`, 0.41 per byte summed;
 //! * send: `send_segment` besides its writer closure, about 840 per
 //!   segment (the templated headers, the buffer, the transmit), the writer
 //!   closure about 280 per piece besides the copy and the sums, the copy
-//!   (`memcpy`) about 0.68 per byte, a precomputed sum (`HttpWriter::sum`)
-//!   about 240;
+//!   (glibc's AVX `memcpy`) 0.123 per byte, a precomputed sum
+//!   (`HttpWriter::sum`) about 240;
 //! * a poll of the stack besides its frames about 1,500;
 //! * an app handler call about 300 (its own work, like the client's byte
 //!   compare, is the application's and not priced here).
 //!
-//! Priced with these, a bench request's meter counts come to within a few
-//! per cent of callgrind's total (`sim/tests/cost_profiles.rs` checks the
-//! pricing of a bench run against the measured figure).
+//! Of the 415.4 k, 19.0 k are the client's byte compare (`memcmp`,
+//! application work, not priced); priced with these tables, a bench
+//! request's meter counts come to within 5% of the other 396.4 k
+//! (`sim/tests/cost_profiles.rs` checks it). The byte prices are those of
+//! x86 with AVX; a TILE-Gx tile moves 8 bytes per load or store, but its
+//! copy's cost is dominated by the memory stalls [`super::MemoryCosts`]
+//! prices apart.
 //!
 //! [`ALLOCATIONS_2015`]: dynamic allocations (thousandths) the original
 //! C++ stack made per counted unit (thesis chapter 4 and its
@@ -51,8 +55,8 @@ pub const INSTRUCTIONS: &[(&str, u64)] = &[
     ("icmp_built", 200_000),
     ("tcp_built", 500_000),
     ("tcp_templated", 250_000),
-    ("bytes_copied", 680),
-    ("bytes_checksummed", 550),
+    ("bytes_copied", 123),
+    ("bytes_checksummed", 410),
     ("prefix_sum_lookups", 240_000),
     ("timer_schedules", 80_000),
     ("timer_cancels", 60_000),

@@ -25,7 +25,7 @@
 //!
 //! * `thesis_gbps`: the thesis stack's throughput at the point's worker
 //!   count, where the thesis measured one ([`thesis_gbps`]; MTU 1500
-//!   only). The table prints the error against it for the `rusty-2015`
+//!   and the thesis's links only). The table prints the error against it for the `rusty-2015`
 //!   profile, starred outside the figure's reading error
 //!   ([`within_reading_error`]), and the ratio to it for other profiles.
 //!
@@ -225,8 +225,8 @@ pub struct ScaleResult {
     /// Response bytes that did not match, over the whole run.
     pub bytes_corrupt: u64,
     /// The thesis's Rusty throughput at this worker count, where its curve
-    /// has one and the point is at its MTU (1500): what `gbps` is compared
-    /// with ([`thesis_gbps`]).
+    /// has one and the point is at its MTU (1500) on its links (one, two
+    /// from 29 workers): what `gbps` is compared with ([`thesis_gbps`]).
     pub thesis_gbps: Option<f64>,
 }
 
@@ -438,7 +438,9 @@ pub fn run_point(config: &ScaleConfig, point: &ScalePoint) -> Result<ScaleResult
         requests_ok: report.requests_ok,
         requests_failed: report.requests_failed,
         bytes_corrupt: report.bytes_corrupt,
-        thesis_gbps: thesis_gbps(point.workers, point.mtu),
+        // Compared only on the thesis's hardware set-up: its links.
+        thesis_gbps: thesis_gbps(point.workers, point.mtu)
+            .filter(|_| scenario.link_count() == Ports::Auto.resolve(point.workers)),
     })
 }
 
@@ -578,7 +580,11 @@ pub fn table(results: &[ScaleResult], header: bool) -> String {
                 format!(
                     "{:+.1}%{}",
                     (r.gbps - t) / t * 100.0,
-                    if within_reading_error(r.gbps, t) { " " } else { "*" }
+                    if within_reading_error(r.gbps, t) {
+                        " "
+                    } else {
+                        "*"
+                    }
                 ),
             ),
             Some(t) => (format!("{t:.3}"), format!("{:.2}x ", r.gbps / t)),
