@@ -242,6 +242,9 @@ pub struct TcpCounters {
     pub fast_retransmits: u64,
     /// Retransmission timer expirations.
     pub rto_expirations: u64,
+    /// Retries of a segment that found no transmit buffer (the short
+    /// timer that stands in for the RTO then, without its back-off).
+    pub buffer_retries: u64,
     /// Connections reset after too many retransmissions.
     pub retransmission_timeouts_fatal: u64,
     /// Handshakes abandoned after too many SYN retries.
@@ -332,6 +335,7 @@ impl TcpCounters {
             retransmits,
             fast_retransmits,
             rto_expirations,
+            buffer_retries,
             retransmission_timeouts_fatal,
             handshake_timeouts,
             window_probes,

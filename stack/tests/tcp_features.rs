@@ -357,3 +357,110 @@ fn fin_wait_2_times_out_when_the_peer_never_closes() {
         Some(State::CloseWait)
     );
 }
+
+/// A driver whose `alloc_tx` fails for the allocations numbered in `fail`
+/// (counted from 1), otherwise the pair driver's.
+struct FlakyTx {
+    inner: rusty_stack::nic::pair::PairDriver,
+    allocs: u32,
+    fail: std::ops::RangeInclusive<u32>,
+}
+
+impl Driver for FlakyTx {
+    fn capabilities(&self) -> rusty_stack::nic::Capabilities {
+        self.inner.capabilities()
+    }
+    fn receive(&mut self) -> Option<rusty_stack::Frame> {
+        self.inner.receive()
+    }
+    fn alloc_tx(&mut self, len: usize) -> Option<rusty_stack::Frame> {
+        self.allocs += 1;
+        if self.fail.contains(&self.allocs) {
+            return None;
+        }
+        self.inner.alloc_tx(len)
+    }
+    fn transmit(&mut self, frame: rusty_stack::Frame) -> Result<(), rusty_stack::nic::TxFull> {
+        self.inner.transmit(frame)
+    }
+    fn release(&mut self, frame: rusty_stack::Frame) {
+        self.inner.release(frame)
+    }
+}
+
+/// Runs A (a client sending a request) against B (a server replying 20 KB
+/// through `FlakyTx` failing allocations `fail`) until A has the reply;
+/// returns when that was and B's counters.
+fn reply_through_flaky_buffers(
+    fail: std::ops::RangeInclusive<u32>,
+) -> (Duration, rusty_stack::stats::TcpCounters) {
+    use rusty_stack::iface::InterfaceConfig;
+    use rusty_stack::nic::pair::{pair, PairConfig};
+    use rusty_stack::wire::Ipv4Cidr;
+    use rusty_stack::Stack;
+    let reply = data(20_000, 3);
+    let (da, db) = pair(&PairConfig::default());
+    let mut db = FlakyTx {
+        inner: db,
+        allocs: 0,
+        fail,
+    };
+    let mut da = da;
+    let mut ia = InterfaceConfig::new(Ipv4Cidr::new(IP_A, 24).unwrap());
+    let mut ib = InterfaceConfig::new(Ipv4Cidr::new(IP_B, 24).unwrap());
+    ia.announce = false;
+    ib.announce = false;
+    let client = Script {
+        connects: vec![(IP_B, 80)],
+        request: Some(data(100, 1)),
+        ..Script::default()
+    };
+    let server = Script {
+        reply: Some(reply.clone()),
+        ..Script::default()
+    };
+    let now = Instant::ZERO;
+    let mut a = Stack::new(&da.capabilities(), ia, test_config(), client, now);
+    let mut b = Stack::new(&db.capabilities(), ib, test_config(), server, now);
+    a.iface_mut().add_static_arp(IP_B, db.inner.mac()).unwrap();
+    b.iface_mut().add_static_arp(IP_A, da.mac()).unwrap();
+    b.listen(80, 4).unwrap();
+    let mut now = now;
+    let got = |a: &Stack<Script>| a.app().logs.first().map_or(0, |l| l.received.len());
+    while got(&a) < reply.len() && now < Instant::ZERO + Duration::from_secs(10) {
+        let busy_a = a.poll(&mut da, now);
+        let busy_b = b.poll(&mut db, now);
+        if busy_a || busy_b || da.pending() > 0 || db.inner.pending() > 0 {
+            continue;
+        }
+        let next = [a.poll_at(), b.poll_at()].into_iter().flatten().min();
+        let Some(next) = next else { break };
+        now = next.max(now + Duration::from_micros(1));
+        da.set_now(now);
+    }
+    assert_eq!(
+        a.app().logs[0].received,
+        &reply[..],
+        "the whole reply, intact"
+    );
+    (now - Instant::ZERO, b.tcp_counters().clone())
+}
+
+#[test]
+fn a_segment_that_finds_no_transmit_buffer_is_retried_soon_without_an_rto() {
+    // Allocation 1 is B's SYN-ACK; 2 to 4 fail: the first data segment of
+    // the reply, the ACK sent in its place, and the first retry.
+    let (clean_at, clean) = reply_through_flaky_buffers(0..=0);
+    let (at, counters) = reply_through_flaky_buffers(2..=4);
+    assert_eq!(clean.buffer_retries, 0);
+    assert!(counters.buffer_retries >= 1, "{counters:?}");
+    // No timeout, so no back-off and no window collapse, and the reply is
+    // late by the retries (1 ms, then 2 ms), not by an RTO (1 s here).
+    assert_eq!(counters.rto_expirations, 0, "{counters:?}");
+    assert_eq!(counters.retransmits, 0, "{counters:?}");
+    assert!(
+        at < clean_at + Duration::from_millis(10),
+        "{at:?} against {clean_at:?}"
+    );
+    assert!(at > clean_at, "the failures cost some time: {at:?}");
+}

@@ -130,6 +130,8 @@ impl<W> Tcb<W> {
             persist: false,
             retransmit_now: false,
             rto_timer: None,
+            rto_is_buffer_retry: false,
+            buffer_waits: 0,
             delack_timer: None,
             keepalive_timer: None,
             app_timer: None,

@@ -215,10 +215,11 @@ impl<C, W: Writer> Tcp<C, W> {
             flags |= TcpFlags::PSH;
         }
         if !self.send_segment(cx, idx, seq, len, flags) {
-            self.arm_rto(cx.iface.meter_mut(), idx, cx.now);
+            self.arm_buffer_retry(cx.iface.meter_mut(), idx, cx.now);
             return false;
         }
         let tcb = &mut self.slots[idx].tcb;
+        tcb.buffer_waits = 0;
         let seq_end = seq.wrapping_add(len + u32::from(fin));
         if retransmission {
             self.counters.retransmits += 1;

@@ -8,8 +8,12 @@ use crate::meter::CostMeter;
 use crate::nic::Driver;
 use crate::tcp::app::{App, Conn, Writer};
 use crate::tcp::tcb::{State, TimerKey, TimerKind};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::TcpFlags;
+
+/// The first retry of a segment that found no transmit buffer (see
+/// [`Tcp::arm_buffer_retry`]).
+pub const BUFFER_RETRY: Duration = Duration::from_millis(1);
 
 impl<C, W: Writer> Tcp<C, W> {
     /// Schedules connection `idx`'s timer of `kind` at `at`, replacing
@@ -33,6 +37,9 @@ impl<C, W: Writer> Tcp<C, W> {
             return;
         };
         let tcb = &mut self.slots[idx].tcb;
+        if kind == TimerKind::Retransmit {
+            tcb.rto_is_buffer_retry = false;
+        }
         let field = tcb.timer_mut(kind);
         if let Some(old) = field.replace(id) {
             meter.timer_cancels += 1;
@@ -54,6 +61,28 @@ impl<C, W: Writer> Tcp<C, W> {
             let at = now + self.slots[idx].tcb.rtt.rto();
             self.schedule(meter, idx, TimerKind::Retransmit, at);
         }
+    }
+
+    /// A segment found no transmit buffer: unless a retransmission timer
+    /// already runs (data in flight, whose ACKs or RTO will send again),
+    /// retry after [`BUFFER_RETRY`], doubling with each consecutive wait up
+    /// to the RTO. A buffer shortage is local, not a sign of congestion, so
+    /// the retry sends with the window unchanged (no RTO back-off, no
+    /// window collapse), where the RTO would have waited its full interval
+    /// (a second before the first RTT sample) and restarted slow start.
+    pub(super) fn arm_buffer_retry(&mut self, meter: &mut CostMeter, idx: usize, now: Instant) {
+        let tcb = &self.slots[idx].tcb;
+        if tcb.rto_timer.is_some() {
+            return;
+        }
+        let waits = tcb.buffer_waits.min(16);
+        let interval = BUFFER_RETRY
+            .saturating_mul(1u64 << waits)
+            .min(tcb.rtt.rto());
+        self.schedule(meter, idx, TimerKind::Retransmit, now + interval);
+        let tcb = &mut self.slots[idx].tcb;
+        tcb.rto_is_buffer_retry = true;
+        tcb.buffer_waits = tcb.buffer_waits.saturating_add(1);
     }
 
     pub(super) fn restart_rto(&mut self, meter: &mut CostMeter, idx: usize, now: Instant) {
@@ -132,6 +161,19 @@ impl<C, W: Writer> Tcp<C, W> {
         cx: &mut Ctx<'_, A, D>,
         idx: usize,
     ) {
+        if self.slots[idx].tcb.rto_is_buffer_retry {
+            // Not a timeout: try again to send what found no buffer.
+            self.slots[idx].tcb.rto_is_buffer_retry = false;
+            self.counters.buffer_retries += 1;
+            self.output(cx, idx);
+            if self.slots[idx].tcb.in_flight() > 0 {
+                self.arm_rto(cx.iface.meter_mut(), idx, cx.now);
+            }
+            if self.slots[idx].tcb.ack_now {
+                self.send_ack(cx, idx);
+            }
+            return;
+        }
         let syn_retries = self.config.syn_retries;
         let max_retries = self.config.max_retransmissions;
         let tcb = &mut self.slots[idx].tcb;

@@ -172,6 +172,12 @@ pub(crate) struct Tcb<W> {
     /// The segment at `snd_una` must be retransmitted by the next output.
     pub retransmit_now: bool,
     pub rto_timer: Option<TimerId>,
+    /// The retransmission timer was armed by [`Tcb::buffer_waits`]'s
+    /// short retry (a segment found no transmit buffer), not as an RTO.
+    pub rto_is_buffer_retry: bool,
+    /// Consecutive transmit-buffer retries (0 after a segment went out):
+    /// the retry interval doubles with each, up to the RTO.
+    pub buffer_waits: u8,
     pub delack_timer: Option<TimerId>,
     pub keepalive_timer: Option<TimerId>,
     /// The application's timer on the wheel.
