@@ -175,9 +175,8 @@ fn a_stalled_core_squeezed_pools_and_rings_and_failing_allocations_are_survived(
     assert!(f.counters.squeezed_buffers > 1000, "{f:?}");
     assert!(f.tx_alloc_failed > 20, "{f:?}");
     // What the squeezed ring and pool drop depends on the traffic in their
-    // windows, which failing allocations thin out (a connection whose
-    // segment found no buffer waits for its retransmission timer): each
-    // is shown alone, over a run with traffic.
+    // windows, which the other faults change: each is shown alone, over a
+    // run with traffic.
     let alone = |faults: HostFaults| {
         let mut s = scenario();
         s.server.faults = faults;

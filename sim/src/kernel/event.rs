@@ -173,10 +173,126 @@ impl<E> EventQueue<E> {
         self.next_seq
     }
 
+    /// The key `(time, sequence)` that [`push`](Self::push) would give an
+    /// event at `at` (clamped and counted the same way), taken from the
+    /// queue's sequence without queueing anything: for deadlines kept
+    /// outside the queue ([`Deadlines`]) that must order exactly as if they
+    /// were in it.
+    pub fn stamp(&mut self, at: Instant) -> (Instant, u64) {
+        let at = if at < self.now {
+            self.clamped += 1;
+            self.now
+        } else {
+            at
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        (at, seq)
+    }
+
+    /// The key `(time, sequence)` of the next event, if any.
+    pub fn peek_key(&self) -> Option<(Instant, u64)> {
+        self.heap.peek().map(Entry::key)
+    }
+
+    /// Moves [`now`](Self::now) to `at` (never back): a deadline kept
+    /// outside the queue with a key from [`stamp`](Self::stamp) came due.
+    pub fn advance_to(&mut self, at: Instant) {
+        self.now = self.now.max(at);
+    }
+
     /// Number of pushes whose time was in the past and was clamped to
     /// [`now`](Self::now).
     pub fn clamped(&self) -> u64 {
         self.clamped
+    }
+}
+
+/// The deadlines of a growing set of slots, at most one each, keyed
+/// `(time, sequence)` like [`EventQueue`]'s events (keys from
+/// [`EventQueue::stamp`]): a tournament tree, whose root names the slot due
+/// first. Setting or clearing a slot's deadline replaces it in
+/// `O(log slots)`, so a slot rescheduled many times leaves nothing stale
+/// behind (a queue entry per reschedule would stay queued until its time).
+/// The world keeps one slot per core.
+#[derive(Clone, Debug, Default)]
+pub struct Deadlines {
+    /// Per leaf (slot), its deadline; leaves past the slots stay `None`.
+    keys: Vec<Option<(Instant, u64)>>,
+    /// Internal nodes `1..leaves`: the leaf below with the earliest key.
+    tree: Vec<u32>,
+    slots: usize,
+}
+
+impl Deadlines {
+    /// No slots.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a slot without a deadline; returns its number.
+    pub fn add_slot(&mut self) -> usize {
+        let slot = self.slots;
+        self.slots += 1;
+        if self.slots > self.keys.len() {
+            let leaves = self.slots.next_power_of_two().max(2);
+            self.keys.resize(leaves, None);
+            self.tree = vec![0; leaves];
+            for node in (1..leaves).rev() {
+                self.tree[node] = self.winner(node);
+            }
+        }
+        slot
+    }
+
+    /// Number of slots.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Slot `slot`'s deadline.
+    pub fn get(&self, slot: usize) -> Option<(Instant, u64)> {
+        self.keys.get(slot).copied().flatten()
+    }
+
+    /// Sets (or with `None` clears) slot `slot`'s deadline. A slot number
+    /// not added is ignored.
+    pub fn set(&mut self, slot: usize, key: Option<(Instant, u64)>) {
+        if slot >= self.slots {
+            return;
+        }
+        self.keys[slot] = key;
+        let mut node = (self.keys.len() + slot) / 2;
+        while node >= 1 {
+            self.tree[node] = self.winner(node);
+            node /= 2;
+        }
+    }
+
+    /// The slot due first and its deadline.
+    pub fn peek(&self) -> Option<(usize, (Instant, u64))> {
+        let slot = *self.tree.get(1)? as usize;
+        self.keys[slot].map(|key| (slot, key))
+    }
+
+    /// The leaf with the earlier key of `node`'s two children (`None`
+    /// loses; ties go left, and cannot happen between two deadlines, whose
+    /// sequence numbers differ).
+    fn winner(&self, node: usize) -> u32 {
+        let leaves = self.keys.len();
+        let leaf = |child: usize| -> u32 {
+            if child >= leaves {
+                (child - leaves) as u32
+            } else {
+                self.tree[child]
+            }
+        };
+        let (l, r) = (leaf(2 * node), leaf(2 * node + 1));
+        match (self.keys[l as usize], self.keys[r as usize]) {
+            (Some(a), Some(b)) if b < a => r,
+            (None, Some(_)) => r,
+            _ => l,
+        }
     }
 }
 
@@ -293,5 +409,40 @@ mod tests {
                 prop_assert_eq!(q.now(), t(now));
             }
         }
+    }
+
+    #[test]
+    fn deadlines_name_the_earliest_slot_as_a_scan_would() {
+        let mut d = Deadlines::new();
+        let mut model: Vec<Option<(Instant, u64)>> = Vec::new();
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for seq in 0..5000u64 {
+            let r = next();
+            if model.len() < 3 || r % 23 == 0 {
+                assert_eq!(d.add_slot(), model.len());
+                model.push(None);
+            }
+            let slot = (next() % model.len() as u64) as usize;
+            let key = (r % 4 != 0).then(|| (Instant::from_nanos(next() % 50), seq));
+            d.set(slot, key);
+            model[slot] = key;
+            let expected = model
+                .iter()
+                .enumerate()
+                .filter_map(|(i, k)| k.map(|k| (k, i)))
+                .min()
+                .map(|(k, i)| (i, k));
+            assert_eq!(d.peek(), expected, "after {seq} operations");
+            assert_eq!(d.get(slot), key);
+        }
+        assert_eq!(d.slots(), model.len());
+        d.set(d.slots() + 3, Some((Instant::ZERO, 0)));
+        assert_eq!(d.slots(), model.len(), "an unknown slot is ignored");
     }
 }

@@ -15,22 +15,21 @@ use rusty_stack::time::{Duration, Instant};
 use crate::hosts::rusty::{HostModel, Outbox};
 use crate::kernel::check::{CheckError, Checker, Checks, Violation};
 use crate::kernel::determinism::{frame_digest, Trace, TraceKind};
-use crate::kernel::event::EventQueue;
+use crate::kernel::event::{Deadlines, EventQueue};
 use crate::net::link::{Link, Side};
 
 /// Identifies a host in the world.
 pub type HostId = usize;
 
-/// What happens. Kept small (24 bytes) because the queue moves events on
-/// every push and pop: frame bytes wait in the world's slabs, and the
-/// event names them by slot.
+/// What happens, besides cores coming due (those wait in the world's
+/// [`Deadlines`], one per core, ordered with these by the same keys). Kept
+/// small because the queue moves events on every push and pop: frame bytes
+/// wait in the world's slabs, and the event names them by slot.
 #[derive(Debug)]
 enum Event {
     /// The frame in slot `frame` of the in-flight slab arrives at `host`'s
     /// `port`.
     Arrive { host: u32, port: u32, frame: u32 },
-    /// `host`'s `core` is due; `token` tells stale wake-ups apart.
-    Wake { host: u32, core: u32, token: u64 },
     /// The frames one core run sent (slot `batch` of the departure slab)
     /// leave when the core's work is done, in the order they were sent, so
     /// frames enter the links in departure order.
@@ -97,15 +96,21 @@ struct CopyCounts {
 #[derive(Clone, Copy, Debug, Default)]
 struct CoreSlot {
     busy_until: Instant,
-    /// Time of the pending wake-up, if one is queued.
+    /// Time of the pending wake-up, if one is set (as asked, before the
+    /// queue's clamping).
     wake: Option<Instant>,
-    token: u64,
+    /// The core's slot in the world's [`Deadlines`].
+    deadline: usize,
 }
 
 /// Hosts, links and the event queue.
 pub struct World {
     now: Instant,
     events: EventQueue<Event>,
+    /// When each core is due next, keyed like the events.
+    wakes: Deadlines,
+    /// `(host, core)` of each slot of `wakes`.
+    core_of: Vec<(usize, usize)>,
     hosts: Vec<Box<dyn HostModel>>,
     cores: Vec<Vec<CoreSlot>>,
     links: Vec<LinkSlot>,
@@ -148,6 +153,8 @@ impl World {
         World {
             now: Instant::ZERO,
             events: EventQueue::new(),
+            wakes: Deadlines::new(),
+            core_of: Vec::new(),
             hosts: Vec::new(),
             cores: Vec::new(),
             links: Vec::new(),
@@ -180,7 +187,16 @@ impl World {
     /// Adds a host; every core is due at time zero (start-up work).
     pub fn add_host(&mut self, host: Box<dyn HostModel>) -> HostId {
         let id = self.hosts.len();
-        self.cores.push(vec![CoreSlot::default(); host.cores()]);
+        let slots = (0..host.cores())
+            .map(|core| {
+                self.core_of.push((id, core));
+                CoreSlot {
+                    deadline: self.wakes.add_slot(),
+                    ..CoreSlot::default()
+                }
+            })
+            .collect();
+        self.cores.push(slots);
         self.wiring.push(vec![None; host.ports()]);
         for core in 0..host.cores() {
             self.schedule_wake(id, core, Instant::ZERO);
@@ -255,11 +271,13 @@ impl World {
         if slot.wake.is_some_and(|w| w <= at) {
             return;
         }
-        slot.token += 1;
         slot.wake = Some(at);
-        let token = slot.token;
-        let (host, core) = (host as u32, core as u32);
-        self.events.push(at, Event::Wake { host, core, token });
+        let deadline = slot.deadline;
+        // The key an event queued now would get: wake-ups order among the
+        // events exactly as if they were queued, but a core rescheduled
+        // earlier replaces its wake-up instead of leaving one behind.
+        let key = self.events.stamp(at);
+        self.wakes.set(deadline, Some(key));
     }
 
     /// Processes events up to `limit` (inclusive), or until `stop` says so
@@ -270,17 +288,39 @@ impl World {
             self.now = self.now.max(limit);
             return false;
         }
-        while let Some(at) = self.events.peek_time() {
+        loop {
+            let event = self.events.peek_key();
+            let wake = self.wakes.peek();
+            let wake_first = match (event, wake) {
+                (None, None) => break,
+                (Some(e), Some((_, w))) => w < e,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+            };
+            let at = match (wake_first, event, wake) {
+                (true, _, Some((_, (at, _)))) | (false, Some((at, _)), _) => at,
+                _ => break,
+            };
             if at > limit {
                 self.now = limit;
                 return true;
             }
-            let Some((at, event)) = self.events.pop() else {
-                break;
-            };
             self.now = at;
             self.events_processed += 1;
-            self.handle(event);
+            match wake {
+                Some((slot, _)) if wake_first => {
+                    self.wakes.set(slot, None);
+                    self.events.advance_to(at);
+                    let (host, core) = self.core_of[slot];
+                    self.wake_core(host, core);
+                }
+                _ => {
+                    let Some((_, event)) = self.events.pop() else {
+                        break;
+                    };
+                    self.handle(event);
+                }
+            }
             if self.checks.every != 0 && self.events_processed.is_multiple_of(self.checks.every) {
                 self.checkpoint();
                 if self.violation.is_some() {
@@ -330,47 +370,45 @@ impl World {
                 }
                 self.spare_lists.push(frames);
             }
-            Event::Wake { host, core, token } => {
-                let (host, core) = (host as usize, core as usize);
-                let slot = &mut self.cores[host][core];
-                if slot.token != token {
-                    return; // superseded by an earlier wake-up
+        }
+    }
+
+    /// `host`'s `core` came due: it runs, the frames it sent leave when its
+    /// work is done, and it and the cores it woke are scheduled again.
+    fn wake_core(&mut self, host: usize, core: usize) {
+        self.cores[host][core].wake = None;
+        let now = self.now;
+        let run = self.hosts[host].run_core(core, now, &mut self.outbox);
+        self.cores[host][core].busy_until = run.busy_until;
+        let sent = self.outbox.len();
+        self.trace
+            .wake(now, (host, core), sent, run.busy_until, run.wake_at);
+        if !self.outbox.is_empty() {
+            let mut frames = self.spare_lists.pop().unwrap_or_default();
+            frames.extend(self.outbox.drain());
+            if run.busy_until > now {
+                // One event for the whole run.
+                let batch = self.departing.insert(frames);
+                let host = host as u32;
+                self.events
+                    .push(run.busy_until, Event::Depart { host, batch });
+            } else {
+                for (port, frame) in frames.drain(..) {
+                    self.transmit(host, port, frame, now);
                 }
-                slot.wake = None;
-                let now = self.now;
-                let run = self.hosts[host].run_core(core, now, &mut self.outbox);
-                self.cores[host][core].busy_until = run.busy_until;
-                let sent = self.outbox.len();
-                self.trace
-                    .wake(now, (host, core), sent, run.busy_until, run.wake_at);
-                if !self.outbox.is_empty() {
-                    let mut frames = self.spare_lists.pop().unwrap_or_default();
-                    frames.extend(self.outbox.drain());
-                    if run.busy_until > now {
-                        // One event for the whole run.
-                        let batch = self.departing.insert(frames);
-                        let host = host as u32;
-                        self.events
-                            .push(run.busy_until, Event::Depart { host, batch });
-                    } else {
-                        for (port, frame) in frames.drain(..) {
-                            self.transmit(host, port, frame, now);
-                        }
-                        self.spare_lists.push(frames);
-                    }
-                }
-                if let Some(at) = run.wake_at {
-                    self.schedule_wake(host, core, at);
-                }
-                // Messages to other cores are readable once this run is done.
-                let mut woken = std::mem::take(&mut self.woken);
-                self.hosts[host].take_wakeups(&mut woken);
-                for other in woken.drain(..) {
-                    self.schedule_wake(host, other, run.busy_until);
-                }
-                self.woken = woken;
+                self.spare_lists.push(frames);
             }
         }
+        if let Some(at) = run.wake_at {
+            self.schedule_wake(host, core, at);
+        }
+        // Messages to other cores are readable once this run is done.
+        let mut woken = std::mem::take(&mut self.woken);
+        self.hosts[host].take_wakeups(&mut woken);
+        for other in woken.drain(..) {
+            self.schedule_wake(host, other, run.busy_until);
+        }
+        self.woken = woken;
     }
 
     /// A frame leaves `host`'s `port` at `at`.
