@@ -190,6 +190,12 @@ impl<E> EventQueue<E> {
         (at, seq)
     }
 
+    /// Queues `event` under `key`, a key [`stamp`](Self::stamp) gave: it
+    /// comes out where it would have had it been pushed then.
+    pub fn push_stamped(&mut self, (at, seq): (Instant, u64), event: E) {
+        self.heap.push(Entry { at, seq, event });
+    }
+
     /// The key `(time, sequence)` of the next event, if any.
     pub fn peek_key(&self) -> Option<(Instant, u64)> {
         self.heap.peek().map(Entry::key)

@@ -4,7 +4,13 @@
 //! insertion sequence): a frame arriving at a host's port, and a core
 //! becoming due (frames in its queue, a timer, work it deferred). A core
 //! that runs is busy until its work's cost has elapsed; the frames it sent
-//! enter the link then. Everything random comes from streams derived from
+//! enter the link then. The events wait in three places, all keyed by the
+//! one sequence of the [`EventQueue`] so their order is total and the same
+//! as if they shared one queue: each core's next wake-up in a
+//! [`Deadlines`] tree (a rescheduled core replaces its wake-up), the frames
+//! on each link direction in a FIFO (arrival order; a frame that would
+//! overtake one waiting goes to the queue), and the rest (departures,
+//! reordered arrivals) in the queue. Everything random comes from streams derived from
 //! the one seed, so the same scenario and seed give the same bytes on every
 //! link, on every machine. Every core run, frame sent and frame arrived is
 //! folded into the world's [`Trace`], so two runs can be compared event by
@@ -92,6 +98,17 @@ struct CopyCounts {
     arrived: u64,
 }
 
+/// Where the next thing to happen waits.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    /// The event queue.
+    Queue,
+    /// A core's wake-up, by slot of the world's wake-ups.
+    Wake(usize),
+    /// A link direction's first arrival.
+    Arrival(usize),
+}
+
 /// Scheduling state of one core.
 #[derive(Clone, Copy, Debug, Default)]
 struct CoreSlot {
@@ -111,6 +128,13 @@ pub struct World {
     wakes: Deadlines,
     /// `(host, core)` of each slot of `wakes`.
     core_of: Vec<(usize, usize)>,
+    /// Frames on their way, per link direction (`2 * link + side`), in
+    /// arrival order: a link delivers in order unless it reorders, so
+    /// arrivals wait in a FIFO per direction rather than in the queue
+    /// (those that would overtake one already waiting go to the queue).
+    arrivals: Vec<std::collections::VecDeque<((Instant, u64), Event)>>,
+    /// The first arrival of each direction, keyed like the events.
+    arrival_heads: Deadlines,
     hosts: Vec<Box<dyn HostModel>>,
     cores: Vec<Vec<CoreSlot>>,
     links: Vec<LinkSlot>,
@@ -155,6 +179,8 @@ impl World {
             events: EventQueue::new(),
             wakes: Deadlines::new(),
             core_of: Vec::new(),
+            arrivals: Vec::new(),
+            arrival_heads: Deadlines::new(),
             hosts: Vec::new(),
             cores: Vec::new(),
             links: Vec::new(),
@@ -212,6 +238,10 @@ impl World {
         self.wiring[b.0][b.1] = Some((index, Side::B));
         self.links.push(LinkSlot { link, ends: [a, b] });
         self.link_copies.push([CopyCounts::default(); 2]);
+        for _ in 0..2 {
+            self.arrival_heads.add_slot();
+            self.arrivals.push(std::collections::VecDeque::new());
+        }
         self.mirrors.push(Vec::new());
         index
     }
@@ -289,17 +319,24 @@ impl World {
             return false;
         }
         loop {
-            let event = self.events.peek_key();
-            let wake = self.wakes.peek();
-            let wake_first = match (event, wake) {
-                (None, None) => break,
-                (Some(e), Some((_, w))) => w < e,
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-            };
-            let at = match (wake_first, event, wake) {
-                (true, _, Some((_, (at, _)))) | (false, Some((at, _)), _) => at,
-                _ => break,
+            // The earliest of the queue, the cores' wake-ups and the links'
+            // first arrivals (their keys are unique, so there is no tie).
+            let mut next = self.events.peek_key().map(|k| (k, Source::Queue));
+            for (key, source) in [
+                self.wakes.peek().map(|(i, k)| (k, Source::Wake(i))),
+                self.arrival_heads
+                    .peek()
+                    .map(|(i, k)| (k, Source::Arrival(i))),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if next.is_none_or(|(best, _)| key < best) {
+                    next = Some((key, source));
+                }
+            }
+            let Some(((at, _), source)) = next else {
+                break;
             };
             if at > limit {
                 self.now = limit;
@@ -307,14 +344,24 @@ impl World {
             }
             self.now = at;
             self.events_processed += 1;
-            match wake {
-                Some((slot, _)) if wake_first => {
+            match source {
+                Source::Wake(slot) => {
                     self.wakes.set(slot, None);
                     self.events.advance_to(at);
                     let (host, core) = self.core_of[slot];
                     self.wake_core(host, core);
                 }
-                _ => {
+                Source::Arrival(dir) => {
+                    let fifo = &mut self.arrivals[dir];
+                    let Some((_, event)) = fifo.pop_front() else {
+                        break;
+                    };
+                    let head = fifo.front().map(|(k, _)| *k);
+                    self.arrival_heads.set(dir, head);
+                    self.events.advance_to(at);
+                    self.handle(event);
+                }
+                Source::Queue => {
                     let Some((_, event)) = self.events.pop() else {
                         break;
                     };
@@ -433,14 +480,22 @@ impl World {
             let dir = (2 * link + side.index()) as u32;
             self.link_copies[link][side.index()].scheduled += 1;
             let frame = self.in_flight.insert((delivery.frame, digest, dir));
-            self.events.push(
-                delivery.at,
-                Event::Arrive {
-                    host: to_host as u32,
-                    port: to_port as u32,
-                    frame,
-                },
-            );
+            let event = Event::Arrive {
+                host: to_host as u32,
+                port: to_port as u32,
+                frame,
+            };
+            let key = self.events.stamp(delivery.at);
+            let fifo = &mut self.arrivals[dir as usize];
+            match fifo.back() {
+                Some((last, _)) if *last > key => self.events.push_stamped(key, event),
+                back => {
+                    if back.is_none() {
+                        self.arrival_heads.set(dir as usize, Some(key));
+                    }
+                    fifo.push_back((key, event));
+                }
+            }
         }
     }
 
