@@ -10,11 +10,11 @@
 //! [`Deadlines`] tree (a rescheduled core replaces its wake-up), the frames
 //! on each link direction in a FIFO (arrival order; a frame that would
 //! overtake one waiting goes to the queue), and the rest (departures,
-//! reordered arrivals) in the queue. Everything random comes from streams derived from
-//! the one seed, so the same scenario and seed give the same bytes on every
-//! link, on every machine. Every core run, frame sent and frame arrived is
-//! folded into the world's [`Trace`], so two runs can be compared event by
-//! event (see [`crate::kernel::determinism`]).
+//! reordered arrivals) in the queue. Everything random comes from streams
+//! derived from the one seed, so the same scenario and seed give the same
+//! bytes on every link, on every machine. Every core run, frame sent and
+//! frame arrived is folded into the world's [`Trace`], so two runs can be
+//! compared event by event (see [`crate::kernel::determinism`]).
 
 use rusty_stack::time::{Duration, Instant};
 
