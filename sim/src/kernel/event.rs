@@ -117,14 +117,7 @@ impl<E> EventQueue<E> {
     /// to `now` (and counted in [`clamped`](Self::clamped)). Returns the time
     /// the event was actually queued for.
     pub fn push(&mut self, at: Instant, event: E) -> Instant {
-        let at = if at < self.now {
-            self.clamped += 1;
-            self.now
-        } else {
-            at
-        };
-        let seq = self.next_seq;
-        self.next_seq += 1;
+        let (at, seq) = self.stamp(at);
         self.heap.push(Entry { at, seq, event });
         at
     }
