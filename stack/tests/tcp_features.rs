@@ -463,4 +463,11 @@ fn a_segment_that_finds_no_transmit_buffer_is_retried_soon_without_an_rto() {
         "{at:?} against {clean_at:?}"
     );
     assert!(at > clean_at, "the failures cost some time: {at:?}");
+    // Short of buffers for longer: the retries double until they would
+    // reach the RTO, which then takes over with its back-off and its
+    // retry limit (a connection that never gets a buffer ends).
+    let (late, counters) = reply_through_flaky_buffers(2..=40);
+    assert!((5..=12).contains(&counters.buffer_retries), "{counters:?}");
+    assert!(counters.rto_expirations >= 1, "{counters:?}");
+    assert!(late > Duration::from_millis(900), "{late:?}");
 }

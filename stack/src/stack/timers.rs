@@ -65,8 +65,9 @@ impl<C, W: Writer> Tcp<C, W> {
 
     /// A segment found no transmit buffer: unless a retransmission timer
     /// already runs (data in flight, whose ACKs or RTO will send again),
-    /// retry after [`BUFFER_RETRY`], doubling with each consecutive wait up
-    /// to the RTO. A buffer shortage is local, not a sign of congestion, so
+    /// retry after [`BUFFER_RETRY`], doubling with each consecutive wait
+    /// until it would reach the RTO (then the RTO takes over, with its
+    /// retry limit). A buffer shortage is local, not a sign of congestion, so
     /// the retry sends with the window unchanged (no RTO back-off, no
     /// window collapse), where the RTO would have waited its full interval
     /// (a second before the first RTT sample) and restarted slow start.
@@ -76,9 +77,14 @@ impl<C, W: Writer> Tcp<C, W> {
             return;
         }
         let waits = tcb.buffer_waits.min(16);
-        let interval = BUFFER_RETRY
-            .saturating_mul(1u64 << waits)
-            .min(tcb.rtt.rto());
+        let interval = BUFFER_RETRY.saturating_mul(1u64 << waits);
+        if interval >= tcb.rtt.rto() {
+            // Short of buffers for a whole RTO: an ordinary timeout from
+            // here, whose retries are counted and end the connection when
+            // they run out.
+            self.arm_rto(meter, idx, now);
+            return;
+        }
         self.schedule(meter, idx, TimerKind::Retransmit, now + interval);
         let tcb = &mut self.slots[idx].tcb;
         tcb.rto_is_buffer_retry = true;
