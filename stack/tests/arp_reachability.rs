@@ -42,22 +42,6 @@ fn dynamic_net(client: Script, server: Script) -> Net<Script, Script> {
     }
 }
 
-/// A client that sends a request to B:80 and a server that answers it with
-/// `reply` and closes.
-fn fetch(reply: &std::rc::Rc<[u8]>) -> (Script, Script) {
-    let client = Script {
-        connects: vec![(IP_B, 80)],
-        request: Some(data(100, 1)),
-        ..Script::default()
-    };
-    let server = Script {
-        reply: Some(reply.clone()),
-        close_after_reply: true,
-        ..Script::default()
-    };
-    (client, server)
-}
-
 #[test]
 fn a_wrong_mac_learned_before_the_handshake_is_probed_and_replaced() {
     let reply = data(50_000, 3);

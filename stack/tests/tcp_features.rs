@@ -410,15 +410,7 @@ fn reply_through_flaky_buffers(
     let mut ib = InterfaceConfig::new(Ipv4Cidr::new(IP_B, 24).unwrap());
     ia.announce = false;
     ib.announce = false;
-    let client = Script {
-        connects: vec![(IP_B, 80)],
-        request: Some(data(100, 1)),
-        ..Script::default()
-    };
-    let server = Script {
-        reply: Some(reply.clone()),
-        ..Script::default()
-    };
+    let (client, server) = fetch(&reply);
     let now = Instant::ZERO;
     let mut a = Stack::new(&da.capabilities(), ia, test_config(), client, now);
     let mut b = Stack::new(&db.capabilities(), ib, test_config(), server, now);

@@ -92,6 +92,17 @@ pub fn request_budget(max: Option<u64>, conns: u32, apps: usize, index: usize) -
     Some(max / parts + u64::from(index < max % parts))
 }
 
+/// What client application `index` of `apps` gets of `scenario`'s
+/// client: its connections ([`share`]) and its request budget
+/// ([`request_budget`]).
+fn app_share(scenario: &Scenario, apps: usize, index: usize) -> (usize, Option<u64>) {
+    let conns = scenario.client.conns.max(1);
+    (
+        share(conns, apps, index),
+        request_budget(scenario.max_requests, conns, apps, index),
+    )
+}
+
 /// The hosts and links of a scenario, built and wired, not yet run.
 pub struct Setup {
     /// The world.
@@ -323,13 +334,10 @@ pub fn http_client_config(scenario: &Scenario, core: usize, port: usize) -> Http
     let links = scenario.link_count().max(1) as usize;
     let apps = scenario.client.cores.max(1) as usize * links;
     let mut config = HttpClientConfig::new(address(port, 1), SERVER_PORT);
-    let index = core * links + port;
-    let conns = scenario.client.conns.max(1);
-    config.concurrency = share(conns, apps, index);
-    // The run's request budget, shared out so that the requests (and the
-    // pages: the k-th request of an application draws its k-th page) do
-    // not depend on timing.
-    config.max_requests = request_budget(scenario.max_requests, conns, apps, index);
+    // The run's request budget is shared out so that the requests (and
+    // the pages: the k-th request of an application draws its k-th page)
+    // do not depend on timing.
+    (config.concurrency, config.max_requests) = app_share(scenario, apps, core * links + port);
     config.seed = client_seeds(scenario).seed_u64("http-client", core_port_index(core, port));
     config
 }
@@ -352,7 +360,6 @@ pub fn connect_links(world: &mut World, scenario: &Scenario, client: usize, serv
 /// Builds the world of `scenario`.
 pub fn build(scenario: &Scenario) -> Result<Setup, EngineError> {
     let links = scenario.link_count().max(1) as usize;
-    let conns = scenario.client.conns.max(1);
     let pages = pages(scenario);
     let server_config = server_config(scenario)?;
     let client_config = client_config(scenario);
@@ -406,17 +413,9 @@ pub fn build(scenario: &Scenario) -> Result<Setup, EngineError> {
                 let mode = StreamMode::Echo {
                     message: message_bytes,
                 };
-                StreamClient::new(
-                    (address(port, 1), SERVER_PORT),
-                    mode,
-                    share(conns, apps, core * links + port),
-                )
-                .with_max_requests(request_budget(
-                    scenario.max_requests,
-                    conns,
-                    apps,
-                    core * links + port,
-                ))
+                let (concurrency, budget) = app_share(scenario, apps, core * links + port);
+                StreamClient::new((address(port, 1), SERVER_PORT), mode, concurrency)
+                    .with_max_requests(budget)
             })));
             (server, client)
         }
@@ -425,17 +424,13 @@ pub fn build(scenario: &Scenario) -> Result<Setup, EngineError> {
                 BulkServer { bytes }
             })));
             let client = world.add_host(Box::new(RustyHost::new(client_config, |core, port| {
+                let (concurrency, budget) = app_share(scenario, apps, core * links + port);
                 StreamClient::new(
                     (address(port, 1), SERVER_PORT),
                     StreamMode::Bulk { bytes },
-                    share(conns, apps, core * links + port),
+                    concurrency,
                 )
-                .with_max_requests(request_budget(
-                    scenario.max_requests,
-                    conns,
-                    apps,
-                    core * links + port,
-                ))
+                .with_max_requests(budget)
             })));
             (server, client)
         }

@@ -59,6 +59,22 @@ pub struct ConnLog {
     pub acked: usize,
 }
 
+/// A client that sends a request to B:80 and a server that answers it with
+/// `reply` and closes.
+pub fn fetch(reply: &std::rc::Rc<[u8]>) -> (Script, Script) {
+    let client = Script {
+        connects: vec![(IP_B, 80)],
+        request: Some(data(100, 1)),
+        ..Script::default()
+    };
+    let server = Script {
+        reply: Some(reply.clone()),
+        close_after_reply: true,
+        ..Script::default()
+    };
+    (client, server)
+}
+
 /// A scripted app: as a server it accepts on any port, replies with
 /// `reply` to the first data (optionally closing at once); as a client it
 /// opens `connects` connections and sends `request` when connected. It
