@@ -347,6 +347,14 @@ fn linux_wrk_100_connections_without_errors() {
     }
     let mut lab = Lab::new();
     lab.start_rusty("httpd", &[]);
+    // The driver lengthened the kernel's queue for the device (iproute2
+    // reads it back from the kernel): with the default 1000, a server
+    // descheduled for a few ms under this load lost SYNs, and a twice-lost
+    // SYN is a 3 s wait that wrk counts as a timeout.
+    let link = run(lab.cmd("ip").args(["link", "show", &lab.tap]));
+    let link = String::from_utf8_lossy(&link.stdout);
+    assert!(link.contains("qlen 10000"), "{link}");
+    let before = lab.nstat();
     let out =
         run(lab
             .cmd("wrk")
@@ -362,6 +370,12 @@ fn linux_wrk_100_connections_without_errors() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(requests > 100, "{text}");
+    let after = lab.nstat();
+    println!(
+        "wrk: {requests} requests; Linux retransmitted {} SYNs and {} segments",
+        delta(&before, &after, "TcpExtTCPSynRetrans"),
+        delta(&before, &after, "TcpRetransSegs")
+    );
 }
 
 #[test]

@@ -8,7 +8,9 @@
 //! frame, a batch of them per [`Driver::receive`] call that finds the queue
 //! empty) and handed to the stack as a descriptor; a frame to send is
 //! written from its buffers with one `writev`. Nothing is copied between
-//! the kernel and the stack but the kernel's own copy.
+//! the kernel and the stack but the kernel's own copy. The kernel's queue
+//! of frames for us is lengthened at open ([`TapConfig::queue_len`]), so a
+//! stack that is descheduled for a few milliseconds does not lose frames.
 //!
 //! TAP is the one backend with a real clock: [`TapDriver::now`] reads the
 //! monotonic clock (the stack still takes `now` from its owner, as always),
@@ -53,6 +55,13 @@ pub struct TapConfig {
     pub pool: PoolConfig,
     /// Frames read per `receive` call that finds the queue empty.
     pub rx_batch: usize,
+    /// Frames the kernel may queue for us to read (the device's
+    /// `txqueuelen`; 0 leaves it as it is). The kernel's default of 1000
+    /// is about 4 ms of traffic at the rates a busy peer sends here, so a
+    /// stack descheduled that long lost frames (and a lost SYN costs its
+    /// peer a second). Setting it needs `CAP_NET_ADMIN`; without, the
+    /// driver keeps the device's length and logs a `tracing` warning.
+    pub queue_len: u32,
 }
 
 impl TapConfig {
@@ -75,6 +84,7 @@ impl TapConfig {
                 chaining: false,
             },
             rx_batch: 64,
+            queue_len: 10_000,
         }
     }
 }
@@ -111,6 +121,8 @@ pub struct TapDriver {
     /// The size class receive buffers come from: the smallest that holds a
     /// frame of the MTU.
     rx_class: usize,
+    /// The kernel's queue length for the device, when the driver set it.
+    queue_len: Option<u32>,
     start: std::time::Instant,
     stats: TapStats,
 }
@@ -135,7 +147,18 @@ impl TapDriver {
             ));
         }
         let fd = TapFd::open(&config.name)?;
+        let queue_len = match config.queue_len {
+            0 => None,
+            len => match fd.set_queue_len(len) {
+                Ok(now) => Some(now),
+                Err(e) => {
+                    tracing::warn!(device = fd.name(), len, "cannot set the queue length: {e}");
+                    None
+                }
+            },
+        };
         Ok(TapDriver {
+            queue_len,
             fd,
             mac: config.mac,
             mtu: config.mtu,
@@ -175,6 +198,12 @@ impl TapDriver {
             }
         });
         self.fd.wait_readable(timeout).map(|_| ())
+    }
+
+    /// The device's queue length (`txqueuelen`) as the driver set it, or
+    /// `None` when it left the device's own (see [`TapConfig::queue_len`]).
+    pub fn queue_len(&self) -> Option<u32> {
+        self.queue_len
     }
 
     /// The driver's counters.

@@ -15,6 +15,10 @@ const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 const IFF_TAP: libc::c_short = 0x0002;
 /// `IFF_NO_PI`: no packet-information header before each frame.
 const IFF_NO_PI: libc::c_short = 0x1000;
+/// `SIOCSIFTXQLEN`: sets an interface's transmit queue length.
+const SIOCSIFTXQLEN: libc::c_ulong = 0x8943;
+/// `SIOCGIFTXQLEN`: reads it.
+const SIOCGIFTXQLEN: libc::c_ulong = 0x8942;
 /// Longest interface name with its terminating NUL (`IFNAMSIZ`).
 const IFNAMSIZ: usize = 16;
 
@@ -25,6 +29,15 @@ struct IfReq {
     name: [libc::c_char; IFNAMSIZ],
     flags: libc::c_short,
     _pad: [u8; 22],
+}
+
+/// `struct ifreq` as the queue-length requests read it: the name and
+/// `ifr_qlen` (padded to the union's size).
+#[repr(C)]
+struct IfReqQlen {
+    name: [libc::c_char; IFNAMSIZ],
+    qlen: libc::c_int,
+    _pad: [u8; 20],
 }
 
 /// An open TAP device: the file descriptor of `/dev/net/tun` attached to
@@ -77,6 +90,34 @@ impl TapFd {
     /// The interface's name, as the kernel knows it.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Sets the interface's transmit queue length (`txqueuelen`): for a TAP
+    /// device, how many frames the kernel queues for us to read before it
+    /// drops. Needs `CAP_NET_ADMIN`. Returns the length now in force.
+    pub fn set_queue_len(&self, len: u32) -> io::Result<u32> {
+        let socket = Socket::datagram()?;
+        let mut req = IfReqQlen {
+            name: [0; IFNAMSIZ],
+            qlen: libc::c_int::try_from(len).unwrap_or(libc::c_int::MAX),
+            _pad: [0; 20],
+        };
+        for (slot, &b) in req.name.iter_mut().zip(self.name.as_bytes()) {
+            *slot = b as libc::c_char;
+        }
+        // SAFETY: the socket is open; `req` is a live `ifreq` with the name
+        // (NUL-terminated: `open` checked it fits with its NUL) and
+        // `ifr_qlen` at the kernel's offsets, padded to the union's size.
+        let rc = unsafe { libc::ioctl(socket.0, SIOCSIFTXQLEN, &mut req as *mut IfReqQlen) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: as above; the kernel writes `ifr_qlen`.
+        let rc = unsafe { libc::ioctl(socket.0, SIOCGIFTXQLEN, &mut req as *mut IfReqQlen) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(u32::try_from(req.qlen).unwrap_or(0))
     }
 
     /// Reads one frame into `buf`. `Ok(None)` when none is waiting.
@@ -175,5 +216,29 @@ fn would_block_or(n: isize) -> io::Result<Option<usize>> {
 impl AsRawFd for TapFd {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.file.as_raw_fd()
+    }
+}
+
+/// A datagram socket for interface requests, closed on drop.
+struct Socket(libc::c_int);
+
+impl Socket {
+    fn datagram() -> io::Result<Socket> {
+        // SAFETY: plain system call with constant arguments; the result is
+        // checked and owned by the returned value.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Socket(fd))
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is a descriptor this value owns, closed once.
+        unsafe {
+            libc::close(self.0);
+        }
     }
 }
