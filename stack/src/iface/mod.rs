@@ -74,6 +74,16 @@ pub struct InterfaceConfig {
     /// the other cores' interfaces (whose probes and requests may be
     /// answered to this core).
     pub report_arp: bool,
+    /// Frames one [`Stack::poll`](crate::Stack::poll) takes from the
+    /// driver at most (at least 1); the rest wait in the driver for the
+    /// next poll, which the caller makes at once because this one reports
+    /// work. A poll stands for one instant (its `now`), so the budget bounds
+    /// how stale that instant gets: with a driver that never runs dry (a
+    /// TAP device under load), an unbounded poll ran for hundreds of
+    /// milliseconds, and the retransmission timers it armed late in the
+    /// batch carried its start time and fired before the peer could answer.
+    /// Linux's NAPI budget plays the same part.
+    pub poll_budget: usize,
 }
 
 impl InterfaceConfig {
@@ -94,6 +104,7 @@ impl InterfaceConfig {
             announce: true,
             event_capacity: 64,
             report_arp: false,
+            poll_budget: 256,
         }
     }
 }

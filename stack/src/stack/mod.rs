@@ -447,9 +447,11 @@ impl<A: App> Stack<A> {
         .min()
     }
 
-    /// Runs timers due at `now`, then receives and processes every frame
-    /// the driver holds, acknowledges the batch, then lets the application
-    /// open connections. Returns whether anything was done.
+    /// Runs timers due at `now`, then receives and processes the frames
+    /// the driver holds (at most [`InterfaceConfig::poll_budget`] of them;
+    /// the rest wait for the next poll), acknowledges the batch, then lets
+    /// the application open connections. Returns whether anything was done:
+    /// a caller polls again while it does (with a fresh `now`).
     ///
     /// # Acknowledgments
     ///
@@ -466,7 +468,8 @@ impl<A: App> Stack<A> {
     pub fn poll<D: Driver>(&mut self, driver: &mut D, now: Instant) -> bool {
         self.iface.meter_mut().polls += 1;
         let mut worked = self.poll_timers(driver, now);
-        loop {
+        let budget = self.iface.config().poll_budget.max(1);
+        for _ in 0..budget {
             self.iface.meter_mut().driver_receives += 1;
             let Some(frame) = driver.receive() else {
                 break;
