@@ -193,9 +193,20 @@ pub fn pseudo_header_sum(src: [u8; 4], dst: [u8; 4], protocol: u8, length: u16) 
 
 /// Incremental checksum update (RFC 1624, eqn. 3): the checksum field
 /// `old_checksum` of a header in which the 16-bit word `old` became `new`.
+///
+/// Never `0x0000`: where eqn. 3 gives it, the answer is `0xffff`. The two
+/// are the same ones' complement value, but a receiver adds the checksum
+/// field to the data's sum and wants all ones: `0xffff` verifies whenever
+/// `0x0000` does, and also over data that sums to `+0` (all zero words),
+/// where `0x0000` fails. An echo request of zeros (type 8, the rest 0)
+/// made the reply to it `0x0000` and every verifier refused it (found by
+/// the `stack_frames` fuzz target, checked with etherparse).
 #[inline]
 pub const fn update(old_checksum: u16, old: u16, new: u16) -> u16 {
-    !add(add(!old_checksum, !old), new)
+    match !add(add(!old_checksum, !old), new) {
+        0 => 0xffff,
+        sum => sum,
+    }
 }
 
 /// A running ones' complement sum over a byte stream fed in pieces of any
@@ -506,7 +517,23 @@ mod tests {
             data[i..i + 2].copy_from_slice(&new.to_be_bytes());
             let after = checksum(&data);
             let norm = |s: u16| if s == 0xffff { 0 } else { s };
-            prop_assert_eq!(norm(update(before, old, new)), norm(after));
+            let updated = update(before, old, new);
+            prop_assert_eq!(norm(updated), norm(after));
+            // A receiver's check: the data's sum plus the field is all ones.
+            prop_assert_eq!(add(ones_sum(&data), updated), 0xffff);
         }
+    }
+
+    #[test]
+    fn an_update_to_all_zero_data_gives_the_checksum_that_verifies() {
+        // An echo request of zeros becomes a reply of zeros: RFC 1624's
+        // eqn. 3 alone gives 0x0000, whose sum with the data is +0.
+        let request = [0x08u8, 0, 0, 0, 0, 0, 0, 0];
+        let before = checksum(&request);
+        assert_eq!(before, 0xf7ff);
+        let updated = update(before, 0x0800, 0x0000);
+        assert_eq!(updated, 0xffff);
+        assert_eq!(updated, checksum(&[0u8; 8]), "as a recompute gives");
+        assert_eq!(add(ones_sum(&[0u8; 8]), updated), 0xffff);
     }
 }

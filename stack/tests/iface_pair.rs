@@ -619,3 +619,32 @@ fn templated_datagrams_match_built_ones() {
         Err(DropReason::TxTooBig)
     );
 }
+
+#[test]
+fn an_echo_request_of_zeros_gets_a_reply_whose_checksum_verifies() {
+    // Type 8, identifier 0, sequence 0, nine zero bytes: the reply is all
+    // zeros but its checksum, which must then be 0xffff (0x0000, the other
+    // form of ones' complement zero, fails every verifier). Found by the
+    // `stack_frames` fuzz target.
+    let mut net = Net::new(true);
+    let builder = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 9], net.db.mac().0)
+        .ipv4(IP_A.octets(), IP_B.octets(), 64)
+        .icmpv4_echo_request(0, 0);
+    let payload = [0u8; 9];
+    let mut frame = Vec::with_capacity(builder.size(payload.len()));
+    builder.write(&mut frame, &payload).unwrap();
+    inject(&mut net.b, &mut net.db, &frame);
+    assert_eq!(net.b.counters().icmp_echo_replies_sent, 1);
+    let sent = net.da.take_capture();
+    let reply = &sent.last().unwrap().bytes;
+    let sliced = etherparse::SlicedPacket::from_ethernet(reply).unwrap();
+    let Some(etherparse::TransportSlice::Icmpv4(icmp)) = sliced.transport else {
+        panic!("not ICMP")
+    };
+    assert_eq!(icmp.payload(), &payload);
+    assert_eq!(icmp.checksum(), 0xffff);
+    assert_eq!(
+        icmp.checksum(),
+        icmp.icmp_type().calc_checksum(icmp.payload())
+    );
+}
