@@ -46,7 +46,9 @@
 //!   and `tcp_parsed`, and each sent one to `eth_built`, to one of
 //!   `ipv4_built`/`ipv4_templated` and to one of `tcp_built`/`tcp_templated`.
 //! * A received TCP/IPv4 frame adds its IPv4 header length plus its whole
-//!   TCP segment length (header and payload) to `bytes_checksummed`. A sent
+//!   TCP segment length (header and payload) to `bytes_checksummed`, or
+//!   only the IPv4 header length when the NIC verified the TCP checksum
+//!   ([`Frame::l4_checksum_verified`](crate::Frame::l4_checksum_verified)). A sent
 //!   one adds 20 (the IPv4 header) when `ipv4_built` (not when templated:
 //!   the template's sum is precomputed), its TCP header length when
 //!   `tcp_built` (not when templated: the template adds up its fields'

@@ -628,3 +628,76 @@ fn receive_and_transmit_allocate_nothing() {
     assert_eq!(total, 0, "allocations on the receive/transmit path");
     n.assert_all_home();
 }
+
+#[test]
+fn the_classifier_verifies_tcp_checksums_so_the_stack_does_not() {
+    let mut n = Nic::new(&MpipeConfig::default(), EmuConfig::default());
+    let mac = n.mac();
+    let good = {
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2(PEER_MAC, mac)
+            .ipv4(PEER_IP, OUR_IP, 64)
+            .tcp(40000, 7, 100, 65535)
+            .ack(1)
+            .write(&mut out, &payload(900, 3))
+            .expect("frame");
+        out
+    };
+    assert!(tcp_checksum_ok(&good));
+    // A good segment arrives marked verified.
+    n.inject(&good);
+    let frame = n.drivers[0].receive().expect("delivered");
+    assert!(frame.l4_checksum_verified());
+    assert_eq!(n.drivers[0].stats().rx_l4_verified, 1);
+    // Any write access takes the mark away (the bytes may have changed).
+    let mut frame = frame;
+    let _ = frame.cursor_mut();
+    assert!(!frame.l4_checksum_verified());
+    drop(frame);
+    // A damaged one never reaches the stack.
+    let mut bad = good.clone();
+    bad[14 + 20 + 16] ^= 0x5a;
+    assert!(!tcp_checksum_ok(&bad));
+    n.inject(&bad);
+    assert!(n.drivers[0].receive().is_none());
+    assert_eq!(n.drivers[0].stats().rx_bad, 1);
+    assert_eq!(n.drivers[0].stats().rx_l4_verified, 1);
+    // Through a stack: a verified data segment costs the software checksum
+    // only its IPv4 header (the meter counts what was summed).
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let app = Probe {
+        data: Rc::clone(&log),
+        ..Probe::default()
+    };
+    let mut stack = stack_on(&n.drivers[0], app, 0);
+    stack.listen(7, 8).expect("listen");
+    let now = Instant::from_millis(1);
+    let frame = |flags: &str, seq: u32, ack: u32, data: &[u8]| {
+        let b = PacketBuilder::ethernet2(PEER_MAC, mac)
+            .ipv4(PEER_IP, OUR_IP, 64)
+            .tcp(40000, 7, seq, 65535);
+        let b = if flags == "syn" { b.syn() } else { b.ack(ack) };
+        let mut out = Vec::new();
+        b.write(&mut out, data).expect("frame");
+        out
+    };
+    n.inject(&frame("syn", 100, 0, &[]));
+    stack.poll(&mut n.drivers[0], now);
+    let out = n.drain();
+    let (_, _, iss, _, _) = tcp_of(&out[0]).expect("SYN-ACK");
+    n.inject(&frame("ack", 101, iss.wrapping_add(1), &[]));
+    stack.poll(&mut n.drivers[0], now);
+    let before = *stack.meter();
+    let data = payload(1000, 42);
+    n.inject(&frame("ack", 101, iss.wrapping_add(1), &data));
+    stack.poll(&mut n.drivers[0], now);
+    let delta = stack.meter().since(&before);
+    assert_eq!(delta.frames_rx, 1);
+    assert_eq!(delta.frames_tx, 0, "one segment waits for the delayed ACK");
+    assert_eq!(delta.bytes_checksummed, 20, "{delta:?}");
+    let received: Vec<u8> = log.borrow().iter().flat_map(|(_, b)| b.clone()).collect();
+    assert_eq!(received, data);
+    drop(stack);
+    let _ = n.drain();
+    n.assert_all_home();
+}

@@ -240,6 +240,37 @@ mod tests {
     }
 
     #[test]
+    fn the_checksum_verified_mark_is_off_by_default_and_lost_on_write() {
+        let pool = BufPool::new(&PoolConfig::uniform(16).with_chaining(true));
+        let fresh = |pool: &BufPool| {
+            let mut f = pool.alloc_chain(100).unwrap();
+            assert!(!f.l4_checksum_verified(), "a new frame is unverified");
+            f.set_l4_checksum_verified(true);
+            assert!(f.l4_checksum_verified());
+            f
+        };
+        let mut f = fresh(&pool);
+        let _ = f.cursor();
+        f.truncate(90);
+        assert!(f.l4_checksum_verified(), "reading and trimming keep it");
+        let _ = f.cursor_mut();
+        assert!(!f.l4_checksum_verified());
+        let mut f = fresh(&pool);
+        let _ = f.storage_mut(0);
+        assert!(!f.l4_checksum_verified());
+        let mut f = fresh(&pool);
+        f.set_window(0, 0, 10).unwrap();
+        assert!(!f.l4_checksum_verified());
+        let mut f = fresh(&pool);
+        let other = pool.alloc_chain(10).unwrap();
+        f.push(other).unwrap();
+        assert!(!f.l4_checksum_verified());
+        drop(f);
+        // A buffer reused by a new frame starts unverified again.
+        let _ = fresh(&pool);
+    }
+
+    #[test]
     fn class_for_len_boundaries() {
         assert_eq!(class_for_len(0), Some(0));
         assert_eq!(class_for_len(128), Some(0));

@@ -365,6 +365,7 @@ impl BufPool {
             head: id,
             count: 1,
             len,
+            l4_checksum_ok: false,
         })
     }
 
@@ -403,6 +404,7 @@ impl BufPool {
                 head: id,
                 count: 1,
                 len: len as u32,
+                l4_checksum_ok: false,
             });
         }
         let Some(classes) = chain_classes(len, r.chaining) else {
@@ -445,6 +447,7 @@ impl BufPool {
             head: next,
             count: classes.len() as u16,
             len: len as u32,
+            l4_checksum_ok: false,
         })
     }
 
@@ -692,6 +695,7 @@ impl BufPool {
             head: id,
             count: 1,
             len: len as u32,
+            l4_checksum_ok: false,
         })
     }
 }
@@ -720,6 +724,9 @@ pub struct Frame {
     head: u32,
     count: u16,
     len: u32,
+    /// The NIC verified the frame's TCP (or UDP) checksum
+    /// ([`Frame::l4_checksum_verified`]).
+    l4_checksum_ok: bool,
 }
 
 /// Size class and window of one buffer of a frame (from [`Frame::buffers`]).
@@ -770,6 +777,27 @@ impl Frame {
         self.len == 0
     }
 
+    /// Whether the NIC verified this received frame's TCP or UDP checksum
+    /// (over the pseudo-header, header and payload, as the mPIPE
+    /// classifier does; a driver drops frames it found bad), so the stack
+    /// need not sum the segment again. False for every frame a pool hands
+    /// out, and cleared by any write access ([`Frame::cursor_mut`],
+    /// [`Frame::storage_mut`], [`Frame::set_window`], [`Frame::push`]):
+    /// bytes changed after the check (a fault injector's bit flip) are
+    /// checked again.
+    #[inline]
+    pub fn l4_checksum_verified(&self) -> bool {
+        self.l4_checksum_ok
+    }
+
+    /// Marks the frame's TCP or UDP checksum as verified by the NIC (see
+    /// [`Frame::l4_checksum_verified`]); only a driver whose hardware
+    /// checked it may say so.
+    #[inline]
+    pub fn set_l4_checksum_verified(&mut self, verified: bool) {
+        self.l4_checksum_ok = verified;
+    }
+
     /// Number of buffers in the chain.
     #[inline]
     pub fn buffer_count(&self) -> usize {
@@ -816,6 +844,7 @@ impl Frame {
     /// A write cursor over the whole frame.
     #[inline]
     pub fn cursor_mut(&mut self) -> CursorMut<'_> {
+        self.l4_checksum_ok = false;
         let len = self.len();
         CursorMut::from_segs(
             SegsMut {
@@ -844,6 +873,7 @@ impl Frame {
     /// index past the chain, reported as a window of capacity 0) nothing
     /// changes.
     pub fn set_window(&mut self, index: usize, start: usize, len: usize) -> Result<(), BufError> {
+        self.l4_checksum_ok = false;
         let Some(id) = self.ids().nth(index) else {
             return Err(BufError::WindowOutOfBounds {
                 start,
@@ -886,6 +916,7 @@ impl Frame {
     /// included), to build headers before moving the window over them with
     /// [`Frame::set_window`]; `None` past the chain.
     pub fn storage_mut(&mut self, index: usize) -> Option<&mut [u8]> {
+        self.l4_checksum_ok = false;
         let id = self.ids().nth(index)?;
         // SAFETY: `&mut self` is an exclusive borrow of the frame that owns
         // buffer `id`, and the slice borrows it.
@@ -971,6 +1002,7 @@ impl Frame {
         }
         self.count += other.count;
         self.len += other.len;
+        self.l4_checksum_ok = false;
         // `other` no longer owns the buffers: its drop frees nothing.
         other.count = 0;
         other.len = 0;
