@@ -460,6 +460,44 @@ fn stack_on(driver: &MpipeDriver, app: Probe, worker: usize) -> Stack<Probe> {
     stack
 }
 
+/// A segment from the peer's port 40000 to our port 7, to `mac`: a SYN
+/// with sequence number `seq` when `ack` is `None`, else an ACK of `ack`
+/// carrying `data`.
+fn peer_segment(mac: [u8; 6], seq: u32, ack: Option<u32>, data: &[u8]) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(PEER_MAC, mac)
+        .ipv4(PEER_IP, OUR_IP, 64)
+        .tcp(40000, 7, seq, 65535);
+    let b = match ack {
+        None => b.syn(),
+        Some(ack) => b.ack(ack),
+    };
+    let mut out = Vec::new();
+    b.write(&mut out, data).expect("frame");
+    out
+}
+
+/// A stack on worker 0 listening on port 7, with a probe app that logs
+/// the data it receives, and the peer's handshake (sequence 100) done at
+/// `now`. Returns the stack, the log and our initial sequence number.
+fn established_probe(n: &mut Nic, now: Instant) -> (Stack<Probe>, DataLog, u32) {
+    let mac = n.mac();
+    let log = DataLog::default();
+    let app = Probe {
+        data: Rc::clone(&log),
+        ..Probe::default()
+    };
+    let mut stack = stack_on(&n.drivers[0], app, 0);
+    stack.listen(7, 8).expect("listen");
+    n.inject(&peer_segment(mac, 100, None, &[]));
+    stack.poll(&mut n.drivers[0], now);
+    let out = n.drain();
+    let (_, _, iss, syn, ack) = tcp_of(&out[0]).expect("SYN-ACK");
+    assert!(syn && ack);
+    n.inject(&peer_segment(mac, 101, Some(iss.wrapping_add(1)), &[]));
+    stack.poll(&mut n.drivers[0], now);
+    (stack, log, iss)
+}
+
 /// The TCP header fields of a frame on the wire: ports, seq, flags.
 fn tcp_of(frame: &[u8]) -> Option<(u16, u16, u32, bool, bool)> {
     let p = SlicedPacket::from_ethernet(frame).ok()?;
@@ -547,31 +585,10 @@ fn active_opens_hear_their_replies_on_their_own_worker() {
 fn the_apps_cursor_points_into_the_mpipe_buffers() {
     let mut n = Nic::new(&MpipeConfig::default(), EmuConfig::default());
     let mac = n.mac();
-    let log = Rc::new(RefCell::new(Vec::new()));
-    let app = Probe {
-        data: Rc::clone(&log),
-        ..Probe::default()
-    };
-    let mut stack = stack_on(&n.drivers[0], app, 0);
-    stack.listen(7, 8).expect("listen");
     let now = Instant::from_millis(1);
-    let frame = |flags: &str, seq: u32, ack: u32, data: &[u8]| {
-        let b = PacketBuilder::ethernet2(PEER_MAC, mac)
-            .ipv4(PEER_IP, OUR_IP, 64)
-            .tcp(40000, 7, seq, 65535);
-        let b = if flags == "syn" { b.syn() } else { b.ack(ack) };
-        let mut out = Vec::new();
-        b.write(&mut out, data).expect("frame");
-        out
-    };
-    n.inject(&frame("syn", 100, 0, &[]));
-    stack.poll(&mut n.drivers[0], now);
-    let out = n.drain();
-    let (_, _, iss, syn, ack) = tcp_of(&out[0]).expect("SYN-ACK");
-    assert!(syn && ack);
+    let (mut stack, log, iss) = established_probe(&mut n, now);
     let data = payload(1000, 42);
-    n.inject(&frame("ack", 101, iss.wrapping_add(1), &[]));
-    n.inject(&frame("ack", 101, iss.wrapping_add(1), &data));
+    n.inject(&peer_segment(mac, 101, Some(iss.wrapping_add(1)), &data));
     stack.poll(&mut n.drivers[0], now);
     let log = log.borrow();
     let received: Vec<u8> = log.iter().flat_map(|(_, b)| b.iter().copied()).collect();
@@ -633,16 +650,7 @@ fn receive_and_transmit_allocate_nothing() {
 fn the_classifier_verifies_tcp_checksums_so_the_stack_does_not() {
     let mut n = Nic::new(&MpipeConfig::default(), EmuConfig::default());
     let mac = n.mac();
-    let good = {
-        let mut out = Vec::new();
-        PacketBuilder::ethernet2(PEER_MAC, mac)
-            .ipv4(PEER_IP, OUR_IP, 64)
-            .tcp(40000, 7, 100, 65535)
-            .ack(1)
-            .write(&mut out, &payload(900, 3))
-            .expect("frame");
-        out
-    };
+    let good = peer_segment(mac, 100, Some(1), &payload(900, 3));
     assert!(tcp_checksum_ok(&good));
     // A good segment arrives marked verified.
     n.inject(&good);
@@ -664,32 +672,11 @@ fn the_classifier_verifies_tcp_checksums_so_the_stack_does_not() {
     assert_eq!(n.drivers[0].stats().rx_l4_verified, 1);
     // Through a stack: a verified data segment costs the software checksum
     // only its IPv4 header (the meter counts what was summed).
-    let log = Rc::new(RefCell::new(Vec::new()));
-    let app = Probe {
-        data: Rc::clone(&log),
-        ..Probe::default()
-    };
-    let mut stack = stack_on(&n.drivers[0], app, 0);
-    stack.listen(7, 8).expect("listen");
     let now = Instant::from_millis(1);
-    let frame = |flags: &str, seq: u32, ack: u32, data: &[u8]| {
-        let b = PacketBuilder::ethernet2(PEER_MAC, mac)
-            .ipv4(PEER_IP, OUR_IP, 64)
-            .tcp(40000, 7, seq, 65535);
-        let b = if flags == "syn" { b.syn() } else { b.ack(ack) };
-        let mut out = Vec::new();
-        b.write(&mut out, data).expect("frame");
-        out
-    };
-    n.inject(&frame("syn", 100, 0, &[]));
-    stack.poll(&mut n.drivers[0], now);
-    let out = n.drain();
-    let (_, _, iss, _, _) = tcp_of(&out[0]).expect("SYN-ACK");
-    n.inject(&frame("ack", 101, iss.wrapping_add(1), &[]));
-    stack.poll(&mut n.drivers[0], now);
+    let (mut stack, log, iss) = established_probe(&mut n, now);
     let before = *stack.meter();
     let data = payload(1000, 42);
-    n.inject(&frame("ack", 101, iss.wrapping_add(1), &data));
+    n.inject(&peer_segment(mac, 101, Some(iss.wrapping_add(1)), &data));
     stack.poll(&mut n.drivers[0], now);
     let delta = stack.meter().since(&before);
     assert_eq!(delta.frames_rx, 1);

@@ -556,19 +556,23 @@ mod tests {
         assert_eq!(sorted, (0..50).collect::<Vec<u8>>(), "every frame once");
     }
 
-    #[test]
-    fn a_flood_without_faults_passes_every_frame() {
-        // More frames waiting in the wrapped driver than the lane holds:
-        // none may be lost when no fault is asked for.
-        let config = PairConfig {
+    /// A pair whose queues and pools hold four times what a lane holds.
+    fn flood_pair() -> (PairDriver, PairDriver) {
+        pair(&PairConfig {
             queue_capacity: 4 * MAX_HELD,
             pool: crate::mem::buf::PoolConfig {
                 counts: [4 * MAX_HELD, 16, 16, 16, 16, 0, 0, 0],
                 chaining: false,
             },
             ..PairConfig::default()
-        };
-        let (mut a, b) = pair(&config);
+        })
+    }
+
+    #[test]
+    fn a_flood_without_faults_passes_every_frame() {
+        // More frames waiting in the wrapped driver than the lane holds:
+        // none may be lost when no fault is asked for.
+        let (mut a, b) = flood_pair();
         let mut b = FaultInjector::new(b, FaultSpec::default());
         let count = 3 * MAX_HELD;
         for i in 0..count {
@@ -591,15 +595,7 @@ mod tests {
     fn a_delayed_flood_waits_in_the_wrapped_driver() {
         // With a delay the lane fills; the rest stays in the wrapped
         // driver's queue and comes through later, none dropped here.
-        let config = PairConfig {
-            queue_capacity: 4 * MAX_HELD,
-            pool: crate::mem::buf::PoolConfig {
-                counts: [4 * MAX_HELD, 16, 16, 16, 16, 0, 0, 0],
-                chaining: false,
-            },
-            ..PairConfig::default()
-        };
-        let (mut a, b) = pair(&config);
+        let (mut a, b) = flood_pair();
         let spec = FaultSpec {
             delay: Duration::from_millis(5),
             ..FaultSpec::default()
