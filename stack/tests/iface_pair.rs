@@ -651,3 +651,16 @@ fn an_echo_request_of_zeros_gets_a_reply_whose_checksum_verifies() {
     assert_eq!(payload, [0u8; 9]);
     assert_eq!(checksum, 0xffff);
 }
+
+#[test]
+fn a_reply_whose_data_sums_to_all_ones_gets_checksum_zero() {
+    // The other form of zero: identifier 0x00ff, sequence 0xffff and nine
+    // 0xff bytes sum to 0xffff, so the checksum is 0x0000, as a recompute
+    // and etherparse give it (a fix that made every 0x0000 into 0xffff
+    // broke this one; found by the `stack_frames` fuzz target).
+    let mut net = Net::new(true);
+    let frame = echo_request_with(IP_A, IP_B, net.db.mac(), (0x00ff, 0xffff), &[0xff; 9]);
+    let (_, payload, checksum) = reply_to(&mut net, &frame);
+    assert_eq!(payload, [0xff; 9]);
+    assert_eq!(checksum, 0x0000);
+}
