@@ -105,6 +105,34 @@ fn replay_adaptive_completes_every_flow_of_rusty_captures() {
 }
 
 #[test]
+fn replay_adaptive_calls_a_stall_a_stall_whatever_the_capture_s_clock_says() {
+    // A capture from the pcap_replay fuzz target (its regression seed): a
+    // flow where the peer acknowledges more than the stack ever sends,
+    // and a frame stamped years after the others. The replay stepped
+    // through the live stack's timers until that far deadline (millions of
+    // rounds, a fuzz timeout); it now stops once the live stack has waited
+    // GRACE (120 virtual s) without progress.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/seeds/pcap_replay/73e0c555fad47f87b9762da19179cc92ed20cdde");
+    let mut capture = Capture::load(&path).unwrap();
+    capture.frames.truncate(256); // as the fuzz target
+    let (_, settings) = load("curl-rusty");
+    let r = adaptive::replay(&capture, &settings).unwrap();
+    assert_eq!(r.flows.len(), 1, "{r:?}");
+    let f = &r.flows[0];
+    assert_eq!(f.outcome, FlowOutcome::Diverged, "{f:?}");
+    assert!(f.why.as_deref().unwrap().contains("stalled"), "{f:?}");
+    assert!(f.rounds < 1_000, "{f:?}");
+    // The fixtures' complete flows take few rounds too.
+    let (capture, settings) = load("curl-rusty");
+    let r = adaptive::replay(&capture, &settings).unwrap();
+    assert!(
+        r.flows.iter().all(|f| f.rounds > 0 && f.rounds < 10_000),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn replay_adaptive_finds_where_linux_s_server_answers_differently() {
     // The Linux page server keeps curl's HTTP/1.1 connection open and
     // says so by omission; Rusty's server announces `Connection: close`.

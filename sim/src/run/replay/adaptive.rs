@@ -66,6 +66,9 @@ pub struct FlowReport {
     pub stack_bytes_live: u64,
     /// Where in the stack's byte stream it diverged.
     pub at_offset: Option<u64>,
+    /// Rounds of the replay loop (peer segments sent, the live stack
+    /// polled, the clock moved on): the work the replay took.
+    pub rounds: u64,
 }
 
 /// The report of an adaptive replay.
@@ -123,6 +126,7 @@ pub fn replay(capture: &Capture, settings: &Settings) -> Result<AdaptiveReport, 
             stack_bytes_captured: 0,
             stack_bytes_live: 0,
             at_offset: None,
+            rounds: 0,
         };
         if let Err(why) = flow.opened_by_peer {
             r.why = Some(why.to_string());
@@ -303,6 +307,12 @@ impl WithStack for Play<'_> {
         // segment goes with the acknowledgment cut to what it did send, as
         // a real peer would acknowledge.
         let mut progressed = true;
+        // When the flow last moved (a peer segment played, the live stack
+        // sent more): a live stack that waits longer than GRACE for
+        // nothing has stalled, however far the capture's clock runs (a
+        // capture may say its last frame is years away; stepping through
+        // the live stack's timers until then never ended).
+        let mut last_progress = now;
         // The acknowledgment of the last cut copy, not to send twice.
         let mut last_cut: Option<u32> = None;
         let mut cut_sent = false;
@@ -312,6 +322,8 @@ impl WithStack for Play<'_> {
             report.at_offset = at;
         };
         loop {
+            report.rounds += 1;
+            let played_before = report.played;
             // Send every peer segment that is due and allowed.
             let mut waiting_for: Option<u64> = None;
             while let Some((at, frame)) = flow.peer_segments.get(next) {
@@ -454,6 +466,9 @@ impl WithStack for Play<'_> {
             }
             // A round that sent a cut copy waits for the stack's answer.
             progressed = live_sent > sent_before || last_cut_sent;
+            if progressed || report.played > played_before {
+                last_progress = now;
+            }
             if answered {
                 continue; // let the stack read the ARP reply at once
             }
@@ -473,10 +488,22 @@ impl WithStack for Play<'_> {
             // While the live stack is still sending, look again at once.
             let soon =
                 (waiting_for.is_some() && progressed).then(|| now + Duration::from_micros(1));
-            let wake = [segment_at, stack.poll_at(), soon]
+            let mut wake = [segment_at, stack.poll_at(), soon]
                 .into_iter()
                 .flatten()
                 .min();
+            let idle_until = last_progress + GRACE;
+            if wake.is_some_and(|w| w > idle_until) {
+                match segment_at {
+                    // Idle for GRACE with the peer's next segment further
+                    // away: the live stack's timers in between change no
+                    // byte of the comparison, so go to the segment.
+                    Some(at) if waiting_for.is_none() => wake = Some(at),
+                    // Waiting for the live stack, or nothing left to send:
+                    // it stalled.
+                    _ => wake = None,
+                }
+            }
             match wake {
                 Some(w) if w <= deadline => now = w.max(now + Duration::from_nanos(1)),
                 _ => {
