@@ -285,6 +285,14 @@ impl<D: Driver> FaultInjector<D> {
         }
     }
 
+    /// Whether the receive lane is full: frames wait in the wrapped driver
+    /// until a held one is due ([`FaultInjector::next_release`]), so an
+    /// owner that sleeps on the wrapped device (readable all along) should
+    /// sleep until then instead.
+    pub fn rx_lane_full(&self) -> bool {
+        self.rx.held.len() + 2 > MAX_HELD
+    }
+
     /// When the next held frame is due, if any (for the owner's sleep).
     pub fn next_release(&self) -> Option<Instant> {
         let rx = self.rx.held.front().map(|(t, _)| *t);
@@ -411,7 +419,7 @@ impl<D: Driver> Driver for FaultInjector<D> {
             if let Some(frame) = self.rx.pop_due(self.now) {
                 return Some(frame);
             }
-            if self.rx.held.len() + 2 > MAX_HELD {
+            if self.rx_lane_full() {
                 return None;
             }
             let frame = self.inner.receive()?;
@@ -615,8 +623,18 @@ mod tests {
                 got += 1;
                 b.release(f);
             }
+            // Full while nothing is due yet: the owner sleeps until the
+            // next release, not on the (readable) device.
+            if t < Instant::ZERO + Duration::from_millis(5) {
+                assert!(b.rx_lane_full(), "{got} at {t:?}");
+                assert_eq!(
+                    b.next_release(),
+                    Some(Instant::ZERO + Duration::from_millis(5))
+                );
+            }
             t += Duration::from_millis(1);
         }
+        assert!(!b.rx_lane_full());
         assert_eq!(b.stats().rx.overflow, 0, "{:?}", b.stats());
     }
 
