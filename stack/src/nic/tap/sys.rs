@@ -9,35 +9,19 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-/// `TUNSETIFF` (`_IOW('T', 202, int)`).
-const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
-/// `IFF_TAP`: an Ethernet device.
-const IFF_TAP: libc::c_short = 0x0002;
-/// `IFF_NO_PI`: no packet-information header before each frame.
-const IFF_NO_PI: libc::c_short = 0x1000;
-/// `SIOCSIFTXQLEN`: sets an interface's transmit queue length.
-const SIOCSIFTXQLEN: libc::c_ulong = 0x8943;
-/// `SIOCGIFTXQLEN`: reads it.
-const SIOCGIFTXQLEN: libc::c_ulong = 0x8942;
-/// Longest interface name with its terminating NUL (`IFNAMSIZ`).
-const IFNAMSIZ: usize = 16;
+/// Longest interface name with its terminating NUL.
+const IFNAMSIZ: usize = libc::IFNAMSIZ;
 
-/// `struct ifreq` as far as `TUNSETIFF` reads it: the name and the flags
-/// (the rest of the kernel's union pads it to 40 bytes).
-#[repr(C)]
-struct IfReq {
-    name: [libc::c_char; IFNAMSIZ],
-    flags: libc::c_short,
-    _pad: [u8; 22],
-}
-
-/// `struct ifreq` as the queue-length requests read it: the name and
-/// `ifr_qlen` (padded to the union's size).
-#[repr(C)]
-struct IfReqQlen {
-    name: [libc::c_char; IFNAMSIZ],
-    qlen: libc::c_int,
-    _pad: [u8; 20],
+/// A zeroed `struct ifreq` (libc's layout) naming interface `name`, which
+/// the caller checked fits with its NUL.
+fn ifreq(name: &[u8]) -> libc::ifreq {
+    // SAFETY: `ifreq` is plain old data (a name array and a union of
+    // integers, addresses and a pointer); all zeros is a valid value.
+    let mut req: libc::ifreq = unsafe { core::mem::zeroed() };
+    for (slot, &b) in req.ifr_name.iter_mut().zip(name) {
+        *slot = b as libc::c_char;
+    }
+    req
 }
 
 /// An open TAP device: the file descriptor of `/dev/net/tun` attached to
@@ -66,24 +50,24 @@ impl TapFd {
             .read(true)
             .write(true)
             .open("/dev/net/tun")?;
-        let mut req = IfReq {
-            name: [0; IFNAMSIZ],
-            flags: IFF_TAP | IFF_NO_PI,
-            _pad: [0; 22],
-        };
-        for (slot, &b) in req.name.iter_mut().zip(bytes) {
-            *slot = b as libc::c_char;
-        }
-        // SAFETY: the descriptor is open; `req` is a live, properly sized
-        // `ifreq` prefix (name and flags at the kernel's offsets, padded to
-        // the union's size) that the kernel reads and updates in place.
-        let rc = unsafe { libc::ioctl(file.as_raw_fd(), TUNSETIFF, &mut req as *mut IfReq) };
+        let mut req = ifreq(bytes);
+        req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+        // SAFETY: the descriptor is open; `req` is a live `ifreq` (libc's
+        // layout, the kernel's) that the kernel reads and updates in place.
+        let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) };
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
         set_nonblocking(&file)?;
-        let len = req.name.iter().position(|&c| c == 0).unwrap_or(IFNAMSIZ);
-        let name = req.name[..len].iter().map(|&c| c as u8 as char).collect();
+        let len = req
+            .ifr_name
+            .iter()
+            .position(|&c| c == 0)
+            .unwrap_or(IFNAMSIZ);
+        let name = req.ifr_name[..len]
+            .iter()
+            .map(|&c| c as u8 as char)
+            .collect();
         Ok(TapFd { file, name })
     }
 
@@ -97,27 +81,25 @@ impl TapFd {
     /// drops. Needs `CAP_NET_ADMIN`. Returns the length now in force.
     pub fn set_queue_len(&self, len: u32) -> io::Result<u32> {
         let socket = Socket::datagram()?;
-        let mut req = IfReqQlen {
-            name: [0; IFNAMSIZ],
-            qlen: libc::c_int::try_from(len).unwrap_or(libc::c_int::MAX),
-            _pad: [0; 20],
-        };
-        for (slot, &b) in req.name.iter_mut().zip(self.name.as_bytes()) {
-            *slot = b as libc::c_char;
-        }
-        // SAFETY: the socket is open; `req` is a live `ifreq` with the name
-        // (NUL-terminated: `open` checked it fits with its NUL) and
-        // `ifr_qlen` at the kernel's offsets, padded to the union's size.
-        let rc = unsafe { libc::ioctl(socket.0, SIOCSIFTXQLEN, &mut req as *mut IfReqQlen) };
+        let mut req = ifreq(self.name.as_bytes());
+        // `ifr_qlen` is the union's int (`ifru_ivalue` in <linux/if.h>),
+        // which libc names `ifru_ifindex`.
+        req.ifr_ifru.ifru_ifindex = libc::c_int::try_from(len).unwrap_or(libc::c_int::MAX);
+        // SAFETY: the socket is open; `req` is a live `ifreq` naming the
+        // device (NUL-terminated: `open` checked it fits with its NUL).
+        let rc = unsafe { libc::ioctl(socket.0, libc::SIOCSIFTXQLEN, &mut req) };
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: as above; the kernel writes `ifr_qlen`.
-        let rc = unsafe { libc::ioctl(socket.0, SIOCGIFTXQLEN, &mut req as *mut IfReqQlen) };
+        // SAFETY: as above; the kernel writes the length into the union.
+        let rc = unsafe { libc::ioctl(socket.0, libc::SIOCGIFTXQLEN, &mut req) };
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(u32::try_from(req.qlen).unwrap_or(0))
+        // SAFETY: the kernel wrote the union's int; every bit pattern is a
+        // valid `c_int`.
+        let qlen = unsafe { req.ifr_ifru.ifru_ifindex };
+        Ok(u32::try_from(qlen).unwrap_or(0))
     }
 
     /// Reads one frame into `buf`. `Ok(None)` when none is waiting.
