@@ -47,7 +47,10 @@
 //! API ([`App`], [`Conn`], [`Connect`], [`Writer`], [`StaticWriter`]),
 //! [`TcpConfig`], [`Driver`], [`Capabilities`], [`Frame`] and [`Instant`].
 // `unsafe` is denied everywhere but in `mem::buf::region`, the one module that
-// lends buffer memory to frames (its soundness argument is in its docs).
+// lends buffer memory to frames (its soundness argument is in its docs), the
+// hardware and system-call modules of the mPIPE and TAP backends, and two
+// one-line CPU hints: `mem::prefetch` and the AVX2 checksum loop
+// (`checksum::wide`).
 #![deny(unsafe_code)]
 
 pub mod checksum;

@@ -71,6 +71,7 @@ pub mod http_server;
 pub mod stream;
 
 use rusty_stack::checksum;
+use rusty_stack::mem::prefetch::prefetch_read;
 use rusty_stack::prefix_sum::PrefixSums;
 
 pub use self::bulk::{bulk_byte, BulkConn, BulkServer, PatternWriter};
@@ -242,6 +243,11 @@ pub(crate) fn write_slice(
 ) {
     let end = offset.saturating_add(out.len()).min(bytes.len());
     let _ = out.write(bytes.get(offset..end).unwrap_or(&[]));
+    // The stack asks for a body in segment-sized pieces, in order: ask the
+    // memory now for the piece after this one, so that copying it does not
+    // wait for a page that is not in the cache (see `mem::prefetch`).
+    let next = bytes.get(end..).unwrap_or(&[]);
+    prefetch_read(&next[..next.len().min(end - offset.min(end))]);
 }
 
 /// The ones' complement sum of `bytes[offset..offset + len]` as if it

@@ -3,12 +3,16 @@
 //!
 //! * [`buf`] — NIC buffers of the mPIPE size classes in start-up-sized
 //!   pools, and [`Frame`](buf::Frame)s, 24-byte descriptors of chained
-//!   buffers (its `region` module is the only one in the crate with
-//!   `unsafe` code);
+//!   buffers (its `region` module holds the `unsafe` code that lends
+//!   buffer memory to frames);
 //! * [`cursor`] — zero-copy cursors that read and write frames (or plain
 //!   slices) across buffer boundaries;
-//! * [`timer`] — an allocation-free hierarchical timer wheel.
+//! * [`timer`] — an allocation-free hierarchical timer wheel;
+//! * [`prefetch`] — software prefetch hints, for writers that copy from
+//!   memory that is not in the caches.
 
 pub mod buf;
 pub mod cursor;
+#[allow(unsafe_code)]
+pub mod prefetch;
 pub mod timer;

@@ -19,7 +19,11 @@
 //! * each poll round takes in every waiting frame
 //!   ([`Interface::poll_ingress_single`]), runs the application on every
 //!   socket, then sends ([`Interface::poll_egress`] until it has nothing
-//!   more), so replies ride on the ACKs as with Rusty's event handlers.
+//!   more), so replies ride on the ACKs as with Rusty's event handlers;
+//! * the server asks the memory for the next piece of the page after each
+//!   copy into the socket ([`prefetch_read`]), as Rusty's page writer
+//!   does, and the device for the next waiting frame when it hands one
+//!   over, as Rusty's pair driver does.
 //!
 //! # The applications
 //!
@@ -53,6 +57,7 @@ use rusty_apps::http::{HeadError, RequestLineParser, ResponseHeadParser};
 use rusty_apps::http_client::REQUEST_CAPACITY;
 use rusty_apps::http_server::{ok_head, BAD_REQUEST, HEAD_CAPACITY, NOT_FOUND};
 use rusty_apps::{Content, SplitMix64};
+use rusty_stack::mem::prefetch::prefetch_read;
 use rusty_stack::wire::Ipv4Addr;
 use smoltcp::iface::{
     Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
@@ -245,6 +250,10 @@ impl Device for End<'_> {
 
     fn receive(&mut self, _: SmolInstant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
         let frame = self.rx.pop_front()?;
+        // The next frame, as Rusty's pair driver prefetches it.
+        if let Some(next) = self.rx.front() {
+            prefetch_read(next.buf.get(..next.len).unwrap_or(&[]));
+        }
         Some((
             RxToken {
                 frame,
@@ -506,6 +515,12 @@ impl Server {
                         Ok(n) if n > 0 => {
                             c.queued += n;
                             worked = true;
+                            // As Rusty's page writer does (`rusty_apps`):
+                            // ask the memory for the next piece of the page
+                            // now (2–3% faster here; Rusty copies per
+                            // segment and gains 20%, see the README).
+                            let next = chunk.get(n..).unwrap_or(&[]);
+                            prefetch_read(&next[..next.len().min(n)]);
                         }
                         _ => break,
                     }

@@ -1,0 +1,74 @@
+//! Software prefetch: asking the memory system for bytes before they are
+//! read.
+//!
+//! A server that copies a large body into transmit buffers one segment at a
+//! time reads memory that is usually not in any cache (a page set larger
+//! than the caches, a file): each segment's copy then waits for the memory
+//! while the protocol work between two segments leaves it idle. A writer
+//! that prefetches the piece it will copy next, right after copying this
+//! one, overlaps that wait with the work in between
+//! ([`rusty_apps`' writers do](../../../rusty_apps/index.html); on
+//! `rusty-sim bench` this took a request at one connection from 45 to 36 µs
+//! of CPU, see the README's Performance section).
+//!
+//! A prefetch is a hint: it reads nothing into the program, changes no
+//! value and never faults; on targets without one it does nothing.
+
+/// Bytes the prefetch requests are spaced by: the cache line of the
+/// targets the stack runs on (x86-64, and TILE-Gx's 64-byte L2 lines).
+pub const CACHE_LINE: usize = 64;
+
+/// Asks for every cache line of `items` to be brought into the
+/// first-level data cache (x86-64's `prefetcht0`); does nothing on other
+/// targets.
+///
+/// ```
+/// use rusty_stack::mem::prefetch::prefetch_read;
+///
+/// let body = vec![7u8; 8192];
+/// prefetch_read(&body[1460..2920]); // the next segment's payload
+/// assert_eq!(body[2000], 7); // a hint: nothing is read or changed
+/// ```
+#[inline]
+pub fn prefetch_read<T>(items: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let start = items.as_ptr().cast::<i8>();
+        let len = core::mem::size_of_val(items);
+        let mut offset = 0;
+        while offset < len {
+            // SAFETY: `prefetcht0` (SSE, in every x86-64 CPU) is a hint
+            // that never faults and neither reads into registers nor
+            // writes memory, whatever the address; this one lies inside
+            // the live slice `items` (`offset < len`).
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                    start.wrapping_add(offset),
+                )
+            };
+            offset += CACHE_LINE;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = items;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefetching_any_slice_changes_nothing() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
+        let copy = data.clone();
+        prefetch_read::<u8>(&[]);
+        prefetch_read(&data[..1]);
+        prefetch_read(&data[63..65]);
+        prefetch_read(&data[9_999..]);
+        prefetch_read(&data);
+        let words = [1u16; 100];
+        prefetch_read(&words[50..]);
+        assert_eq!(data, copy);
+        assert_eq!(words, [1u16; 100]);
+    }
+}
