@@ -16,6 +16,7 @@
 //! frame arrived is folded into the world's [`Trace`], so two runs can be
 //! compared event by event (see [`crate::kernel::determinism`]).
 
+use rusty_stack::mem::prefetch::prefetch_read;
 use rusty_stack::time::{Duration, Instant};
 
 use crate::hosts::rusty::{HostModel, Outbox};
@@ -357,6 +358,15 @@ impl World {
                         break;
                     };
                     let head = fifo.front().map(|(k, _)| *k);
+                    // The next frame on this link is read soon (the NIC
+                    // classifies and copies it): ask the memory for it
+                    // now, as a NIC driver prefetches its next packet.
+                    if let Some((_, Event::Arrive { frame, .. })) = fifo.front() {
+                        if let Some(Some((bytes, _, _))) = self.in_flight.slots.get(*frame as usize)
+                        {
+                            prefetch_read(bytes);
+                        }
+                    }
                     self.arrival_heads.set(dir, head);
                     self.events.advance_to(at);
                     self.handle(event);

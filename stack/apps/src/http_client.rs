@@ -33,6 +33,7 @@ use super::http::{decimal, ResponseHeadParser};
 use super::rng::SplitMix64;
 use super::{sum_slice, write_slice, Content};
 use rusty_stack::mem::cursor::{Cursor, CursorMut};
+use rusty_stack::mem::prefetch::prefetch_read;
 use rusty_stack::tcp::{App, Conn, Connect, Writer};
 use rusty_stack::time::Instant;
 use rusty_stack::wire::Ipv4Addr;
@@ -393,6 +394,10 @@ impl<C: Content> HttpLoadClient<C> {
         }
         c.received += n;
         self.counters.body_bytes += n as u64;
+        // The expected bytes of the next piece, as the server's writer
+        // prefetches the page it copies (`write_slice`).
+        let next = c.expected.get(c.received..).unwrap_or(&[]);
+        prefetch_read(&next[..next.len().min(n)]);
         if piece.len() > n {
             c.overrun = true;
         }
