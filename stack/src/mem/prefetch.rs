@@ -6,10 +6,11 @@
 //! than the caches, a file): each segment's copy then waits for the memory
 //! while the protocol work between two segments leaves it idle. A writer
 //! that prefetches the piece it will copy next, right after copying this
-//! one, overlaps that wait with the work in between
-//! ([`rusty_apps`' writers do](../../../rusty_apps/index.html); on
-//! `rusty-sim bench` this took a request at one connection from 45 to 36 µs
-//! of CPU, see the README's Performance section).
+//! one, overlaps that wait with the work in between (the page writer of
+//! `rusty-apps` does; on `rusty-sim bench` this took a request at one
+//! connection from 45 to 36 µs of CPU, see the README's Performance
+//! section). Drivers prefetch the next frame they will hand over the same
+//! way (the pair driver does).
 //!
 //! A prefetch is a hint: it reads nothing into the program, changes no
 //! value and never faults; on targets without one it does nothing.
@@ -33,20 +34,25 @@ pub const CACHE_LINE: usize = 64;
 pub fn prefetch_read<T>(items: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
-        let start = items.as_ptr().cast::<i8>();
         let len = core::mem::size_of_val(items);
-        let mut offset = 0;
-        while offset < len {
+        if len == 0 {
+            return;
+        }
+        // From the start of the line that holds the first byte, so that a
+        // slice starting inside a line gets its last line too.
+        let first = items.as_ptr().cast::<i8>();
+        let misalign = first.addr() % CACHE_LINE;
+        let line_start = first.wrapping_sub(misalign);
+        for line in 0..(misalign + len).div_ceil(CACHE_LINE) {
             // SAFETY: `prefetcht0` (SSE, in every x86-64 CPU) is a hint
             // that never faults and neither reads into registers nor
-            // writes memory, whatever the address; this one lies inside
-            // the live slice `items` (`offset < len`).
+            // writes memory, whatever the address; this one is the start
+            // of a cache line that holds bytes of the live slice `items`.
             unsafe {
                 core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                    start.wrapping_add(offset),
+                    line_start.wrapping_add(line * CACHE_LINE),
                 )
             };
-            offset += CACHE_LINE;
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
