@@ -59,6 +59,7 @@ fn pool() -> PoolConfig {
     PoolConfig {
         counts: [128, 64, 64, 64, 256, 8, 8, 0],
         chaining: false,
+        references: 128,
     }
 }
 

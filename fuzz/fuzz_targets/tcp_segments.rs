@@ -504,6 +504,7 @@ fn stack(input: &Input) -> (Stack<Recorder>, PairDriver, PairDriver) {
         pool: PoolConfig {
             counts: [128, 64, 64, 64, 256, 8, 8, 0],
             chaining: false,
+            references: 128,
         },
         queue_capacity: 512,
         capture: false,

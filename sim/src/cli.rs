@@ -293,6 +293,10 @@ pub struct BenchArgs {
     /// Print the report as one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Rusty's server copies page bodies into transmit buffers instead of
+    /// sending them by reference (as smoltcp must).
+    #[arg(long)]
+    pub copy_bodies: bool,
 }
 
 impl BenchArgs {
@@ -303,7 +307,10 @@ impl BenchArgs {
             (Some(n), None) => Stop::Requests(n),
             (None, None) => Stop::Requests(DEFAULT_REQUESTS),
         };
-        BenchConfig::new(self.stack, self.conns, stop)
+        BenchConfig {
+            copy_bodies: self.copy_bodies,
+            ..BenchConfig::new(self.stack, self.conns, stop)
+        }
     }
 }
 

@@ -56,7 +56,9 @@
 //!   payload covered by [`Writer::sum`] adds nothing to `bytes_checksummed`
 //!   and one to `prefix_sum_lookups` per writer piece.
 //! * TCP payload bytes sent add as much to `bytes_copied`, in
-//!   `writer_calls` pieces (one per transmit-queue entry a segment covers).
+//!   `writer_calls` pieces (one per transmit-queue entry a segment covers),
+//!   except pieces sent by reference, which add one to `tx_references`
+//!   each and nothing to `bytes_copied` or `writer_calls`.
 //!
 //! ```
 //! use rusty_stack::meter::CostMeter;
@@ -182,6 +184,12 @@ cost_meter! {
     /// received payload (out-of-order segments are kept as frames, and
     /// applications read the receive buffers in place).
     bytes_copied,
+    /// Reference slots chained onto sent frames
+    /// ([`Driver::alloc_tx_reference`](crate::Driver::alloc_tx_reference)):
+    /// payload pieces that the NIC reads from the application's memory
+    /// instead of a writer copying them (their bytes are not in
+    /// `bytes_copied`).
+    tx_references,
     /// Bytes read by the ones' complement sum (the Internet checksum), on
     /// receive and transmit. Pseudo-headers, template sums and RFC 1624
     /// updates are a few word additions each and are not counted; see the
@@ -300,6 +308,7 @@ mod tests {
                 "tcp_built" => m.tcp_built = v,
                 "tcp_templated" => m.tcp_templated = v,
                 "bytes_copied" => m.bytes_copied = v,
+                "tx_references" => m.tx_references = v,
                 "bytes_checksummed" => m.bytes_checksummed = v,
                 "prefix_sum_lookups" => m.prefix_sum_lookups = v,
                 "timer_schedules" => m.timer_schedules = v,

@@ -161,6 +161,23 @@ impl PrefixSums {
         })
     }
 
+    /// Asks the memory for what [`PrefixSums::sum`] will read to find
+    /// `P(x)`: the table entry and the ragged bytes of `data` before `x`
+    /// (a hint, see [`crate::mem::prefetch`]; out-of-range `x` does
+    /// nothing). A server that sends a page without copying it reads no
+    /// other byte of it, so both are cold unless asked for a segment ahead.
+    #[inline]
+    pub fn prefetch(&self, data: &[u8], x: usize) {
+        let block = x / BLOCK;
+        if let (Some(entry), Some(ragged)) = (
+            self.table.get(block..block + 1),
+            data.get(block * BLOCK..x.min(data.len())),
+        ) {
+            crate::mem::prefetch::prefetch_read(entry);
+            crate::mem::prefetch::prefetch_read(ragged);
+        }
+    }
+
     /// `P(x)`: the sum of `data[..x]`, bytes at their absolute positions.
     /// `x <= self.len`.
     #[inline]

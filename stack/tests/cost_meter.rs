@@ -35,6 +35,7 @@ struct Calls {
     alloc_tx: u64,
     transmit: u64,
     release: u64,
+    references: u64,
 }
 
 /// A driver that counts the calls made into it and forwards them.
@@ -54,6 +55,10 @@ impl<D: Driver> Driver for Counted<'_, D> {
     fn alloc_tx(&mut self, len: usize) -> Option<Frame> {
         self.calls.alloc_tx += 1;
         self.inner.alloc_tx(len)
+    }
+    fn alloc_tx_reference(&mut self, bytes: &'static [u8]) -> Option<Frame> {
+        self.calls.references += 1;
+        self.inner.alloc_tx_reference(bytes)
     }
     fn transmit(&mut self, frame: Frame) -> Result<(), TxFull> {
         self.calls.transmit += 1;
@@ -79,6 +84,8 @@ struct WriteLog {
 struct LoggedWriter {
     data: Rc<[u8]>,
     sums: bool,
+    /// The same bytes in static memory, offered for sending by reference.
+    statics: Option<&'static [u8]>,
     log: Rc<WriteLog>,
 }
 
@@ -95,6 +102,9 @@ impl Writer for LoggedWriter {
             ones_sum(&self.data[offset..offset + len])
         })
     }
+    fn static_bytes(&self, offset: usize, len: usize) -> Option<&'static [u8]> {
+        self.statics?.get(offset..offset + len)
+    }
 }
 
 /// Both ends' application: as a server it answers the first data with
@@ -105,6 +115,9 @@ struct Peer {
     request: Rc<[u8]>,
     /// The reply, in two parts.
     reply: [Rc<[u8]>; 2],
+    /// The reply's parts in static memory, if the server offers them for
+    /// sending by reference.
+    reply_statics: Option<[&'static [u8]; 2]>,
     sums: bool,
     server: bool,
     send_on_connect: bool,
@@ -128,6 +141,7 @@ impl Peer {
         Peer {
             request: pattern(300, 1).into(),
             reply: [a.into(), b.into()],
+            reply_statics: None,
             sums,
             server,
             send_on_connect: true,
@@ -138,10 +152,11 @@ impl Peer {
             log: Rc::default(),
         }
     }
-    fn writer(&self, data: Rc<[u8]>) -> LoggedWriter {
+    fn writer(&self, data: Rc<[u8]>, statics: Option<&'static [u8]>) -> LoggedWriter {
         LoggedWriter {
             data,
             sums: self.sums,
+            statics,
             log: self.log.clone(),
         }
     }
@@ -157,7 +172,7 @@ impl App for Peer {
     fn on_connected(&mut self, _: &mut bool, conn: &mut Conn<'_, LoggedWriter>) {
         self.handler_calls += 1;
         if self.send_on_connect {
-            conn.send(self.request.len(), self.writer(self.request.clone()))
+            conn.send(self.request.len(), self.writer(self.request.clone(), None))
                 .unwrap();
             conn.close();
         }
@@ -167,8 +182,9 @@ impl App for Peer {
         self.received += data.len() as u64;
         if self.server && !*replied {
             *replied = true;
-            for part in self.reply.clone() {
-                conn.send(part.len(), self.writer(part)).unwrap();
+            for (i, part) in self.reply.clone().into_iter().enumerate() {
+                let statics = self.reply_statics.map(|s| s[i]);
+                conn.send(part.len(), self.writer(part, statics)).unwrap();
             }
         }
     }
@@ -414,6 +430,46 @@ fn bytes_copied_and_writer_calls_match_the_writers() {
 }
 
 #[test]
+fn pieces_sent_by_reference_are_counted_apart_from_copies() {
+    let config: TcpConfig = test_config();
+    let mut server = Peer::server();
+    let statics = server
+        .reply
+        .clone()
+        .map(|part| &*Box::leak(part.to_vec().into_boxed_slice()));
+    server.reply_statics = Some(statics);
+    let mut net = Net::new(Peer::client(CONNS), server, config.clone(), config);
+    net.b.listen(80, 64).unwrap();
+    let mut calls = [Calls::default(); 2];
+    drive(&mut net, &mut calls, Duration::from_secs(600));
+    assert_eq!(net.a.app().received, (CONNS * 20_000) as u64);
+    let frames = net.da.take_capture();
+    let wb = wire_of(&frames, 1);
+    let m = net.b.meter();
+    // Same bytes on the wire as when copied; the writers copied only the
+    // pieces too short for a reference (the first part's start and the
+    // ends of segments that span both parts).
+    assert_eq!(wb.payload, (CONNS * 20_000) as u64);
+    assert_eq!(m.bytes_copied, net.b.app().log.bytes.get());
+    assert_eq!(m.writer_calls, net.b.app().log.calls.get());
+    assert!(m.tx_references > 0);
+    assert_eq!(m.tx_references, calls[1].references);
+    assert!(m.bytes_copied < wb.payload / 4, "{m:?}");
+    // Every piece went one way or the other, and each frame took one
+    // driver allocation (the header buffer) whatever its references.
+    assert_eq!(
+        m.writer_calls + m.tx_references,
+        wb.data_segments + CONNS as u64
+    );
+    assert_eq!(m.driver_allocs, calls[1].alloc_tx);
+    assert_eq!(m.driver_allocs, m.frames_tx);
+    // The referenced memory never changed.
+    for (part, copy) in net.b.app().reply.iter().zip(statics) {
+        assert_eq!(&part[..], copy);
+    }
+}
+
+#[test]
 fn connection_and_listener_lookups_match_the_segments() {
     let (net, _, _) = page_run();
     let frames = net.da.take_capture();
@@ -494,7 +550,7 @@ fn a_delayed_ack_is_one_schedule_and_one_expiry() {
     drive(&mut net, &mut calls, Duration::from_millis(1));
     let before = *net.b.meter();
     let sent = net.a.with_conn(&mut net.da, net.now, id, |app, _, conn| {
-        conn.send(100, app.writer(pattern(100, 3).into()))
+        conn.send(100, app.writer(pattern(100, 3).into(), None))
     });
     assert_eq!(sent, Some(Ok(())));
     drive(&mut net, &mut calls, Duration::from_secs(1));

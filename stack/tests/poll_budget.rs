@@ -32,6 +32,7 @@ fn answered_per_poll(budget: usize, requests: u16) -> Vec<u64> {
         pool: rusty_stack::mem::buf::PoolConfig {
             counts: [4096, 64, 64, 64, 64, 0, 0, 0],
             chaining: false,
+            references: 64,
         },
         ..PairConfig::default()
     });

@@ -30,6 +30,7 @@ use rusty_sim::hosts::smol_http::{
 };
 use rusty_sim::hosts::smol_peer::SmolPeer;
 use rusty_sim::net::link::{LinkStats, Side};
+use rusty_stack::mem::buf::PoolConfig;
 use rusty_stack::stats::TcpCounters;
 use rusty_stack::tcp::{App, TcpConfig};
 use rusty_stack::time::{Duration, Instant};
@@ -156,6 +157,11 @@ struct ServerRun {
     client: SmolClientCounters,
     /// smoltcp sockets left in LAST-ACK or CLOSING (see `smoltcp_stuck`).
     smoltcp_stuck: usize,
+    /// Payload pieces Rusty's server sent by reference (page bodies, which
+    /// the link driver gathers from the pages), and payload bytes it
+    /// copied (response heads, short pieces, retransmissions of them).
+    tx_references: u64,
+    bytes_copied: u64,
 }
 
 /// smoltcp clients fetch `pages` of `content` from a Rusty `HttpServer`
@@ -255,6 +261,12 @@ fn smoltcp_clients_fetch<C: Content + Clone + Debug>(
         "{client:?}"
     );
     assert_eq!(net.a.driver.buffers_in_use(), 0, "{}", report(&net));
+    assert_eq!(
+        net.a.driver.pool().references_available(),
+        PoolConfig::default().references,
+        "reference slots leaked"
+    );
+    let meter = net.a.node.meter();
     ServerRun {
         end,
         link: net.link.stats(),
@@ -262,6 +274,8 @@ fn smoltcp_clients_fetch<C: Content + Clone + Debug>(
         server,
         client: *client.counters(),
         smoltcp_stuck: stuck,
+        tx_references: meter.tx_references,
+        bytes_copied: meter.bytes_copied,
     }
 }
 
@@ -282,6 +296,12 @@ fn interop_smoltcp_clients_fetch_all_pages() {
     assert_eq!(run.link.total().lost(), 0);
     assert_eq!(run.smoltcp_stuck, 0);
     assert_eq!(run.tcp.retransmits, 0, "{run:?}");
+    // The bodies went out by reference: at least one full segment per
+    // 1448 bytes of body past the first segment of each response, and
+    // only heads and the pieces around them were copied.
+    let body = run.server.body_bytes;
+    assert!(run.tx_references >= body / 1448 - 2 * 500, "{run:?}");
+    assert!(run.bytes_copied < body / 20, "{run:?}");
 }
 
 // --------------------------------------------- Rusty client, smoltcp server

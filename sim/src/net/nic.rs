@@ -176,6 +176,8 @@ impl SimNic {
                 queues: self.queues.len() as u16,
             }),
             rx_buffers: Some(self.rx_buffers),
+            // Frames are copied onto the links.
+            tx_references: false,
         }
     }
 

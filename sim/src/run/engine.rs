@@ -284,6 +284,8 @@ pub fn pool_for_mtu(mut counts: [usize; NUM_CLASSES], mtu: u16) -> PoolConfig {
     PoolConfig {
         counts,
         chaining: false,
+        // The simulated NIC copies every frame onto its link.
+        references: 0,
     }
 }
 

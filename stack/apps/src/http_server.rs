@@ -136,6 +136,10 @@ impl HttpWriter {
 impl Writer for HttpWriter {
     #[inline]
     fn write(&self, offset: usize, out: &mut CursorMut<'_>) {
+        if let HttpWriter::Body(page) = self {
+            // The sum of the next segment ends about this far on.
+            page.prefetch_sum(offset + 2 * out.len());
+        }
         write_slice(self.bytes(), offset, out);
     }
 
@@ -148,6 +152,21 @@ impl Writer for HttpWriter {
             HttpWriter::Body(page) => page.sum(offset, len),
             HttpWriter::Head(_) | HttpWriter::Static(_) => sum_slice(self.bytes(), offset, len),
         }
+    }
+
+    /// Bodies and fixed responses are static memory, sent by reference
+    /// where the NIC can; heads are built per connection and copied.
+    #[inline]
+    fn static_bytes(&self, offset: usize, len: usize) -> Option<&'static [u8]> {
+        let bytes: &'static [u8] = match self {
+            HttpWriter::Body(page) => {
+                page.prefetch_sum(offset + 2 * len);
+                page.body
+            }
+            HttpWriter::Static(bytes) => bytes,
+            HttpWriter::Head(_) => return None,
+        };
+        bytes.get(offset..offset.checked_add(len)?)
     }
 }
 

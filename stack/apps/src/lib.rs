@@ -125,6 +125,18 @@ impl<'a> Page<'a> {
     }
 }
 
+impl Page<'_> {
+    /// Asks the memory for what [`Page::sum`] reads to sum a range ending
+    /// at `end` (its table entry and a few body bytes): a hint, for the
+    /// segment after the one being sent.
+    #[inline]
+    pub fn prefetch_sum(&self, end: usize) {
+        if let Some(sums) = self.sums {
+            sums.prefetch(self.body, end);
+        }
+    }
+}
+
 /// The pages a server serves and a load client expects, supplied by the
 /// owner. Pages are numbered `0..count()` and served at `/N.htm` (`N` in
 /// decimal, without leading zeros), as in the thesis benchmark.

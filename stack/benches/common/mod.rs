@@ -427,6 +427,7 @@ impl Flow {
             pool: PoolConfig {
                 counts: [512, 64, 64, 64, 2048, 8, 4, 4],
                 chaining: false,
+                references: 2048,
             },
             mtu: MTU,
             ..PairConfig::default()

@@ -929,7 +929,27 @@ impl Interface {
         payload_len: usize,
         fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
     ) -> Result<(), DropReason> {
-        let result = self.send_templated_inner(driver, now, template, payload_len, fill);
+        let result = self.send_templated_inner(driver, now, template, payload_len, &[], fill);
+        self.counted(result)
+    }
+
+    /// As [`Interface::send_ipv4_templated`], for a datagram whose payload
+    /// is `head_len` bytes written by `fill` followed by the bytes of
+    /// `references`, memory that never changes: the frame chains those as
+    /// reference slots the NIC reads when it sends
+    /// ([`Driver::alloc_tx_reference`]), without copying them. Where the
+    /// driver offers no slot (or the datagram waits for ARP) they are
+    /// copied instead; the bytes on the wire are the same.
+    pub fn send_ipv4_templated_gather<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        now: Instant,
+        template: &mut Ipv4Template,
+        head_len: usize,
+        references: &[&'static [u8]],
+        fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
+    ) -> Result<(), DropReason> {
+        let result = self.send_templated_inner(driver, now, template, head_len, references, fill);
         self.counted(result)
     }
 
@@ -938,14 +958,24 @@ impl Interface {
         driver: &mut D,
         now: Instant,
         template: &mut Ipv4Template,
-        payload_len: usize,
+        head_len: usize,
+        references: &[&'static [u8]],
         fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
     ) -> Result<(), DropReason> {
+        let referenced: usize = references.iter().map(|r| r.len()).sum();
+        let payload_len = head_len + referenced;
         let next_hop = self.next_hop(template.dst)?;
         let nud = self.nud();
         let Some(mac) = self.cache.lookup_for_send(next_hop, now, &nud) else {
             let (dst, protocol) = (template.dst, template.protocol);
-            return self.send_ipv4_inner(driver, now, dst, protocol, payload_len, fill);
+            return self.send_ipv4_inner(driver, now, dst, protocol, payload_len, |out| {
+                let (head, mut tail) = out.split_at(head_len);
+                fill(head)?;
+                for bytes in references {
+                    tail.write(bytes)?;
+                }
+                Ok(())
+            });
         };
         template.bytes[..6].copy_from_slice(&mac.0);
         let ident = self.next_ident;
@@ -963,16 +993,53 @@ impl Interface {
             put(b, template_field::IDENT, ident);
             put(b, template_field::CHECKSUM, header_checksum);
         };
-        let frame = frame_with_headers(
-            driver,
-            &mut self.meter,
-            self.mtu,
-            payload_len,
-            headers,
-            fill,
-        )?;
+        if ipv4::HEADER_LEN + payload_len > self.mtu {
+            return Err(DropReason::TxTooBig);
+        }
+        let mut frame =
+            frame_with_headers(driver, &mut self.meter, self.mtu, head_len, headers, fill)?;
         self.meter.ipv4_templated += 1;
+        if !references.is_empty() {
+            if let Err(reason) = self.chain_references(driver, &mut frame, references) {
+                self.meter.driver_releases += 1;
+                driver.release(frame);
+                return Err(reason);
+            }
+        }
         self.hand_to_driver(driver, frame)
+    }
+
+    /// Chains `references` after `frame`'s bytes: as reference slots while
+    /// the driver offers them, the rest copied into one more frame of its
+    /// pools.
+    fn chain_references<D: Driver>(
+        &mut self,
+        driver: &mut D,
+        frame: &mut Frame,
+        references: &[&'static [u8]],
+    ) -> Result<(), DropReason> {
+        for (i, &bytes) in references.iter().enumerate() {
+            if let Some(slot) = driver.alloc_tx_reference(bytes) {
+                // A driver's reference slots are of the pool its `alloc_tx`
+                // frames come from, so the push succeeds; if it did not,
+                // the bytes are copied below.
+                if frame.push(slot).is_ok() {
+                    self.meter.tx_references += 1;
+                    continue;
+                }
+            }
+            let rest = &references[i..];
+            let len = rest.iter().map(|r| r.len()).sum();
+            self.meter.driver_allocs += 1;
+            let mut copy = driver.alloc_tx(len).ok_or(DropReason::TxNoBuffer)?;
+            let mut out = copy.cursor_mut();
+            for bytes in rest {
+                out.write(bytes).map_err(|_| DropReason::TxTooBig)?;
+            }
+            self.meter.bytes_copied += len as u64;
+            return frame.push(copy).map_err(|_| DropReason::TxNoBuffer);
+        }
+        Ok(())
     }
 
     /// The next hop towards `dst`: itself on the subnet, else the gateway.

@@ -132,6 +132,10 @@ impl<D: Driver, S: FrameSink> Driver for CaptureDriver<D, S> {
         self.inner.alloc_tx(len)
     }
 
+    fn alloc_tx_reference(&mut self, bytes: &'static [u8]) -> Option<Frame> {
+        self.inner.alloc_tx_reference(bytes)
+    }
+
     fn transmit(&mut self, frame: Frame) -> Result<(), TxFull> {
         self.sink.frame(self.now, Direction::Sent, &frame);
         let result = self.inner.transmit(frame);

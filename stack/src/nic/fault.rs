@@ -326,18 +326,21 @@ impl<D: Driver> FaultInjector<D> {
         let mut frame = frame;
         if self.chance(spec.corrupt) && !frame.is_empty() {
             let bit = self.rng.below(frame.len() as u64 * 8);
-            flip_bit(&mut frame, bit as usize);
-            lane_stats(self, to_stack).corrupted += 1;
+            // Referenced bytes (a static page sent without a copy) are
+            // read-only: the flip goes into a copy of the frame.
+            if frame.has_references() {
+                if let Some(copy) = copy_frame(&frame) {
+                    frame = copy;
+                }
+            }
+            if flip_bit(&mut frame, bit as usize) {
+                lane_stats(self, to_stack).corrupted += 1;
+            } else {
+                lane_stats(self, to_stack).overflow += 1;
+            }
         }
         let copy = if self.chance(spec.dup) {
-            let copy = frame.pool().alloc_chain(frame.len()).and_then(|mut c| {
-                let mut out = c.cursor_mut();
-                for part in frame.segments() {
-                    out.write(part).ok()?;
-                }
-                Some(c)
-            });
-            match copy {
+            match copy_frame(&frame) {
                 Some(c) => {
                     lane_stats(self, to_stack).duplicated += 1;
                     Some(c)
@@ -390,16 +393,26 @@ impl<D: Driver> FaultInjector<D> {
     }
 }
 
-/// Flips bit `bit` (from the frame's first byte, most significant first).
-fn flip_bit(frame: &mut Frame, bit: usize) {
+/// A copy of `frame` in plain buffers of its pool (no reference slots), or
+/// `None` if the pool has no room.
+fn copy_frame(frame: &Frame) -> Option<Frame> {
+    let mut copy = frame.pool().alloc_chain(frame.len())?;
+    let mut out = copy.cursor_mut();
+    for part in frame.segments() {
+        out.write(part).ok()?;
+    }
+    Some(copy)
+}
+
+/// Flips bit `bit` (from the frame's first byte, most significant first);
+/// false if the bit is out of the frame's writable bytes.
+fn flip_bit(frame: &mut Frame, bit: usize) -> bool {
     let (byte, mask) = (bit / 8, 0x80u8 >> (bit % 8));
     let Ok(value) = frame.cursor().drop(byte).peek_u8() else {
-        return;
+        return false;
     };
     let mut out = frame.cursor_mut();
-    if out.advance(byte).is_ok() {
-        let _ = out.write(&[value ^ mask]);
-    }
+    out.advance(byte).is_ok() && out.write(&[value ^ mask]).is_ok()
 }
 
 impl<D: Driver> Driver for FaultInjector<D> {
@@ -429,6 +442,10 @@ impl<D: Driver> Driver for FaultInjector<D> {
 
     fn alloc_tx(&mut self, len: usize) -> Option<Frame> {
         self.inner.alloc_tx(len)
+    }
+
+    fn alloc_tx_reference(&mut self, bytes: &'static [u8]) -> Option<Frame> {
+        self.inner.alloc_tx_reference(bytes)
     }
 
     fn transmit(&mut self, frame: Frame) -> Result<(), TxFull> {
@@ -533,6 +550,46 @@ mod tests {
         }
     }
 
+    static PAGE: [u8; 1000] = [0x5a; 1000];
+
+    #[test]
+    fn corruption_of_referenced_bytes_flips_a_copy() {
+        // Frames of a header buffer and a reference to static memory: the
+        // flip lands anywhere in the frame, never in the static memory.
+        let (a, mut b) = pair(&PairConfig::default());
+        let spec = FaultSpec {
+            corrupt: 1.0,
+            dup: 0.5,
+            seed: 9,
+            ..FaultSpec::default()
+        };
+        let mut a = FaultInjector::new(a, spec);
+        for _ in 0..40 {
+            let mut f = a.alloc_tx(40).unwrap();
+            f.cursor_mut().write(&[0x11; 40]).unwrap();
+            f.push(a.alloc_tx_reference(&PAGE[..]).unwrap()).unwrap();
+            a.transmit(f).unwrap();
+        }
+        let got = drain(&mut b);
+        let stats = a.stats().tx;
+        assert_eq!(got.len() as u64, 40 + stats.duplicated);
+        assert_eq!(stats.corrupted, 40, "{stats:?}");
+        let mut in_page = 0;
+        for frame in &got {
+            let original = [[0x11u8; 40].as_slice(), &PAGE[..]].concat();
+            let flipped: Vec<usize> = (0..frame.len())
+                .filter(|&i| frame[i] != original[i])
+                .collect();
+            assert_eq!(flipped.len(), 1, "one flipped byte");
+            assert_eq!((frame[flipped[0]] ^ original[flipped[0]]).count_ones(), 1);
+            in_page += usize::from(flipped[0] >= 40);
+        }
+        assert!(in_page > 20, "flips land in the referenced part too");
+        assert!(PAGE.iter().all(|&x| x == 0x5a), "static memory unchanged");
+        assert_eq!(b.buffers_in_use(), 0);
+        assert_eq!(b.pool_available(0), PairConfig::default().pool.counts[0]);
+    }
+
     #[test]
     fn delay_reorder_and_rate_follow_the_clock() {
         let (a, mut b) = pair(&PairConfig::default());
@@ -571,6 +628,7 @@ mod tests {
             pool: crate::mem::buf::PoolConfig {
                 counts: [4 * MAX_HELD, 16, 16, 16, 16, 0, 0, 0],
                 chaining: false,
+                references: 16,
             },
             ..PairConfig::default()
         })

@@ -94,9 +94,24 @@ pub struct Capabilities {
     /// segments can never take every receive buffer and leave none for the
     /// segment that fills the hole.
     pub rx_buffers: Option<usize>,
+    /// The NIC sends frames that chain reference slots
+    /// ([`Driver::alloc_tx_reference`]), reading those bytes from the
+    /// application's memory: the stack then sends the pieces of static
+    /// data its writers have in memory ([`crate::Writer::static_bytes`])
+    /// without copying them. False: every payload byte is copied into
+    /// buffers from [`Driver::alloc_tx`].
+    pub tx_references: bool,
 }
 
 impl Capabilities {
+    /// These capabilities with `tx_references` set (see the field).
+    pub fn with_tx_references(self, tx_references: bool) -> Self {
+        Capabilities {
+            tx_references,
+            ..self
+        }
+    }
+
     /// These capabilities with `rx_buffers` receive buffers known.
     pub fn with_rx_buffers(self, rx_buffers: usize) -> Self {
         Capabilities {
@@ -125,6 +140,7 @@ impl Capabilities {
             queue: 0,
             steering: None,
             rx_buffers: None,
+            tx_references: false,
         }
     }
 
@@ -186,6 +202,19 @@ pub trait Driver {
     /// A frame of exactly `len` bytes to fill and transmit, or `None` when
     /// the buffer pools are exhausted.
     fn alloc_tx(&mut self, len: usize) -> Option<Frame>;
+
+    /// A frame that refers to `bytes`, memory the application keeps and
+    /// never changes (a static page), instead of holding a copy: chained
+    /// after a frame of headers from [`Driver::alloc_tx`] (with
+    /// [`Frame::push`]), the NIC reads them when it sends, as the mPIPE's
+    /// eDMA gathers an egress descriptor without `hwb` from application
+    /// memory. `None` if the NIC cannot gather from such memory (the
+    /// default) or has no free reference slot: the stack then copies the
+    /// bytes into the frame from `alloc_tx`.
+    fn alloc_tx_reference(&mut self, bytes: &'static [u8]) -> Option<Frame> {
+        let _ = bytes;
+        None
+    }
 
     /// Queues a filled frame for transmission, or reports back-pressure.
     fn transmit(&mut self, frame: Frame) -> Result<(), TxFull>;

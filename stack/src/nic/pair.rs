@@ -110,6 +110,7 @@ pub struct PairDriver {
     /// Receive buffers a full-sized frame takes (of this end's pool; both
     /// ends' with a shared pool).
     rx_buffers: usize,
+    tx_references: bool,
     shared: Rc<RefCell<Shared>>,
 }
 
@@ -140,6 +141,7 @@ pub fn pair(config: &PairConfig) -> (PairDriver, PairDriver) {
         mac: config.macs[i],
         mtu: config.mtu,
         rx_buffers: Capabilities::rx_buffers_of(&config.pool, config.mtu),
+        tx_references: config.pool.references > 0,
         shared: Rc::clone(&shared),
     };
     (end(0), end(1))
@@ -219,7 +221,9 @@ impl PairDriver {
 
 impl Driver for PairDriver {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(self.mac, self.mtu).with_rx_buffers(self.rx_buffers)
+        Capabilities::new(self.mac, self.mtu)
+            .with_rx_buffers(self.rx_buffers)
+            .with_tx_references(self.tx_references)
     }
 
     fn receive(&mut self) -> Option<Frame> {
@@ -231,9 +235,12 @@ impl Driver for PairDriver {
         // waiting in the queue were written long ago and are out of the
         // cache (12% less CPU per request at 100 and 1000 connections on
         // `rusty-sim bench`).
-        // (Its first buffer: all of it unless the pool chains.)
-        if let Some(bytes) = queue.front().and_then(|next| next.window(0)) {
-            prefetch_read(bytes);
+        // Its first two buffers: the whole frame unless the pool chains,
+        // or the headers and the page a reference slot points at.
+        if let Some(next) = queue.front() {
+            for bytes in next.segments().take(2) {
+                prefetch_read(bytes);
+            }
         }
         frame
     }
@@ -245,6 +252,15 @@ impl Driver for PairDriver {
             s.stats[self.end].tx_alloc_failures += 1;
         }
         chain
+    }
+
+    fn alloc_tx_reference(&mut self, bytes: &'static [u8]) -> Option<Frame> {
+        let mut s = self.shared.borrow_mut();
+        let frame = s.pools[self.end].alloc_reference(bytes);
+        if frame.is_none() {
+            s.stats[self.end].tx_alloc_failures += 1;
+        }
+        frame
     }
 
     fn transmit(&mut self, frame: Frame) -> Result<(), TxFull> {

@@ -154,6 +154,8 @@ struct Tcp<C, W> {
     /// Our NIC queue, and how the NIC steers flows over queues (if known).
     queue: QueueId,
     steering: Option<FlowSteering>,
+    /// The NIC sends reference slots ([`Capabilities::tx_references`]).
+    tx_references: bool,
     time_wait: TimeWaitRing,
     isn: IsnGenerator,
     cookies: SynCookies,
@@ -244,6 +246,7 @@ impl<A: App> Stack<A> {
             ooo: SegmentPool::new(u32::try_from(config.ooo_pool_segments).unwrap_or(u32::MAX)),
             queue: caps.queue,
             steering: caps.steering.clone(),
+            tx_references: caps.tx_references,
             time_wait: TimeWaitRing::new(config.time_wait_capacity),
             isn: IsnGenerator::new(secret.derive(b"isn")),
             cookies: SynCookies::new(secret.derive(b"cookies")),

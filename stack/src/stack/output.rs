@@ -2,6 +2,10 @@
 //! retransmissions, SACK recovery, the FIN), and the segments it builds —
 //! data, pure ACKs, SYNs, resets and other header-only segments.
 
+use std::collections::VecDeque;
+
+use arrayvec::ArrayVec;
+
 use super::context::Ctx;
 use super::{dist, ts_value, Tcp};
 use crate::checksum::Checksum;
@@ -47,6 +51,56 @@ pub(crate) const fn sack_blocks_fitting(smss: u32, len: u32) -> usize {
             n as usize
         }
     }
+}
+
+/// Most pieces of one segment sent by reference.
+const MAX_REFERENCES: usize = 4;
+
+/// Pieces shorter than this are copied even when their writer has them in
+/// static memory: a reference slot costs about what copying that many
+/// bytes does.
+const MIN_REFERENCE: usize = 512;
+
+/// The pieces of payload `[offset, offset + len)` of a transmit queue that
+/// go out by reference ([`Writer::static_bytes`]), and how many payload
+/// bytes before them are copied into the frame with the headers. Only a
+/// run of static pieces at the end of the segment is referenced (after the
+/// last piece that must be copied), so the frame is its head buffer and
+/// then the reference slots.
+fn plan_references<W: Writer>(
+    txq: &VecDeque<crate::tcp::tcb::TxEntry<W>>,
+    offset: usize,
+    len: usize,
+) -> (usize, ArrayVec<&'static [u8], MAX_REFERENCES>) {
+    let mut references = ArrayVec::new();
+    let mut copied = 0;
+    let mut skip = offset;
+    let mut left = len;
+    for entry in txq.iter() {
+        if left == 0 {
+            break;
+        }
+        let entry_len = entry.len as usize;
+        if skip >= entry_len {
+            skip -= entry_len;
+            continue;
+        }
+        let n = (entry_len - skip).min(left);
+        let bytes = (n >= MIN_REFERENCE)
+            .then(|| entry.writer.static_bytes(skip, n))
+            .flatten()
+            .filter(|b| b.len() == n);
+        match bytes {
+            Some(b) if references.try_push(b).is_ok() => {}
+            _ => {
+                // Copied after a referenced piece: copy the whole segment.
+                copied += references.drain(..).map(<[u8]>::len).sum::<usize>() + n;
+            }
+        }
+        left -= n;
+        skip = 0;
+    }
+    (copied, references)
 }
 
 /// How a segment's TCP header is written: from the connection's template,
@@ -329,6 +383,7 @@ impl<C, W: Writer> Tcp<C, W> {
             config,
             timers,
             counters,
+            tx_references,
             ..
         } = self;
         let tcb = &mut slots[idx].tcb;
@@ -386,6 +441,13 @@ impl<C, W: Writer> Tcp<C, W> {
             0
         };
         let txq = &tcb.txq;
+        // Static pieces at the end go out by reference where the NIC can
+        // gather them; the rest is copied after the header.
+        let (head_payload, references) = if *tx_references && len as usize >= MIN_REFERENCE {
+            plan_references(txq, data_offset, len as usize)
+        } else {
+            (len as usize, ArrayVec::new())
+        };
         // What the payload's writers did, for the meter (the interface,
         // which holds it, is busy sending meanwhile).
         let mut pieces = 0u64;
@@ -393,16 +455,19 @@ impl<C, W: Writer> Tcp<C, W> {
         let mut summed = 0u64;
         let mut lookups = 0u64;
         let (mut templated, mut generic) = (0u64, 0u64);
-        let sent = cx.iface.send_ipv4_templated(
+        let sent = cx.iface.send_ipv4_templated_gather(
             cx.driver,
             cx.now,
             template,
-            header_len + len as usize,
+            header_len + head_payload,
+            &references,
             |out| {
                 let (mut header_out, mut payload) = out.split_at(header_len);
                 let mut sum = Checksum::new();
                 let mut skip = data_offset;
                 let mut left = len as usize;
+                let mut at = 0;
+                let mut referenced = references.iter();
                 for entry in txq.iter() {
                     if left == 0 {
                         break;
@@ -413,12 +478,19 @@ impl<C, W: Writer> Tcp<C, W> {
                         continue;
                     }
                     let n = (entry_len - skip).min(left);
-                    {
+                    // Pieces before `head_payload` are copied; the plan put
+                    // the boundary between pieces.
+                    let reference = if at < head_payload {
+                        None
+                    } else {
+                        referenced.next().copied()
+                    };
+                    if reference.is_none() {
                         let mut piece = payload.take(n);
                         entry.writer.write(skip, &mut piece);
+                        pieces += 1;
+                        copied += n as u64;
                     }
-                    pieces += 1;
-                    copied += n as u64;
                     match entry.writer.sum(skip, n) {
                         Some(partial) => {
                             lookups += 1;
@@ -426,10 +498,16 @@ impl<C, W: Writer> Tcp<C, W> {
                         }
                         None => {
                             summed += n as u64;
-                            payload.take(n).add_to_checksum(&mut sum);
+                            match reference {
+                                Some(bytes) => sum.add_partial(crate::checksum::ones_sum(bytes), n),
+                                None => payload.take(n).add_to_checksum(&mut sum),
+                            }
                         }
                     }
-                    payload.advance(n)?;
+                    if reference.is_none() {
+                        payload.advance(n)?;
+                    }
+                    at += n;
                     left -= n;
                     skip = 0;
                 }

@@ -38,6 +38,18 @@ pub trait Writer {
         let _ = (offset, len);
         None
     }
+
+    /// Bytes `[offset, offset + len)` of the data, if they lie in memory
+    /// that lives as long as the program and never changes (a static page):
+    /// then a NIC that can gather ([`Capabilities::tx_references`]) sends
+    /// them from there, and the stack neither calls [`Writer::write`] for
+    /// them nor copies them. They must be the bytes `write` would write.
+    ///
+    /// [`Capabilities::tx_references`]: crate::nic::Capabilities::tx_references
+    fn static_bytes(&self, offset: usize, len: usize) -> Option<&'static [u8]> {
+        let _ = (offset, len);
+        None
+    }
 }
 
 /// Identifies a connection slot; stable while the connection lives.
@@ -346,5 +358,9 @@ impl Writer for StaticWriter {
         let end = offset.saturating_add(out.len()).min(self.0.len());
         let bytes = self.0.get(offset..end).unwrap_or(&[]);
         let _ = out.write(bytes);
+    }
+
+    fn static_bytes(&self, offset: usize, len: usize) -> Option<&'static [u8]> {
+        self.0.get(offset..offset.checked_add(len)?)
     }
 }

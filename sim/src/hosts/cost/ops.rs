@@ -61,6 +61,10 @@ pub const INSTRUCTIONS: &[(&str, u64)] = &[
     ("tcp_built", 500_000),
     ("tcp_templated", 250_000),
     ("bytes_copied", 123),
+    // A slot popped from a free stack and linked into the frame: priced as
+    // `driver_allocs` (not measured on its own; the simulated NIC copies
+    // frames onto its links and offers no reference slots).
+    ("tx_references", 120_000),
     ("bytes_checksummed", 410),
     ("prefix_sum_lookups", 240_000),
     ("timer_schedules", 80_000),

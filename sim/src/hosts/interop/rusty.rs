@@ -61,6 +61,9 @@ pub struct LinkDriver {
     mtu: usize,
     now: Instant,
     pool: BufPool,
+    /// The pool has reference slots, so the stack may send static data
+    /// without copying it ([`Capabilities::tx_references`]).
+    tx_references: bool,
     rx: VecDeque<Vec<u8>>,
     rx_capacity: usize,
     tx: Vec<Vec<u8>>,
@@ -86,6 +89,7 @@ impl LinkDriver {
             mtu,
             now: Instant::ZERO,
             pool: BufPool::new(pool),
+            tx_references: pool.references > 0,
             rx: VecDeque::with_capacity(rx_capacity),
             rx_capacity,
             tx: Vec::new(),
@@ -173,7 +177,7 @@ impl LinkDriver {
 impl Driver for LinkDriver {
     fn capabilities(&self) -> Capabilities {
         self.count_call("capabilities");
-        Capabilities::new(self.mac, self.mtu)
+        Capabilities::new(self.mac, self.mtu).with_tx_references(self.tx_references)
     }
 
     fn receive(&mut self) -> Option<Frame> {
@@ -199,6 +203,17 @@ impl Driver for LinkDriver {
             self.stats.tx_alloc_failures += 1;
         }
         chain
+    }
+
+    /// A reference slot of the pool: [`LinkDriver::transmit`] copies the
+    /// frame onto the link, reading the referenced bytes where they are.
+    fn alloc_tx_reference(&mut self, bytes: &'static [u8]) -> Option<Frame> {
+        self.count_call("alloc_tx_reference");
+        let frame = self.pool.alloc_reference(bytes);
+        if frame.is_none() {
+            self.stats.tx_alloc_failures += 1;
+        }
+        frame
     }
 
     fn transmit(&mut self, frame: Frame) -> Result<(), TxFull> {

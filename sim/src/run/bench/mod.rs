@@ -131,6 +131,10 @@ pub struct BenchConfig {
     pub warmup: u64,
     /// Seed of the page choices.
     pub seed: u64,
+    /// Rusty's server copies page bodies into its transmit buffers instead
+    /// of sending them by reference (the pair driver then offers no
+    /// reference slots). No effect on smoltcp, which always copies.
+    pub copy_bodies: bool,
 }
 
 impl BenchConfig {
@@ -143,6 +147,7 @@ impl BenchConfig {
             stop,
             warmup: default_warmup(conns),
             seed: PAGE_SEED,
+            copy_bodies: false,
         }
     }
 
@@ -286,6 +291,9 @@ pub struct BenchReport {
     pub stack: BenchStack,
     /// Concurrent connections.
     pub conns: u32,
+    /// The server sent page bodies by reference, without copying them
+    /// (Rusty unless `--copy-bodies`; never smoltcp).
+    pub bodies_by_reference: bool,
     /// Requests completed in the measured phase (ok or failed).
     pub requests: u64,
     /// Wall-clock seconds of the measured phase.
@@ -349,6 +357,15 @@ impl BenchReport {
             .map_or_else(|| "not counted".to_string(), |a| format!("{a:.2}"));
         let _ = writeln!(s, "stack        {}", self.stack.name());
         let _ = writeln!(s, "conns        {}", self.conns);
+        let _ = writeln!(
+            s,
+            "bodies       {}",
+            if self.bodies_by_reference {
+                "sent by reference (the pair driver gathers them from the pages)"
+            } else {
+                "copied into transmit buffers"
+            }
+        );
         let _ = writeln!(
             s,
             "requests     {} measured ({} ok), after a warm-up of {}",
@@ -509,6 +526,7 @@ fn measure<P: BenchPair>(config: &BenchConfig, mut pair: P) -> Result<BenchRepor
     Ok(BenchReport {
         stack: config.stack,
         conns: config.conns,
+        bodies_by_reference: config.stack == BenchStack::Rusty && !config.copy_bodies,
         requests,
         wall_s,
         cpu_s,

@@ -70,8 +70,10 @@ pub fn tcp_config(conns: u32, server: bool) -> TcpConfig {
 }
 
 /// The pair driver for `conns` connections: queues and pools for
-/// [`link_frames`] frames.
-pub fn pair_config(conns: u32) -> PairConfig {
+/// [`link_frames`] frames, and as many reference slots, so that the server
+/// sends page bodies by reference (unless `copy_bodies`: then it has none
+/// and copies them into its transmit buffers).
+pub fn pair_config(conns: u32, copy_bodies: bool) -> PairConfig {
     let frames = link_frames(conns);
     let mut counts = [0; NUM_CLASSES];
     // 128 bytes: handshakes, ACKs, requests. 256 to 1024: the last,
@@ -88,6 +90,7 @@ pub fn pair_config(conns: u32) -> PairConfig {
         pool: PoolConfig {
             counts,
             chaining: false,
+            references: if copy_bodies { 0 } else { 2 * frames },
         },
         queue_capacity: frames,
         // Frames cross by hand-over, as smoltcp's device pair does here.
@@ -109,7 +112,11 @@ impl RustyPair {
     /// Both ends for `config` (serving and expecting the 500-page set).
     pub fn new(config: &BenchConfig) -> Result<RustyPair, BenchError> {
         let pages = Pages::Thesis(rusty_fixtures::page_set());
-        let (ds, dc) = pair(&pair_config(config.conns));
+        // The client checks bodies against its own copy of the pages: the
+        // server sends from `pages` by reference, so those very bytes are
+        // what the client receives.
+        let expected = Pages::Thesis(rusty_fixtures::client_page_set());
+        let (ds, dc) = pair(&pair_config(config.conns, config.copy_bodies));
         let cidr = |ip| Ipv4Cidr::new(ip, 24).ok_or(BenchError::Prefix);
         let mut is = InterfaceConfig::new(cidr(SERVER_IP)?);
         let mut ic = InterfaceConfig::new(cidr(CLIENT_IP)?);
@@ -133,7 +140,7 @@ impl RustyPair {
             &dc.capabilities(),
             ic,
             tcp_config(config.conns, false),
-            HttpLoadClient::new(client_config, pages),
+            HttpLoadClient::new(client_config, expected),
             now,
         );
         server

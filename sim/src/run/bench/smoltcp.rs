@@ -932,10 +932,12 @@ impl SmolPair {
     /// Both ends for `config` (serving and expecting the 500-page set).
     pub fn new(config: &BenchConfig) -> Result<SmolPair, BenchError> {
         let pages = Pages::Thesis(rusty_fixtures::page_set());
+        // The client checks against its own copy, as Rusty's does.
+        let expected = Pages::Thesis(rusty_fixtures::client_page_set());
         let conns = config.conns as usize;
         let mut link = BenchWire::new(link_frames(config.conns));
         let server = Server::new(&mut link, conns, pages, config.seed ^ 0x7365_7276)?;
-        let client = Client::new(&mut link, conns, pages, config.seed);
+        let client = Client::new(&mut link, conns, expected, config.seed);
         Ok(SmolPair {
             link,
             server,

@@ -144,6 +144,7 @@ fn pool() -> PoolConfig {
     PoolConfig {
         counts: [1024, 512, 512, 512, 2048, 64, 512, 0],
         chaining: false,
+        references: 2048,
     }
 }
 

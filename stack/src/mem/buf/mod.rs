@@ -186,27 +186,39 @@ pub struct PoolConfig {
     pub counts: [usize; NUM_CLASSES],
     /// Frames allocated by [`BufPool::alloc_chain`] may span several buffers.
     pub chaining: bool,
+    /// Number of reference slots: frames of memory outside the pool that
+    /// is sent without copying ([`BufPool::alloc_reference`]).
+    pub references: usize,
 }
 
 impl Default for PoolConfig {
     /// A pool fit for tests (about 1 MiB): 256 buffers of each standard class
-    /// (128 to 1664 bytes), 8 of 4096 and 4 of each larger jumbo class;
-    /// chaining off.
+    /// (128 to 1664 bytes), 8 of 4096 and 4 of each larger jumbo class,
+    /// 256 reference slots; chaining off.
     fn default() -> Self {
         PoolConfig {
             counts: [256, 256, 256, 256, 256, 8, 4, 4],
             chaining: false,
+            references: 256,
         }
     }
 }
 
 impl PoolConfig {
-    /// The same number `count` of buffers in every class, chaining off.
+    /// The same number `count` of buffers in every class, and of reference
+    /// slots; chaining off.
     pub const fn uniform(count: usize) -> Self {
         PoolConfig {
             counts: [count; NUM_CLASSES],
             chaining: false,
+            references: count,
         }
+    }
+
+    /// This configuration with `references` reference slots.
+    pub const fn with_references(mut self, references: usize) -> Self {
+        self.references = references;
+        self
     }
 
     /// This configuration with chaining set to `chaining`.
@@ -362,11 +374,75 @@ mod tests {
         }
     }
 
+    static PAGE: [u8; 3000] = {
+        let mut page = [0u8; 3000];
+        let mut i = 0;
+        while i < page.len() {
+            page[i] = (i * 7 + 3) as u8;
+            i += 1;
+        }
+        page
+    };
+
+    #[test]
+    fn reference_slots_chain_static_memory_read_only() {
+        let pool = BufPool::new(&PoolConfig::uniform(2).with_references(2));
+        assert_eq!(pool.references_available(), 2);
+        let mut frame = pool.alloc_chain(60).expect("a buffer");
+        frame.cursor_mut().write(&[0xaa; 60]).unwrap();
+        let body = pool.alloc_reference(&PAGE[100..1548]).expect("a slot");
+        assert!(body.has_references());
+        assert_eq!(body.len(), 1448);
+        frame.push(body).unwrap();
+        assert!(frame.has_references());
+        assert_eq!(frame.len(), 60 + 1448);
+        assert_eq!(pool.references_available(), 1);
+        // Reading sees the header, then the page, without a copy.
+        let bytes = frame.copy_to_vec();
+        assert_eq!(&bytes[..60], &[0xaa; 60]);
+        assert_eq!(&bytes[60..], &PAGE[100..1548]);
+        let pieces: Vec<&[u8]> = frame.segments().collect();
+        assert_eq!(pieces[1].as_ptr(), PAGE[100..].as_ptr());
+        // Writing reaches only the buffer before the reference.
+        let mut out = frame.cursor_mut();
+        assert_eq!(out.len(), 60);
+        assert!(out.write(&[0; 61]).is_err());
+        assert!(frame.storage_mut(1).is_none());
+        assert!(frame.storage_mut(0).is_some());
+        assert_eq!(frame.storage(1), Some(&PAGE[100..1548]));
+        // The slot's window moves inside the referenced memory only.
+        assert!(frame.set_window(1, 8, 1440).is_ok());
+        assert_eq!(frame.window(1), Some(&PAGE[108..1548]));
+        assert!(frame.set_window(1, 8, 1441).is_err());
+        let infos: Vec<BufInfo> = frame.buffers().collect();
+        assert_eq!(infos[1].class, NUM_CLASSES);
+        assert_eq!(infos[1].capacity, 1448);
+        // Exhaustion is a counted refusal.
+        let a = pool.alloc_reference(&PAGE[..10]).expect("the last slot");
+        let failures = pool.alloc_failures();
+        assert!(pool.alloc_reference(&PAGE[..10]).is_none());
+        assert_eq!(pool.alloc_failures(), failures + 1);
+        // Dropping gives the slots back, the buffers too.
+        drop(a);
+        drop(frame);
+        assert_eq!(pool.references_available(), 2);
+        assert_eq!(pool.in_use(), 0);
+        // A slot comes back empty: reused for other memory.
+        let again = pool.alloc_reference(&PAGE[2990..]).expect("a slot");
+        assert_eq!(again.copy_to_vec(), &PAGE[2990..]);
+        // A lent pool has no slots.
+        assert_eq!(
+            BufPool::new(&PoolConfig::uniform(1).with_references(0)).references_available(),
+            0
+        );
+    }
+
     #[test]
     fn pool_alloc_free_and_exhaustion() {
         let pool = BufPool::new(&PoolConfig {
             counts: [2, 1, 0, 0, 0, 0, 0, 0],
             chaining: false,
+            references: 0,
         });
         assert_eq!(pool.available(0), 2);
         assert_eq!(pool.capacity(0), 2);
@@ -443,6 +519,7 @@ mod tests {
         let pool = BufPool::new(&PoolConfig {
             counts: [4, 4, 4, 4, 4, 1, 0, 0],
             chaining: true,
+            references: 0,
         });
         let before: Vec<usize> = (0..NUM_CLASSES).map(|c| pool.available(c)).collect();
         assert!(pool.alloc_chain(9000).is_none());

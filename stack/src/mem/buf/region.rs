@@ -39,6 +39,19 @@
 //!   frame; `Rc` and `Cell` make frames and pools neither `Send` nor
 //!   `Sync`: one core's memory is used by that core only.
 //!
+//! # Referenced memory
+//!
+//! A pool also has reference slots ([`BufPool::alloc_reference`]): chain
+//! entries whose window lies in memory outside the pool that nothing ever
+//! writes, a `&'static [u8]` (a static page sent without copying, as an
+//! mPIPE egress descriptor without `hwb` points at memory the application
+//! keeps). A slot is owned like a buffer (on the free stack of slots, or by
+//! one frame); the bytes it points at may be shared by many slots and any
+//! other code, since all of them only read. No `&mut` to them is ever made:
+//! [`Frame::cursor_mut`] stops before the first reference slot,
+//! [`Frame::storage_mut`] refuses one, and the region's mutable accessors
+//! return an empty slice for one.
+//!
 //! # Lent memory
 //!
 //! A pool can also describe memory it does not own: buffers a NIC owns,
@@ -153,16 +166,32 @@ struct Region {
     offset: Box<[usize]>,
     /// Size class of each buffer.
     class: Box<[u8]>,
+    /// Windows of the buffers, then of the reference slots (numbered from
+    /// `offset.len()` on).
     window: Box<[Cell<Window>]>,
     free: [FreeStack; NUM_CLASSES],
+    /// What each reference slot points at, while a frame owns it.
+    references: Box<[Cell<&'static [u8]>]>,
+    /// Free reference slots (their numbers, from `offset.len()` on).
+    free_references: FreeStack,
     capacity: [usize; NUM_CLASSES],
     chaining: bool,
     alloc_failures: Cell<u64>,
 }
 
 impl Region {
+    /// The reference slot that number `id` names, if it names one.
+    #[inline]
+    fn reference(&self, id: u32) -> Option<&Cell<&'static [u8]>> {
+        let slot = (id as usize).checked_sub(self.offset.len())?;
+        self.references.get(slot)
+    }
+
     fn capacity_of(&self, id: u32) -> usize {
-        SIZE_CLASSES[usize::from(self.class[id as usize])]
+        match self.class.get(id as usize) {
+            Some(&class) => SIZE_CLASSES[usize::from(class)],
+            None => self.reference(id).map_or(0, |r| r.get().len()),
+        }
     }
 
     /// The window bytes of buffer `id`.
@@ -177,6 +206,13 @@ impl Region {
         // SAFETY: forwarded contract (a shared view of the storage).
         let storage = unsafe { self.storage(id) };
         &storage[w.start as usize..(w.start + w.len) as usize]
+    }
+
+    /// The read-only memory that reference slot `id` points at, or `None`
+    /// for a buffer.
+    #[inline]
+    fn referenced(&self, id: u32) -> Option<&'static [u8]> {
+        self.reference(id).map(Cell::get)
     }
 
     /// The first byte of buffer `id`'s storage and its capacity. For owned
@@ -210,6 +246,9 @@ impl Region {
     ///
     /// As for [`Region::bytes`].
     unsafe fn storage(&self, id: u32) -> &[u8] {
+        if let Some(bytes) = self.referenced(id) {
+            return bytes;
+        }
         let (ptr, len) = self.buffer_ptr(id);
         // SAFETY: `ptr..ptr + len` is buffer `id`'s storage: inside the owned
         // cells (bounds-checked in `buffer_ptr`), or inside a lent segment,
@@ -228,6 +267,12 @@ impl Region {
     /// frame that owns the buffer, and hands out no other slice of it.
     #[allow(clippy::mut_from_ref)]
     unsafe fn storage_mut(&self, id: u32) -> &mut [u8] {
+        if self.reference(id).is_some() {
+            // Referenced memory is never written: no `&mut` to it is ever
+            // made (the frames' write views stop before reference slots,
+            // so this is not reached; an empty slice aliases nothing).
+            return &mut [];
+        }
         let (ptr, len) = self.buffer_ptr(id);
         // SAFETY: `ptr..ptr + len` is buffer `id`'s storage (see
         // `Region::storage`); owned cells permit writes through a shared
@@ -239,6 +284,11 @@ impl Region {
     /// Takes buffer `id` back from the frame that owned it: onto its free
     /// stack, or back to the lender.
     fn give_back(&self, id: u32) {
+        if let Some(slot) = self.reference(id) {
+            slot.set(&[]);
+            self.free_references.push(id);
+            return;
+        }
         match &self.memory {
             Memory::Owned(_) => self.free[usize::from(self.class[id as usize])].push(id),
             Memory::Lent(lent) => {
@@ -273,7 +323,9 @@ impl Region {
         let w = self.window[id as usize].get();
         // SAFETY: forwarded contract.
         let storage = unsafe { self.storage_mut(id) };
-        &mut storage[w.start as usize..(w.start + w.len) as usize]
+        storage
+            .get_mut(w.start as usize..(w.start + w.len) as usize)
+            .unwrap_or_default()
     }
 }
 
@@ -325,6 +377,25 @@ impl BufPool {
             }
         });
         let storage = (0..at).map(|_| UnsafeCell::new(0u8)).collect();
+        let first_reference = offset.len();
+        assert!(
+            first_reference + config.references < END as usize,
+            "too many buffers and references in one pool"
+        );
+        window.extend((0..config.references).map(|_| {
+            Cell::new(Window {
+                start: 0,
+                len: 0,
+                next: END,
+            })
+        }));
+        let free_references = FreeStack {
+            slots: (0..config.references)
+                .rev()
+                .map(|i| Cell::new((first_reference + i) as u32))
+                .collect(),
+            top: Cell::new(config.references),
+        };
         BufPool {
             region: Rc::new(Region {
                 memory: Memory::Owned(storage),
@@ -332,6 +403,8 @@ impl BufPool {
                 class: class.into(),
                 window: window.into(),
                 free,
+                references: (0..config.references).map(|_| Cell::new(&[][..])).collect(),
+                free_references,
                 capacity: config.counts,
                 chaining: config.chaining,
                 alloc_failures: Cell::new(0),
@@ -366,6 +439,7 @@ impl BufPool {
             count: 1,
             len,
             l4_checksum_ok: false,
+            references: false,
         })
     }
 
@@ -405,6 +479,7 @@ impl BufPool {
                 count: 1,
                 len: len as u32,
                 l4_checksum_ok: false,
+                references: false,
             });
         }
         let Some(classes) = chain_classes(len, r.chaining) else {
@@ -448,7 +523,52 @@ impl BufPool {
             count: classes.len() as u16,
             len: len as u32,
             l4_checksum_ok: false,
+            references: false,
         })
+    }
+
+    /// A frame of one reference slot whose window is `bytes`: memory
+    /// outside the pool that is never written (a static page, a reply
+    /// compiled into the program), sent without copying it into a buffer,
+    /// as an mPIPE egress descriptor without `hwb` points the eDMA at
+    /// memory the application keeps. Chain it after a frame of headers
+    /// with [`Frame::push`]. `None`, counted in
+    /// [`BufPool::alloc_failures`], when every slot is in use (the pool
+    /// has [`PoolConfig::references`] of them; a lent pool has none).
+    ///
+    /// No write view of a frame ever covers a reference slot (see
+    /// [`Frame::cursor_mut`]), so the memory is only read.
+    pub fn alloc_reference(&self, bytes: &'static [u8]) -> Option<Frame> {
+        let r = &self.region;
+        let Ok(len) = u32::try_from(bytes.len()) else {
+            r.alloc_failures.set(r.alloc_failures.get() + 1);
+            return None;
+        };
+        let Some(id) = r.free_references.pop() else {
+            r.alloc_failures.set(r.alloc_failures.get() + 1);
+            return None;
+        };
+        if let Some(slot) = r.reference(id) {
+            slot.set(bytes);
+        }
+        r.window[id as usize].set(Window {
+            start: 0,
+            len,
+            next: END,
+        });
+        Some(Frame {
+            pool: self.clone(),
+            head: id,
+            count: 1,
+            len,
+            l4_checksum_ok: false,
+            references: true,
+        })
+    }
+
+    /// Number of free reference slots ([`BufPool::alloc_reference`]).
+    pub fn references_available(&self) -> usize {
+        self.region.free_references.top.get()
     }
 
     /// Number of free buffers of size class `class` (0 if out of range).
@@ -614,6 +734,11 @@ impl BufPool {
                 class: class.into(),
                 window: window.into(),
                 free,
+                references: Box::new([]),
+                free_references: FreeStack {
+                    slots: Box::new([]),
+                    top: Cell::new(0),
+                },
                 capacity,
                 chaining: true,
                 alloc_failures: Cell::new(0),
@@ -696,6 +821,7 @@ impl BufPool {
             count: 1,
             len: len as u32,
             l4_checksum_ok: false,
+            references: false,
         })
     }
 }
@@ -727,14 +853,19 @@ pub struct Frame {
     /// The NIC verified the frame's TCP (or UDP) checksum
     /// ([`Frame::l4_checksum_verified`]).
     l4_checksum_ok: bool,
+    /// Some buffer of the chain is a reference slot
+    /// ([`BufPool::alloc_reference`]).
+    references: bool,
 }
 
 /// Size class and window of one buffer of a frame (from [`Frame::buffers`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BufInfo {
-    /// The size class (index into [`SIZE_CLASSES`]).
+    /// The size class (index into [`SIZE_CLASSES`]); [`NUM_CLASSES`] for a
+    /// reference slot.
     pub class: usize,
-    /// Bytes of storage (`SIZE_CLASSES[class]`).
+    /// Bytes of storage (`SIZE_CLASSES[class]`; for a reference slot, the
+    /// length of the memory it points at).
     pub capacity: usize,
     /// Offset of the window in the storage (the headroom).
     pub start: usize,
@@ -815,7 +946,10 @@ impl Frame {
         self.ids().map(move |id| {
             let w = r.window[id as usize].get();
             BufInfo {
-                class: usize::from(r.class[id as usize]),
+                class: r
+                    .class
+                    .get(id as usize)
+                    .map_or(NUM_CLASSES, |&c| usize::from(c)),
                 capacity: r.capacity_of(id),
                 start: w.start as usize,
                 len: w.len as usize,
@@ -841,20 +975,51 @@ impl Frame {
         )
     }
 
-    /// A write cursor over the whole frame.
+    /// A write cursor over the frame: all of it, or, if the frame chains
+    /// a reference slot ([`BufPool::alloc_reference`]), its buffers before
+    /// the first one (referenced memory is read-only).
     #[inline]
     pub fn cursor_mut(&mut self) -> CursorMut<'_> {
         self.l4_checksum_ok = false;
-        let len = self.len();
+        let (count, len) = if self.references {
+            self.writable_prefix()
+        } else {
+            (self.count, self.len())
+        };
         CursorMut::from_segs(
             SegsMut {
                 region: Some(&self.pool.region),
                 next: self.head,
-                count: self.count,
+                count,
                 _bytes: PhantomData,
             },
             len,
         )
+    }
+
+    /// The number of buffers before the first reference slot, and the
+    /// bytes of their windows.
+    fn writable_prefix(&self) -> (u16, usize) {
+        let r = self.region();
+        let (mut count, mut len) = (0u16, 0usize);
+        for id in self.ids() {
+            if r.reference(id).is_some() {
+                break;
+            }
+            count += 1;
+            len += r.window[id as usize].get().len as usize;
+        }
+        (count, len)
+    }
+
+    /// Some buffer of the frame is a reference to memory outside the pool
+    /// ([`BufPool::alloc_reference`]): read-only, so [`Frame::cursor_mut`]
+    /// does not reach it. A driver whose hardware cannot read such memory,
+    /// or code that must change those bytes (a fault injector), copies the
+    /// frame first.
+    #[inline]
+    pub fn has_references(&self) -> bool {
+        self.references
     }
 
     /// The bytes of the frame as contiguous, non-empty pieces.
@@ -914,10 +1079,14 @@ impl Frame {
 
     /// The whole storage of buffer `index` (headroom and tailroom
     /// included), to build headers before moving the window over them with
-    /// [`Frame::set_window`]; `None` past the chain.
+    /// [`Frame::set_window`]; `None` past the chain or for a reference
+    /// slot (read-only memory).
     pub fn storage_mut(&mut self, index: usize) -> Option<&mut [u8]> {
         self.l4_checksum_ok = false;
         let id = self.ids().nth(index)?;
+        if self.region().reference(id).is_some() {
+            return None;
+        }
         // SAFETY: `&mut self` is an exclusive borrow of the frame that owns
         // buffer `id`, and the slice borrows it.
         Some(unsafe { self.pool.region.storage_mut(id) })
@@ -1002,6 +1171,7 @@ impl Frame {
         }
         self.count += other.count;
         self.len += other.len;
+        self.references |= other.references;
         self.l4_checksum_ok = false;
         // `other` no longer owns the buffers: its drop frees nothing.
         other.count = 0;

@@ -408,6 +408,9 @@ impl MpipeNic {
                     steering: steering.clone(),
                     // The buffer stacks are shared: each worker's share.
                     rx_buffers: Some(rx_buffers / config.workers.max(1)),
+                    // Egress descriptors without `hwb` could point at
+                    // application memory; not done yet: bodies are copied.
+                    tx_references: false,
                 },
                 shared: Rc::clone(&shared),
                 iqueue,

@@ -82,6 +82,7 @@ impl TapConfig {
             pool: PoolConfig {
                 counts,
                 chaining: false,
+                references: 0,
             },
             rx_batch: 64,
             queue_len: 10_000,
