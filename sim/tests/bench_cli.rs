@@ -133,12 +133,45 @@ fn a_run_replays_exactly_but_for_the_clock() {
 }
 
 #[test]
+fn bodies_by_reference_and_copied_put_the_same_bytes_on_the_link() {
+    // Sending page bodies by reference changes where the server's frames
+    // live, not what they say: the same seed makes the same requests,
+    // frames and counters either way, every byte verified.
+    let args = ["--stack", "rusty", "--conns", "20", "--requests", "200"];
+    let by_reference = bench_json(&args);
+    let mut copied_args = args.to_vec();
+    copied_args.push("--copy-bodies");
+    let copied = bench_json(&copied_args);
+    check_report(&by_reference, "rusty", 20, 200);
+    check_report(&copied, "rusty", 20, 200);
+    assert_eq!(by_reference["bodies_by_reference"], true, "{by_reference}");
+    assert_eq!(copied["bodies_by_reference"], false, "{copied}");
+    for k in [
+        "requests",
+        "bytes",
+        "frames",
+        "warmup_requests",
+        "virtual_s",
+        "allocs",
+        "counters",
+    ] {
+        assert_eq!(
+            by_reference[k], copied[k],
+            "{k}: {by_reference} vs {copied}"
+        );
+    }
+    let smoltcp = bench_json(&["--stack", "smoltcp", "--requests", "20"]);
+    assert_eq!(smoltcp["bodies_by_reference"], false, "{smoltcp}");
+}
+
+#[test]
 fn human_report_and_seconds() {
     let o = rusty_sim(&["bench", "--conns", "2", "--seconds", "0.05"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     for needle in [
         "stack        rusty",
+        "bodies       sent by reference",
         "requests/s",
         "Gbit/s",
         "frames",

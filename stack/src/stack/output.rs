@@ -93,7 +93,8 @@ fn plan_references<W: Writer>(
         match bytes {
             Some(b) if references.try_push(b).is_ok() => {}
             _ => {
-                // Copied after a referenced piece: copy the whole segment.
+                // A piece to copy: the referenced pieces before it are
+                // copied too, since references only follow copied bytes.
                 copied += references.drain(..).map(<[u8]>::len).sum::<usize>() + n;
             }
         }
@@ -369,6 +370,11 @@ impl<C, W: Writer> Tcp<C, W> {
     /// Builds and transmits one segment of connection `idx`: header from
     /// the TCB, payload `[seq, seq + len)` from the transmit queue's
     /// writers, checksummed from their precomputed sums when they have them.
+    /// Where the NIC gathers ([`Capabilities::tx_references`]), the static
+    /// pieces at the segment's end ([`Writer::static_bytes`]) are chained
+    /// by reference instead of written ([`plan_references`]).
+    ///
+    /// [`Capabilities::tx_references`]: crate::nic::Capabilities::tx_references
     pub(super) fn send_segment<A, D: Driver>(
         &mut self,
         cx: &mut Ctx<'_, A, D>,
