@@ -655,10 +655,19 @@ impl Interface {
         now: Instant,
     ) -> Option<IpDatagram> {
         // The header (with any options) is read as one contiguous slice,
-        // even when it crosses into the frame's next buffer.
+        // even when it crosses into the frame's next buffer. Its length
+        // comes from the first byte, so a header that fits its buffer is
+        // read in place (a frame of headers chained to a page is not
+        // copied into scratch); a bad length still reads enough bytes for
+        // `parse_header` to say why.
         let packet_len = payload.len();
         self.meter.ipv4_parsed += 1;
-        let parsed = payload.read_with(packet_len.min(ipv4::MAX_HEADER_LEN), |b| {
+        let ihl = payload.peek_u8().map_or(0, |v| usize::from(v & 0x0f) * 4);
+        let header_bytes = ihl
+            .max(ipv4::HEADER_LEN)
+            .min(ipv4::MAX_HEADER_LEN)
+            .min(packet_len);
+        let parsed = payload.read_with(header_bytes, |b| {
             // The header length field, for the meter: the checksum covers
             // that many bytes once the length checks have passed.
             let ihl = b.first().map_or(0, |v| u64::from(v & 0x0f) * 4);
