@@ -14,7 +14,11 @@
 //!   virtual clock stands still, so a reused tuple would get the same ISN
 //!   and timestamp, which TIME-WAIT must refuse);
 //! * the pair's receive queues and buffer pools: [`link_frames`] frames,
-//!   of the size classes 128 to 1664 bytes (no chaining);
+//!   of the size classes 128 to 1664 bytes (no chaining), and as many
+//!   reference slots, over which the server sends page bodies without
+//!   copying them (none with `--copy-bodies`);
+//! * the client checks bodies against its own copy of the pages
+//!   ([`rusty_fixtures::client_page_set`]);
 //! * everything else as [`TcpConfig::default`] (64 KiB receive budget,
 //!   timestamps, SACK, delayed ACKs of 40 ms, Nagle off).
 //!
