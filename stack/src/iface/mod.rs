@@ -664,8 +664,7 @@ impl Interface {
         self.meter.ipv4_parsed += 1;
         let ihl = payload.peek_u8().map_or(0, |v| usize::from(v & 0x0f) * 4);
         let header_bytes = ihl
-            .max(ipv4::HEADER_LEN)
-            .min(ipv4::MAX_HEADER_LEN)
+            .clamp(ipv4::HEADER_LEN, ipv4::MAX_HEADER_LEN)
             .min(packet_len);
         let parsed = payload.read_with(header_bytes, |b| {
             // The header length field, for the meter: the checksum covers
