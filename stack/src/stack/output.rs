@@ -14,6 +14,7 @@ use crate::tcp::app::Writer;
 use crate::tcp::scoreboard::NextSegKind;
 use crate::tcp::table::FlowKey;
 use crate::tcp::tcb::State;
+use crate::tcp::tcb::TxEntry;
 use crate::wire::{
     tcp as tcp_wire, IpProtocol, Ipv4Addr, TcpFlags, TcpHeaderTemplate, TcpRepr, TcpSeqNumber,
 };
@@ -68,24 +69,13 @@ const MIN_REFERENCE: usize = 512;
 /// last piece that must be copied), so the frame is its head buffer and
 /// then the reference slots.
 fn plan_references<W: Writer>(
-    txq: &VecDeque<crate::tcp::tcb::TxEntry<W>>,
+    txq: &VecDeque<TxEntry<W>>,
     offset: usize,
     len: usize,
 ) -> (usize, ArrayVec<&'static [u8], MAX_REFERENCES>) {
     let mut references = ArrayVec::new();
     let mut copied = 0;
-    let mut skip = offset;
-    let mut left = len;
-    for entry in txq.iter() {
-        if left == 0 {
-            break;
-        }
-        let entry_len = entry.len as usize;
-        if skip >= entry_len {
-            skip -= entry_len;
-            continue;
-        }
-        let n = (entry_len - skip).min(left);
+    for (entry, skip, n) in payload_pieces(txq, offset, len) {
         let bytes = (n >= MIN_REFERENCE)
             .then(|| entry.writer.static_bytes(skip, n))
             .flatten()
@@ -98,10 +88,36 @@ fn plan_references<W: Writer>(
                 copied += references.drain(..).map(<[u8]>::len).sum::<usize>() + n;
             }
         }
-        left -= n;
-        skip = 0;
     }
     (copied, references)
+}
+
+/// The pieces of payload `[offset, offset + len)` of a transmit queue, in
+/// order: each entry that holds some of it, the offset in the entry's data
+/// and the piece's length.
+fn payload_pieces<W>(
+    txq: &VecDeque<TxEntry<W>>,
+    offset: usize,
+    len: usize,
+) -> impl Iterator<Item = (&TxEntry<W>, usize, usize)> {
+    let mut skip = offset;
+    let mut left = len;
+    txq.iter()
+        .map_while(move |entry| {
+            if left == 0 {
+                return None;
+            }
+            let entry_len = entry.len as usize;
+            if skip >= entry_len {
+                skip -= entry_len;
+                return Some(None);
+            }
+            let piece = (entry, skip, (entry_len - skip).min(left));
+            left -= piece.2;
+            skip = 0;
+            Some(Some(piece))
+        })
+        .flatten()
 }
 
 /// How a segment's TCP header is written: from the connection's template,
@@ -470,20 +486,9 @@ impl<C, W: Writer> Tcp<C, W> {
             |out| {
                 let (mut header_out, mut payload) = out.split_at(header_len);
                 let mut sum = Checksum::new();
-                let mut skip = data_offset;
-                let mut left = len as usize;
                 let mut at = 0;
                 let mut referenced = references.iter();
-                for entry in txq.iter() {
-                    if left == 0 {
-                        break;
-                    }
-                    let entry_len = entry.len as usize;
-                    if skip >= entry_len {
-                        skip -= entry_len;
-                        continue;
-                    }
-                    let n = (entry_len - skip).min(left);
+                for (entry, skip, n) in payload_pieces(txq, data_offset, len as usize) {
                     // Pieces before `head_payload` are copied; the plan put
                     // the boundary between pieces.
                     let reference = if at < head_payload {
@@ -514,8 +519,6 @@ impl<C, W: Writer> Tcp<C, W> {
                         payload.advance(n)?;
                     }
                     at += n;
-                    left -= n;
-                    skip = 0;
                 }
                 header_out.write_with(header_len, |b| {
                     let checksum = match &header {

@@ -427,20 +427,26 @@ impl BufPool {
             r.alloc_failures.set(r.alloc_failures.get() + 1);
             return None;
         };
-        let len = SIZE_CLASSES[class] as u32;
-        r.window[id as usize].set(Window {
+        Some(self.one_buffer_frame(id, SIZE_CLASSES[class] as u32, false))
+    }
+
+    /// A frame of buffer (or reference slot) `id` alone, its window
+    /// `0..len`.
+    #[inline]
+    fn one_buffer_frame(&self, id: u32, len: u32, references: bool) -> Frame {
+        self.region.window[id as usize].set(Window {
             start: 0,
             len,
             next: END,
         });
-        Some(Frame {
+        Frame {
             pool: self.clone(),
             head: id,
             count: 1,
             len,
             l4_checksum_ok: false,
-            references: false,
-        })
+            references,
+        }
     }
 
     /// A frame of exactly `len` bytes, its buffers chosen by
@@ -468,19 +474,7 @@ impl BufPool {
             let Some(id) = r.free[class].pop() else {
                 return fail();
             };
-            r.window[id as usize].set(Window {
-                start: 0,
-                len: len as u32,
-                next: END,
-            });
-            return Some(Frame {
-                pool: self.clone(),
-                head: id,
-                count: 1,
-                len: len as u32,
-                l4_checksum_ok: false,
-                references: false,
-            });
+            return Some(self.one_buffer_frame(id, len as u32, false));
         }
         let Some(classes) = chain_classes(len, r.chaining) else {
             return fail();
@@ -551,19 +545,7 @@ impl BufPool {
         if let Some(slot) = r.reference(id) {
             slot.set(bytes);
         }
-        r.window[id as usize].set(Window {
-            start: 0,
-            len,
-            next: END,
-        });
-        Some(Frame {
-            pool: self.clone(),
-            head: id,
-            count: 1,
-            len,
-            l4_checksum_ok: false,
-            references: true,
-        })
+        Some(self.one_buffer_frame(id, len, true))
     }
 
     /// Number of free reference slots ([`BufPool::alloc_reference`]).
