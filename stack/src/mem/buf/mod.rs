@@ -12,6 +12,11 @@
 //!   are read and written through the zero-copy cursors of
 //!   [`crate::mem::cursor`]. How the memory is shared safely is explained in the
 //!   `region` module, the only one with `unsafe` code.
+//! * A frame may also chain reference slots ([`BufPool::alloc_reference`]):
+//!   windows over read-only `'static` memory outside the pool (a page sent
+//!   without copying it). Reads see them like buffers; writes stop before
+//!   them ([`Frame::cursor_mut`]), and [`Frame::has_references`] says a
+//!   frame has some.
 //!
 //! Chained allocation follows the mPIPE idea: a frame is split over buffers
 //! of several size classes so that little memory is wasted; see
