@@ -71,7 +71,8 @@ impl TapConfig {
     /// takes the smallest class that holds it, with no fallback, so every
     /// class a frame length can need must have buffers): 2048 of 1664
     /// bytes (receive buffers and full segments), 512 of 10,368 bytes (for
-    /// an MTU up to 9000), and hundreds in each smaller class.
+    /// an MTU up to 9000), and hundreds in each smaller class; and 2048
+    /// reference slots, so static data (a page) is sent without a copy.
     pub fn new(name: &str) -> Self {
         let counts = [1024, 512, 512, 512, 2048, 64, 512, 0];
         debug_assert_eq!(counts.len(), SIZE_CLASSES.len());
@@ -82,7 +83,9 @@ impl TapConfig {
             pool: PoolConfig {
                 counts,
                 chaining: false,
-                references: 0,
+                // Frames are written to the device as a gather of their
+                // pieces, so static data goes out by reference.
+                references: 2048,
             },
             rx_batch: 64,
             queue_len: 10_000,
@@ -117,6 +120,8 @@ pub struct TapDriver {
     mac: MacAddr,
     mtu: usize,
     pool: BufPool,
+    /// The pool has reference slots ([`Capabilities::tx_references`]).
+    tx_references: bool,
     rx: VecDeque<Frame>,
     rx_batch: usize,
     /// The size class receive buffers come from: the smallest that holds a
@@ -164,6 +169,7 @@ impl TapDriver {
             mac: config.mac,
             mtu: config.mtu,
             pool: BufPool::new(&config.pool),
+            tx_references: config.pool.references > 0,
             rx: VecDeque::with_capacity(config.rx_batch.max(1)),
             rx_batch: config.rx_batch.max(1),
             rx_class,
@@ -258,7 +264,7 @@ impl TapDriver {
 
 impl Driver for TapDriver {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(self.mac, self.mtu)
+        Capabilities::new(self.mac, self.mtu).with_tx_references(self.tx_references)
     }
 
     fn receive(&mut self) -> Option<Frame> {
@@ -270,6 +276,17 @@ impl Driver for TapDriver {
 
     fn alloc_tx(&mut self, len: usize) -> Option<Frame> {
         let frame = self.pool.alloc_chain(len);
+        if frame.is_none() {
+            self.stats.tx_alloc_failures += 1;
+        }
+        frame
+    }
+
+    /// A reference slot: [`TapDriver::transmit`] hands the device every
+    /// piece of a frame in one gathered write, the referenced bytes from
+    /// where they are.
+    fn alloc_tx_reference(&mut self, bytes: &'static [u8]) -> Option<Frame> {
+        let frame = self.pool.alloc_reference(bytes);
         if frame.is_none() {
             self.stats.tx_alloc_failures += 1;
         }
