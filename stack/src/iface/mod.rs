@@ -937,8 +937,7 @@ impl Interface {
         payload_len: usize,
         fill: impl FnOnce(CursorMut<'_>) -> Result<(), crate::mem::cursor::CursorError>,
     ) -> Result<(), DropReason> {
-        let result = self.send_templated_inner(driver, now, template, payload_len, &[], fill);
-        self.counted(result)
+        self.send_ipv4_templated_gather(driver, now, template, payload_len, &[], fill)
     }
 
     /// As [`Interface::send_ipv4_templated`], for a datagram whose payload
