@@ -202,6 +202,14 @@ pub fn ones_sum(data: &[u8]) -> u16 {
     u16::from_be(fold(accumulate_native(data)))
 }
 
+/// [`ones_sum`] of fewer than 16 bytes (more give `None`): the ragged
+/// edge of a [`PrefixSums`](crate::prefix_sum::PrefixSums) lookup, without
+/// the length tests that pick a loop for longer slices.
+#[inline]
+pub(crate) fn ones_sum_short(data: &[u8]) -> Option<u16> {
+    (data.len() < 16).then(|| u16::from_be(fold(sum_short(data))))
+}
+
 /// The Internet checksum of `data`: the complement of its ones' complement sum.
 #[inline]
 pub fn checksum(data: &[u8]) -> u16 {
@@ -408,6 +416,14 @@ mod tests {
             }
         }
         const { assert!(MAX_RUN.is_multiple_of(2) && MAX_RUN as u64 <= 1 << 32) };
+    }
+
+    proptest! {
+        #[test]
+        fn short_sums_agree_with_ones_sum(data in proptest::collection::vec(any::<u8>(), 0..24)) {
+            let expected = (data.len() < 16).then(|| ones_sum(&data));
+            prop_assert_eq!(ones_sum_short(&data), expected);
+        }
     }
 
     proptest! {

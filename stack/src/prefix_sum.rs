@@ -186,7 +186,10 @@ impl PrefixSums {
         let start = block * BLOCK;
         // `start` is even, so the ragged bytes are at the same parity as in
         // the payload; an odd-length rest is padded as the high byte.
-        checksum::add(self.table[block], checksum::ones_sum(&data[start..x]))
+        let ragged = &data[start..x];
+        // Fewer than `BLOCK` bytes, so the short sum applies.
+        let edge = checksum::ones_sum_short(ragged).unwrap_or_else(|| checksum::ones_sum(ragged));
+        checksum::add(self.table[block], edge)
     }
 }
 

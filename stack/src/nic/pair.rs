@@ -238,7 +238,7 @@ impl Driver for PairDriver {
         // Its first two buffers: the whole frame unless the pool chains,
         // or the headers and the page a reference slot points at.
         if let Some(next) = queue.front() {
-            for bytes in next.segments().take(2) {
+            for bytes in next.windows().take(2) {
                 prefetch_read(bytes);
             }
         }

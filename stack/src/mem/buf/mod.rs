@@ -44,7 +44,7 @@ use core::fmt;
 use arrayvec::ArrayVec;
 
 pub use self::region::{
-    BufInfo, BufPool, Frame, Lender, LentBuffer, LentSegment, LentSpan, MAX_SEGMENTS,
+    BufInfo, BufPool, Frame, Lender, LentBuffer, LentSegment, LentSpan, Windows, MAX_SEGMENTS,
 };
 pub(crate) use self::region::{Segs, SegsMut};
 
@@ -388,6 +388,38 @@ mod tests {
         }
         page
     };
+
+    #[test]
+    fn windows_are_the_buffers_windows_in_order() {
+        let pool = BufPool::new(&PoolConfig::uniform(4).with_references(1));
+        let mut frame = pool.alloc_chain(100).expect("a buffer");
+        frame.cursor_mut().write(&PAGE[..100]).unwrap();
+        // Headroom moves the window's start; the read sees just the window.
+        frame.set_window(0, 0, 100).unwrap();
+        let mut second = pool.alloc_chain(10).expect("a buffer");
+        second.cursor_mut().write(&PAGE[500..510]).unwrap();
+        second.set_window(0, 4, 6).unwrap();
+        frame.push(second).unwrap();
+        let mut empty = pool.alloc_chain(1).expect("a buffer");
+        empty.set_window(0, 0, 0).unwrap();
+        frame.push(empty).unwrap();
+        frame
+            .push(pool.alloc_reference(&PAGE[2000..2100]).expect("a slot"))
+            .unwrap();
+        let windows: Vec<&[u8]> = frame.windows().collect();
+        assert_eq!(windows.len(), 4);
+        assert_eq!(windows[0], &PAGE[..100]);
+        assert_eq!(windows[1], &PAGE[504..510]);
+        assert!(windows[2].is_empty());
+        assert_eq!(windows[3].as_ptr(), PAGE[2000..].as_ptr());
+        for (i, window) in windows.iter().enumerate() {
+            assert_eq!(frame.window(i), Some(*window));
+        }
+        // The segments are the same bytes, empty windows left out.
+        let segments: Vec<&[u8]> = frame.segments().collect();
+        let nonempty: Vec<&[u8]> = windows.into_iter().filter(|w| !w.is_empty()).collect();
+        assert_eq!(segments, nonempty);
+    }
 
     #[test]
     fn reference_slots_chain_static_memory_read_only() {

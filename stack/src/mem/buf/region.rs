@@ -201,11 +201,32 @@ impl Region {
     /// For the lifetime of the result, no `&mut` to any byte of buffer `id`
     /// may exist: the caller holds a shared borrow of the frame that owns
     /// the buffer (see the module documentation).
+    #[inline]
     unsafe fn bytes(&self, id: u32) -> &[u8] {
         let w = self.window[id as usize].get();
+        let (start, end) = (w.start as usize, (w.start + w.len) as usize);
+        // The common case, a buffer of owned memory, without the detour
+        // through `storage` (which also serves slots and lent memory).
+        if let (Memory::Owned(storage), Some(&at), Some(&class)) = (
+            &self.memory,
+            self.offset.get(id as usize),
+            self.class.get(id as usize),
+        ) {
+            if end <= SIZE_CLASSES[usize::from(class)] {
+                let cells = &storage[at + start..at + end];
+                // SAFETY: `cells` lies inside buffer `id`'s storage (its
+                // window, within its class's capacity, bounds-checked in
+                // `storage`'s indexing); the caller guarantees that nothing
+                // writes these bytes while the slice lives (forwarded
+                // contract, as in `Region::storage`).
+                return unsafe {
+                    core::slice::from_raw_parts(UnsafeCell::raw_get(cells.as_ptr()), cells.len())
+                };
+            }
+        }
         // SAFETY: forwarded contract (a shared view of the storage).
         let storage = unsafe { self.storage(id) };
-        &storage[w.start as usize..(w.start + w.len) as usize]
+        &storage[start..end]
     }
 
     /// The read-only memory that reference slot `id` points at, or `None`
@@ -1009,6 +1030,17 @@ impl Frame {
         self.cursor().segments()
     }
 
+    /// The windows of the frame's buffers in order, one slice each (empty
+    /// windows included): cheaper than [`Frame::segments`] where a caller
+    /// wants whole buffers, such as a driver prefetching a frame.
+    pub fn windows(&self) -> Windows<'_> {
+        Windows(Segs {
+            region: Some(self.region()),
+            next: self.head,
+            count: self.count,
+        })
+    }
+
     /// Copies the frame into a new `Vec`. Allocates: for tests and debugging
     /// only.
     pub fn copy_to_vec(&self) -> Vec<u8> {
@@ -1215,6 +1247,18 @@ impl<'a> Segs<'a> {
         // frame owning these buffers; while it lives nothing can take the
         // frame's exclusive borrow, so no `&mut` to these bytes exists.
         Some(unsafe { region.bytes(id) })
+    }
+}
+
+/// The windows of a frame's buffers, in order (from [`Frame::windows`]).
+pub struct Windows<'a>(Segs<'a>);
+
+impl<'a> Iterator for Windows<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        self.0.next_segment()
     }
 }
 
