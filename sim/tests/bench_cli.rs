@@ -216,5 +216,9 @@ fn bad_arguments_exit_2() {
         &["--stack", "linux"],
         &["--stack", "linux", "rusty", "smoltcp"],
     );
+    assert_usage_error(
+        &["--stack", "smoltcp", "--copy-bodies"],
+        &["--copy-bodies", "--stack rusty", "smoltcp always copies"],
+    );
     assert_usage_error(&["--frobnicate"], &["--frobnicate"]);
 }

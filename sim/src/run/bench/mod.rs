@@ -159,6 +159,9 @@ impl BenchConfig {
         if self.conns > MAX_RUNNABLE_CONNS {
             return Err(BenchError::TooManyConns(self.conns));
         }
+        if self.copy_bodies && self.stack != BenchStack::Rusty {
+            return Err(BenchError::CopyBodiesNeedsRusty);
+        }
         match self.stop {
             Stop::Requests(0) => Err(BenchError::NoRequests),
             Stop::Seconds(s) if !(s.is_finite() && s > 0.0) => Err(BenchError::Seconds(s)),
@@ -178,6 +181,9 @@ pub enum BenchError {
     NoRequests,
     /// `--seconds` not finite and above zero.
     Seconds(f64),
+    /// `--copy-bodies` with a stack other than Rusty (smoltcp always
+    /// copies: the flag would measure nothing else).
+    CopyBodiesNeedsRusty,
     /// Rusty's server could not listen.
     RustyListen(rusty_stack::stack::ListenError),
     /// smoltcp's server could not listen.
@@ -219,6 +225,9 @@ impl std::fmt::Display for BenchError {
             BenchError::Seconds(s) => {
                 write!(f, "--seconds must be a finite number above 0, got {s}")
             }
+            BenchError::CopyBodiesNeedsRusty => f.write_str(
+                "--copy-bodies applies to --stack rusty only (smoltcp always copies bodies)",
+            ),
             BenchError::RustyListen(e) => write!(f, "cannot listen on port {HTTP_PORT}: {e}"),
             BenchError::SmolListen(e) => write!(f, "smoltcp cannot listen: {e}"),
             BenchError::ArpCacheFull { host } => write!(f, "the {host}'s ARP cache is full"),
