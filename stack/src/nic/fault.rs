@@ -184,9 +184,14 @@ pub struct DirectionStats {
     pub corrupted: u64,
     /// Frames held back past later ones.
     pub reordered: u64,
-    /// Frames dropped because too many were held back, or no buffer was
-    /// free for a duplicate.
+    /// Frames dropped because too many were held back or the wrapped
+    /// driver refused them, and duplicates not made because no buffer was
+    /// free for one.
     pub overflow: u64,
+    /// Frames drawn for corruption that went through intact: their bytes
+    /// are partly read-only (a reference slot), and no buffer was free for
+    /// the copy the flip would go into.
+    pub corrupt_skipped: u64,
 }
 
 /// Counters of a [`FaultInjector`].
@@ -336,7 +341,7 @@ impl<D: Driver> FaultInjector<D> {
             if flip_bit(&mut frame, bit as usize) {
                 lane_stats(self, to_stack).corrupted += 1;
             } else {
-                lane_stats(self, to_stack).overflow += 1;
+                lane_stats(self, to_stack).corrupt_skipped += 1;
             }
         }
         let copy = if self.chance(spec.dup) {
@@ -588,6 +593,39 @@ mod tests {
         assert!(PAGE.iter().all(|&x| x == 0x5a), "static memory unchanged");
         assert_eq!(b.buffers_in_use(), 0);
         assert_eq!(b.pool_available(0), PairConfig::default().pool.counts[0]);
+    }
+
+    #[test]
+    fn corruption_without_a_buffer_for_the_copy_is_skipped_and_counted() {
+        // The flip of a frame with a reference slot needs a copy; with the
+        // pool exhausted the frame goes through intact, counted apart from
+        // drops (nothing is lost).
+        let (a, mut b) = pair(&PairConfig::default());
+        let spec = FaultSpec {
+            corrupt: 1.0,
+            seed: 4,
+            ..FaultSpec::default()
+        };
+        let mut a = FaultInjector::new(a, spec);
+        let mut f = a.alloc_tx(40).unwrap();
+        f.cursor_mut().write(&[0x11; 40]).unwrap();
+        f.push(a.alloc_tx_reference(&PAGE[..]).unwrap()).unwrap();
+        let mut hoard = Vec::new();
+        for len in [9000, 2048, 1040, 512, 128, 64, 1] {
+            while let Some(buffer) = a.alloc_tx(len) {
+                hoard.push(buffer);
+            }
+        }
+        a.transmit(f).unwrap();
+        drop(hoard);
+        let got = drain(&mut b);
+        let stats = a.stats().tx;
+        let original = [[0x11u8; 40].as_slice(), &PAGE[..]].concat();
+        assert_eq!(got.len(), 1);
+        assert!(got[0] == original, "the frame went through unchanged");
+        assert_eq!(stats.corrupted, 0, "{stats:?}");
+        assert_eq!(stats.corrupt_skipped, 1, "{stats:?}");
+        assert_eq!(stats.overflow, 0, "{stats:?}");
     }
 
     #[test]
