@@ -12,6 +12,9 @@ use rusty_sim::run::replay::exact;
 use rusty_sim::run::replay::settings::{Settings, SidecarFile};
 use rusty_sim::run::replay::Capture;
 
+#[global_allocator]
+static GLOBAL: rusty_alloc_counter::CountingAllocator = rusty_alloc_counter::CountingAllocator;
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures/pcap")
@@ -130,6 +133,29 @@ fn replay_adaptive_calls_a_stall_a_stall_whatever_the_capture_s_clock_says() {
         r.flows.iter().all(|f| f.rounds > 0 && f.rounds < 10_000),
         "{r:?}"
     );
+}
+
+#[test]
+fn replay_adaptive_holds_a_stream_by_its_bytes_not_its_offsets() {
+    // A capture from the pcap_replay fuzz target (its regression seed):
+    // a segment of the stack's stream two gigabytes past its ISN. The
+    // replayer kept the stream as one byte slot per offset and asked for
+    // 3.8 GB (out of memory under the fuzzer); it now keeps runs of the
+    // bytes the capture holds.
+    assert!(rusty_alloc_counter::is_installed());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/seeds/pcap_replay/f8252a07fb6033ce5d0498d6bfbbc2c248cbd65b");
+    let mut capture = Capture::load(&path).unwrap();
+    capture.frames.truncate(256); // as the fuzz target
+    let (_, settings) = load("curl-rusty");
+    let before = rusty_alloc_counter::thread_allocated_bytes();
+    let report = adaptive::replay(&capture, &settings);
+    let asked = rusty_alloc_counter::thread_allocated_bytes() - before;
+    assert!(report.is_ok(), "{report:?}");
+    // The capture is 47 KB; the live stack's pools and page set are the
+    // rest (the replay's own stack is built per flow).
+    assert!(asked < 512 << 20, "{asked} bytes asked for");
+    let _ = exact::replay(&capture, &settings);
 }
 
 #[test]

@@ -205,33 +205,88 @@ fn flows(capture: &Capture, settings: &Settings) -> Vec<CapturedFlow> {
 
 /// The stack's byte stream as the capture shows it: bytes by offset from
 /// its ISN + 1, and where its FIN sits.
+///
+/// Kept as runs of known bytes (sorted, neither overlapping nor touching),
+/// so memory follows the bytes the capture holds, not the offsets it
+/// names: a crafted capture may put a byte two gigabytes into the stream.
 #[derive(Debug, Default)]
 struct Stream {
-    bytes: Vec<Option<u8>>,
+    runs: BTreeMap<u64, Vec<u8>>,
     fin: Option<u64>,
 }
 
 impl Stream {
+    /// Records `data` at `offset` (later bytes replace earlier ones).
     fn put(&mut self, offset: u64, data: &[u8]) {
         if data.is_empty() {
             return;
         }
-        let end = offset as usize + data.len();
-        if self.bytes.len() < end {
-            self.bytes.resize(end, None);
+        let end = offset + data.len() as u64;
+        // The run this one continues or lands in: the last that starts at
+        // or before `offset` and reaches it.
+        let before = self
+            .runs
+            .range(..=offset)
+            .next_back()
+            .filter(|(&start, run)| start + run.len() as u64 >= offset)
+            .map(|(&start, _)| start);
+        let next_start = self.runs.range(offset + 1..).next().map(|(&k, _)| k);
+        if let Some(start) = before {
+            if next_start.is_none_or(|k| k > end) {
+                // Inside that run, or extending it: in place.
+                let run = self.runs.get_mut(&start).expect("found above");
+                let at = (offset - start) as usize;
+                if at + data.len() > run.len() {
+                    run.resize(at + data.len(), 0);
+                }
+                run[at..at + data.len()].copy_from_slice(data);
+                return;
+            }
         }
-        for (i, b) in data.iter().enumerate() {
-            self.bytes[offset as usize + i] = Some(*b);
+        // Merge with every run it touches; together they are contiguous.
+        let start = before.unwrap_or(offset);
+        let touched: Vec<u64> = self.runs.range(start..=end).map(|(&k, _)| k).collect();
+        let merged_end = touched
+            .iter()
+            .map(|k| k + self.runs[k].len() as u64)
+            .fold(end, u64::max);
+        let mut merged = vec![0; (merged_end - start) as usize];
+        for k in touched {
+            let run = self.runs.remove(&k).expect("listed above");
+            let at = (k - start) as usize;
+            merged[at..at + run.len()].copy_from_slice(&run);
         }
+        let at = (offset - start) as usize;
+        merged[at..at + data.len()].copy_from_slice(data);
+        self.runs.insert(start, merged);
+    }
+
+    /// The byte at `at`, if known.
+    fn get(&self, at: u64) -> Option<u8> {
+        let (&start, run) = self.runs.range(..=at).next_back()?;
+        run.get((at - start) as usize).copied()
+    }
+
+    /// One past the last known byte.
+    fn end(&self) -> u64 {
+        self.runs
+            .last_key_value()
+            .map_or(0, |(&start, run)| start + run.len() as u64)
     }
 
     fn len(&self) -> u64 {
-        self.fin.unwrap_or(self.bytes.len() as u64)
+        self.fin.unwrap_or(self.end())
     }
 
     /// Bytes known.
     fn known(&self) -> u64 {
-        self.bytes.iter().filter(|b| b.is_some()).count() as u64
+        self.runs.values().map(|run| run.len() as u64).sum()
+    }
+
+    /// Up to 16 known bytes from `at`, escaped.
+    fn excerpt(&self, at: u64) -> String {
+        let run: Vec<u8> = (at..at + 16).map_while(|i| self.get(i)).collect();
+        format!("{:?}", String::from_utf8_lossy(&run))
     }
 }
 
@@ -434,12 +489,12 @@ impl WithStack for Play<'_> {
                         );
                         return finish(report, &live);
                     }
-                    if let Some(Some(want)) = captured.bytes.get(at as usize) {
-                        if want != b {
+                    if let Some(want) = captured.get(at) {
+                        if want != *b {
                             live.put(offset, &data[..i]);
                             let why = format!(
                                 "byte {at} of the stack's stream differs: captured {}, live {}",
-                                excerpt(&captured.bytes, at),
+                                captured.excerpt(at),
                                 excerpt_live(data, i)
                             );
                             diverge(&mut report, why, Some(at));
@@ -472,8 +527,8 @@ impl WithStack for Play<'_> {
             if answered {
                 continue; // let the stack read the ARP reply at once
             }
-            let live_done = live.bytes.len() as u64 >= captured.bytes.len() as u64
-                && (captured.fin.is_none() || live.fin.is_some());
+            let live_done =
+                live.end() >= captured.end() && (captured.fin.is_none() || live.fin.is_some());
             if next == flow.peer_segments.len() && live_done {
                 report.outcome = FlowOutcome::Completed;
                 return finish(report, &live);
@@ -516,11 +571,11 @@ impl WithStack for Play<'_> {
                         }
                         None => format!(
                             "stalled: the live stack sent {} of the capture's {} bytes",
-                            live.bytes.len(),
+                            live.end(),
                             captured.len()
                         ),
                     };
-                    diverge(&mut report, why, Some(live.bytes.len() as u64));
+                    diverge(&mut report, why, Some(live.end()));
                     return finish(report, &live);
                 }
             }
@@ -531,17 +586,6 @@ impl WithStack for Play<'_> {
 fn finish(mut report: FlowReport, live: &Stream) -> FlowReport {
     report.stack_bytes_live = live.known();
     report
-}
-
-/// Up to 16 captured bytes from `at`, escaped.
-fn excerpt(bytes: &[Option<u8>], at: u64) -> String {
-    let run: Vec<u8> = bytes
-        .iter()
-        .skip(at as usize)
-        .take(16)
-        .map_while(|b| *b)
-        .collect();
-    format!("{:?}", String::from_utf8_lossy(&run))
 }
 
 /// Up to 16 live bytes from `i` of `data`, escaped.
@@ -580,4 +624,66 @@ fn arp_reply(frame: &[u8], flow: &CapturedFlow) -> Option<Vec<u8>> {
     let mut p = ArpPacket::new_unchecked(&mut out[ethernet::HEADER_LEN..]);
     reply.emit(&mut p);
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stream;
+
+    /// The bytes `0..end` as the stream knows them.
+    fn dense(s: &Stream) -> Vec<Option<u8>> {
+        (0..s.end()).map(|i| s.get(i)).collect()
+    }
+
+    #[test]
+    fn a_stream_keeps_runs_and_later_bytes_win() {
+        let mut s = Stream::default();
+        s.put(0, b"hello");
+        s.put(5, b" world"); // extends the run
+        assert_eq!(s.runs.len(), 1);
+        s.put(20, b"later"); // a gap
+        assert_eq!(s.runs.len(), 2);
+        assert_eq!(s.end(), 25);
+        assert_eq!(s.known(), 16);
+        assert_eq!(s.get(12), None);
+        s.put(6, b"W"); // a retransmission that differs, inside a run
+        s.put(10, b"d, and then"); // reaches the next run's start: merged
+        assert_eq!(s.runs.len(), 1);
+        let want: Vec<Option<u8>> = b"hello World, and thenlater"
+            .iter()
+            .map(|&b| Some(b))
+            .collect();
+        assert_eq!(dense(&s)[..21], want[..21]);
+        assert_eq!(dense(&s).len(), 25);
+        // Overlapping two runs and the gap between them at once.
+        let mut t = Stream::default();
+        t.put(0, b"ab");
+        t.put(4, b"ef");
+        t.put(8, b"ij");
+        t.put(1, b"BCDEFGH");
+        assert_eq!(t.runs.len(), 1);
+        assert_eq!(
+            dense(&t),
+            b"aBCDEFGHij".iter().map(|&b| Some(b)).collect::<Vec<_>>()
+        );
+        assert_eq!(t.excerpt(7), "\"Hij\"");
+        assert_eq!(t.len(), 10);
+        t.fin = Some(12);
+        assert_eq!(t.len(), 12);
+    }
+
+    #[test]
+    fn far_offsets_cost_what_they_hold() {
+        // A crafted capture's byte two gigabytes into the stream: the old
+        // dense vector asked for 4 GB here (the pcap_replay fuzz target's
+        // out-of-memory input).
+        let mut s = Stream::default();
+        s.put(0, b"GET");
+        s.put(1 << 31, b"x");
+        assert_eq!(s.known(), 4);
+        assert_eq!(s.end(), (1 << 31) + 1);
+        assert_eq!(s.get(1 << 31), Some(b'x'));
+        assert_eq!(s.get(1 << 30), None);
+        assert!(s.runs.values().map(Vec::capacity).sum::<usize>() < 64);
+    }
 }
