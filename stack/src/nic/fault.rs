@@ -557,6 +557,15 @@ mod tests {
 
     static PAGE: [u8; 1000] = [0x5a; 1000];
 
+    /// A frame of 40 header bytes (0x11) chained to a reference slot over
+    /// `PAGE`, as a server sends a body without copying it.
+    fn header_and_page(a: &mut FaultInjector<PairDriver>) -> Frame {
+        let mut f = a.alloc_tx(40).unwrap();
+        f.cursor_mut().write(&[0x11; 40]).unwrap();
+        f.push(a.alloc_tx_reference(&PAGE[..]).unwrap()).unwrap();
+        f
+    }
+
     #[test]
     fn corruption_of_referenced_bytes_flips_a_copy() {
         // Frames of a header buffer and a reference to static memory: the
@@ -570,9 +579,7 @@ mod tests {
         };
         let mut a = FaultInjector::new(a, spec);
         for _ in 0..40 {
-            let mut f = a.alloc_tx(40).unwrap();
-            f.cursor_mut().write(&[0x11; 40]).unwrap();
-            f.push(a.alloc_tx_reference(&PAGE[..]).unwrap()).unwrap();
+            let f = header_and_page(&mut a);
             a.transmit(f).unwrap();
         }
         let got = drain(&mut b);
@@ -607,9 +614,7 @@ mod tests {
             ..FaultSpec::default()
         };
         let mut a = FaultInjector::new(a, spec);
-        let mut f = a.alloc_tx(40).unwrap();
-        f.cursor_mut().write(&[0x11; 40]).unwrap();
-        f.push(a.alloc_tx_reference(&PAGE[..]).unwrap()).unwrap();
+        let f = header_and_page(&mut a);
         let mut hoard = Vec::new();
         for len in [9000, 2048, 1040, 512, 128, 64, 1] {
             while let Some(buffer) = a.alloc_tx(len) {
