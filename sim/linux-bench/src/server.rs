@@ -88,7 +88,7 @@ fn content() -> &'static Content {
             .pages()
             .iter()
             .map(|page| Entry {
-                body: &page.body,
+                body: page.body,
                 close: ok_head(page.body.len() as u64).to_vec().into(),
                 keep_alive: format!(
                     "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",

@@ -44,7 +44,7 @@ fn exchange(server: &Running, request: &[u8]) -> Vec<u8> {
 fn expected(index: usize) -> Vec<u8> {
     let page = rusty_fixtures::page_set().get(index).unwrap();
     let mut bytes = ok_head(page.body.len() as u64).to_vec();
-    bytes.extend_from_slice(&page.body);
+    bytes.extend_from_slice(page.body);
     bytes
 }
 

@@ -256,7 +256,7 @@ impl Content for Pages {
 
     fn page(&self, index: usize) -> Option<Page<'static>> {
         match self {
-            Pages::Thesis(set) => set.get(index).map(|p| Page::with_sums(&p.body, &p.sums)),
+            Pages::Thesis(set) => set.get(index).map(|p| Page::with_sums(p.body, &p.sums)),
             Pages::Small(pages) => <[Page<'static>]>::get(pages, index).copied(),
         }
     }

@@ -9,10 +9,13 @@
 //!   slices) across buffer boundaries;
 //! * [`timer`] — an allocation-free hierarchical timer wheel;
 //! * [`prefetch`] — software prefetch hints, for writers that copy from
-//!   memory that is not in the caches.
+//!   memory that is not in the caches;
+//! * [`huge`] — large start-up regions (pools, page sets) in transparent
+//!   huge pages, so streaming through them does not walk page tables.
 
 pub mod buf;
 pub mod cursor;
+pub mod huge;
 #[allow(unsafe_code)]
 pub mod prefetch;
 pub mod timer;

@@ -361,6 +361,17 @@ pub struct BufPool {
     region: Rc<Region>,
 }
 
+/// `len` zeroed bytes of buffer memory, in huge pages where the system gives
+/// them ([`crate::mem::huge`]): a pool of thousands of buffers then costs a
+/// few TLB entries, not one per 4 KB.
+fn owned_storage(len: usize) -> Box<[UnsafeCell<u8>]> {
+    let bytes = Box::into_raw(crate::mem::huge::zeroed(len));
+    // SAFETY: `UnsafeCell<u8>` is `repr(transparent)` over `u8`, so the
+    // slice has the same layout, length and allocation; the box is rebuilt
+    // from the raw pointer exactly once, and the memory is initialised.
+    unsafe { Box::from_raw(bytes as *mut [UnsafeCell<u8>]) }
+}
+
 impl BufPool {
     /// Allocates the memory and tables for every buffer of `config`,
     /// zeroed. This is the only place the pool touches the heap.
@@ -397,7 +408,7 @@ impl BufPool {
                 slots,
             }
         });
-        let storage = (0..at).map(|_| UnsafeCell::new(0u8)).collect();
+        let storage = owned_storage(at);
         let first_reference = offset.len();
         assert!(
             first_reference + config.references < END as usize,
