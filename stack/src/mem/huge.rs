@@ -28,6 +28,12 @@ pub const MIN_ADVISED: usize = 4 * HUGE_PAGE;
 /// `len` zeroed bytes, in huge pages where the system gives them (see the
 /// module docs). Allocates once, exactly `len` bytes; call it at start-up.
 ///
+/// A large region comes zeroed from the allocator (`calloc`: fresh pages
+/// from the kernel, which are zero), so nothing writes it here and a part
+/// that is never used is never backed by memory at all (a pool sized for
+/// the worst case mostly is not); the advice is given before anything
+/// touches it.
+///
 /// ```
 /// use rusty_stack::mem::huge;
 ///
@@ -36,14 +42,11 @@ pub const MIN_ADVISED: usize = 4 * HUGE_PAGE;
 /// assert!(region.iter().all(|&b| b == 0));
 /// ```
 pub fn zeroed(len: usize) -> Box<[u8]> {
-    let mut bytes: Vec<u8> = Vec::with_capacity(len);
+    let mut bytes: Box<[u8]> = vec![0u8; len].into_boxed_slice();
     if len >= MIN_ADVISED {
         advise(bytes.as_mut_ptr() as usize, len);
     }
-    // Touching the memory only now lets the kernel fault it in as huge
-    // pages. The capacity is exact, so the box keeps the same allocation.
-    bytes.resize(len, 0);
-    bytes.into_boxed_slice()
+    bytes
 }
 
 /// The part of `[start, start + len)` made of whole huge pages, as
@@ -63,10 +66,10 @@ fn advise(start: usize, len: usize) {
         return;
     };
     // SAFETY: `[first, first + bytes)` lies inside an allocation the caller
-    // owns (a `Vec`'s capacity, not yet initialised or referenced by
-    // anything), and MADV_HUGEPAGE only changes how the kernel backs those
+    // owns, and MADV_HUGEPAGE only changes how the kernel backs those
     // virtual pages: it neither maps nor unmaps memory nor changes any
-    // byte, so no Rust reference or invariant can be affected.
+    // byte (zero pages stay zero, in small pages or huge), so no Rust
+    // reference or invariant can be affected.
     #[allow(unsafe_code)]
     let _ = unsafe { libc::madvise(first as *mut libc::c_void, bytes, libc::MADV_HUGEPAGE) };
 }
@@ -131,7 +134,9 @@ mod tests {
             );
             return;
         }
-        let region = zeroed(8 * HUGE_PAGE);
+        let mut region = zeroed(8 * HUGE_PAGE);
+        // Memory is backed when first touched.
+        region.fill(1);
         // The advice splits the mapping: the advised part is its own entry.
         let (at, _) = huge_interior(region.as_ptr() as usize, region.len()).unwrap();
         let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
