@@ -266,6 +266,9 @@ struct Core<A: App> {
     arp_inbox: VecDeque<(Ipv4Addr, MacAddr)>,
     /// Frames of this core's flows that arrived on another core: `(port, frame)`.
     stray_inbox: VecDeque<(usize, Vec<u8>)>,
+    /// Open connections of this core's stacks when it last ran (a
+    /// connection opens or closes only while its stack polls).
+    connections: u64,
 }
 
 /// A host running Rusty stacks with application `A` on every core.
@@ -294,6 +297,10 @@ pub struct RustyHost<A: App> {
     charged: Charge,
     /// The latest instant a core ran at.
     last_run: Instant,
+    /// Open connections of all cores: the sum of their `connections`,
+    /// kept as they run (summing every stack of the host on every core
+    /// run cost the main job 4% of its time, mostly cache misses).
+    connections: u64,
 }
 
 impl<A: App> RustyHost<A> {
@@ -348,6 +355,7 @@ impl<A: App> RustyHost<A> {
                     stats: CoreStats::default(),
                     arp_inbox: VecDeque::with_capacity(ARP_RING),
                     stray_inbox: VecDeque::with_capacity(STRAY_RING),
+                    connections: 0,
                 }
             })
             .collect();
@@ -389,6 +397,7 @@ impl<A: App> RustyHost<A> {
             strays_forwarded: 0,
             nic_faults: NicFaultState::default(),
             memory,
+            connections: 0,
         }
     }
 
@@ -447,12 +456,24 @@ impl<A: App> RustyHost<A> {
     }
 
     /// Connections held by all cores.
-    fn host_connections(&self) -> u64 {
+    /// Open connections of every stack of the host, counted afresh.
+    fn count_host_connections(&self) -> u64 {
         self.cores
             .iter()
             .flat_map(|c| c.stacks.iter())
             .map(|s| s.active_connections() as u64)
             .sum()
+    }
+
+    /// Takes `core`'s open connections after it polled into the host's
+    /// running total and returns the core's own.
+    fn update_connections(&mut self, core: usize) -> u64 {
+        let c = &mut self.cores[core];
+        let now: u64 = c.stacks.iter().map(|s| s.active_connections() as u64).sum();
+        self.connections = self.connections - c.connections + now;
+        c.connections = now;
+        debug_assert_eq!(self.connections, self.count_host_connections());
+        now
     }
 }
 
@@ -557,13 +578,10 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
                 self.stray_ring_overflow += 1;
             }
         }
+        let connections = self.update_connections(core);
         let load = CoreLoad {
-            connections: self.cores[core]
-                .stacks
-                .iter()
-                .map(|s| s.active_connections() as u64)
-                .sum(),
-            host_connections: self.host_connections(),
+            connections,
+            host_connections: self.connections,
             dram_queue_milli: self.dram.queue_milli(now),
         };
         let charge = self.pricer.price(&work, &load);
@@ -581,9 +599,8 @@ impl<A: App + AppStats> HostModel for RustyHost<A> {
         }
         let queued = self.nics.iter().any(|n| n.pending(core) > 0);
         let in_use: usize = self.nics.iter().map(|n| n.buffer_usage(core).0).sum();
-        let conns: usize = c.stacks.iter().map(|s| s.active_connections()).sum();
         self.memory.peak_buffers_in_use = self.memory.peak_buffers_in_use.max(in_use);
-        self.memory.peak_connections = self.memory.peak_connections.max(conns);
+        self.memory.peak_connections = self.memory.peak_connections.max(connections as usize);
         let timers = c.stacks.iter().filter_map(|s| s.poll_at()).min();
         let mut wake_at = if queued || !c.arp_inbox.is_empty() || !c.stray_inbox.is_empty() {
             Some(busy_until)
