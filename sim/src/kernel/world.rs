@@ -367,6 +367,14 @@ impl World {
                             prefetch_read(bytes);
                         }
                     }
+                    // And for the one after it, the slot that says where its
+                    // bytes are (cold too): then the line above finds it in
+                    // the cache next time.
+                    if let Some((_, Event::Arrive { frame, .. })) = fifo.get(1) {
+                        if let Some(slot) = self.in_flight.slots.get(*frame as usize) {
+                            prefetch_read(core::slice::from_ref(slot));
+                        }
+                    }
                     self.arrival_heads.set(dir, head);
                     self.events.advance_to(at);
                     self.handle(event);
