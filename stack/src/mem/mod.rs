@@ -2,7 +2,7 @@
 //! reuses without touching the heap.
 //!
 //! * [`buf`] — NIC buffers of the mPIPE size classes in start-up-sized
-//!   pools, and [`Frame`](buf::Frame)s, 24-byte descriptors of chained
+//!   pools, and [`Frame`](buf::Frame)s, 16-byte descriptors of chained
 //!   buffers (its `region` module holds the `unsafe` code that lends
 //!   buffer memory to frames);
 //! * [`cursor`] — zero-copy cursors that read and write frames (or plain

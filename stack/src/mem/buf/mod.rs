@@ -6,7 +6,7 @@
 //!   it is allocated by [`BufPool::new`]; afterwards [`BufPool::alloc`] and
 //!   [`BufPool::alloc_chain`] never touch the heap.
 //! * [`Frame`] is one frame stored in one or more buffers of a pool (at
-//!   most [`MAX_CHAIN`]): a 24-byte descriptor, as an mPIPE packet
+//!   most [`MAX_CHAIN`]): a 16-byte descriptor, as an mPIPE packet
 //!   descriptor names its buffers instead of holding their bytes. It owns
 //!   its buffers and gives them back to their pool when dropped; its bytes
 //!   are read and written through the zero-copy cursors of
@@ -30,7 +30,7 @@
 //! assert_eq!(frame.buffer_count(), 2); // 1024 + 512 bytes
 //! frame.cursor_mut().write(&[7; 1500])?;
 //! assert!(frame.cursor().drop(1499).eq_slice(&[7]));
-//! assert_eq!(std::mem::size_of_val(&frame), 24);
+//! assert_eq!(std::mem::size_of_val(&frame), 16);
 //! drop(frame); // the buffers go back to the pool
 //! assert_eq!(pool.in_use(), 0);
 //! # Ok::<(), rusty_stack::mem::cursor::Truncated>(())
@@ -44,7 +44,8 @@ use core::fmt;
 use arrayvec::ArrayVec;
 
 pub use self::region::{
-    BufInfo, BufPool, Frame, Lender, LentBuffer, LentSegment, LentSpan, Windows, MAX_SEGMENTS,
+    BufInfo, BufPool, Frame, Lender, LentBuffer, LentSegment, LentSpan, Windows, MAX_FRAME_LEN,
+    MAX_SEGMENTS,
 };
 pub(crate) use self::region::{Segs, SegsMut};
 
@@ -508,7 +509,10 @@ mod tests {
 
     #[test]
     fn frames_are_small_and_return_buffers_wherever_dropped() {
-        assert!(core::mem::size_of::<Frame>() <= 24);
+        // Two registers: returned from `alloc_tx` and `receive` without a
+        // trip through memory.
+        assert_eq!(core::mem::size_of::<Frame>(), 16);
+        assert_eq!(core::mem::size_of::<Option<Frame>>(), 16);
         let pool = BufPool::new(&PoolConfig::uniform(4));
         let other = BufPool::new(&PoolConfig::uniform(4));
         let frames: Vec<Frame> = (0..4).filter_map(|_| pool.alloc_chain(100)).collect();
@@ -517,6 +521,53 @@ mod tests {
         drop(frames);
         assert_eq!(pool.available(0), 4);
         assert_eq!(other.available(0), 4);
+    }
+
+    /// A frame's length fits its descriptor: a reference slot over more
+    /// than [`MAX_FRAME_LEN`] bytes is refused, and so are a window and a
+    /// push that would take a frame past it; at the limit they succeed.
+    #[test]
+    fn frames_longer_than_the_limit_are_refused_not_wrapped() {
+        let big: &'static [u8] = Box::leak(vec![7u8; MAX_FRAME_LEN + 1].into_boxed_slice());
+        let pool = BufPool::new(&PoolConfig {
+            references: 4,
+            ..PoolConfig::uniform(4)
+        });
+        let failures = pool.alloc_failures();
+        assert!(pool.alloc_reference(big).is_none());
+        assert_eq!(pool.alloc_failures(), failures + 1);
+        assert_eq!(pool.references_available(), 4);
+
+        let whole = pool.alloc_reference(&big[..MAX_FRAME_LEN]).unwrap();
+        assert_eq!(whole.len(), MAX_FRAME_LEN);
+        assert_eq!(whole.window(0).map(<[u8]>::len), Some(MAX_FRAME_LEN));
+        // One byte more through a push is refused, the frame given back.
+        let mut whole = whole;
+        let one = pool.alloc_chain(1).unwrap();
+        let one = whole.push(one).unwrap_err();
+        assert_eq!((whole.len(), whole.buffer_count()), (MAX_FRAME_LEN, 1));
+        assert_eq!(one.len(), 1);
+
+        // Two pieces one byte over the limit do not chain; trimmed by a
+        // byte they do, and a window that would grow the frame past it is
+        // refused (within the slot's capacity) and changes nothing.
+        let half = MAX_FRAME_LEN / 2;
+        let mut a = pool.alloc_reference(&big[..half]).unwrap();
+        let b = pool.alloc_reference(&big[half..]).unwrap();
+        assert_eq!(a.len() + b.len(), MAX_FRAME_LEN + 1);
+        let mut b = a.push(b).unwrap_err();
+        assert_eq!(a.len(), half);
+        b.set_window(0, 0, b.len() - 1).unwrap();
+        a.push(b).unwrap();
+        assert_eq!((a.len(), a.buffer_count()), (MAX_FRAME_LEN, 2));
+        let over = MAX_FRAME_LEN + 1 - half;
+        assert!(a.set_window(1, 0, over).is_err());
+        assert_eq!(a.len(), MAX_FRAME_LEN);
+        a.set_window(0, 0, half - 1).unwrap();
+        a.set_window(1, 0, over).unwrap();
+        assert_eq!(a.len(), MAX_FRAME_LEN);
+        drop((a, whole, one));
+        assert_eq!(pool.references_available(), 4);
     }
 
     #[test]
