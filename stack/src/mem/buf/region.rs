@@ -474,8 +474,7 @@ impl BufPool {
         });
         Frame {
             pool: self.clone(),
-            head: id,
-            meta: Meta::new(len, 1, references),
+            meta: Meta::new(id, len, 1, references),
         }
     }
 
@@ -543,8 +542,7 @@ impl BufPool {
         debug_assert_eq!(remaining, 0);
         Some(Frame {
             pool: self.clone(),
-            head: next,
-            meta: Meta::new(len as u32, classes.len() as u16, false),
+            meta: Meta::new(next, len as u32, classes.len() as u16, false),
         })
     }
 
@@ -829,8 +827,7 @@ impl BufPool {
         });
         Ok(Frame {
             pool: self.clone(),
-            head: id,
-            meta: Meta::new(len as u32, 1, false),
+            meta: Meta::new(id, len as u32, 1, false),
         })
     }
 }
@@ -856,7 +853,6 @@ impl fmt::Debug for BufPool {
 /// [`Frame::cursor_mut`].
 pub struct Frame {
     pool: BufPool,
-    head: u32,
     meta: Meta,
 }
 
@@ -866,15 +862,17 @@ pub struct Frame {
 /// come near it, and those are refused beyond it).
 pub const MAX_FRAME_LEN: usize = Meta::LEN_MASK as usize;
 
-/// A frame's length, buffer count and two flags in one word, so that a
-/// [`Frame`] is 16 bytes: an `Option<Frame>` is returned in two
-/// registers and moved with two stores. (At 24 bytes, with these as four
-/// fields, every `alloc_tx` and `receive` returned the frame through
-/// memory, and the caller's wide reload of fields the callee had stored
-/// one by one missed store-to-load forwarding: `perf` put about 4% of the
-/// time at one connection on those moves.)
+/// A frame's first buffer, length, buffer count and two flags in one
+/// word, so that a [`Frame`] is 16 bytes, a pointer and this: an
+/// `Option<Frame>` is returned in two registers and moved with two
+/// stores. (At 24 bytes, with these as five fields, every `alloc_tx` and
+/// `receive` returned the frame through memory, and the caller's wide
+/// reload of fields the callee had stored one by one missed
+/// store-to-load forwarding: `perf` put about 4% of the time at one
+/// connection on those moves. With the first buffer a field of its own,
+/// results holding a frame were still copied in odd pieces.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Meta(u32);
+struct Meta(u64);
 
 impl Meta {
     /// Bits 0..24: the frame's length in bytes.
@@ -888,60 +886,81 @@ impl Meta {
     /// Bit 31: some buffer of the chain is a reference slot
     /// ([`BufPool::alloc_reference`]).
     const REFERENCES: u32 = 1 << 31;
+    /// Bits 32..64: the number of the first buffer.
+    const HEAD_SHIFT: u32 = 32;
 
-    /// `len` bytes in `count` buffers, not verified.
+    /// `len` bytes in `count` buffers from buffer `head` on, not verified.
     #[inline]
-    fn new(len: u32, count: u16, references: bool) -> Meta {
+    fn new(head: u32, len: u32, count: u16, references: bool) -> Meta {
         debug_assert!(len <= Meta::LEN_MASK && u32::from(count) <= Meta::COUNT_MASK);
         let flag = if references { Meta::REFERENCES } else { 0 };
-        Meta(len | u32::from(count) << Meta::COUNT_SHIFT | flag)
+        let low = len | u32::from(count) << Meta::COUNT_SHIFT | flag;
+        Meta(u64::from(head) << Meta::HEAD_SHIFT | u64::from(low))
+    }
+
+    /// The low word: length, count and flags.
+    #[inline]
+    fn low(self) -> u32 {
+        self.0 as u32
+    }
+
+    #[inline]
+    fn set_low(&mut self, low: u32) {
+        self.0 = self.0 & !u64::from(u32::MAX) | u64::from(low);
+    }
+
+    #[inline]
+    fn head(self) -> u32 {
+        (self.0 >> Meta::HEAD_SHIFT) as u32
+    }
+
+    #[inline]
+    fn set_head(&mut self, head: u32) {
+        self.0 = u64::from(head) << Meta::HEAD_SHIFT | u64::from(self.low());
     }
 
     #[inline]
     fn len(self) -> u32 {
-        self.0 & Meta::LEN_MASK
+        self.low() & Meta::LEN_MASK
     }
 
     #[inline]
     fn count(self) -> u16 {
-        (self.0 >> Meta::COUNT_SHIFT & Meta::COUNT_MASK) as u16
+        (self.low() >> Meta::COUNT_SHIFT & Meta::COUNT_MASK) as u16
     }
 
     #[inline]
     fn l4_ok(self) -> bool {
-        self.0 & Meta::L4_OK != 0
+        self.low() & Meta::L4_OK != 0
     }
 
     #[inline]
     fn references(self) -> bool {
-        self.0 & Meta::REFERENCES != 0
+        self.low() & Meta::REFERENCES != 0
     }
 
     #[inline]
     fn set_len(&mut self, len: u32) {
         debug_assert!(len <= Meta::LEN_MASK);
-        self.0 = self.0 & !Meta::LEN_MASK | len;
+        self.set_low(self.low() & !Meta::LEN_MASK | len);
     }
 
     #[inline]
     fn set_count(&mut self, count: u16) {
         debug_assert!(u32::from(count) <= Meta::COUNT_MASK);
-        self.0 = self.0 & !(Meta::COUNT_MASK << Meta::COUNT_SHIFT)
-            | u32::from(count) << Meta::COUNT_SHIFT;
+        let others = self.low() & !(Meta::COUNT_MASK << Meta::COUNT_SHIFT);
+        self.set_low(others | u32::from(count) << Meta::COUNT_SHIFT);
     }
 
     #[inline]
     fn set_l4_ok(&mut self, ok: bool) {
-        if ok {
-            self.0 |= Meta::L4_OK;
-        } else {
-            self.0 &= !Meta::L4_OK;
-        }
+        let others = self.low() & !Meta::L4_OK;
+        self.set_low(if ok { others | Meta::L4_OK } else { others });
     }
 
     #[inline]
     fn set_references(&mut self) {
-        self.0 |= Meta::REFERENCES;
+        self.set_low(self.low() | Meta::REFERENCES);
     }
 }
 
@@ -975,7 +994,7 @@ impl Frame {
     /// Buffer numbers of the chain, in order.
     fn ids(&self) -> impl Iterator<Item = u32> + '_ {
         let r = self.region();
-        let mut next = self.head;
+        let mut next = self.meta.head();
         (0..self.meta.count()).map(move |_| {
             let id = next;
             next = r.window[id as usize].get().next;
@@ -1055,7 +1074,7 @@ impl Frame {
         Cursor::from_segs(
             Segs {
                 region: Some(self.region()),
-                next: self.head,
+                next: self.meta.head(),
                 count: self.meta.count(),
             },
             self.len(),
@@ -1076,7 +1095,7 @@ impl Frame {
         CursorMut::from_segs(
             SegsMut {
                 region: Some(&self.pool.region),
-                next: self.head,
+                next: self.meta.head(),
                 count,
                 _bytes: PhantomData,
             },
@@ -1120,7 +1139,7 @@ impl Frame {
     pub fn windows(&self) -> Windows<'_> {
         Windows(Segs {
             region: Some(self.region()),
-            next: self.head,
+            next: self.meta.head(),
             count: self.meta.count(),
         })
     }
@@ -1216,7 +1235,7 @@ impl Frame {
             return Err(self);
         }
         let r = &self.pool.region;
-        let mut next = self.head;
+        let mut next = self.meta.head();
         for _ in 0..self.meta.count() {
             let id = next;
             let w = r.window[id as usize].get();
@@ -1233,7 +1252,7 @@ impl Frame {
             }
         }
         // The frame owns nothing any more: its drop gives nothing back.
-        self.meta = Meta::new(0, 0, false);
+        self.meta = Meta::new(END, 0, 0, false);
         Ok(())
     }
 
@@ -1242,7 +1261,7 @@ impl Frame {
     pub fn truncate(&mut self, len: usize) {
         let r = &self.pool.region;
         let mut keep = len;
-        let mut next = self.head;
+        let mut next = self.meta.head();
         for _ in 0..self.meta.count() {
             let cell = &r.window[next as usize];
             let mut w = cell.get();
@@ -1269,10 +1288,10 @@ impl Frame {
         let r = &self.pool.region;
         if let Some(cell) = r.window.get(last as usize) {
             let mut w = cell.get();
-            w.next = other.head;
+            w.next = other.meta.head();
             cell.set(w);
         } else {
-            self.head = other.head;
+            self.meta.set_head(other.meta.head());
         }
         self.meta.set_count(self.meta.count() + other.meta.count());
         self.meta.set_len(self.meta.len() + other.meta.len());
@@ -1281,7 +1300,7 @@ impl Frame {
         }
         self.meta.set_l4_ok(false);
         // `other` no longer owns the buffers: its drop frees nothing.
-        other.meta = Meta::new(0, 0, false);
+        other.meta = Meta::new(END, 0, 0, false);
         Ok(())
     }
 }
@@ -1289,7 +1308,7 @@ impl Frame {
 impl Drop for Frame {
     fn drop(&mut self) {
         let r = &self.pool.region;
-        let mut next = self.head;
+        let mut next = self.meta.head();
         for _ in 0..self.meta.count() {
             let id = next;
             next = r.window[id as usize].get().next;
@@ -1468,29 +1487,26 @@ mod meta_tests {
     /// Each field of the packed word changes alone, at its extremes.
     #[test]
     fn the_fields_of_a_frames_word_are_independent() {
-        for (len, count, references) in
-            [(0, 0, false), (Meta::LEN_MASK, 63, true), (1514, 16, false)]
-        {
-            let mut m = Meta::new(len, count, references);
-            assert_eq!(
-                (m.len(), m.count(), m.references(), m.l4_ok()),
-                (len, count, references, false)
-            );
+        let cases: [(u32, u32, u16, bool); 3] = [
+            (0, 0, 0, false),
+            (u32::MAX, Meta::LEN_MASK, 63, true),
+            (12_345, 1514, 16, false),
+        ];
+        for (head, len, count, references) in cases {
+            let mut m = Meta::new(head, len, count, references);
+            let fields = |m: Meta| (m.head(), m.len(), m.count(), m.references(), m.l4_ok());
+            assert_eq!(fields(m), (head, len, count, references, false));
             m.set_l4_ok(true);
-            assert_eq!(
-                (m.len(), m.count(), m.references(), m.l4_ok()),
-                (len, count, references, true)
-            );
+            assert_eq!(fields(m), (head, len, count, references, true));
             m.set_len(Meta::LEN_MASK - len);
             m.set_count(63 - count);
-            assert_eq!((m.len(), m.count()), (Meta::LEN_MASK - len, 63 - count));
-            assert_eq!((m.references(), m.l4_ok()), (references, true));
+            let (len, count) = (Meta::LEN_MASK - len, 63 - count);
+            assert_eq!(fields(m), (head, len, count, references, true));
             m.set_l4_ok(false);
             m.set_references();
-            assert_eq!(
-                (m.len(), m.count(), m.references(), m.l4_ok()),
-                (Meta::LEN_MASK - len, 63 - count, true, false)
-            );
+            assert_eq!(fields(m), (head, len, count, true, false));
+            m.set_head(!head);
+            assert_eq!(fields(m), (!head, len, count, true, false));
         }
     }
 }
