@@ -455,7 +455,6 @@ impl<A: App> RustyHost<A> {
         self.charged
     }
 
-    /// Connections held by all cores.
     /// Open connections of every stack of the host, counted afresh.
     fn count_host_connections(&self) -> u64 {
         self.cores

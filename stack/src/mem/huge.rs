@@ -9,9 +9,9 @@
 //!
 //! [`zeroed`] gives such a region: zeroed bytes whose memory, on Linux, is
 //! advised for transparent huge pages (`madvise(MADV_HUGEPAGE)`) *before*
-//! it is first touched, so the kernel backs it with 2 MB pages as the
-//! zeroes are written (where `/sys/kernel/mm/transparent_hugepage/enabled`
-//! is `madvise` or `always`, and memory can be found; otherwise it stays in
+//! it is first touched, so the kernel backs it with 2 MB pages as it is
+//! first written (where `/sys/kernel/mm/transparent_hugepage/enabled` is
+//! `madvise` or `always`, and memory can be found; otherwise it stays in
 //! 4 KB pages, which changes nothing but speed). Small regions, other
 //! targets and a refused advice get ordinary memory: the advice is a hint,
 //! the bytes are the same.
@@ -20,19 +20,21 @@
 /// advised part of a region is rounded to).
 pub const HUGE_PAGE: usize = 2 << 20;
 
-/// Regions smaller than this are not advised: fewer than two whole huge
-/// pages would fit in them once aligned, and the allocator may hand them
-/// out of a shared heap.
+/// Regions smaller than this are not advised: they hold only a few whole
+/// huge pages, and the allocator serves them from its shared heap, whose
+/// pages were usually touched already.
 pub const MIN_ADVISED: usize = 4 * HUGE_PAGE;
 
 /// `len` zeroed bytes, in huge pages where the system gives them (see the
 /// module docs). Allocates once, exactly `len` bytes; call it at start-up.
 ///
-/// A large region comes zeroed from the allocator (`calloc`: fresh pages
-/// from the kernel, which are zero), so nothing writes it here and a part
-/// that is never used is never backed by memory at all (a pool sized for
-/// the worst case mostly is not); the advice is given before anything
-/// touches it.
+/// A large region comes zeroed from the allocator (`calloc`, which for
+/// large sizes maps fresh pages from the kernel, zero already), so nothing
+/// writes it here and a part that is never used is never backed by memory
+/// at all (a pool sized for the worst case mostly is not); the advice is
+/// given before anything touches it. (A region the allocator serves from
+/// its heap instead, touched before, gets huge pages only when the
+/// kernel's `khugepaged` collapses it.)
 ///
 /// ```
 /// use rusty_stack::mem::huge;
