@@ -48,10 +48,12 @@ impl<C, W: Writer> Tcp<C, W> {
         &mut self,
         cx: &mut Ctx<'_, A, D>,
         frame: Frame,
-        dg: IpDatagram,
+        dg: &IpDatagram,
     ) {
         self.counters.segments_in += 1;
-        let Some(seg) = self.parse(cx.meter(), &frame, &dg) else {
+        // Borrowed in place, like the datagram (see `Stack::receive`).
+        let parsed = self.parse(cx.meter(), &frame, dg);
+        let Some(seg) = parsed.as_ref() else {
             cx.release(frame);
             return;
         };
@@ -71,15 +73,15 @@ impl<C, W: Writer> Tcp<C, W> {
         cx.meter().conn_lookups += 1;
         match self.table.get(&key) {
             Some(Entry::Conn(idx)) => {
-                self.segment_arrives(cx, idx as usize, &seg, &mut frame);
+                self.segment_arrives(cx, idx as usize, seg, &mut frame);
                 self.debug_check_conn(idx as usize);
             }
             Some(Entry::TimeWait(id)) => {
-                if self.time_wait_segment(cx, id, &key, &seg) {
-                    self.no_connection(cx, key, &seg, &mut frame);
+                if self.time_wait_segment(cx, id, &key, seg) {
+                    self.no_connection(cx, key, seg, &mut frame);
                 }
             }
-            None => self.no_connection(cx, key, &seg, &mut frame),
+            None => self.no_connection(cx, key, seg, &mut frame),
         }
         if let Some(frame) = frame {
             cx.release(frame);
