@@ -7,7 +7,7 @@ use tracing::trace;
 
 use super::conn::Opening;
 use super::context::Ctx;
-use super::{ts_value, Entry, Tcp};
+use super::{ts_value, Entry, Tcp, RX_GROUP};
 use crate::checksum::{pseudo_header_sum, Checksum};
 use crate::iface::IpDatagram;
 use crate::mem::buf::Frame;
@@ -85,6 +85,29 @@ impl<C, W: Writer> Tcp<C, W> {
         }
         if let Some(frame) = frame {
             cx.release(frame);
+        }
+    }
+
+    /// Asks the memory for what processing a group of received frames will
+    /// touch first: their flow-table buckets, then the connection slots
+    /// those buckets name (see [`Stack::poll`](super::Stack::poll)). Hints
+    /// only: nothing is counted or changed, and a frame that does not look
+    /// like TCP over IPv4 is skipped (it is parsed and checked properly
+    /// when processed).
+    pub(super) fn prefetch_connections(&self, frames: &[Frame]) {
+        let mut keys = [None; RX_GROUP];
+        for (key, frame) in keys.iter_mut().zip(frames) {
+            *key = flow_hint(frame);
+            if let Some(key) = key {
+                self.table.prefetch(key);
+            }
+        }
+        for key in keys.iter().flatten() {
+            if let Some(Entry::Conn(idx)) = self.table.get(key) {
+                if let Some(slot) = self.slots.get(idx as usize) {
+                    crate::mem::prefetch::prefetch_read(core::slice::from_ref(slot));
+                }
+            }
         }
     }
 
@@ -412,5 +435,97 @@ impl<C, W: Writer> Tcp<C, W> {
         };
         self.send_control(cx, key.remote_addr, &repr);
         false
+    }
+}
+
+/// The connection a received frame is for, read from its first buffer if
+/// that holds an untagged Ethernet header, an IPv4 header of protocol TCP
+/// and the TCP ports; `None` otherwise. Unchecked (no checksum, no
+/// length, no address): a prefetch hint, never a decision.
+fn flow_hint(frame: &Frame) -> Option<FlowKey> {
+    const ETH: usize = 14;
+    let b = frame.windows().next()?;
+    if b.get(12..14)? != [0x08, 0x00] || b.get(ETH)? >> 4 != 4 || *b.get(ETH + 9)? != 6 {
+        return None;
+    }
+    let ip_header = usize::from(b[ETH] & 0x0f) * 4;
+    let src = b.get(ETH + 12..ETH + 16)?;
+    let ports = b.get(ETH + ip_header..ETH + ip_header + 4)?;
+    Some(FlowKey {
+        remote_addr: crate::wire::Ipv4Addr::new(src[0], src[1], src[2], src[3]),
+        remote_port: u16::from_be_bytes([ports[0], ports[1]]),
+        local_port: u16::from_be_bytes([ports[2], ports[3]]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flow_hint;
+    use crate::mem::buf::{BufPool, Frame, PoolConfig};
+    use crate::tcp::table::FlowKey;
+    use crate::wire::Ipv4Addr;
+    use etherparse::PacketBuilder;
+
+    fn frame(pool: &BufPool, bytes: &[u8]) -> Frame {
+        let mut frame = pool.alloc_chain(bytes.len()).expect("buffers free");
+        frame
+            .cursor_mut()
+            .write(bytes)
+            .expect("sized for the bytes");
+        frame
+    }
+
+    fn tcp(options: &[u8]) -> Vec<u8> {
+        let ip = etherparse::Ipv4Header::new(
+            20,
+            64,
+            etherparse::IpNumber::TCP,
+            [10, 0, 0, 9],
+            [10, 0, 0, 1],
+        )
+        .map(|mut h| {
+            h.options = etherparse::Ipv4Options::try_from(options).unwrap();
+            h
+        })
+        .unwrap();
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ip(etherparse::IpHeaders::Ipv4(ip, Default::default()))
+            .tcp(49152, 80, 1, 1000)
+            .write(&mut out, &[1, 2, 3, 4])
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn the_hint_is_the_flow_of_tcp_over_ipv4_and_nothing_else() {
+        let pool = BufPool::new(&PoolConfig::default());
+        let key = FlowKey {
+            remote_addr: Ipv4Addr::new(10, 0, 0, 9),
+            remote_port: 49152,
+            local_port: 80,
+        };
+        // Read at the header's own length (IPv4 options shift the ports).
+        assert_eq!(flow_hint(&frame(&pool, &tcp(&[]))), Some(key));
+        assert_eq!(flow_hint(&frame(&pool, &tcp(&[1, 1, 1, 0]))), Some(key));
+        let mut udp = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([10, 0, 0, 9], [10, 0, 0, 1], 64)
+            .udp(49152, 80)
+            .write(&mut udp, &[1, 2, 3, 4])
+            .unwrap();
+        assert_eq!(flow_hint(&frame(&pool, &udp)), None);
+        // Not IPv4 (an ARP ethertype), and too short to hold the ports.
+        let mut arp = tcp(&[]);
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(flow_hint(&frame(&pool, &arp)), None);
+        for len in [0, 13, 14, 33, 34, 37] {
+            assert_eq!(
+                flow_hint(&frame(&pool, &tcp(&[])[..len])),
+                None,
+                "{len} bytes"
+            );
+        }
+        assert_eq!(flow_hint(&frame(&pool, &tcp(&[])[..38])), Some(key));
     }
 }

@@ -35,6 +35,8 @@ mod timers;
 
 use std::collections::VecDeque;
 
+use arrayvec::ArrayVec;
+
 use crate::iface::{IfaceEvent, Interface, InterfaceConfig};
 use crate::mem::buf::Frame;
 use crate::mem::timer::TimerWheel;
@@ -456,6 +458,12 @@ impl<A: App> Stack<A> {
     /// the application open connections. Returns whether anything was done:
     /// a caller polls again while it does (with a fresh `now`).
     ///
+    /// With many connections ([`TcpConfig::prefetch_min_slot_bytes`]) the
+    /// frames are taken from the driver eight at a time, and the flow-table
+    /// buckets and connection slots of each group are asked of the memory
+    /// before its first frame is processed; the frames are processed in the
+    /// same order and the driver called as often as one at a time.
+    ///
     /// # Acknowledgments
     ///
     /// In-order data is acknowledged once per receive batch, as Linux does
@@ -472,18 +480,65 @@ impl<A: App> Stack<A> {
         self.iface.meter_mut().polls += 1;
         let mut worked = self.poll_timers(driver, now);
         let budget = self.iface.config().poll_budget.max(1);
-        for _ in 0..budget {
-            self.iface.meter_mut().driver_receives += 1;
-            let Some(frame) = driver.receive() else {
-                break;
-            };
-            worked = true;
-            self.receive(driver, frame, now);
+        let ahead = self
+            .tcp
+            .active
+            .saturating_mul(core::mem::size_of::<Slot<A::Conn, A::Writer>>())
+            >= self.tcp.config.prefetch_min_slot_bytes;
+        if ahead {
+            worked |= self.receive_grouped(driver, budget, now);
+        } else {
+            for _ in 0..budget {
+                self.iface.meter_mut().driver_receives += 1;
+                let Some(frame) = driver.receive() else {
+                    break;
+                };
+                worked = true;
+                self.receive(driver, frame, now);
+            }
         }
         self.flush_acks(driver, now);
         let worked = worked | self.poll_connects(driver, now);
         self.tcp.debug_check_all();
         worked
+    }
+
+    /// [`Stack::poll`]'s receive loop with many connections: frames are
+    /// taken from the driver in groups, and the connection state a group
+    /// will touch first is asked of the memory before the first frame is
+    /// processed ([`Tcp::prefetch_connections`]), so that those misses
+    /// overlap instead of following one another frame by frame. The
+    /// frames are processed in the order received, and the driver is
+    /// called as often, as one at a time would. Returns whether a frame
+    /// came.
+    fn receive_grouped<D: Driver>(&mut self, driver: &mut D, budget: usize, now: Instant) -> bool {
+        let mut group = ArrayVec::<Frame, RX_GROUP>::new();
+        let mut left = budget;
+        let mut worked = false;
+        loop {
+            let mut drained = false;
+            while group.len() < RX_GROUP.min(left) {
+                self.iface.meter_mut().driver_receives += 1;
+                match driver.receive() {
+                    Some(frame) => group.push(frame),
+                    None => {
+                        drained = true;
+                        break;
+                    }
+                }
+            }
+            if group.len() > 1 {
+                self.tcp.prefetch_connections(&group);
+            }
+            left -= group.len();
+            worked |= !group.is_empty();
+            for frame in group.drain(..) {
+                self.receive(driver, frame, now);
+            }
+            if drained || left == 0 {
+                return worked;
+            }
+        }
     }
 
     /// Sends the ACKs the receive batch owes (see [`Stack::poll`]). A
@@ -560,6 +615,10 @@ impl<A: App> Stack<A> {
         self.iface.take_event()
     }
 }
+
+/// Frames [`Stack::poll`] takes from the driver at a time before
+/// processing them (see [`Tcp::prefetch_connections`]).
+const RX_GROUP: usize = 8;
 
 /// What the timestamp option should carry at `now`.
 fn ts_value(now: Instant) -> u32 {

@@ -97,6 +97,15 @@ impl<V: Copy> FlowTable<V> {
         }
     }
 
+    /// Asks the memory for the bucket where a lookup of `key` starts (a
+    /// hint: nothing is read).
+    #[inline]
+    pub fn prefetch(&self, key: &FlowKey) {
+        if let Some(bucket) = self.buckets.get(self.home(key)) {
+            crate::mem::prefetch::prefetch_read(core::slice::from_ref(bucket));
+        }
+    }
+
     /// The value stored for `key`.
     pub fn get(&self, key: &FlowKey) -> Option<V> {
         self.find(key).and_then(|i| self.buckets[i].map(|(_, v)| v))

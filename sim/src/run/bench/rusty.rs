@@ -115,6 +115,20 @@ pub struct RustyPair {
 impl RustyPair {
     /// Both ends for `config` (serving and expecting the 500-page set).
     pub fn new(config: &BenchConfig) -> Result<RustyPair, BenchError> {
+        RustyPair::with_tcp(config, |_, _| {})
+    }
+
+    /// [`RustyPair::new`] with each end's TCP settings ([`tcp_config`])
+    /// changed by `tune` first (called with the settings and whether they
+    /// are the server's).
+    pub fn with_tcp(
+        config: &BenchConfig,
+        tune: impl Fn(&mut TcpConfig, bool),
+    ) -> Result<RustyPair, BenchError> {
+        let mut server_tcp = tcp_config(config.conns, true);
+        let mut client_tcp = tcp_config(config.conns, false);
+        tune(&mut server_tcp, true);
+        tune(&mut client_tcp, false);
         let pages = Pages::Thesis(rusty_fixtures::page_set());
         // The client checks bodies against its own copy of the pages: the
         // server sends from `pages` by reference, so those very bytes are
@@ -130,7 +144,7 @@ impl RustyPair {
         let mut server = Stack::new(
             &ds.capabilities(),
             is,
-            tcp_config(config.conns, true),
+            server_tcp,
             HttpServer::new(pages),
             now,
         );
@@ -143,7 +157,7 @@ impl RustyPair {
         let mut client = Stack::new(
             &dc.capabilities(),
             ic,
-            tcp_config(config.conns, false),
+            client_tcp,
             HttpLoadClient::new(client_config, expected),
             now,
         );
@@ -175,6 +189,11 @@ impl RustyPair {
     /// The client stack.
     pub fn client(&self) -> &Stack<HttpLoadClient<Pages>> {
         &self.client
+    }
+
+    /// The drivers of the server's and the client's end.
+    pub fn drivers(&self) -> (&PairDriver, &PairDriver) {
+        (&self.ds, &self.dc)
     }
 }
 
