@@ -96,16 +96,13 @@ impl<C, W: Writer> Tcp<C, W> {
     /// when processed).
     pub(super) fn prefetch_connections(&self, frames: &[Frame]) {
         let mut keys = [None; RX_GROUP];
-        for (key, frame) in keys.iter_mut().zip(frames) {
-            *key = flow_hint(frame);
-            if let Some(key) = key {
-                self.table.prefetch(key);
-            }
+        for (hint, frame) in keys.iter_mut().zip(frames) {
+            *hint = flow_hint(frame).map(|key| (self.table.prefetch(&key), key));
         }
-        for key in keys.iter().flatten() {
-            if let Some(Entry::Conn(idx)) = self.table.get(key) {
+        for (home, key) in keys.iter().flatten() {
+            if let Some(Entry::Conn(idx)) = self.table.get_prefetched(*home, key) {
                 if let Some(slot) = self.slots.get(idx as usize) {
-                    crate::mem::prefetch::prefetch_read(core::slice::from_ref(slot));
+                    crate::mem::prefetch::prefetch_value(slot);
                 }
             }
         }

@@ -87,7 +87,13 @@ impl<V: Copy> FlowTable<V> {
     }
 
     fn find(&self, key: &FlowKey) -> Option<usize> {
-        let mut i = self.home(key);
+        self.find_from(self.home(key), key)
+    }
+
+    /// [`find`](Self::find) from bucket `home`, `key`'s home bucket
+    /// (any index is safe: it is masked, and a wrong one only misses).
+    fn find_from(&self, home: usize, key: &FlowKey) -> Option<usize> {
+        let mut i = home & self.mask;
         loop {
             match &self.buckets[i] {
                 None => return None,
@@ -98,17 +104,30 @@ impl<V: Copy> FlowTable<V> {
     }
 
     /// Asks the memory for the bucket where a lookup of `key` starts (a
-    /// hint: nothing is read).
+    /// hint: nothing is read), and returns that bucket's number, so that
+    /// the lookup that follows ([`get_prefetched`](Self::get_prefetched))
+    /// need not hash `key` again.
     #[inline]
-    pub fn prefetch(&self, key: &FlowKey) {
-        if let Some(bucket) = self.buckets.get(self.home(key)) {
-            crate::mem::prefetch::prefetch_read(core::slice::from_ref(bucket));
+    pub fn prefetch(&self, key: &FlowKey) -> usize {
+        let home = self.home(key);
+        if let Some(bucket) = self.buckets.get(home) {
+            crate::mem::prefetch::prefetch_value(bucket);
         }
+        home
     }
 
     /// The value stored for `key`.
     pub fn get(&self, key: &FlowKey) -> Option<V> {
         self.find(key).and_then(|i| self.buckets[i].map(|(_, v)| v))
+    }
+
+    /// [`get`](Self::get) for a key whose home bucket
+    /// [`prefetch`](Self::prefetch) returned. Given another number it
+    /// still never panics, but may miss an entry that is there.
+    #[inline]
+    pub fn get_prefetched(&self, home: usize, key: &FlowKey) -> Option<V> {
+        self.find_from(home, key)
+            .and_then(|i| self.buckets[i].map(|(_, v)| v))
     }
 
     /// Stores `value` for `key`, replacing any previous value.
@@ -182,6 +201,11 @@ mod tests {
         assert_eq!(t.insert(key(6), 6), Err(TableFull));
     }
 
+    /// A bucket offset for the property below (0 to 12, some past the end).
+    fn v_pick(k: u32) -> u8 {
+        (k % 13) as u8
+    }
+
     proptest! {
         #[test]
         fn behaves_like_a_map(ops in proptest::collection::vec((0u8..3, 0u32..40, any::<u16>()), 0..400), hash_key in any::<u64>()) {
@@ -205,6 +229,11 @@ mod tests {
             }
             for k in 0..40 {
                 prop_assert_eq!(t.get(&key(k)), model.get(&k).copied());
+                let home = t.prefetch(&key(k));
+                prop_assert_eq!(t.get_prefetched(home, &key(k)), model.get(&k).copied());
+                // Another bucket number: no panic, and never a wrong value.
+                let other = t.get_prefetched(home.wrapping_add(usize::from(v_pick(k))), &key(k));
+                prop_assert!(other.is_none() || other == model.get(&k).copied());
             }
         }
     }
