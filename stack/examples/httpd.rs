@@ -76,6 +76,11 @@ fn serve<C: rusty_apps::Content>(args: &Args, content: C) -> std::io::Result<()>
         c.body_bytes
     );
     println!("tcp {:?}", stack.tcp_counters());
+    let meter = stack.meter();
+    println!(
+        "meter tx_references {} bytes_copied {}",
+        meter.tx_references, meter.bytes_copied
+    );
     println!(
         "tap {:?} faults {:?}",
         nic.inner().inner().stats(),

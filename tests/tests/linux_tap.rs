@@ -566,6 +566,35 @@ fn linux_capture_of_a_live_run_replays_in_both_modes() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // The TAP driver gathers: the pages' bodies went out as reference
+        // slots (no writer copied them), and curl got every byte right.
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let meter: Vec<u64> = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("meter tx_references "))
+            .map(|rest| {
+                rest.split_whitespace()
+                    .filter_map(|w| w.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let [references, copied] = meter[..] else {
+            panic!("no meter line in httpd's output: {stdout}");
+        };
+        assert!(
+            references > 0,
+            "{name}: no body sent by reference: {stdout}"
+        );
+        // Copied: the headers, and pieces under the reference minimum (a
+        // body's tail, retransmitted remnants); far less than the bodies.
+        let bodies: usize = some_pages(6, 3)
+            .into_iter()
+            .map(|p| rusty_fixtures::page_set().get(p).unwrap().body.len())
+            .sum();
+        assert!(
+            copied * 10 < bodies as u64,
+            "{name}: {copied} payload bytes copied for {bodies} bytes of bodies: {stdout}"
+        );
         let capture = Capture::load(&pcap).unwrap();
         let settings = SidecarFile::load(&pcap.with_extension("toml"))
             .unwrap()
